@@ -1,0 +1,112 @@
+//! Errors that name the field, the rule it breaks and the offending value.
+
+use std::fmt;
+
+use metering_rules::Violation;
+
+/// A value broke a rule of the service model (or one of ours, which are stricter).
+///
+/// The message says which field, which rule, and which value:
+/// `UsageAllocations[0].Tags[1].Key: must match ^[a-zA-Z0-9+ -=._:\/@]+$; character '?' at
+/// position 3 is not allowed (value: "env?")`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {rule} (value: {})", Shown(.value))]
+pub struct ValidationError {
+    /// The field, by its wire name, with the path to it inside a record.
+    pub field: String,
+    /// The rule the value breaks.
+    pub rule: Rule,
+    /// The offending value as text.
+    pub value: String,
+}
+
+impl ValidationError {
+    /// A new error for `field`.
+    pub fn new(field: impl Into<String>, rule: Rule, value: impl fmt::Display) -> Self {
+        Self {
+            field: field.into(),
+            rule,
+            value: value.to_string(),
+        }
+    }
+
+    /// Places the field inside `parent`, e.g. `Key` inside `UsageAllocations[0].Tags[1]`.
+    #[must_use]
+    pub fn within(mut self, parent: impl fmt::Display) -> Self {
+        self.field = format!("{parent}.{}", self.field);
+        self
+    }
+}
+
+/// The rule a value breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rule {
+    /// A string's length or pattern, as the service model states them.
+    #[error(transparent)]
+    String(#[from] Violation),
+    /// A quantity outside what the service accepts.
+    #[error(
+        "must be an integer 0..=2147483647, or a decimal 0..=9999999999.999999 with at most 6 fraction digits"
+    )]
+    Quantity,
+    /// A list with too few or too many entries.
+    #[error("must have {min}..={max} entries, has {actual}")]
+    Count {
+        /// The minimum.
+        min: usize,
+        /// The maximum.
+        max: usize,
+        /// The list's length.
+        actual: usize,
+    },
+    /// Allocated quantities that do not add up to the record's quantity.
+    #[error(
+        "allocated quantities must sum to the record's Quantity {expected}, they sum to {actual}"
+    )]
+    AllocationSum {
+        /// The record's quantity.
+        expected: String,
+        /// The allocations' sum.
+        actual: String,
+    },
+    /// The same tag key twice on one allocation.
+    #[error("tag keys must be unique within an allocation; this key appears more than once")]
+    DuplicateTagKey,
+    /// A required field is missing.
+    #[error("is required")]
+    Required,
+    /// Two fields that exclude each other are both present.
+    #[error("cannot be combined with {0}")]
+    Exclusive(&'static str),
+    /// A record and its allocations mixing integer and decimal quantities.
+    #[error(
+        "a record and its allocations must all use integer quantities or all use decimal quantities"
+    )]
+    MixedQuantityKinds,
+    /// A value this library cannot send (yet), though the service model allows it.
+    #[error("cannot be sent: {0}")]
+    Unsupported(&'static str),
+    /// A timestamp that is not epoch seconds or RFC 3339.
+    #[error("must be epoch seconds or an RFC 3339 date-time")]
+    Timestamp,
+}
+
+/// Shows a value quoted, and cut short when it is long (a 2,500-allocation record would
+/// otherwise flood a log line).
+struct Shown<'a>(&'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX: usize = 120;
+        match self.0.char_indices().nth(MAX) {
+            Some((cut, _)) => write!(
+                f,
+                "{:?}… ({} characters)",
+                &self.0[..cut],
+                self.0.chars().count()
+            ),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
+}

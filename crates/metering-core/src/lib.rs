@@ -1,0 +1,38 @@
+//! The runtime of `metering`: validated AWS Marketplace usage records and the service's
+//! rules.
+//!
+//! Every value type here is checked on the way in (constructors and deserialization return
+//! a [`ValidationError`] naming the field, the rule and the value), so a [`UsageRecord`]
+//! is always one the service's field rules accept. Time rules, which depend on when a
+//! record is sent, live in [`TimePolicy`].
+
+mod customer;
+mod dimension;
+mod error;
+mod quantity;
+mod record;
+mod strings;
+mod time_policy;
+mod timestamp;
+mod wire;
+
+#[cfg(feature = "aws")]
+mod aws;
+
+pub use customer::{Customer, RequestScope};
+pub use dimension::Dimension;
+pub use error::{Rule, ValidationError};
+pub use metering_rules::{QUANTITY_DECIMAL, StringRule, Violation, limits};
+pub use quantity::Quantity;
+pub use record::{Tag, Tags, UsageAllocation, UsageRecord};
+pub use strings::{
+    CustomerAwsAccountId, CustomerIdentifier, DimensionKey, LicenseArn, ProductCode, TagKey,
+    TagValue,
+};
+pub use time_policy::{Clock, ManualClock, SystemClock, TimePolicy, TimeViolation};
+pub use timestamp::Timestamp;
+pub use wire::RequestRecords;
+
+/// The AWS SDK crate this library converts into and submits through.
+#[cfg(feature = "aws")]
+pub use aws_sdk_marketplacemetering as aws_sdk;

@@ -1,0 +1,215 @@
+//! An exact usage quantity: integers today, the model's decimals when the SDK sends them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use metering_rules::limits::{DECIMAL_FRACTION_DIGITS, MAX_INTEGER_QUANTITY};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{Rule, ValidationError};
+
+const SCALE: u64 = 10u64.pow(DECIMAL_FRACTION_DIGITS);
+
+/// An exact, non-negative quantity of usage, held in millionths (no floats anywhere).
+///
+/// It covers both forms the service model knows: the integer `Quantity`
+/// (0..=2147483647) and the decimal `QuantityAsDecimal` (up to 10 integer and 6 fraction
+/// digits). Equality is by value, as the service compares duplicates: 17 = 17.0.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Quantity {
+    micros: u64,
+}
+
+impl Quantity {
+    /// No usage.
+    pub const ZERO: Self = Self { micros: 0 };
+    /// The largest quantity the service accepts (`9999999999.999999`).
+    pub const MAX: Self = Self {
+        micros: 10_000_000_000 * SCALE - 1,
+    };
+
+    /// An integer quantity, 0..=2147483647.
+    ///
+    /// # Errors
+    /// When `units` is above 2147483647, the largest integer `Quantity`.
+    pub fn new(units: u64) -> Result<Self, ValidationError> {
+        if units > MAX_INTEGER_QUANTITY {
+            return Err(ValidationError::new("Quantity", Rule::Quantity, units));
+        }
+        Ok(Self {
+            micros: units * SCALE,
+        })
+    }
+
+    /// A quantity from millionths of a unit (`1_500_000` is 1.5).
+    ///
+    /// # Errors
+    /// When the value is above [`Quantity::MAX`].
+    pub fn from_micros(micros: u64) -> Result<Self, ValidationError> {
+        if micros > Self::MAX.micros {
+            let shown = Self { micros }.to_string();
+            return Err(ValidationError::new(
+                "QuantityAsDecimal",
+                Rule::Quantity,
+                shown,
+            ));
+        }
+        Ok(Self { micros })
+    }
+
+    /// The quantity in millionths of a unit.
+    #[must_use]
+    pub const fn micros(self) -> u64 {
+        self.micros
+    }
+
+    /// The quantity as the integer `Quantity` field carries it, when it is a whole number
+    /// no larger than 2147483647.
+    #[must_use]
+    pub fn as_integer(self) -> Option<i32> {
+        if self.micros.is_multiple_of(SCALE) {
+            i32::try_from(self.micros / SCALE).ok()
+        } else {
+            None
+        }
+    }
+
+    /// The sum, or `None` when it would exceed [`Quantity::MAX`].
+    #[must_use]
+    pub fn checked_add(self, other: Self) -> Option<Self> {
+        self.micros
+            .checked_add(other.micros)
+            .filter(|&micros| micros <= Self::MAX.micros)
+            .map(|micros| Self { micros })
+    }
+
+    /// The sum of `quantities`, or `None` when it would exceed [`Quantity::MAX`].
+    pub fn checked_sum(quantities: impl IntoIterator<Item = Self>) -> Option<Self> {
+        quantities
+            .into_iter()
+            .try_fold(Self::ZERO, Self::checked_add)
+    }
+
+    /// Whether this is zero.
+    #[must_use]
+    pub const fn is_zero(self) -> bool {
+        self.micros == 0
+    }
+}
+
+macro_rules! from_integer {
+    ($($int:ty),*) => {$(
+        impl TryFrom<$int> for Quantity {
+            type Error = ValidationError;
+            fn try_from(units: $int) -> Result<Self, Self::Error> {
+                u64::try_from(units)
+                    .map_err(|_| ValidationError::new("Quantity", Rule::Quantity, units))
+                    .and_then(Self::new)
+            }
+        }
+    )*};
+}
+from_integer!(u32, u64, usize, i32, i64);
+
+impl From<u16> for Quantity {
+    fn from(units: u16) -> Self {
+        Self {
+            micros: u64::from(units) * SCALE,
+        }
+    }
+}
+
+impl FromStr for Quantity {
+    type Err = ValidationError;
+
+    /// Parses the model's decimal form, `^(0|[1-9][0-9]{0,9})(\.[0-9]{1,6})?$`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        metering_rules::QUANTITY_DECIMAL
+            .check(value)
+            .map_err(|violation| {
+                ValidationError::new("QuantityAsDecimal", violation.into(), value)
+            })?;
+        // The rule accepted it, so parsing succeeds and stays within MAX.
+        let micros = metering_rules::parse_decimal_micros(value).unwrap_or_default();
+        Ok(Self { micros })
+    }
+}
+
+impl fmt::Display for Quantity {
+    /// The decimal form the service accepts: `17`, `17.5`, `0.000001`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (units, fraction) = (self.micros / SCALE, self.micros % SCALE);
+        if fraction == 0 {
+            return f.pad_integral(true, "", &units.to_string());
+        }
+        let digits = format!("{fraction:06}");
+        f.pad(&format!("{units}.{}", digits.trim_end_matches('0')))
+    }
+}
+
+impl fmt::Debug for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Quantity({self})")
+    }
+}
+
+impl Serialize for Quantity {
+    /// An integer when [`Quantity::as_integer`] allows, otherwise the decimal string.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.as_integer() {
+            Some(units) => serializer.serialize_i32(units),
+            None => serializer.collect_str(self),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    /// An integer 0..=2147483647 or the model's decimal string.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Integer(i64),
+            Decimal(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Integer(units) => Self::try_from(units),
+            Raw::Decimal(text) => text.parse(),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_bounds() {
+        assert_eq!(
+            Quantity::new(2_147_483_647).unwrap().as_integer(),
+            Some(i32::MAX)
+        );
+        let err = Quantity::new(2_147_483_648).unwrap_err();
+        assert_eq!(err.field, "Quantity");
+        assert_eq!(err.value, "2147483648");
+        assert!(Quantity::try_from(-1i64).is_err());
+    }
+
+    #[test]
+    fn decimals_compare_by_value() {
+        let a: Quantity = "17".parse().unwrap();
+        let b: Quantity = "17.0".parse().unwrap();
+        assert_eq!(a, b);
+        assert_eq!("0.5".parse::<Quantity>().unwrap().to_string(), "0.5");
+        assert_eq!("0.000001".parse::<Quantity>().unwrap().micros(), 1);
+        assert_eq!(Quantity::MAX.to_string(), "9999999999.999999");
+        assert!("9999999999.999999".parse::<Quantity>().is_ok());
+        assert!("17.1234567".parse::<Quantity>().is_err());
+        assert!(
+            Quantity::MAX
+                .checked_add(Quantity::from_micros(1).unwrap())
+                .is_none()
+        );
+    }
+}

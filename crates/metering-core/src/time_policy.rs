@@ -1,0 +1,300 @@
+//! When the service still accepts a record: applied when records are planned and sent, not
+//! when they are built, since a record's age changes while it waits.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::timestamp::Timestamp;
+
+/// A source of the current time, injectable so tests can move time.
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// A clock that stands still until told to move; cloning shares the same time.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<Mutex<Timestamp>>);
+
+impl ManualClock {
+    /// A clock reading `now`.
+    #[must_use]
+    pub fn new(now: Timestamp) -> Self {
+        Self(Arc::new(Mutex::new(now)))
+    }
+
+    /// Sets the time.
+    pub fn set(&self, now: Timestamp) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = now;
+    }
+
+    /// Moves the time forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *now = now.saturating_add(by);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for &C {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
+/// Why the service would no longer (or not yet) accept a record's timestamp.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeViolation {
+    /// Older than the acceptance window.
+    #[error(
+        "Timestamp {timestamp} is {} old at {now}; the service accepts records up to {} after the event", Hms(*.age), Hms(*.window)
+    )]
+    TooOld {
+        /// The record's timestamp.
+        timestamp: Timestamp,
+        /// When it was checked.
+        now: Timestamp,
+        /// How old it was then.
+        age: Duration,
+        /// The acceptance window.
+        window: Duration,
+    },
+    /// From a previous month, after that month's records closed.
+    #[error(
+        "Timestamp {timestamp} belongs to a previous month, whose records the service accepted only until {cutoff}"
+    )]
+    AfterMonthEnd {
+        /// The record's timestamp.
+        timestamp: Timestamp,
+        /// When the month's records closed.
+        cutoff: Timestamp,
+    },
+    /// Ahead of the clock by more than the allowed skew.
+    #[error(
+        "Timestamp {timestamp} is {} ahead of now ({now}); at most {} of clock skew is allowed", Hms(*.ahead), Hms(*.max_skew)
+    )]
+    InFuture {
+        /// The record's timestamp.
+        timestamp: Timestamp,
+        /// When it was checked.
+        now: Timestamp,
+        /// How far ahead it was.
+        ahead: Duration,
+        /// The allowed skew.
+        max_skew: Duration,
+    },
+}
+
+/// A duration as hours, minutes and seconds: `25h 0m 3s`.
+struct Hms(Duration);
+
+impl std::fmt::Display for Hms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.0.as_secs();
+        write!(
+            f,
+            "{}h {}m {}s",
+            seconds / 3600,
+            seconds / 60 % 60,
+            seconds % 60
+        )
+    }
+}
+
+/// The service's time rules, configurable for sellers and regions still on older rules.
+///
+/// By default: records are accepted for 24 hours after the event (the rule since
+/// 2026-07-01; set [`TimePolicy::with_window`] to 6 hours for the old one), a previous
+/// month's records only until 06:00 UTC on the 1st, and timestamps at most 5 minutes
+/// ahead of the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimePolicy {
+    window: Duration,
+    max_skew: Duration,
+    month_end_grace: Option<Duration>,
+}
+
+impl Default for TimePolicy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TimePolicy {
+    /// The service's current rules.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            window: Duration::from_hours(24),
+            max_skew: Duration::from_mins(5),
+            month_end_grace: Some(Duration::from_hours(6)),
+        }
+    }
+
+    /// How long after the event a record is accepted.
+    #[must_use]
+    pub const fn with_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// How far ahead of the clock a timestamp may be.
+    #[must_use]
+    pub const fn with_max_skew(mut self, max_skew: Duration) -> Self {
+        self.max_skew = max_skew;
+        self
+    }
+
+    /// How long into a month the previous month's records are still accepted; `None` turns
+    /// the month-end rule off.
+    #[must_use]
+    pub const fn with_month_end_grace(mut self, grace: Option<Duration>) -> Self {
+        self.month_end_grace = grace;
+        self
+    }
+
+    /// The acceptance window.
+    #[must_use]
+    pub const fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// Whether the service would accept `timestamp` at `now`.
+    ///
+    /// # Errors
+    /// The rule the timestamp breaks.
+    pub fn check(&self, timestamp: Timestamp, now: Timestamp) -> Result<(), TimeViolation> {
+        let ahead = timestamp.duration_since(now);
+        if ahead > self.max_skew {
+            return Err(TimeViolation::InFuture {
+                timestamp,
+                now,
+                ahead,
+                max_skew: self.max_skew,
+            });
+        }
+        let age = now.duration_since(timestamp);
+        if age >= self.window {
+            return Err(TimeViolation::TooOld {
+                timestamp,
+                now,
+                age,
+                window: self.window,
+            });
+        }
+        let month = now.month_start();
+        if let Some(grace) = self.month_end_grace {
+            let cutoff = month.saturating_add(grace);
+            if timestamp < month && now >= cutoff {
+                return Err(TimeViolation::AfterMonthEnd { timestamp, cutoff });
+            }
+        }
+        Ok(())
+    }
+
+    /// The first instant at which the service no longer accepts `timestamp`: planners send
+    /// the records closest to it first.
+    #[must_use]
+    pub fn deadline(&self, timestamp: Timestamp) -> Timestamp {
+        let by_window = timestamp.saturating_add(self.window);
+        match self.month_end_grace {
+            Some(grace) => {
+                let next_month = timestamp
+                    .month_start()
+                    .saturating_add(Duration::from_hours(32 * 24))
+                    .month_start();
+                by_window.min(next_month.saturating_add(grace))
+            }
+            None => by_window,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(text).unwrap()
+    }
+
+    const HOUR: Duration = Duration::from_hours(1);
+
+    #[test]
+    fn window_is_exclusive_at_its_end() {
+        let policy = TimePolicy::new();
+        let now = at("2026-11-26T12:00:00Z");
+        assert!(policy.check(at("2026-11-25T12:00:01Z"), now).is_ok());
+        assert!(matches!(
+            policy.check(at("2026-11-25T12:00:00Z"), now),
+            Err(TimeViolation::TooOld { .. })
+        ));
+        let six = policy.with_window(6 * HOUR);
+        assert!(six.check(at("2026-11-26T06:00:00Z"), now).is_err());
+        assert!(six.check(at("2026-11-26T06:00:01Z"), now).is_ok());
+    }
+
+    #[test]
+    fn month_end_cutoff() {
+        let policy = TimePolicy::new();
+        let last_hour = at("2026-11-30T23:00:00Z");
+        assert!(policy.check(last_hour, at("2026-12-01T05:59:59Z")).is_ok());
+        let err = policy
+            .check(last_hour, at("2026-12-01T06:00:00Z"))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TimeViolation::AfterMonthEnd {
+                timestamp: last_hour,
+                cutoff: at("2026-12-01T06:00:00Z")
+            }
+        );
+        assert_eq!(policy.deadline(last_hour), at("2026-12-01T06:00:00Z"));
+        assert_eq!(
+            policy.deadline(at("2026-11-15T10:00:00Z")),
+            at("2026-11-16T10:00:00Z")
+        );
+        let no_rule = policy.with_month_end_grace(None);
+        assert!(no_rule.check(last_hour, at("2026-12-01T07:00:00Z")).is_ok());
+    }
+
+    #[test]
+    fn future_skew() {
+        let policy = TimePolicy::new();
+        let now = at("2026-11-26T12:00:00Z");
+        assert!(policy.check(at("2026-11-26T12:05:00Z"), now).is_ok());
+        assert!(matches!(
+            policy.check(at("2026-11-26T12:05:01Z"), now),
+            Err(TimeViolation::InFuture { .. })
+        ));
+    }
+
+    #[test]
+    fn manual_clock_moves() {
+        let clock = ManualClock::new(at("2026-11-26T12:00:00Z"));
+        let shared = clock.clone();
+        shared.advance(HOUR);
+        assert_eq!(clock.now(), at("2026-11-26T13:00:00Z"));
+    }
+}

@@ -1,0 +1,412 @@
+//! The service's JSON form of records: serde with the wire field names, validating on the
+//! way in.
+//!
+//! A record serializes as a `UsageRecords` entry plus, in the product modes, the
+//! `ProductCode` that a request carries once for all its records. It deserializes from such
+//! an entry; an entry taken from a real request, whose product code sits on the request,
+//! reads with [`UsageRecord::from_request_entry`] or [`RequestRecords`].
+
+use serde::de::{DeserializeSeed, Error as _};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::customer::Customer;
+use crate::error::{Rule, ValidationError};
+use crate::quantity::Quantity;
+use crate::record::{Tag, Tags, UsageAllocation, UsageRecord};
+use crate::strings::{
+    CustomerAwsAccountId, CustomerIdentifier, DimensionKey, LicenseArn, ProductCode, TagKey,
+    TagValue,
+};
+use crate::timestamp::Timestamp;
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireRecordOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_code: Option<&'a ProductCode>,
+    timestamp: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer_identifier: Option<&'a CustomerIdentifier>,
+    #[serde(
+        rename = "CustomerAWSAccountId",
+        skip_serializing_if = "Option::is_none"
+    )]
+    customer_aws_account_id: Option<&'a CustomerAwsAccountId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    license_arn: Option<&'a LicenseArn>,
+    dimension: &'a DimensionKey,
+    #[serde(flatten)]
+    quantity: WireQuantity<'static>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage_allocations: Option<Vec<WireAllocationOut<'a>>>,
+}
+
+#[derive(Serialize)]
+struct WireAllocationOut<'a> {
+    #[serde(flatten)]
+    quantity: WireQuantity<'static>,
+    #[serde(rename = "Tags")]
+    tags: Vec<WireTag<'a>>,
+}
+
+#[derive(Serialize)]
+struct WireTag<'a> {
+    #[serde(rename = "Key")]
+    key: &'a str,
+    #[serde(rename = "Value")]
+    value: &'a str,
+}
+
+/// One quantity in the record's form, under the field names of `prefix`.
+struct WireQuantity<'a> {
+    value: Quantity,
+    decimal: bool,
+    integer_field: &'a str,
+    decimal_field: &'a str,
+}
+
+impl Serialize for WireQuantity<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        match (self.decimal, self.value.as_integer()) {
+            (false, Some(units)) => map.serialize_entry(self.integer_field, &units)?,
+            _ => map.serialize_entry(self.decimal_field, &self.value.to_string())?,
+        }
+        map.end()
+    }
+}
+
+impl UsageRecord {
+    fn wire(&self, with_product: bool) -> WireRecordOut<'_> {
+        let decimal = self.needs_decimal();
+        let quantity = |value, integer_field, decimal_field| WireQuantity {
+            value,
+            decimal,
+            integer_field,
+            decimal_field,
+        };
+        let (identifier, account, license) = match self.customer() {
+            Customer::Legacy { identifier, .. } => (Some(identifier), None, None),
+            Customer::Account { account, .. } => (None, Some(account), None),
+            Customer::Licensed { account, license } => (None, Some(account), Some(license)),
+        };
+        WireRecordOut {
+            product_code: self.customer().product().filter(|_| with_product),
+            timestamp: self.timestamp(),
+            customer_identifier: identifier,
+            customer_aws_account_id: account,
+            license_arn: license,
+            dimension: self.dimension(),
+            quantity: quantity(self.quantity(), "Quantity", "QuantityAsDecimal"),
+            usage_allocations: self.allocations().map(|allocations| {
+                allocations
+                    .iter()
+                    .map(|allocation| WireAllocationOut {
+                        quantity: quantity(
+                            allocation.quantity,
+                            "AllocatedUsageQuantity",
+                            "AllocatedUsageQuantityAsDecimal",
+                        ),
+                        tags: allocation
+                            .tags
+                            .as_slice()
+                            .iter()
+                            .map(|tag| WireTag {
+                                key: tag.key.as_str(),
+                                value: tag.value.as_str(),
+                            })
+                            .collect(),
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    /// This record exactly as a `UsageRecords` entry of a request carries it (the product
+    /// code belongs to the request, so it is left out).
+    #[must_use]
+    pub fn as_request_entry(&self) -> impl Serialize + '_ {
+        self.wire(false)
+    }
+
+    /// Reads one `UsageRecords` entry of a request whose `ProductCode` is `product`.
+    ///
+    /// # Errors
+    /// The first rule the entry breaks, as a deserializer error.
+    pub fn from_request_entry<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        product: Option<&ProductCode>,
+    ) -> Result<Self, D::Error> {
+        InRequest(product).deserialize(deserializer)
+    }
+}
+
+impl Serialize for UsageRecord {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.wire(true).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for UsageRecord {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        InRequest(None).deserialize(deserializer)
+    }
+}
+
+/// Deserializes a record inside a request whose product code is known.
+struct InRequest<'p>(Option<&'p ProductCode>);
+
+impl<'de> DeserializeSeed<'de> for InRequest<'_> {
+    type Value = UsageRecord;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<UsageRecord, D::Error> {
+        WireRecordIn::deserialize(deserializer)?
+            .into_record(self.0)
+            .map_err(D::Error::custom)
+    }
+}
+
+/// The records of a whole `BatchMeterUsage` request body: its `ProductCode` applies to
+/// each `UsageRecords` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecords {
+    /// The request's product code, if it has one.
+    pub product_code: Option<ProductCode>,
+    /// The records, in order.
+    pub records: Vec<UsageRecord>,
+}
+
+impl<'de> Deserialize<'de> for RequestRecords {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Body {
+            product_code: Option<ProductCode>,
+            usage_records: Option<Vec<serde_json::Value>>,
+        }
+        let body = Body::deserialize(deserializer)?;
+        let entries = body
+            .usage_records
+            .ok_or_else(|| D::Error::custom("UsageRecords: is required"))?;
+        let records = entries
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                WireRecordIn::deserialize(entry)
+                    .map_err(|e| format!("UsageRecords[{index}]: {e}"))
+                    .and_then(|wire| {
+                        wire.into_record(body.product_code.as_ref()).map_err(|e| {
+                            e.within(format_args!("UsageRecords[{index}]")).to_string()
+                        })
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(D::Error::custom)?;
+        Ok(Self {
+            product_code: body.product_code,
+            records,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireRecordIn {
+    product_code: Option<String>,
+    timestamp: Option<Timestamp>,
+    customer_identifier: Option<String>,
+    #[serde(rename = "CustomerAWSAccountId")]
+    customer_aws_account_id: Option<String>,
+    license_arn: Option<String>,
+    dimension: Option<String>,
+    quantity: Option<i64>,
+    quantity_as_decimal: Option<String>,
+    usage_allocations: Option<Vec<WireAllocationIn>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireAllocationIn {
+    allocated_usage_quantity: Option<i64>,
+    allocated_usage_quantity_as_decimal: Option<String>,
+    tags: Option<Vec<WireTagIn>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireTagIn {
+    key: String,
+    value: String,
+}
+
+/// Which of the two quantity forms a record or allocation used.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Integer,
+    Decimal,
+}
+
+/// Reads one quantity given in at most one of its two fields; absent means zero, as the
+/// service treats a record without a quantity.
+fn read_quantity(
+    integer: Option<i64>,
+    decimal: Option<String>,
+    integer_field: &'static str,
+    decimal_field: &'static str,
+) -> Result<(Quantity, Option<Form>), ValidationError> {
+    match (integer, decimal) {
+        (Some(_), Some(text)) => Err(ValidationError::new(
+            decimal_field,
+            Rule::Exclusive(integer_field),
+            text,
+        )),
+        (Some(units), None) => Quantity::try_from(units)
+            .map(|q| (q, Some(Form::Integer)))
+            .map_err(|e| ValidationError {
+                field: integer_field.into(),
+                ..e
+            }),
+        (None, Some(text)) => {
+            text.parse()
+                .map(|q| (q, Some(Form::Decimal)))
+                .map_err(|e: ValidationError| ValidationError {
+                    field: decimal_field.into(),
+                    ..e
+                })
+        }
+        (None, None) => Ok((Quantity::ZERO, None)),
+    }
+}
+
+fn required(field: &'static str) -> ValidationError {
+    ValidationError::new(field, Rule::Required, "")
+}
+
+impl WireRecordIn {
+    fn into_record(
+        self,
+        request_product: Option<&ProductCode>,
+    ) -> Result<UsageRecord, ValidationError> {
+        let product = match (self.product_code, request_product) {
+            (Some(code), _) => Some(ProductCode::new(code)?),
+            (None, product) => product.cloned(),
+        };
+        let customer = customer(
+            product,
+            self.customer_identifier.filter(|id| !id.is_empty()),
+            self.customer_aws_account_id,
+            self.license_arn,
+        )?;
+        let dimension = DimensionKey::new(self.dimension.ok_or_else(|| required("Dimension"))?)?;
+        let timestamp = self.timestamp.ok_or_else(|| required("Timestamp"))?;
+        let (quantity, form) = read_quantity(
+            self.quantity,
+            self.quantity_as_decimal,
+            "Quantity",
+            "QuantityAsDecimal",
+        )?;
+        let Some(wire_allocations) = self.usage_allocations else {
+            return Ok(UsageRecord::new(customer, dimension, timestamp, quantity));
+        };
+        let mut forms = Vec::from_iter(form);
+        let mut allocations = Vec::with_capacity(wire_allocations.len());
+        for (index, wire) in wire_allocations.into_iter().enumerate() {
+            let allocation = read_allocation(wire, &mut forms)
+                .map_err(|e| e.within(format_args!("UsageAllocations[{index}]")))?;
+            allocations.push(allocation);
+        }
+        if forms.windows(2).any(|pair| pair[0] != pair[1]) {
+            return Err(ValidationError::new(
+                "UsageAllocations",
+                Rule::MixedQuantityKinds,
+                "",
+            ));
+        }
+        let record = UsageRecord::with_allocations(customer, dimension, timestamp, allocations)?;
+        if record.quantity() != quantity {
+            return Err(ValidationError::new(
+                "UsageAllocations",
+                Rule::AllocationSum {
+                    expected: quantity.to_string(),
+                    actual: record.quantity().to_string(),
+                },
+                record.quantity(),
+            ));
+        }
+        Ok(record)
+    }
+}
+
+fn read_allocation(
+    wire: WireAllocationIn,
+    forms: &mut Vec<Form>,
+) -> Result<UsageAllocation, ValidationError> {
+    let (quantity, form) = read_quantity(
+        wire.allocated_usage_quantity,
+        wire.allocated_usage_quantity_as_decimal,
+        "AllocatedUsageQuantity",
+        "AllocatedUsageQuantityAsDecimal",
+    )?;
+    forms.extend(form);
+    let mut tags = Vec::new();
+    for (index, tag) in wire
+        .tags
+        .ok_or_else(|| required("Tags"))?
+        .into_iter()
+        .enumerate()
+    {
+        let tag = TagKey::new(tag.key)
+            .and_then(|key| Ok(Tag::new(key, TagValue::new(tag.value)?)))
+            .map_err(|e| e.within(format_args!("Tags[{index}]")))?;
+        tags.push(tag);
+    }
+    Ok(UsageAllocation::new(quantity, Tags::new(tags)?))
+}
+
+/// Resolves the customer mode from the fields present; an empty `CustomerIdentifier`
+/// counts as absent.
+fn customer(
+    product: Option<ProductCode>,
+    identifier: Option<String>,
+    account: Option<String>,
+    license: Option<String>,
+) -> Result<Customer, ValidationError> {
+    match (identifier, account, license) {
+        (Some(identifier), Some(_), _) => Err(ValidationError::new(
+            "CustomerIdentifier",
+            Rule::Exclusive("CustomerAWSAccountId"),
+            identifier,
+        )),
+        (Some(_), None, Some(license)) => Err(ValidationError::new(
+            "LicenseArn",
+            Rule::Exclusive("CustomerIdentifier"),
+            license,
+        )),
+        (None, Some(account), Some(license)) => match product {
+            Some(product) => Err(ValidationError::new(
+                "ProductCode",
+                Rule::Exclusive("LicenseArn"),
+                product,
+            )),
+            None => Ok(Customer::Licensed {
+                account: CustomerAwsAccountId::new(account)?,
+                license: LicenseArn::new(license)?,
+            }),
+        },
+        (None, None, Some(_)) => Err(required("CustomerAWSAccountId")),
+        (identifier, account, None) => {
+            let product = product.ok_or_else(|| required("ProductCode"))?;
+            match (identifier, account) {
+                (Some(identifier), _) => Ok(Customer::Legacy {
+                    product,
+                    identifier: CustomerIdentifier::new(identifier)?,
+                }),
+                (None, Some(account)) => Ok(Customer::Account {
+                    product,
+                    account: CustomerAwsAccountId::new(account)?,
+                }),
+                (None, None) => Err(required("CustomerAWSAccountId")),
+            }
+        }
+    }
+}
