@@ -9,20 +9,28 @@
 mod customer;
 mod dimension;
 mod error;
+mod outcome;
+mod plan;
 mod quantity;
 mod record;
 mod strings;
+#[cfg(feature = "submit")]
+pub mod submit;
 mod time_policy;
 mod timestamp;
 mod wire;
 
 #[cfg(feature = "aws")]
 mod aws;
+#[cfg(feature = "aws")]
+mod aws_transport;
 
 pub use customer::{Customer, RequestScope};
 pub use dimension::Dimension;
 pub use error::{Rule, ValidationError};
 pub use metering_rules::{QUANTITY_DECIMAL, StringRule, Violation, limits};
+pub use outcome::{Outcome, RecordOutcome, Report, Summary, Table};
+pub use plan::{Plan, PlannedRequest, Planner, QuarantineReason, Quarantined, RecordKey};
 pub use quantity::Quantity;
 pub use record::{Tag, Tags, UsageAllocation, UsageRecord};
 pub use strings::{
@@ -32,6 +40,9 @@ pub use strings::{
 pub use time_policy::{Clock, ManualClock, SystemClock, TimePolicy, TimeViolation};
 pub use timestamp::Timestamp;
 pub use wire::RequestRecords;
+
+#[cfg(feature = "aws")]
+pub use aws_transport::AwsTransport;
 
 /// The AWS SDK crate this library converts into and submits through.
 #[cfg(feature = "aws")]

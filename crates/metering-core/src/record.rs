@@ -59,6 +59,14 @@ impl Tags {
         Ok(Self(tags))
     }
 
+    /// The same tags sorted by key: allocations tagged alike in another order are one bucket.
+    #[must_use]
+    pub fn normalized(&self) -> Self {
+        let mut tags = self.0.clone();
+        tags.sort();
+        Self(tags)
+    }
+
     /// The tags, in the order given.
     #[must_use]
     pub fn as_slice(&self) -> &[Tag] {

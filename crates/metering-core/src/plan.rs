@@ -1,0 +1,408 @@
+//! Turning records into `BatchMeterUsage` requests: one product (or the licence mode) per
+//! request, at most 25 records, a body under 1 MB, the most urgent records first, and never
+//! two quantities for one de-duplication key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use metering_rules::limits::{MAX_ALLOCATIONS, MAX_RECORDS_PER_REQUEST, MAX_REQUEST_BYTES};
+use serde::Serialize;
+
+use crate::customer::{Customer, RequestScope};
+use crate::error::ValidationError;
+use crate::record::{Tags, UsageAllocation, UsageRecord};
+use crate::strings::{DimensionKey, ProductCode};
+use crate::time_policy::{TimePolicy, TimeViolation};
+use crate::timestamp::Timestamp;
+
+/// What the service de-duplicates on: the customer (with product or licence), the
+/// dimension and the hour. The first quantity it receives for a key is the one it bills.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordKey {
+    /// Who.
+    pub customer: Customer,
+    /// What.
+    pub dimension: DimensionKey,
+    /// The start of the UTC hour.
+    pub hour: Timestamp,
+}
+
+impl UsageRecord {
+    /// The key the service de-duplicates this record on.
+    #[must_use]
+    pub fn key(&self) -> RecordKey {
+        RecordKey {
+            customer: self.customer().clone(),
+            dimension: self.dimension().clone(),
+            hour: self.timestamp().hour_start(),
+        }
+    }
+}
+
+/// Why a record was kept back instead of being sent. The record itself is never dropped:
+/// it travels with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QuarantineReason {
+    /// The service would no longer (or not yet) accept its timestamp.
+    #[error(transparent)]
+    Time(#[from] TimeViolation),
+    /// Alone, it makes a request body of 1 MB or more.
+    #[error(
+        "a request holding only this record is {bytes} bytes; the service takes less than {MAX_REQUEST_BYTES}"
+    )]
+    TooLarge {
+        /// The body's size.
+        bytes: usize,
+    },
+    /// Records for the same key could not be merged into one.
+    #[error("records for the same customer, dimension and hour cannot be merged: {0}")]
+    Unmergeable(String),
+    /// It cannot be expressed in what the transport sends.
+    #[error(transparent)]
+    Unsendable(ValidationError),
+    /// The service rejected it (found by bisection when a whole request was rejected).
+    #[error("rejected by the service: {code}: {message}")]
+    Rejected {
+        /// The exception, e.g. `InvalidUsageDimensionException`.
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+}
+
+/// A record kept back, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// The record, unchanged.
+    pub record: UsageRecord,
+    /// Why it was kept back.
+    pub reason: QuarantineReason,
+}
+
+/// One request to send: records of one scope, each key once, within the service's limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRequest {
+    scope: RequestScope,
+    records: Vec<UsageRecord>,
+    body_bytes: usize,
+}
+
+impl PlannedRequest {
+    /// The product code the request carries, or the licence mode.
+    #[must_use]
+    pub fn scope(&self) -> &RequestScope {
+        &self.scope
+    }
+
+    /// The records, at most 25, each key once.
+    #[must_use]
+    pub fn records(&self) -> &[UsageRecord] {
+        &self.records
+    }
+
+    /// The request body's size as planned, in bytes.
+    #[must_use]
+    pub fn body_bytes(&self) -> usize {
+        self.body_bytes
+    }
+
+    /// Splits the request in two halves (for bisection); `None` for a single record.
+    #[must_use]
+    pub fn split(&self) -> Option<(Self, Self)> {
+        if self.records.len() < 2 {
+            return None;
+        }
+        let (left, right) = self.records.split_at(self.records.len() / 2);
+        let half = |records: &[UsageRecord]| Self {
+            scope: self.scope.clone(),
+            body_bytes: body_bytes(&self.scope, records),
+            records: records.to_vec(),
+        };
+        Some((half(left), half(right)))
+    }
+
+    /// The request with only the records `keep` accepts, or `None` if none is left.
+    #[must_use]
+    pub fn retain(&self, mut keep: impl FnMut(&UsageRecord) -> bool) -> Option<Self> {
+        let records: Vec<UsageRecord> = self.records.iter().filter(|r| keep(r)).cloned().collect();
+        (!records.is_empty()).then(|| Self {
+            scope: self.scope.clone(),
+            body_bytes: body_bytes(&self.scope, &records),
+            records,
+        })
+    }
+
+    /// The request body as JSON (what the wire carries, less what the SDK adds).
+    #[must_use]
+    pub fn body(&self) -> String {
+        body(&self.scope, &self.records)
+    }
+}
+
+/// The result of planning: requests to send and records kept back.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Requests in the order to send them, most urgent first.
+    pub requests: Vec<PlannedRequest>,
+    /// Records that cannot be sent, with their reasons.
+    pub quarantined: Vec<Quarantined>,
+}
+
+/// Plans requests from records.
+#[derive(Debug, Clone, Copy)]
+pub struct Planner {
+    policy: TimePolicy,
+    max_records: usize,
+    max_bytes: usize,
+}
+
+impl Default for Planner {
+    fn default() -> Self {
+        Self::new(TimePolicy::new())
+    }
+}
+
+/// Bytes the AWS SDK may add to each record beyond our own serialization (its always-sent
+/// `"CustomerIdentifier":""` before we strip it, and longer timestamp forms).
+const SDK_OVERHEAD_PER_RECORD: usize = 64;
+
+impl Planner {
+    /// A planner applying `policy`, with the service's limits.
+    #[must_use]
+    pub const fn new(policy: TimePolicy) -> Self {
+        Self {
+            policy,
+            max_records: MAX_RECORDS_PER_REQUEST,
+            max_bytes: MAX_REQUEST_BYTES,
+        }
+    }
+
+    /// Lowers the records per request (1..=25); for tests and cautious callers.
+    #[must_use]
+    pub const fn with_max_records(mut self, max_records: usize) -> Self {
+        self.max_records = if max_records == 0 {
+            1
+        } else if max_records > MAX_RECORDS_PER_REQUEST {
+            MAX_RECORDS_PER_REQUEST
+        } else {
+            max_records
+        };
+        self
+    }
+
+    /// The time policy applied.
+    #[must_use]
+    pub const fn policy(&self) -> &TimePolicy {
+        &self.policy
+    }
+
+    /// Plans `records` as of `now`: merges records of the same key, keeps back what cannot
+    /// be sent, and packs the rest, the records closest to their deadline first.
+    #[must_use]
+    pub fn plan(&self, records: impl IntoIterator<Item = UsageRecord>, now: Timestamp) -> Plan {
+        let mut plan = Plan::default();
+        let mut by_scope: BTreeMap<RequestScope, Vec<(Timestamp, UsageRecord)>> = BTreeMap::new();
+        for merged in merge(records) {
+            let record = match merged {
+                Ok(record) => record,
+                Err(quarantined) => {
+                    plan.quarantined.extend(quarantined);
+                    continue;
+                }
+            };
+            if let Err(violation) = self.policy.check(record.timestamp(), now) {
+                plan.quarantined.push(Quarantined {
+                    record,
+                    reason: violation.into(),
+                });
+                continue;
+            }
+            let deadline = self.policy.deadline(record.timestamp());
+            by_scope
+                .entry(record.customer().scope())
+                .or_default()
+                .push((deadline, record));
+        }
+        for (scope, mut records) in by_scope {
+            records.sort_by_key(|(deadline, _)| *deadline);
+            self.pack(&scope, records, &mut plan);
+        }
+        plan.requests.sort_by_key(|request| {
+            request
+                .records
+                .iter()
+                .map(|r| self.policy.deadline(r.timestamp()))
+                .min()
+        });
+        plan
+    }
+
+    fn pack(&self, scope: &RequestScope, records: Vec<(Timestamp, UsageRecord)>, plan: &mut Plan) {
+        let envelope = body_bytes(scope, &[]);
+        let mut current: Vec<UsageRecord> = Vec::new();
+        let mut bytes = envelope;
+        for (_, record) in records {
+            let record_bytes = entry_bytes(&record);
+            if envelope + record_bytes >= self.max_bytes {
+                plan.quarantined.push(Quarantined {
+                    record,
+                    reason: QuarantineReason::TooLarge {
+                        bytes: envelope + record_bytes,
+                    },
+                });
+                continue;
+            }
+            if current.len() == self.max_records || bytes + record_bytes >= self.max_bytes {
+                plan.requests.push(PlannedRequest {
+                    scope: scope.clone(),
+                    records: std::mem::take(&mut current),
+                    body_bytes: bytes,
+                });
+                bytes = envelope;
+            }
+            bytes += record_bytes;
+            current.push(record);
+        }
+        if !current.is_empty() {
+            plan.requests.push(PlannedRequest {
+                scope: scope.clone(),
+                records: current,
+                body_bytes: bytes,
+            });
+        }
+    }
+}
+
+/// The serialized size of a record inside a request, with its separator and the SDK's
+/// additions.
+fn entry_bytes(record: &UsageRecord) -> usize {
+    let mut counter = ByteCounter(0);
+    // Serializing our own types into a counter cannot fail.
+    let _ = serde_json::to_writer(&mut counter, &record.as_request_entry());
+    counter.0 + 1 + SDK_OVERHEAD_PER_RECORD
+}
+
+fn body_bytes(scope: &RequestScope, records: &[UsageRecord]) -> usize {
+    let envelope = body(scope, &[]).len();
+    envelope + records.iter().map(entry_bytes).sum::<usize>()
+}
+
+fn body(scope: &RequestScope, records: &[UsageRecord]) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Body<'a, E> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        product_code: Option<&'a ProductCode>,
+        usage_records: Vec<E>,
+    }
+    let product_code = match scope {
+        RequestScope::Product(product) => Some(product),
+        RequestScope::Licensed => None,
+    };
+    let usage_records = records.iter().map(UsageRecord::as_request_entry).collect();
+    serde_json::to_string(&Body {
+        product_code,
+        usage_records,
+    })
+    .unwrap_or_default()
+}
+
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Merges records of the same key into one: quantities add up, allocations with the same
+/// tags add up, and the merged record keeps the latest timestamp of the hour (the one the
+/// service will accept longest). Records that cannot merge are quarantined together.
+fn merge(
+    records: impl IntoIterator<Item = UsageRecord>,
+) -> impl Iterator<Item = Result<UsageRecord, Vec<Quarantined>>> {
+    let mut groups: BTreeMap<RecordKey, Vec<UsageRecord>> = BTreeMap::new();
+    for record in records {
+        groups.entry(record.key()).or_default().push(record);
+    }
+    groups.into_values().map(|mut group| {
+        if group.len() == 1 {
+            return Ok(group.pop().unwrap_or_else(|| unreachable!()));
+        }
+        merge_group(&group).map_err(|reason| {
+            group
+                .into_iter()
+                .map(|record| Quarantined {
+                    record,
+                    reason: QuarantineReason::Unmergeable(reason.clone()),
+                })
+                .collect()
+        })
+    })
+}
+
+fn merge_group(group: &[UsageRecord]) -> Result<UsageRecord, String> {
+    let first = &group[0];
+    let latest = group
+        .iter()
+        .map(UsageRecord::timestamp)
+        .max()
+        .unwrap_or(first.timestamp());
+    let allocated = group.iter().filter(|r| r.allocations().is_some()).count();
+    if allocated == 0 {
+        let total = crate::Quantity::checked_sum(group.iter().map(UsageRecord::quantity))
+            .ok_or("their total exceeds the largest quantity")?;
+        return Ok(UsageRecord::new(
+            first.customer().clone(),
+            first.dimension().clone(),
+            latest,
+            total,
+        ));
+    }
+    if allocated < group.len() {
+        return Err("some have allocations and some do not".into());
+    }
+    let mut by_tags: BTreeMap<Tags, crate::Quantity> = BTreeMap::new();
+    for allocation in group
+        .iter()
+        .flat_map(|r| r.allocations().unwrap_or_default())
+    {
+        let sum = by_tags.entry(allocation.tags.normalized()).or_default();
+        *sum = sum
+            .checked_add(allocation.quantity)
+            .ok_or("an allocation's total exceeds the largest quantity")?;
+    }
+    if by_tags.len() > MAX_ALLOCATIONS {
+        return Err(format!("together they have {} allocations", by_tags.len()));
+    }
+    let allocations = by_tags
+        .into_iter()
+        .map(|(tags, quantity)| UsageAllocation::new(quantity, tags))
+        .collect();
+    UsageRecord::with_allocations(
+        first.customer().clone(),
+        first.dimension().clone(),
+        latest,
+        allocations,
+    )
+    .map_err(|e| e.to_string())
+}
+
+impl fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = match &self.customer {
+            Customer::Legacy {
+                product,
+                identifier,
+            } => format!("{product}/{identifier}"),
+            Customer::Account { product, account } => format!("{product}/{account}"),
+            Customer::Licensed { account, license } => format!("{license}/{account}"),
+        };
+        write!(f, "{who} {} {}", self.dimension, self.hour)
+    }
+}

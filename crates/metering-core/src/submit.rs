@@ -1,0 +1,448 @@
+//! Sending planned requests: a client-side rate limit, bounded concurrency, retries with
+//! backoff and jitter, bisection of rejected requests, and an outcome for every record.
+//!
+//! The transport is a trait, so the same loop drives the AWS SDK (feature `aws`) and
+//! anything a test or a user plugs in.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::{Instrument, info_span, warn};
+
+use crate::error::ValidationError;
+use crate::outcome::{Outcome, RecordOutcome, Report};
+use crate::plan::{PlannedRequest, Planner, QuarantineReason, Quarantined};
+use crate::record::UsageRecord;
+use crate::time_policy::{Clock, SystemClock};
+
+/// What the service said about one record of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordStatus {
+    /// Billed, with the metering record ID.
+    Success(String),
+    /// The customer is not subscribed.
+    CustomerNotSubscribed,
+    /// Another quantity was already billed for the key.
+    DuplicateRecord,
+}
+
+/// The answer to a request that the service processed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Response {
+    /// Per record, by its index in the request.
+    pub results: Vec<(usize, RecordStatus)>,
+    /// Records the service did not process (safe to resend), by index.
+    pub unprocessed: Vec<usize>,
+}
+
+/// How a failed request should be handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Throttling, a 5xx, a timeout, a dropped connection: send the same request again.
+    Retry,
+    /// The whole request was rejected because of some of its records: find them.
+    RejectedRecords,
+    /// Nothing will succeed until someone acts (invalid product code, disabled API,
+    /// missing credentials): stop, and keep every record.
+    Stop,
+}
+
+/// A request that failed as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
+pub struct Failure {
+    /// How to handle it.
+    pub kind: FailureKind,
+    /// The service's error code, e.g. `ThrottlingException`, when there is one.
+    pub code: Option<String>,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Sends one planned request and reports what the service answered.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `request` once (no retries: the submitter owns them).
+    fn send(
+        &self,
+        request: &PlannedRequest,
+    ) -> impl Future<Output = Result<Response, Failure>> + Send;
+
+    /// Whether this transport can carry `record` at all (for instance, a client without
+    /// decimal quantity fields); records it cannot carry are quarantined before planning.
+    ///
+    /// # Errors
+    /// What makes the record unsendable.
+    fn check(&self, record: &UsageRecord) -> Result<(), ValidationError> {
+        let _ = record;
+        Ok(())
+    }
+}
+
+impl<T: Transport> Transport for Arc<T> {
+    fn send(
+        &self,
+        request: &PlannedRequest,
+    ) -> impl Future<Output = Result<Response, Failure>> + Send {
+        (**self).send(request)
+    }
+
+    fn check(&self, record: &UsageRecord) -> Result<(), ValidationError> {
+        (**self).check(record)
+    }
+}
+
+/// The submitter's knobs. The defaults suit production: the account quota of 10 requests
+/// per second, 4 requests in flight, 8 attempts per request with backoff from 100 ms to 20 s.
+#[derive(Debug, Clone, Copy)]
+pub struct SubmitConfig {
+    /// Requests started per second, at most; `None` lifts the limit.
+    pub requests_per_second: Option<f64>,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Attempts per request (and per set of unprocessed records) before they are left
+    /// `Pending`.
+    pub max_attempts: u32,
+    /// The first backoff; each retry doubles it, up to `max_backoff`, with full jitter.
+    pub initial_backoff: Duration,
+    /// The longest backoff.
+    pub max_backoff: Duration,
+    /// How records are planned (time policy, limits).
+    pub planner: Planner,
+}
+
+impl Default for SubmitConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: Some(10.0),
+            concurrency: 4,
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(20),
+            planner: Planner::default(),
+        }
+    }
+}
+
+/// Spaces request starts evenly: at 10 per second, one every 100 ms, never a burst.
+#[derive(Debug)]
+struct RateLimiter {
+    interval: Option<Duration>,
+    next: Mutex<Instant>,
+}
+
+impl RateLimiter {
+    fn new(requests_per_second: Option<f64>) -> Self {
+        let interval = requests_per_second
+            .filter(|rate| rate.is_finite() && *rate > 0.0)
+            .map(|rate| Duration::from_secs_f64(1.0 / rate));
+        Self {
+            interval,
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    async fn acquire(&self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+            let slot = (*next).max(Instant::now());
+            *next = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// Sends records through a [`Transport`] and accounts for every one of them.
+pub struct Submitter<T> {
+    shared: Arc<Shared<T>>,
+}
+
+struct Shared<T> {
+    transport: T,
+    config: SubmitConfig,
+    clock: Arc<dyn Clock>,
+    limiter: RateLimiter,
+    stopped: Mutex<Option<String>>,
+}
+
+impl<T> std::fmt::Debug for Submitter<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The transport may hold credentials: it is never printed.
+        f.debug_struct("Submitter")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Transport> Submitter<T> {
+    /// A submitter with the default configuration and the system clock.
+    pub fn new(transport: T) -> Self {
+        Self::with_config(transport, SubmitConfig::default(), Arc::new(SystemClock))
+    }
+
+    /// A submitter with `config`, reading time from `clock`.
+    pub fn with_config(transport: T, config: SubmitConfig, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                limiter: RateLimiter::new(config.requests_per_second),
+                transport,
+                config,
+                clock,
+                stopped: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The transport.
+    #[must_use]
+    pub fn transport(&self) -> &T {
+        &self.shared.transport
+    }
+
+    /// Plans and sends `records`; every record comes back with an outcome.
+    pub async fn submit(&self, records: impl IntoIterator<Item = UsageRecord>) -> Report {
+        let shared = &self.shared;
+        *shared
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        let mut outcomes = Vec::new();
+        let sendable =
+            records
+                .into_iter()
+                .filter_map(|record| match shared.transport.check(&record) {
+                    Ok(()) => Some(record),
+                    Err(error) => {
+                        outcomes.push(quarantined(record, QuarantineReason::Unsendable(error)));
+                        None
+                    }
+                });
+        let plan = shared
+            .config
+            .planner
+            .plan(sendable.collect::<Vec<_>>(), shared.clock.now());
+        outcomes.extend(
+            plan.quarantined
+                .into_iter()
+                .map(|Quarantined { record, reason }| quarantined(record, reason)),
+        );
+
+        let mut requests = plan.requests.into_iter();
+        let mut tasks = JoinSet::new();
+        loop {
+            while tasks.len() < shared.config.concurrency.max(1) {
+                let Some(request) = requests.next() else {
+                    break;
+                };
+                let shared = Arc::clone(shared);
+                tasks.spawn(async move { shared.run(request).await });
+            }
+            match tasks.join_next().await {
+                Some(Ok(done)) => outcomes.extend(done),
+                Some(Err(panic)) => std::panic::resume_unwind(panic.into_panic()),
+                None => break,
+            }
+        }
+        Report {
+            outcomes,
+            stopped: shared
+                .stopped
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+}
+
+fn quarantined(record: UsageRecord, reason: QuarantineReason) -> RecordOutcome {
+    RecordOutcome {
+        record,
+        outcome: Outcome::Quarantined(reason),
+    }
+}
+
+fn pending(records: &[UsageRecord], last_error: &str) -> impl Iterator<Item = RecordOutcome> {
+    records.iter().map(move |record| RecordOutcome {
+        record: record.clone(),
+        outcome: Outcome::Pending {
+            last_error: last_error.to_owned(),
+        },
+    })
+}
+
+/// The work left for one planned request, and the outcomes so far.
+#[derive(Default)]
+struct Progress {
+    /// Requests still to send (pieces after bisection or partial processing) and the
+    /// attempts each has had.
+    work: VecDeque<(PlannedRequest, u32)>,
+    outcomes: Vec<RecordOutcome>,
+}
+
+impl<T: Transport> Shared<T> {
+    /// Drives one planned request, and the pieces bisection or partial processing leave,
+    /// to an outcome for each of its records.
+    async fn run(&self, request: PlannedRequest) -> Vec<RecordOutcome> {
+        let mut progress = Progress::default();
+        progress.work.push_back((request, 0));
+        while let Some((request, attempt)) = progress.work.pop_front() {
+            let stopped = self
+                .stopped
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(stopped) = stopped {
+                let error = format!("not sent: submission stopped ({stopped})");
+                progress.outcomes.extend(pending(request.records(), &error));
+                continue;
+            }
+            // Time passes while retrying: re-check the window before every attempt.
+            let now = self.clock.now();
+            let policy = self.config.planner.policy();
+            let Some(request) =
+                request.retain(|record| match policy.check(record.timestamp(), now) {
+                    Ok(()) => true,
+                    Err(violation) => {
+                        progress
+                            .outcomes
+                            .push(quarantined(record.clone(), violation.into()));
+                        false
+                    }
+                })
+            else {
+                continue;
+            };
+
+            self.limiter.acquire().await;
+            let span = info_span!(
+                "batch_meter_usage",
+                scope = ?request.scope(),
+                records = request.records().len(),
+                attempt
+            );
+            match self.transport.send(&request).instrument(span).await {
+                Ok(response) => self.settle(request, response, attempt, &mut progress).await,
+                Err(failure) => self.fail(request, failure, attempt, &mut progress).await,
+            }
+        }
+        progress.outcomes
+    }
+
+    /// Records what the service said of each record; the unprocessed ones, and any the
+    /// answer did not mention, go again unchanged.
+    async fn settle(
+        &self,
+        request: PlannedRequest,
+        response: Response,
+        attempt: u32,
+        progress: &mut Progress,
+    ) {
+        let mut settled = vec![false; request.records().len()];
+        for (index, status) in response.results {
+            let Some(record) = request.records().get(index) else {
+                continue;
+            };
+            if std::mem::replace(&mut settled[index], true) {
+                continue;
+            }
+            let outcome = match status {
+                RecordStatus::Success(metering_record_id) => {
+                    Outcome::Success { metering_record_id }
+                }
+                RecordStatus::CustomerNotSubscribed => Outcome::CustomerNotSubscribed,
+                RecordStatus::DuplicateRecord => Outcome::DuplicateRecord,
+            };
+            progress.outcomes.push(RecordOutcome {
+                record: record.clone(),
+                outcome,
+            });
+        }
+        let mut index = 0;
+        let rest = request.retain(|_| {
+            index += 1;
+            !settled[index - 1]
+        });
+        if let Some(rest) = rest {
+            let error = format!(
+                "{} record(s) unprocessed by the service",
+                rest.records().len()
+            );
+            self.retry_or_give_up(rest, attempt, &error, progress).await;
+        }
+    }
+
+    async fn fail(
+        &self,
+        request: PlannedRequest,
+        failure: Failure,
+        attempt: u32,
+        progress: &mut Progress,
+    ) {
+        match failure.kind {
+            FailureKind::Retry => {
+                warn!(%failure, attempt, "request failed; retrying");
+                self.retry_or_give_up(request, attempt, &failure.to_string(), progress)
+                    .await;
+            }
+            FailureKind::RejectedRecords => {
+                if let Some((left, right)) = request.split() {
+                    progress.work.push_front((right, 0));
+                    progress.work.push_front((left, 0));
+                } else {
+                    let reason = QuarantineReason::Rejected {
+                        code: failure.code.unwrap_or_default(),
+                        message: failure.message,
+                    };
+                    progress
+                        .outcomes
+                        .push(quarantined(request.records()[0].clone(), reason));
+                }
+            }
+            FailureKind::Stop => {
+                let message = failure.to_string();
+                warn!(%message, "submission stopped");
+                self.stopped
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(message.clone());
+                progress
+                    .outcomes
+                    .extend(pending(request.records(), &message));
+            }
+        }
+    }
+
+    async fn retry_or_give_up(
+        &self,
+        request: PlannedRequest,
+        attempt: u32,
+        error: &str,
+        progress: &mut Progress,
+    ) {
+        let next = attempt + 1;
+        if next >= self.config.max_attempts {
+            let error = format!("{error} (after {next} attempts)");
+            progress.outcomes.extend(pending(request.records(), &error));
+            return;
+        }
+        tokio::time::sleep(self.backoff(attempt)).await;
+        progress.work.push_front((request, next));
+    }
+
+    /// Exponential backoff with full jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .config
+            .initial_backoff
+            .saturating_mul(1 << attempt.min(20))
+            .min(self.config.max_backoff);
+        ceiling.mul_f64(fastrand::f64())
+    }
+}

@@ -1,0 +1,184 @@
+//! The JSON wire form: service field names, validation on the way in, messages that name
+//! the field, the rule and the value.
+
+use metering_core::{Customer, Quantity, RequestRecords, UsageRecord};
+use serde_json::json;
+
+fn read(value: serde_json::Value) -> Result<UsageRecord, String> {
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+#[test]
+fn an_entry_as_the_rust_sdk_sends_it_reads_as_is() {
+    // SDK 1.124 sends an empty CustomerIdentifier beside the account ID, and fractional
+    // epoch seconds.
+    let body = json!({
+        "ProductCode": "prod-a",
+        "UsageRecords": [{
+            "Timestamp": 1_795_690_800.5,
+            "CustomerIdentifier": "",
+            "CustomerAWSAccountId": "111122223333",
+            "Dimension": "api_calls",
+            "Quantity": 7
+        }, {
+            "Timestamp": "2026-11-26T11:00:00Z",
+            "CustomerAWSAccountId": "111122223333",
+            "LicenseArn": "arn:aws:license-manager::111122223333:license:l-1",
+            "Dimension": "gb",
+            "QuantityAsDecimal": "2.5"
+        }]
+    });
+    let err = serde_json::from_value::<RequestRecords>(body.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("UsageRecords[1].ProductCode: cannot be combined with LicenseArn"),
+        "licence records travel without a product code: {err}"
+    );
+    let mut body = body;
+    body["UsageRecords"].as_array_mut().unwrap().pop();
+    let read: RequestRecords = serde_json::from_value(body).unwrap();
+    let record = &read.records[0];
+    assert!(
+        matches!(record.customer(), Customer::Account { product, account }
+        if product.as_str() == "prod-a" && account.as_str() == "111122223333")
+    );
+    assert_eq!(record.timestamp().unix_nanos(), 1_795_690_800_500_000_000);
+    assert_eq!(record.quantity(), Quantity::new(7).unwrap());
+}
+
+#[test]
+fn records_round_trip_in_every_mode_and_form() {
+    for entry in [
+        json!({"ProductCode": "p", "Timestamp": 1_795_690_800, "CustomerIdentifier": "c-1", "Dimension": "d", "Quantity": 3}),
+        json!({"ProductCode": "p", "Timestamp": 1_795_690_800, "CustomerAWSAccountId": "1", "Dimension": "d", "Quantity": 0}),
+        json!({"Timestamp": 1_795_690_800, "CustomerAWSAccountId": "1",
+               "LicenseArn": "arn:aws:license-manager::1:license:l-1", "Dimension": "d", "QuantityAsDecimal": "0.25"}),
+        json!({"ProductCode": "p", "Timestamp": 1_795_690_800, "CustomerAWSAccountId": "1", "Dimension": "d",
+               "QuantityAsDecimal": "3.5", "UsageAllocations": [
+                   {"AllocatedUsageQuantityAsDecimal": "1.5", "Tags": [{"Key": "k", "Value": "v"}]},
+                   {"AllocatedUsageQuantityAsDecimal": "2", "Tags": [{"Key": "k", "Value": "w"}]}]}),
+    ] {
+        let record = read(entry.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&record).unwrap(), entry);
+    }
+}
+
+#[test]
+fn bad_entries_name_the_field_the_rule_and_the_value() {
+    let base = json!({"ProductCode": "p", "Timestamp": 1_795_690_800, "CustomerAWSAccountId": "1", "Dimension": "d", "Quantity": 3});
+    let with = |patch: serde_json::Value| {
+        let mut entry = base.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                entry.as_object_mut().unwrap().remove(k);
+            } else {
+                entry[k] = v.clone();
+            }
+        }
+        read(entry).unwrap_err()
+    };
+    let cases = [
+        (
+            json!({"CustomerIdentifier": "c-1"}),
+            "CustomerIdentifier: cannot be combined with CustomerAWSAccountId (value: \"c-1\")",
+        ),
+        (
+            json!({"CustomerAWSAccountId": "12a"}),
+            "CustomerAWSAccountId: must match ^[0-9]+$; character 'a' at position 2 is not allowed (value: \"12a\")",
+        ),
+        (
+            json!({"CustomerAWSAccountId": null}),
+            "CustomerAWSAccountId: is required",
+        ),
+        (json!({"ProductCode": null}), "ProductCode: is required"),
+        (
+            json!({"ProductCode": "p!"}),
+            "ProductCode: must match ^[-a-zA-Z0-9/=:_.@]*$; character '!' at position 1",
+        ),
+        (
+            json!({"Dimension": ""}),
+            "Dimension: must be at least 1 characters long, is 0",
+        ),
+        (
+            json!({"Quantity": 2_147_483_648_u64}),
+            "Quantity: must be an integer 0..=2147483647",
+        ),
+        (
+            json!({"Quantity": -1}),
+            "Quantity: must be an integer 0..=2147483647",
+        ),
+        (
+            json!({"QuantityAsDecimal": "1.5"}),
+            "QuantityAsDecimal: cannot be combined with Quantity",
+        ),
+        (
+            json!({"Quantity": null, "QuantityAsDecimal": "1.1234567"}),
+            "QuantityAsDecimal: must match ^(0|[1-9][0-9]{0,9})(\\.[0-9]{1,6})?$",
+        ),
+        (
+            json!({"Timestamp": "yesterday"}),
+            "Timestamp: must be epoch seconds or an RFC 3339 date-time (value: \"yesterday\")",
+        ),
+        (
+            json!({"UsageAllocations": [{"AllocatedUsageQuantity": 2, "Tags": [{"Key": "k", "Value": "v"}]}]}),
+            "UsageAllocations: allocated quantities must sum to the record's Quantity 3, they sum to 2",
+        ),
+        (
+            json!({"UsageAllocations": [{"AllocatedUsageQuantityAsDecimal": "3", "Tags": [{"Key": "k", "Value": "v"}]}]}),
+            "UsageAllocations: a record and its allocations must all use integer quantities or all use decimal quantities",
+        ),
+        (
+            json!({"UsageAllocations": []}),
+            "UsageAllocations: must have 1..=2500 entries, has 0",
+        ),
+        (
+            json!({"UsageAllocations": [{"AllocatedUsageQuantity": 3, "Tags": [{"Key": "k", "Value": "v"}, {"Key": "ok", "Value": "a>b"}]}]}),
+            "UsageAllocations[0].Tags[1].Value: must match ^[a-zA-Z0-9+ -=._:\\/@]+$; character '>' at position 1 is not allowed (value: \"a>b\")",
+        ),
+        (
+            json!({"UsageAllocations": [{"AllocatedUsageQuantity": 3, "Tags": [{"Key": "k", "Value": "v"}, {"Key": "k", "Value": "w"}]}]}),
+            "UsageAllocations[0].Tags[1].Key: tag keys must be unique",
+        ),
+        (
+            json!({"UsageAllocations": [{"AllocatedUsageQuantity": 3, "Tags": []}]}),
+            "UsageAllocations[0].Tags: must have 1..=5 entries, has 0",
+        ),
+        (
+            json!({"UsageAllocations": [{"AllocatedUsageQuantity": 3}]}),
+            "UsageAllocations[0].Tags: is required",
+        ),
+        (
+            json!({"LicenseArn": "arn:aws:license-manager::1:license:l-1"}),
+            "ProductCode: cannot be combined with LicenseArn",
+        ),
+        (
+            json!({"LicenseArn": "arn:aws:license-manager::1:license:l-1", "CustomerAWSAccountId": null, "CustomerIdentifier": "c", "ProductCode": null}),
+            "LicenseArn: cannot be combined with CustomerIdentifier",
+        ),
+    ];
+    for (patch, expected) in cases {
+        let err = with(patch.clone());
+        assert!(
+            err.starts_with(expected),
+            "{patch}:\n  got      {err}\n  expected {expected}"
+        );
+    }
+}
+
+#[test]
+fn long_values_are_cut_short_in_messages() {
+    let long = "x".repeat(300);
+    let err = read(
+        json!({"ProductCode": "p", "Timestamp": 1, "CustomerAWSAccountId": "1", "Dimension": long}),
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("Dimension: must be at most 255 characters long, is 300"),
+        "{err}"
+    );
+    assert!(
+        err.contains("… (300 characters)") && err.len() < 300,
+        "{err}"
+    );
+}
