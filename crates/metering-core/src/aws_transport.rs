@@ -10,6 +10,7 @@ use aws_sdk_marketplacemetering::error::{
 use aws_sdk_marketplacemetering::operation::batch_meter_usage::BatchMeterUsageError;
 use aws_sdk_marketplacemetering::types as sdk;
 use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::retry::ErrorKind;
 
 use crate::customer::{Customer, RequestScope};
 use crate::error::ValidationError;
@@ -176,7 +177,13 @@ fn classify(error: &SdkError<BatchMeterUsageError>) -> Failure {
             _ => FailureKind::Stop,
         },
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => FailureKind::Retry,
-        SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
+        // A dropped connection is `Other(TransientError)`; missing credentials are
+        // `Other(None)`, and no retry will mend them.
+        SdkError::DispatchFailure(failure)
+            if failure.is_io()
+                || failure.is_timeout()
+                || failure.as_other() == Some(ErrorKind::TransientError) =>
+        {
             FailureKind::Retry
         }
         _ => FailureKind::Stop,

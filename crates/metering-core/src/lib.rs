@@ -6,6 +6,7 @@
 //! is always one the service's field rules accept. Time rules, which depend on when a
 //! record is sent, live in [`TimePolicy`].
 
+pub mod builder;
 mod customer;
 mod dimension;
 mod error;
@@ -16,6 +17,7 @@ mod record;
 mod strings;
 #[cfg(feature = "submit")]
 pub mod submit;
+mod tags;
 mod time_policy;
 mod timestamp;
 mod wire;
@@ -25,6 +27,7 @@ mod aws;
 #[cfg(feature = "aws")]
 mod aws_transport;
 
+pub use builder::RecordBuilder;
 pub use customer::{Customer, RequestScope};
 pub use dimension::Dimension;
 pub use error::{Rule, ValidationError};
@@ -37,9 +40,13 @@ pub use strings::{
     CustomerAwsAccountId, CustomerIdentifier, DimensionKey, LicenseArn, ProductCode, TagKey,
     TagValue,
 };
+pub use tags::{ToTagValue, UsageTags};
 pub use time_policy::{Clock, ManualClock, SystemClock, TimePolicy, TimeViolation};
 pub use timestamp::Timestamp;
 pub use wire::RequestRecords;
+
+#[doc(hidden)]
+pub use tags::__private;
 
 #[cfg(feature = "aws")]
 pub use aws_transport::AwsTransport;

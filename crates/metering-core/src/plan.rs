@@ -332,7 +332,7 @@ fn merge(
     }
     groups.into_values().map(|mut group| {
         if group.len() == 1 {
-            return Ok(group.pop().unwrap_or_else(|| unreachable!()));
+            return Ok(group.swap_remove(0));
         }
         merge_group(&group).map_err(|reason| {
             group

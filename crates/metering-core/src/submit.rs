@@ -168,9 +168,12 @@ struct Shared<T> {
     transport: T,
     config: SubmitConfig,
     clock: Arc<dyn Clock>,
+    /// Shared by every submission: the quota is the account's.
     limiter: RateLimiter,
-    stopped: Mutex<Option<String>>,
 }
+
+/// The error that stopped one submission, seen by all its requests.
+type Stop = Arc<Mutex<Option<String>>>;
 
 impl<T> std::fmt::Debug for Submitter<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -195,7 +198,6 @@ impl<T: Transport> Submitter<T> {
                 transport,
                 config,
                 clock,
-                stopped: Mutex::new(None),
             }),
         }
     }
@@ -209,10 +211,7 @@ impl<T: Transport> Submitter<T> {
     /// Plans and sends `records`; every record comes back with an outcome.
     pub async fn submit(&self, records: impl IntoIterator<Item = UsageRecord>) -> Report {
         let shared = &self.shared;
-        *shared
-            .stopped
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = None;
+        let stop = Stop::default();
         let mut outcomes = Vec::new();
         let sendable =
             records
@@ -241,8 +240,8 @@ impl<T: Transport> Submitter<T> {
                 let Some(request) = requests.next() else {
                     break;
                 };
-                let shared = Arc::clone(shared);
-                tasks.spawn(async move { shared.run(request).await });
+                let (shared, stop) = (Arc::clone(shared), Arc::clone(&stop));
+                tasks.spawn(async move { shared.run(request, &stop).await });
             }
             match tasks.join_next().await {
                 Some(Ok(done)) => outcomes.extend(done),
@@ -252,11 +251,7 @@ impl<T: Transport> Submitter<T> {
         }
         Report {
             outcomes,
-            stopped: shared
-                .stopped
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
+            stopped: stop.lock().unwrap_or_else(PoisonError::into_inner).take(),
         }
     }
 }
@@ -289,15 +284,11 @@ struct Progress {
 impl<T: Transport> Shared<T> {
     /// Drives one planned request, and the pieces bisection or partial processing leave,
     /// to an outcome for each of its records.
-    async fn run(&self, request: PlannedRequest) -> Vec<RecordOutcome> {
+    async fn run(&self, request: PlannedRequest, stop: &Stop) -> Vec<RecordOutcome> {
         let mut progress = Progress::default();
         progress.work.push_back((request, 0));
         while let Some((request, attempt)) = progress.work.pop_front() {
-            let stopped = self
-                .stopped
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
+            let stopped = stop.lock().unwrap_or_else(PoisonError::into_inner).clone();
             if let Some(stopped) = stopped {
                 let error = format!("not sent: submission stopped ({stopped})");
                 progress.outcomes.extend(pending(request.records(), &error));
@@ -329,7 +320,10 @@ impl<T: Transport> Shared<T> {
             );
             match self.transport.send(&request).instrument(span).await {
                 Ok(response) => self.settle(request, response, attempt, &mut progress).await,
-                Err(failure) => self.fail(request, failure, attempt, &mut progress).await,
+                Err(failure) => {
+                    self.fail(request, failure, attempt, stop, &mut progress)
+                        .await;
+                }
             }
         }
         progress.outcomes
@@ -383,6 +377,7 @@ impl<T: Transport> Shared<T> {
         request: PlannedRequest,
         failure: Failure,
         attempt: u32,
+        stop: &Stop,
         progress: &mut Progress,
     ) {
         match failure.kind {
@@ -408,8 +403,7 @@ impl<T: Transport> Shared<T> {
             FailureKind::Stop => {
                 let message = failure.to_string();
                 warn!(%message, "submission stopped");
-                self.stopped
-                    .lock()
+                stop.lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .get_or_insert(message.clone());
                 progress

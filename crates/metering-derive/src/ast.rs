@@ -1,0 +1,159 @@
+//! Borrowed views of a derive's input: the enum's variants or the struct's fields, each
+//! with its attributes and the key it stands for.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::{Data, DeriveInput, Fields, Ident, Type};
+
+use crate::attr::{Container, Derive, Item};
+use crate::ctxt::Ctxt;
+
+/// The key a variant or field stands for, and where to point errors about it: the
+/// `rename` literal when there is one, else the identifier.
+pub struct Key {
+    pub value: String,
+    pub span: Span,
+}
+
+/// A fieldless enum: a `Dimension` or a `TagValue`.
+pub struct Enum<'a> {
+    pub input: &'a DeriveInput,
+    pub attrs: Container,
+    pub variants: Vec<Variant<'a>>,
+}
+
+pub struct Variant<'a> {
+    pub ident: &'a Ident,
+    pub key: Key,
+}
+
+/// A struct whose named fields are tags.
+pub struct TagStruct<'a> {
+    pub input: &'a DeriveInput,
+    pub attrs: Container,
+    pub fields: Vec<Field<'a>>,
+}
+
+pub struct Field<'a> {
+    pub member: &'a Ident,
+    pub ty: &'a Type,
+    pub key: Key,
+}
+
+impl<'a> Enum<'a> {
+    /// The view, or `None` (with the error recorded) when the input is no enum.
+    /// Variants with fields are reported and left out, so checks go on for the others.
+    pub fn from_ast(cx: &Ctxt, input: &'a DeriveInput, derive: Derive) -> Option<Self> {
+        let attrs = Container::from_ast(cx, &input.attrs, derive);
+        let what = match derive {
+            Derive::Dimension => "a dimension",
+            Derive::TagValue | Derive::UsageTags => "a tag value",
+        };
+        let Data::Enum(data) = &input.data else {
+            cx.error_spanned_by(
+                &input.ident,
+                format!(
+                    "`#[derive({})]` needs an enum whose unit variants each name {what}",
+                    derive.name()
+                ),
+            );
+            return None;
+        };
+        if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
+            cx.error_spanned_by(
+                &input.generics,
+                format!(
+                    "a `#[derive({})]` enum cannot be generic: its variants are fixed keys",
+                    derive.name()
+                ),
+            );
+            return None;
+        }
+        let variants = data
+            .variants
+            .iter()
+            .filter_map(|variant| {
+                let item = Item::from_ast(cx, &variant.attrs, derive);
+                if !matches!(variant.fields, Fields::Unit) {
+                    cx.error_spanned_by(
+                        &variant.fields,
+                        format!(
+                            "`{}` has fields, but each variant of a `#[derive({})]` enum only \
+                             names {what}: make it a unit variant",
+                            variant.ident,
+                            derive.name()
+                        ),
+                    );
+                    return None;
+                }
+                let key = key(&item, &variant.ident, |name| {
+                    attrs.rename_all.apply_to_variant(name)
+                });
+                Some(Variant {
+                    ident: &variant.ident,
+                    key,
+                })
+            })
+            .collect();
+        Some(Self {
+            input,
+            attrs,
+            variants,
+        })
+    }
+}
+
+impl<'a> TagStruct<'a> {
+    /// The view, or `None` (with the error recorded) when the input is no struct with named
+    /// fields.
+    pub fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+        let attrs = Container::from_ast(cx, &input.attrs, Derive::UsageTags);
+        let named = match &input.data {
+            Data::Struct(data) => match &data.fields {
+                Fields::Named(named) => Some(named),
+                Fields::Unnamed(_) | Fields::Unit => None,
+            },
+            Data::Enum(_) | Data::Union(_) => None,
+        };
+        let Some(named) = named else {
+            cx.error_spanned_by(
+                &input.ident,
+                "`#[derive(UsageTags)]` needs a struct with named fields: each field is one \
+                 tag, keyed by its name",
+            );
+            return None;
+        };
+        let fields = named
+            .named
+            .iter()
+            .filter_map(|field| {
+                let member = field.ident.as_ref()?;
+                let item = Item::from_ast(cx, &field.attrs, Derive::UsageTags);
+                let key = key(&item, member, |name| attrs.rename_all.apply_to_field(name));
+                Some(Field {
+                    member,
+                    ty: &field.ty,
+                    key,
+                })
+            })
+            .collect();
+        Some(Self {
+            input,
+            attrs,
+            fields,
+        })
+    }
+}
+
+fn key(item: &Item, ident: &Ident, rename_all: impl FnOnce(&str) -> String) -> Key {
+    match &item.rename {
+        Some(rename) => Key {
+            value: rename.value.clone(),
+            span: rename.span,
+        },
+        None => Key {
+            value: rename_all(&ident.unraw().to_string()),
+            span: ident.span(),
+        },
+    }
+}

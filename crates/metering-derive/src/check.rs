@@ -1,0 +1,203 @@
+//! The service's rules, applied at compile time with the definitions the runtime uses
+//! (`metering-rules`). Every broken rule is recorded; nothing stops at the first.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use metering_rules::{DIMENSION, StringRule, TAG_KEY, TAG_VALUE, limits};
+use syn::Ident;
+
+use crate::ast::{Enum, Key, TagStruct};
+use crate::catalog;
+use crate::ctxt::Ctxt;
+
+/// Checks a dimension enum; returns the catalog file it was compared with, if any, so the
+/// expansion can make the build depend on it.
+pub fn dimension(cx: &Ctxt, input: &Enum<'_>) -> Option<PathBuf> {
+    if let syn::Data::Enum(data) = &input.input.data
+        && data.variants.is_empty()
+    {
+        cx.error_spanned_by(
+            &input.input.ident,
+            "a `#[derive(Dimension)]` enum needs at least one variant: a product has at least \
+             one dimension",
+        );
+    }
+    let items = input.variants.iter().map(|v| (&v.key, v.ident));
+    keys(cx, items, &DIMENSION, "dimension key", "variant");
+    let catalog = input.attrs.catalog.as_ref()?;
+    match catalog::read(catalog_bases(), &catalog.value) {
+        Err(message) => {
+            cx.syn_error(syn::Error::new(catalog.span, message));
+            None
+        }
+        Ok((path, listed)) => {
+            compare_with_catalog(cx, input, &catalog.value, catalog.span, &listed);
+            Some(path)
+        }
+    }
+}
+
+/// Where a catalog path is looked up: the crate's directory (`CARGO_MANIFEST_DIR`), then
+/// the directories above the source file that invokes the derive. The second finds the
+/// file when the crate is compiled from a copy of its manifest elsewhere (as trybuild
+/// does), with the same crate-relative path.
+fn catalog_bases() -> Vec<PathBuf> {
+    let mut bases: Vec<PathBuf> = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    if proc_macro::is_available()
+        && let Some(file) = proc_macro::Span::call_site().local_file()
+    {
+        let file = std::path::absolute(&file).unwrap_or(file);
+        bases.extend(file.ancestors().skip(1).map(Path::to_path_buf));
+    }
+    bases
+}
+
+fn compare_with_catalog(
+    cx: &Ctxt,
+    input: &Enum<'_>,
+    file: &str,
+    file_span: proc_macro2::Span,
+    listed: &[String],
+) {
+    // A key suggested for a misspelled variant is not reported again as unmatched.
+    let mut suggested = Vec::new();
+    for variant in &input.variants {
+        let key = &variant.key.value;
+        if listed.contains(key) {
+            continue;
+        }
+        let hint = match catalog::closest(key, listed.iter().map(String::as_str)) {
+            Some(close) => {
+                suggested.push(close);
+                format!("did you mean {close:?}?")
+            }
+            None => format!("it lists {}", quoted_list(listed)),
+        };
+        cx.syn_error(syn::Error::new(
+            variant.key.span,
+            format!("dimension key {key:?} is not in the catalog `{file}`; {hint}"),
+        ));
+    }
+    let unmatched: Vec<String> = listed
+        .iter()
+        .filter(|key| {
+            !suggested.contains(&key.as_str())
+                && !input.variants.iter().any(|v| &v.key.value == *key)
+        })
+        .cloned()
+        .collect();
+    if !unmatched.is_empty() {
+        cx.syn_error(syn::Error::new(
+            file_span,
+            format!(
+                "the catalog `{file}` lists {} that no variant of `{}` names: {}; add a \
+                 variant for each (the meter reports zero usage for every dimension)",
+                if unmatched.len() == 1 {
+                    "a dimension"
+                } else {
+                    "dimensions"
+                },
+                input.input.ident,
+                quoted_list(&unmatched)
+            ),
+        ));
+    }
+}
+
+/// Checks a tag struct: 1..=5 fields, each key legal and unique.
+pub fn usage_tags(cx: &Ctxt, input: &TagStruct<'_>) {
+    let count = input.fields.len();
+    if count < limits::MIN_TAGS {
+        cx.error_spanned_by(
+            &input.input.ident,
+            format!(
+                "a `#[derive(UsageTags)]` struct needs {}..={} tag fields, `{}` has none",
+                limits::MIN_TAGS,
+                limits::MAX_TAGS,
+                input.input.ident
+            ),
+        );
+    }
+    if let Some(extra) = input.fields.get(limits::MAX_TAGS) {
+        cx.error_spanned_by(
+            extra.member,
+            format!(
+                "an allocation carries at most {} tags, and `{}` has {count} fields: this is \
+                 field {}",
+                limits::MAX_TAGS,
+                input.input.ident,
+                limits::MAX_TAGS + 1
+            ),
+        );
+    }
+    let items = input.fields.iter().map(|f| (&f.key, f.member));
+    keys(cx, items, &TAG_KEY, "tag key", "field");
+}
+
+/// Checks a tag-value enum: each value legal and unique.
+pub fn tag_value(cx: &Ctxt, input: &Enum<'_>) {
+    let items = input.variants.iter().map(|v| (&v.key, v.ident));
+    keys(cx, items, &TAG_VALUE, "tag value", "variant");
+}
+
+/// Checks each key against `rule`, and that no two are equal; a repeated key is reported
+/// on its second use.
+fn keys<'a>(
+    cx: &Ctxt,
+    items: impl Iterator<Item = (&'a Key, &'a Ident)>,
+    rule: &StringRule,
+    what: &str,
+    item: &str,
+) {
+    let mut seen: HashMap<&str, &Ident> = HashMap::new();
+    for (key, ident) in items {
+        if let Err(violation) = rule.check(&key.value) {
+            cx.syn_error(syn::Error::new(
+                key.span,
+                format!(
+                    "{what} {} breaks the service's `{}` rule: it {violation}",
+                    Shown(&key.value),
+                    rule.shape
+                ),
+            ));
+        }
+        if let Some(first) = seen.get(key.value.as_str()) {
+            cx.syn_error(syn::Error::new(
+                key.span,
+                format!(
+                    "duplicate {what} {}: {item} `{first}` has it already",
+                    Shown(&key.value)
+                ),
+            ));
+        } else {
+            seen.insert(&key.value, ident);
+        }
+    }
+}
+
+fn quoted_list(keys: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut list: Vec<String> = keys.iter().take(SHOWN).map(|k| format!("{k:?}")).collect();
+    if keys.len() > SHOWN {
+        list.push(format!("and {} more", keys.len() - SHOWN));
+    }
+    list.join(", ")
+}
+
+/// A key in a message: quoted, and cut short when long.
+struct Shown<'a>(&'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX: usize = 40;
+        match self.0.char_indices().nth(MAX) {
+            Some((cut, _)) => write!(f, "{:?}…", &self.0[..cut]),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
+}

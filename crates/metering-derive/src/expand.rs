@@ -1,0 +1,183 @@
+//! Code generation: the impls, or, when a check failed, the errors beside stub impls so the
+//! rest of the crate still type-checks and the user sees only the real mistakes.
+//!
+//! Generated code names everything by absolute path through the runtime's path (`::metering`
+//! or `#[metering(crate = "...")]`), so local `Result` or `Option` aliases cannot change it.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::DeriveInput;
+use syn::spanned::Spanned;
+
+use crate::ast::{Enum, TagStruct};
+use crate::attr::Derive;
+use crate::check;
+use crate::ctxt::Ctxt;
+
+/// `#[derive(Dimension)]`.
+pub fn dimension(input: &DeriveInput) -> TokenStream {
+    let cx = Ctxt::new();
+    let parsed = Enum::from_ast(&cx, input, Derive::Dimension);
+    let catalog = parsed
+        .as_ref()
+        .and_then(|parsed| check::dimension(&cx, parsed));
+    finish(
+        cx,
+        parsed.as_ref(),
+        |parsed| dimension_impl(parsed, catalog.as_deref()),
+        |parsed| {
+            let krate = &parsed.attrs.krate;
+            let ident = &input.ident;
+            quote! {
+                impl #krate::Dimension for #ident {
+                    const ALL: &'static [Self] = &[];
+                    fn key(self) -> &'static str {
+                        ::core::unreachable!()
+                    }
+                }
+            }
+        },
+    )
+}
+
+fn dimension_impl(input: &Enum<'_>, catalog: Option<&std::path::Path>) -> TokenStream {
+    let krate = &input.attrs.krate;
+    let ident = &input.input.ident;
+    let variants: Vec<_> = input.variants.iter().map(|v| v.ident).collect();
+    let keys: Vec<_> = input.variants.iter().map(|v| &v.key.value).collect();
+    // `include_bytes!` makes the build depend on the catalog file: editing it rebuilds.
+    let catalog = catalog.map(|path| {
+        let path = path.to_string_lossy();
+        quote!(
+            const _: &[u8] = ::core::include_bytes!(#path);
+        )
+    });
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #krate::Dimension for #ident {
+                const ALL: &'static [Self] = &[#(Self::#variants),*];
+                #[inline]
+                fn key(self) -> &'static str {
+                    match self {
+                        #(Self::#variants => #keys,)*
+                    }
+                }
+            }
+            #catalog
+        };
+    }
+}
+
+/// `#[derive(UsageTags)]`.
+pub fn usage_tags(input: &DeriveInput) -> TokenStream {
+    let cx = Ctxt::new();
+    let parsed = TagStruct::from_ast(&cx, input);
+    if let Some(parsed) = &parsed {
+        check::usage_tags(&cx, parsed);
+    }
+    finish(cx, parsed.as_ref(), usage_tags_impl, |parsed| {
+        let krate = &parsed.attrs.krate;
+        let ident = &input.ident;
+        let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+        quote! {
+            impl #impl_generics #krate::UsageTags for #ident #ty_generics #where_clause {
+                fn tags(&self) -> ::core::result::Result<#krate::Tags, #krate::ValidationError> {
+                    ::core::unreachable!()
+                }
+            }
+        }
+    })
+}
+
+fn usage_tags_impl(input: &TagStruct<'_>) -> TokenStream {
+    let krate = &input.attrs.krate;
+    let ident = &input.input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.input.generics.split_for_impl();
+    let tags = input.fields.iter().map(|field| {
+        let member = field.member;
+        let key = &field.key.value;
+        // Spanned at the field's type: a type that is no tag value is reported there.
+        quote_spanned! {field.ty.span()=>
+            (#key, &self.#member)
+        }
+    });
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics #krate::UsageTags for #ident #ty_generics #where_clause {
+                fn tags(&self) -> ::core::result::Result<#krate::Tags, #krate::ValidationError> {
+                    #krate::__private::tags(&[#(#tags),*])
+                }
+            }
+        };
+    }
+}
+
+/// `#[derive(TagValue)]`.
+pub fn tag_value(input: &DeriveInput) -> TokenStream {
+    let cx = Ctxt::new();
+    let parsed = Enum::from_ast(&cx, input, Derive::TagValue);
+    if let Some(parsed) = &parsed {
+        check::tag_value(&cx, parsed);
+    }
+    finish(cx, parsed.as_ref(), tag_value_impl, |parsed| {
+        let krate = &parsed.attrs.krate;
+        let ident = &input.ident;
+        quote! {
+            impl #krate::ToTagValue for #ident {
+                fn to_tag_value(&self) -> ::core::result::Result<#krate::TagValue, #krate::ValidationError> {
+                    ::core::unreachable!()
+                }
+            }
+        }
+    })
+}
+
+fn tag_value_impl(input: &Enum<'_>) -> TokenStream {
+    let krate = &input.attrs.krate;
+    let ident = &input.input.ident;
+    let variants = input.variants.iter().map(|v| v.ident);
+    let values = input.variants.iter().map(|v| &v.key.value);
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #krate::ToTagValue for #ident {
+                fn to_tag_value(&self) -> ::core::result::Result<#krate::TagValue, #krate::ValidationError> {
+                    #krate::__private::tag_value(match *self {
+                        #(Self::#variants => #values,)*
+                    })
+                }
+            }
+        };
+    }
+}
+
+/// The impl when every check passed; otherwise the errors, and beside them a stub impl so
+/// that code using the type does not pile up follow-on errors ("`Usage` does not implement
+/// `Dimension`"). There is no stub when the input is the wrong kind of item (it could not
+/// be used as one anyway), nor for a generic enum (the stub's bounds could fail on their
+/// own).
+fn finish<T>(
+    cx: Ctxt,
+    parsed: Option<&T>,
+    expand: impl FnOnce(&T) -> TokenStream,
+    stub: impl FnOnce(&T) -> TokenStream,
+) -> TokenStream {
+    match (cx.check(), parsed) {
+        (Ok(()), Some(parsed)) => expand(parsed),
+        (Ok(()), None) => unreachable!("a missing view always records an error"),
+        (Err(error), parsed) => {
+            let errors = error.into_compile_error();
+            let stub = parsed.map(stub).map(|stub| {
+                quote! {
+                    const _: () = {
+                        #[automatically_derived]
+                        #stub
+                    };
+                }
+            });
+            quote!(#errors #stub)
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Expansion snapshots: each derive's output on `quote!` input, formatted with
+//! prettyplease. Update with `UPDATE_EXPECT=1 cargo test -p metering-derive`.
+
+use expect_test::{Expect, expect};
+use proc_macro2::TokenStream;
+use quote::quote;
+
+fn check(expand: fn(&syn::DeriveInput) -> TokenStream, input: TokenStream, expected: &Expect) {
+    let input: syn::DeriveInput = syn::parse2(input).expect("the input parses");
+    let output = expand(&input);
+    let file: syn::File = syn::parse2(output).expect("the expansion parses");
+    expected.assert_eq(&prettyplease::unparse(&file));
+}
+
+#[test]
+fn dimension() {
+    check(
+        crate::expand::dimension,
+        quote! {
+            #[derive(Clone, Copy, PartialEq, Eq, Hash, Dimension)]
+            #[metering(rename_all = "snake_case")]
+            enum Usage {
+                ApiCalls,
+                #[metering(rename = "storage_gb_hours")]
+                Storage,
+            }
+        },
+        &expect![[r#"
+            const _: () = {
+                #[automatically_derived]
+                impl ::metering::Dimension for Usage {
+                    const ALL: &'static [Self] = &[Self::ApiCalls, Self::Storage];
+                    #[inline]
+                    fn key(self) -> &'static str {
+                        match self {
+                            Self::ApiCalls => "api_calls",
+                            Self::Storage => "storage_gb_hours",
+                        }
+                    }
+                }
+            };
+        "#]],
+    );
+}
+
+#[test]
+fn dimension_with_crate_path() {
+    check(
+        crate::expand::dimension,
+        quote! {
+            #[metering(crate = "my::metering")]
+            enum Usage { Seats }
+        },
+        &expect![[r#"
+            const _: () = {
+                #[automatically_derived]
+                impl my::metering::Dimension for Usage {
+                    const ALL: &'static [Self] = &[Self::Seats];
+                    #[inline]
+                    fn key(self) -> &'static str {
+                        match self {
+                            Self::Seats => "Seats",
+                        }
+                    }
+                }
+            };
+        "#]],
+    );
+}
+
+#[test]
+fn dimension_errors_come_with_a_stub() {
+    check(
+        crate::expand::dimension,
+        quote! {
+            #[metering(rename_all = "lowercase")]
+            enum Usage {
+                ApiCalls,
+                Apicalls,
+                #[metering(rename = "")]
+                Seats,
+            }
+        },
+        &expect![[r#"
+            ::core::compile_error! {
+                "duplicate dimension key \"apicalls\": variant `ApiCalls` has it already"
+            }
+            ::core::compile_error! {
+                "dimension key \"\" breaks the service's `UsageDimension` rule: it must be at least 1 characters long, is 0"
+            }
+            const _: () = {
+                #[automatically_derived]
+                impl ::metering::Dimension for Usage {
+                    const ALL: &'static [Self] = &[];
+                    fn key(self) -> &'static str {
+                        ::core::unreachable!()
+                    }
+                }
+            };
+        "#]],
+    );
+}
+
+#[test]
+fn wrong_item_gets_no_stub() {
+    check(
+        crate::expand::dimension,
+        quote! {
+            struct Usage;
+        },
+        &expect![[r#"
+            ::core::compile_error! {
+                "`#[derive(Dimension)]` needs an enum whose unit variants each name a dimension"
+            }
+        "#]],
+    );
+}
+
+#[test]
+fn usage_tags() {
+    check(
+        crate::expand::usage_tags,
+        quote! {
+            #[metering(rename_all = "kebab-case")]
+            struct CostTags<'a> {
+                cost_center: &'a str,
+                #[metering(rename = "env")]
+                environment: Env,
+            }
+        },
+        &expect![[r#"
+            const _: () = {
+                #[automatically_derived]
+                impl<'a> ::metering::UsageTags for CostTags<'a> {
+                    fn tags(
+                        &self,
+                    ) -> ::core::result::Result<::metering::Tags, ::metering::ValidationError> {
+                        ::metering::__private::tags(
+                            &[("cost-center", &self.cost_center), ("env", &self.environment)],
+                        )
+                    }
+                }
+            };
+        "#]],
+    );
+}
+
+#[test]
+fn usage_tags_errors_come_with_a_stub() {
+    check(
+        crate::expand::usage_tags,
+        quote! {
+            struct CostTags {
+                #[metering(rename = "a?")]
+                a: String,
+            }
+        },
+        &expect![[r#"
+            ::core::compile_error! {
+                "tag key \"a?\" breaks the service's `TagKey` rule: it must match ^[a-zA-Z0-9+ -=._:\\/@]+$; character '?' at position 1 is not allowed"
+            }
+            const _: () = {
+                #[automatically_derived]
+                impl ::metering::UsageTags for CostTags {
+                    fn tags(
+                        &self,
+                    ) -> ::core::result::Result<::metering::Tags, ::metering::ValidationError> {
+                        ::core::unreachable!()
+                    }
+                }
+            };
+        "#]],
+    );
+}
+
+#[test]
+fn tag_value() {
+    check(
+        crate::expand::tag_value,
+        quote! {
+            #[metering(rename_all = "SCREAMING-KEBAB-CASE")]
+            enum Env {
+                EuWest,
+                #[metering(rename = "dev/local")]
+                Dev,
+            }
+        },
+        &expect![[r#"
+            const _: () = {
+                #[automatically_derived]
+                impl ::metering::ToTagValue for Env {
+                    fn to_tag_value(
+                        &self,
+                    ) -> ::core::result::Result<::metering::TagValue, ::metering::ValidationError> {
+                        ::metering::__private::tag_value(
+                            match *self {
+                                Self::EuWest => "EU-WEST",
+                                Self::Dev => "dev/local",
+                            },
+                        )
+                    }
+                }
+            };
+        "#]],
+    );
+}
+
+#[test]
+fn tag_value_errors_come_with_a_stub() {
+    check(
+        crate::expand::tag_value,
+        quote! {
+            enum Env {
+                Prod(String),
+                #[metering(rename = "x", rename = "y")]
+                Dev,
+            }
+        },
+        &expect![[r#"
+            ::core::compile_error! {
+                "`Prod` has fields, but each variant of a `#[derive(TagValue)]` enum only names a tag value: make it a unit variant"
+            }
+            ::core::compile_error! {
+                "duplicate metering attribute `rename`"
+            }
+            const _: () = {
+                #[automatically_derived]
+                impl ::metering::ToTagValue for Env {
+                    fn to_tag_value(
+                        &self,
+                    ) -> ::core::result::Result<::metering::TagValue, ::metering::ValidationError> {
+                        ::core::unreachable!()
+                    }
+                }
+            };
+        "#]],
+    );
+}
+
+#[test]
+fn catalog_makes_the_build_depend_on_the_file() {
+    let dir = std::env::temp_dir().join(format!("metering-derive-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("dimensions.json");
+    std::fs::write(&file, r#"[{"Key": "api_calls"}, {"Key": "seats"}]"#).unwrap();
+    let path = file.to_str().unwrap();
+    let input: syn::DeriveInput = syn::parse_quote! {
+        #[metering(rename_all = "snake_case", catalog = #path)]
+        enum Usage { ApiCalls, Seats }
+    };
+    let output = crate::expand::dimension(&input).to_string();
+    assert!(output.contains("include_bytes"), "{output}");
+    assert!(output.contains(path), "{output}");
+    assert!(!output.contains("compile_error"), "{output}");
+
+    let input: syn::DeriveInput = syn::parse_quote! {
+        #[metering(rename_all = "snake_case", catalog = #path)]
+        enum Usage { ApiCall }
+    };
+    let output = crate::expand::dimension(&input).to_string();
+    assert!(
+        output.contains(r#"did you mean \"api_calls\"?"#),
+        "{output}"
+    );
+    assert!(output.contains(r#"names: \"seats\""#), "{output}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn rename_rules_match_serde() {
+    use crate::case::RenameRule;
+    let rule = |name| RenameRule::from_str(name).ok().unwrap();
+    assert_eq!(
+        rule("snake_case").apply_to_variant("HTTPServer"),
+        "h_t_t_p_server"
+    );
+    assert_eq!(rule("camelCase").apply_to_field("a_b_c"), "aBC");
+    assert_eq!(rule("SCREAMING-KEBAB-CASE").apply_to_field("a_b"), "A-B");
+    let unknown = RenameRule::from_str("snake").err().unwrap().to_string();
+    assert!(
+        unknown.starts_with("unknown rename rule `rename_all = \"snake\"`"),
+        "{unknown}"
+    );
+}

@@ -1,0 +1,34 @@
+#![doc = include_str!("../README.md")]
+
+mod config;
+mod error;
+mod faults;
+mod ledger;
+mod request;
+mod server;
+
+pub use config::{EmulatorConfig, FaultsConfig, TimeConfig};
+pub use error::{EmulatorError, ErrorKind, ServiceError};
+pub use faults::Faults;
+pub use ledger::{BilledAllocation, LedgerEntry, SummaryRow, Total};
+pub use server::{Builder, CONTENT_TYPE_JSON, RunningEmulator, TARGET};
+
+/// The entry point: `Emulator::builder()...start().await`.
+#[derive(Debug, Clone, Copy)]
+pub struct Emulator;
+
+impl Emulator {
+    /// A builder with the permissive defaults (see [`Builder`]).
+    #[must_use]
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Starts an emulator with the permissive defaults on a free loopback port.
+    ///
+    /// # Errors
+    /// When binding fails.
+    pub async fn start() -> Result<RunningEmulator, EmulatorError> {
+        Self::builder().start().await
+    }
+}

@@ -1,0 +1,123 @@
+//! `metering-emulator`: serves `BatchMeterUsage` on loopback until interrupted.
+//!
+//! ```text
+//! metering-emulator [--bind 127.0.0.1:8787] [--allow-non-loopback] [--config FILE]
+//!                   [--now RFC3339]
+//! ```
+//! It prints the endpoint URL as its first line of standard output, then serves until
+//! interrupted (Ctrl-C) or until its standard input closes when `--exit-on-stdin-close` is
+//! given. What it billed is at `GET {endpoint}/_emulator/ledger` and `/_emulator/summary`.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use metering_core::{ManualClock, Timestamp};
+use metering_emulator::{Emulator, EmulatorConfig};
+
+const USAGE: &str = "usage: metering-emulator [--bind ADDR] [--allow-non-loopback] [--config FILE] [--now RFC3339] [--exit-on-stdin-close]";
+
+struct Args {
+    bind: SocketAddr,
+    allow_non_loopback: bool,
+    config: Option<String>,
+    now: Option<Timestamp>,
+    exit_on_stdin_close: bool,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args {
+        bind: SocketAddr::from(([127, 0, 0, 1], 8787)),
+        allow_non_loopback: false,
+        config: None,
+        now: None,
+        exit_on_stdin_close: false,
+    };
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--bind" => {
+                let text = value("--bind")?;
+                parsed.bind = text
+                    .parse()
+                    .map_err(|e| format!("--bind: {e} (value: {text:?})"))?;
+            }
+            "--allow-non-loopback" => parsed.allow_non_loopback = true,
+            "--config" => parsed.config = Some(value("--config")?),
+            "--now" => {
+                let text = value("--now")?;
+                parsed.now = Some(Timestamp::parse_rfc3339(&text).map_err(|e| e.to_string())?);
+            }
+            "--exit-on-stdin-close" => parsed.exit_on_stdin_close = true,
+            "--help" | "-h" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(parsed)
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+            EmulatorConfig::from_json(&text).map_err(|e| format!("{path}: {e}"))?
+        }
+        None => EmulatorConfig::default(),
+    };
+    let mut builder = Emulator::builder()
+        .config(config)
+        .bind(args.bind)
+        .allow_non_loopback(args.allow_non_loopback);
+    if let Some(now) = args.now {
+        builder = builder.clock(ManualClock::new(now));
+    }
+    let emulator = builder.start().await.map_err(|e| e.to_string())?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{}", emulator.endpoint_url()).map_err(|e| e.to_string())?;
+    stdout.flush().map_err(|e| e.to_string())?;
+    if args.exit_on_stdin_close {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = stdin_closed() => {}
+        }
+    } else {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    emulator.shutdown().await;
+    Ok(())
+}
+
+/// Resolves when standard input reaches its end (the parent went away).
+async fn stdin_closed() {
+    let _ = tokio::task::spawn_blocking(|| {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+    })
+    .await;
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("metering-emulator: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("metering-emulator: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

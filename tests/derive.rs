@@ -1,0 +1,420 @@
+//! The derives at work: keys, rename rules, tags, the record builder, and use from crates
+//! that shadow the prelude or re-export `metering` under another name.
+
+use metering::{
+    Customer, CustomerAwsAccountId, Dimension, LicenseArn, ProductCode, Quantity, RecordBuilder,
+    TagValue, Tags, Timestamp, ToTagValue, UsageTags,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Dimension)]
+#[metering(rename_all = "snake_case")]
+enum Usage {
+    ApiCalls,
+    #[metering(rename = "storage_gb_hours")]
+    Storage,
+    Seats,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, TagValue)]
+#[metering(rename_all = "lowercase")]
+enum Env {
+    Prod,
+    Staging,
+    #[metering(rename = "dev/local")]
+    Dev,
+}
+
+#[derive(UsageTags)]
+struct CostTags {
+    team: String,
+    #[metering(rename = "env")]
+    environment: Env,
+}
+
+#[derive(UsageTags)]
+#[metering(rename_all = "camelCase")]
+struct ManyTags<'a> {
+    cost_center: &'a str,
+    r#type: Env,
+    region_name: metering::TagValue,
+    a: Env,
+    b: String,
+}
+
+fn customer() -> Customer {
+    Customer::Account {
+        product: ProductCode::new("prod-example123").unwrap(),
+        account: CustomerAwsAccountId::new("123456789012").unwrap(),
+    }
+}
+
+fn hour() -> Timestamp {
+    Timestamp::from_unix_seconds(1_764_115_200).unwrap()
+}
+
+/// A storage record with its customer and time set, waiting for its allocations.
+fn storage_record() -> RecordBuilder<Usage, Customer, Timestamp> {
+    Usage::Storage.record().customer(customer()).at(hour())
+}
+
+fn q(units: u64) -> Quantity {
+    Quantity::new(units).unwrap()
+}
+
+#[test]
+fn dimension_keys_follow_rename_rules() {
+    assert_eq!(Usage::ApiCalls.key(), "api_calls");
+    assert_eq!(Usage::Storage.key(), "storage_gb_hours");
+    assert_eq!(Usage::Seats.key(), "seats");
+    assert_eq!(Usage::ALL, &[Usage::ApiCalls, Usage::Storage, Usage::Seats]);
+    assert_eq!(Usage::from_key("storage_gb_hours"), Some(Usage::Storage));
+    assert_eq!(Usage::from_key("Storage"), None);
+    assert_eq!(Usage::Seats.dimension_key().as_str(), "seats");
+}
+
+#[test]
+fn every_rename_rule() {
+    macro_rules! rule {
+        ($rule:literal, $variant:literal, $field:literal) => {{
+            #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+            #[metering(rename_all = $rule)]
+            enum D {
+                HttpRequestCount,
+            }
+            #[derive(UsageTags)]
+            #[metering(rename_all = $rule)]
+            struct T {
+                http_request_count: String,
+            }
+            assert_eq!(
+                D::HttpRequestCount.key(),
+                $variant,
+                "{} on a variant",
+                $rule
+            );
+            let tags = T {
+                http_request_count: "x".into(),
+            }
+            .tags()
+            .unwrap();
+            assert_eq!(
+                tags.as_slice()[0].key.as_str(),
+                $field,
+                "{} on a field",
+                $rule
+            );
+        }};
+    }
+    rule!("lowercase", "httprequestcount", "http_request_count");
+    rule!("UPPERCASE", "HTTPREQUESTCOUNT", "HTTP_REQUEST_COUNT");
+    rule!("PascalCase", "HttpRequestCount", "HttpRequestCount");
+    rule!("camelCase", "httpRequestCount", "httpRequestCount");
+    rule!("snake_case", "http_request_count", "http_request_count");
+    rule!(
+        "SCREAMING_SNAKE_CASE",
+        "HTTP_REQUEST_COUNT",
+        "HTTP_REQUEST_COUNT"
+    );
+    rule!("kebab-case", "http-request-count", "http-request-count");
+    rule!(
+        "SCREAMING-KEBAB-CASE",
+        "HTTP-REQUEST-COUNT",
+        "HTTP-REQUEST-COUNT"
+    );
+}
+
+#[test]
+fn without_rename_all_the_variant_name_is_the_key() {
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+    enum Plain {
+        ApiCalls,
+    }
+    assert_eq!(Plain::ApiCalls.key(), "ApiCalls");
+}
+
+#[test]
+fn tag_values_of_enums_and_strings() {
+    assert_eq!(Env::Prod.to_tag_value().unwrap().as_str(), "prod");
+    assert_eq!(Env::Dev.to_tag_value().unwrap().as_str(), "dev/local");
+    let tags = CostTags {
+        team: "search".into(),
+        environment: Env::Staging,
+    }
+    .tags()
+    .unwrap();
+    let pairs: Vec<(&str, &str)> = tags
+        .as_slice()
+        .iter()
+        .map(|tag| (tag.key.as_str(), tag.value.as_str()))
+        .collect();
+    assert_eq!(pairs, [("team", "search"), ("env", "staging")]);
+}
+
+#[test]
+fn five_tags_with_borrowed_and_raw_fields() {
+    let tags = ManyTags {
+        cost_center: "cc-42",
+        r#type: Env::Prod,
+        region_name: metering::TagValue::new("eu-west-1").unwrap(),
+        a: Env::Dev,
+        b: "b".into(),
+    }
+    .tags()
+    .unwrap();
+    let keys: Vec<&str> = tags.as_slice().iter().map(|t| t.key.as_str()).collect();
+    assert_eq!(keys, ["costCenter", "type", "regionName", "a", "b"]);
+}
+
+#[test]
+fn string_tag_values_are_checked_at_run_time() {
+    let error = CostTags {
+        team: "a>b".into(),
+        environment: Env::Prod,
+    }
+    .tags()
+    .unwrap_err();
+    assert_eq!(error.field, "Tags[team].Value");
+    assert_eq!(error.value, "a>b");
+    assert!(error.to_string().contains("'>' at position 1"), "{error}");
+}
+
+#[test]
+fn builder_makes_a_plain_record() {
+    let record = Usage::ApiCalls
+        .record()
+        .customer(customer())
+        .at(hour())
+        .quantity(q(1_250))
+        .build();
+    assert_eq!(record.dimension().as_str(), "api_calls");
+    assert_eq!(record.quantity(), q(1_250));
+    assert_eq!(record.timestamp(), hour());
+    assert_eq!(record.customer(), &customer());
+    assert!(record.allocations().is_none());
+}
+
+#[test]
+fn parts_may_come_in_any_order() {
+    let record = Usage::Seats
+        .record()
+        .quantity(q(3))
+        .at(hour())
+        .customer(customer())
+        .build();
+    assert_eq!(record.dimension().as_str(), "seats");
+    assert_eq!(record.quantity(), q(3));
+}
+
+#[test]
+fn allocations_sum_to_the_quantity() {
+    let search = CostTags {
+        team: "search".into(),
+        environment: Env::Prod,
+    };
+    let ads = CostTags {
+        team: "ads".into(),
+        environment: Env::Staging,
+    };
+    let record = storage_record()
+        .allocate(q(30), &search)
+        .allocate(q(12), &ads)
+        .build()
+        .unwrap();
+    assert_eq!(record.quantity(), q(42));
+    let allocations = record.allocations().unwrap();
+    assert_eq!(allocations.len(), 2);
+    assert_eq!(allocations[1].quantity, q(12));
+    assert_eq!(allocations[1].tags, ads.tags().unwrap());
+}
+
+#[test]
+fn prebuilt_tags_can_be_allocated() {
+    let tags: Tags = CostTags {
+        team: "t".into(),
+        environment: Env::Prod,
+    }
+    .tags()
+    .unwrap();
+    let record = storage_record().allocate(q(5), &tags).build().unwrap();
+    assert_eq!(record.allocations().unwrap()[0].tags, tags);
+}
+
+#[test]
+fn a_bad_string_tag_is_reported_by_build_with_its_allocation() {
+    let good = CostTags {
+        team: "ok".into(),
+        environment: Env::Prod,
+    };
+    let bad = CostTags {
+        team: "déjà".into(),
+        environment: Env::Prod,
+    };
+    let error = storage_record()
+        .allocate(q(1), &good)
+        .allocate(q(1), &bad)
+        .allocate(q(1), &good)
+        .build()
+        .unwrap_err();
+    assert_eq!(error.field, "UsageAllocations[1].Tags[team].Value");
+    assert_eq!(error.value, "déjà");
+}
+
+#[test]
+fn allocation_sum_above_the_maximum_is_refused() {
+    let tags = CostTags {
+        team: "t".into(),
+        environment: Env::Prod,
+    };
+    let error = storage_record()
+        .allocate(Quantity::MAX, &tags)
+        .allocate(Quantity::from_micros(1).unwrap(), &tags)
+        .build()
+        .unwrap_err();
+    assert_eq!(error.field, "UsageAllocations");
+}
+
+#[test]
+fn more_than_2500_allocations_are_refused() {
+    let tags = CostTags {
+        team: "t".into(),
+        environment: Env::Prod,
+    };
+    let mut builder = storage_record().allocate(q(1), &tags);
+    for _ in 1..2500 {
+        builder = builder.allocate(q(1), &tags);
+    }
+    assert_eq!(builder.clone().build().unwrap().quantity(), q(2500));
+    let error = builder.allocate(q(1), &tags).build().unwrap_err();
+    assert_eq!(error.field, "UsageAllocations");
+    assert!(error.to_string().contains("has 2501"), "{error}");
+}
+
+#[test]
+fn licensed_customers_build_too() {
+    let customer = Customer::Licensed {
+        account: CustomerAwsAccountId::new("123456789012").unwrap(),
+        license: LicenseArn::new("arn:aws:license-manager::123456789012:license:l-0123456789ab")
+            .unwrap(),
+    };
+    let record = Usage::Seats
+        .record()
+        .customer(customer.clone())
+        .at(hour())
+        .quantity(q(1))
+        .build();
+    assert_eq!(record.customer(), &customer);
+    assert!(record.customer().product().is_none());
+}
+
+#[test]
+fn many_variants() {
+    macro_rules! many {
+        ($($v:ident)*) => {
+            #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+            #[metering(rename_all = "SCREAMING_SNAKE_CASE")]
+            enum Big { $($v),* }
+            let expected = [$(stringify!($v)),*];
+            assert_eq!(Big::ALL.len(), expected.len());
+            for (dimension, name) in Big::ALL.iter().zip(expected) {
+                assert_eq!(dimension.key(), name.to_ascii_uppercase());
+                assert_eq!(Big::from_key(dimension.key()), Some(*dimension));
+            }
+        };
+    }
+    many!(
+        A0 A1 A2 A3 A4 A5 A6 A7 A8 A9 B0 B1 B2 B3 B4 B5 B6 B7 B8 B9 C0 C1 C2 C3 C4 C5 C6 C7 C8 C9
+        D0 D1 D2 D3 D4 D5 D6 D7 D8 D9 E0 E1 E2 E3 E4 E5 E6 E7 E8 E9 F0 F1 F2 F3 F4 F5 F6 F7 F8 F9
+        G0 G1 G2 G3 G4 G5 G6 G7 G8 G9 H0 H1 H2 H3 H4 H5 H6 H7 H8 H9 I0 I1 I2 I3 I4 I5 I6 I7 I8 I9
+    );
+}
+
+#[test]
+fn catalog_checked_enum() {
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+    #[metering(
+        rename_all = "snake_case",
+        catalog = "tests/ui/catalog/dimensions.json"
+    )]
+    enum Catalogued {
+        ApiCalls,
+        StorageGbHours,
+        Seats,
+    }
+    assert_eq!(Catalogued::ALL.len(), 3);
+    assert_eq!(Catalogued::StorageGbHours.key(), "storage_gb_hours");
+}
+
+/// A crate that shadows the prelude's `Result`, `Option`, `Some`, `Ok` and `Vec`.
+mod shadowed_prelude {
+    #![allow(dead_code)]
+    type Result<T> = ::core::result::Result<T, ()>;
+    type Option = ();
+    struct Vec;
+    struct Some;
+    struct Ok;
+    mod core {}
+    mod std {}
+
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, metering::Dimension)]
+    pub enum Usage {
+        Calls,
+    }
+
+    #[derive(metering::TagValue)]
+    pub enum Env {
+        Prod,
+    }
+
+    #[derive(metering::UsageTags)]
+    pub struct Tags {
+        pub env: Env,
+    }
+}
+
+#[test]
+fn derives_work_beside_shadowed_prelude_names() {
+    assert_eq!(shadowed_prelude::Usage::Calls.key(), "Calls");
+    let tags = shadowed_prelude::Tags {
+        env: shadowed_prelude::Env::Prod,
+    };
+    assert_eq!(tags.tags().unwrap().as_slice()[0].value.as_str(), "Prod");
+}
+
+/// A crate that re-exports `metering` under another name and points the derives at it.
+mod reexporter {
+    pub mod my_metering {
+        pub use metering::*;
+    }
+}
+
+mod through_a_reexport {
+    use super::reexporter::my_metering;
+
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, my_metering::Dimension)]
+    #[metering(crate = "super::reexporter::my_metering")]
+    pub enum Usage {
+        Calls,
+    }
+
+    #[derive(my_metering::TagValue)]
+    #[metering(crate = "super::reexporter::my_metering")]
+    pub enum Env {
+        Prod,
+    }
+
+    #[derive(my_metering::UsageTags)]
+    #[metering(crate = "super::reexporter::my_metering")]
+    pub struct Tags {
+        pub env: Env,
+    }
+}
+
+#[test]
+fn crate_attribute_for_reexporters() {
+    use reexporter::my_metering::{Dimension as _, UsageTags as _};
+    assert_eq!(through_a_reexport::Usage::Calls.key(), "Calls");
+    let tags = through_a_reexport::Tags {
+        env: through_a_reexport::Env::Prod,
+    };
+    assert_eq!(tags.tags().unwrap().as_slice()[0].key.as_str(), "env");
+}

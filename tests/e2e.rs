@@ -1,0 +1,288 @@
+//! End to end: `Submitter` + `AwsTransport` (the real AWS SDK client) against the emulator
+//! on loopback, under injected faults. What the emulator billed must equal what was
+//! recorded, exactly.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metering::submit::{SubmitConfig, Submitter};
+use metering::{
+    AwsTransport, Customer, CustomerAwsAccountId, DimensionKey, Outcome, ProductCode, Quantity,
+    QuarantineReason, SystemClock, TimeViolation, Timestamp, UsageRecord, aws_sdk,
+};
+use metering_emulator::{Emulator, Faults, RunningEmulator};
+
+const PRODUCT: &str = "prod-e2e";
+
+fn transport(emulator: &RunningEmulator) -> AwsTransport {
+    AwsTransport::from_config(
+        aws_sdk::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk::config::Credentials::new(
+                "AKID", "SECRET", None, None, "e2e",
+            ))
+            .endpoint_url(emulator.endpoint_url())
+            .timeout_config(
+                aws_sdk::config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(5))
+                    .build(),
+            ),
+    )
+}
+
+fn submitter(emulator: &RunningEmulator) -> Submitter<AwsTransport> {
+    let config = SubmitConfig {
+        requests_per_second: None,
+        concurrency: 8,
+        max_attempts: 40,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(20),
+        ..SubmitConfig::default()
+    };
+    Submitter::with_config(transport(emulator), config, Arc::new(SystemClock))
+}
+
+fn customer(product: &str, account: u64) -> Customer {
+    Customer::Account {
+        product: ProductCode::new(product.to_owned()).unwrap(),
+        account: CustomerAwsAccountId::new(account.to_string()).unwrap(),
+    }
+}
+
+fn record(
+    product: &str,
+    account: u64,
+    dimension: &str,
+    timestamp: Timestamp,
+    quantity: u64,
+) -> UsageRecord {
+    UsageRecord::new(
+        customer(product, account),
+        DimensionKey::new(dimension.to_owned()).unwrap(),
+        timestamp,
+        Quantity::new(quantity).unwrap(),
+    )
+}
+
+fn hours_ago(hours: u64) -> Timestamp {
+    Timestamp::now()
+        .hour_start()
+        .saturating_sub(Duration::from_hours(hours))
+}
+
+fn billed_total(emulator: &RunningEmulator) -> u128 {
+    emulator
+        .ledger()
+        .iter()
+        .map(|entry| u128::from(entry.quantity.micros()))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_records_under_faults_bill_exactly_once() {
+    let emulator = Emulator::builder()
+        .faults(Faults {
+            seed: 2026,
+            throttle: 0.30,
+            internal_error: 0.10,
+            drop_connection: 0.05,
+            unprocessed: 0.20,
+            ..Faults::none()
+        })
+        .start()
+        .await
+        .unwrap();
+    let mut rng = fastrand::Rng::with_seed(11);
+    let records: Vec<UsageRecord> = (0..10_000)
+        .map(|_| {
+            let timestamp =
+                hours_ago(rng.u64(1..20)).saturating_add(Duration::from_secs(rng.u64(0..3600)));
+            record(
+                PRODUCT,
+                rng.u64(1..300),
+                ["api", "gb", "seats"][rng.usize(0..3)],
+                timestamp,
+                rng.u64(0..10_000),
+            )
+        })
+        .collect();
+    let expected: u128 = records
+        .iter()
+        .map(|r| u128::from(r.quantity().micros()))
+        .sum();
+
+    let report = tokio::time::timeout(Duration::from_mins(4), submitter(&emulator).submit(records))
+        .await
+        .expect("the submission finishes");
+    let summary = report.summary();
+    if let Some(pending) = report
+        .outcomes
+        .iter()
+        .find(|o| matches!(o.outcome, Outcome::Pending { .. }))
+    {
+        eprintln!(
+            "stopped: {:?}\nfirst pending: {:?}",
+            report.stopped, pending.outcome
+        );
+    }
+    assert_eq!(
+        (summary.pending, summary.quarantined, summary.duplicate),
+        (0, 0, 0),
+        "{summary}"
+    );
+    assert_eq!(
+        billed_total(&emulator),
+        expected,
+        "billed exactly what was recorded"
+    );
+
+    // Every outcome's ID is the one the emulator billed under, for that record's quantity.
+    let ledger: HashMap<String, Quantity> = emulator
+        .ledger()
+        .into_iter()
+        .map(|e| (e.metering_record_id, e.quantity))
+        .collect();
+    assert_eq!(ledger.len(), report.outcomes.len());
+    for entry in &report.outcomes {
+        let Outcome::Success { metering_record_id } = &entry.outcome else {
+            panic!("{:?}", entry.outcome)
+        };
+        assert_eq!(ledger[metering_record_id], entry.record.quantity());
+    }
+    assert!(
+        emulator.requests() > 500,
+        "the faults forced retries: {} requests",
+        emulator.requests()
+    );
+}
+
+#[tokio::test]
+async fn a_record_past_the_window_is_kept_back_and_the_others_land_in_one_request() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let mut records: Vec<_> = (0..24)
+        .map(|i| record(PRODUCT, 100 + i, "api", hours_ago(1), 5))
+        .collect();
+    let stale = record(PRODUCT, 7, "api", hours_ago(25), 5);
+    records.insert(10, stale.clone());
+    let report = submitter(&emulator).submit(records).await;
+    assert_eq!(report.summary().success, 24);
+    assert_eq!(
+        emulator.requests(),
+        1,
+        "no request was rejected and re-sent"
+    );
+    let kept = report.outcomes.iter().find(|o| o.record == stale).unwrap();
+    assert!(matches!(
+        kept.outcome,
+        Outcome::Quarantined(QuarantineReason::Time(TimeViolation::TooOld { .. }))
+    ));
+    assert_eq!(billed_total(&emulator), 24 * 5_000_000);
+}
+
+#[tokio::test]
+async fn bisection_finds_the_record_only_the_service_can_reject() {
+    let emulator = Emulator::builder()
+        .known_dimensions(["api", "gb"])
+        .start()
+        .await
+        .unwrap();
+    let mut records: Vec<_> = (0..24)
+        .map(|i| record(PRODUCT, 100 + i, "api", hours_ago(1), 2))
+        .collect();
+    records.insert(17, record(PRODUCT, 7, "api_calls_typo", hours_ago(1), 9));
+    let report = submitter(&emulator).submit(records).await;
+    assert_eq!(report.summary().success, 24, "{}", report.table());
+    let rejected: Vec<_> = report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.outcome, Outcome::Quarantined(_)))
+        .collect();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].record.dimension().as_str(), "api_calls_typo");
+    assert!(matches!(&rejected[0].outcome,
+        Outcome::Quarantined(QuarantineReason::Rejected { code, .. }) if code == "InvalidUsageDimensionException"));
+    assert_eq!(billed_total(&emulator), 48_000_000);
+}
+
+#[tokio::test]
+async fn an_invalid_product_code_stops_and_keeps_every_record() {
+    let emulator = Emulator::builder()
+        .products([PRODUCT])
+        .start()
+        .await
+        .unwrap();
+    let records: Vec<_> = (0..30)
+        .map(|i| record("prod-unknown", 100 + i, "api", hours_ago(1), 1))
+        .collect();
+    let report = submitter(&emulator).submit(records).await;
+    assert_eq!(report.summary().pending, 30);
+    assert!(
+        report
+            .stopped
+            .unwrap()
+            .contains("InvalidProductCodeException")
+    );
+    assert!(emulator.ledger().is_empty());
+}
+
+#[tokio::test]
+async fn statuses_come_back_per_record_and_retries_are_idempotent() {
+    let emulator = Emulator::builder()
+        .unsubscribed(["999"])
+        .start()
+        .await
+        .unwrap();
+    let submitter = submitter(&emulator);
+    let first = record(PRODUCT, 1, "api", hours_ago(2), 5);
+    let report = submitter
+        .submit([first.clone(), record(PRODUCT, 999, "api", hours_ago(2), 5)])
+        .await;
+    let outcome = |r: &UsageRecord| {
+        report
+            .outcomes
+            .iter()
+            .find(|o| &o.record == r)
+            .unwrap()
+            .outcome
+            .clone()
+    };
+    let Outcome::Success { metering_record_id } = outcome(&first) else {
+        panic!()
+    };
+    assert_eq!(
+        outcome(&record(PRODUCT, 999, "api", hours_ago(2), 5)),
+        Outcome::CustomerNotSubscribed
+    );
+
+    // The same record again: the same ID, billed once.
+    let again = submitter.submit([first.clone()]).await;
+    assert_eq!(
+        again.outcomes[0].outcome,
+        Outcome::Success { metering_record_id }
+    );
+    // Another quantity for the same hour: not billed.
+    let other = submitter
+        .submit([record(PRODUCT, 1, "api", hours_ago(2), 6)])
+        .await;
+    assert_eq!(other.outcomes[0].outcome, Outcome::DuplicateRecord);
+    assert_eq!(billed_total(&emulator), 5_000_000);
+}
+
+#[tokio::test]
+async fn missing_credentials_stop_and_keep_every_record() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let transport = AwsTransport::from_config(
+        aws_sdk::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk::config::Region::new("us-east-1"))
+            .endpoint_url(emulator.endpoint_url()),
+    );
+    let report = Submitter::new(transport)
+        .submit([record(PRODUCT, 1, "api", hours_ago(1), 1)])
+        .await;
+    assert_eq!(report.summary().pending, 1);
+    assert!(report.stopped.unwrap().contains("no identity resolver"));
+    assert_eq!(emulator.requests(), 0);
+}

@@ -1,0 +1,16 @@
+use metering::Dimension;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+#[metering(rename_all = "snake_case")]
+enum Usage {
+    ApiCalls,
+    #[metering(rename = "")]
+    Storage,
+    #[metering(rename = "api_calls")]
+    Calls,
+    Seats(u32),
+    #[metering(renamed = "x")]
+    Users,
+}
+
+fn main() {}

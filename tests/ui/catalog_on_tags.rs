@@ -1,0 +1,9 @@
+use metering::UsageTags;
+
+#[derive(UsageTags)]
+#[metering(catalog = "tests/ui/catalog/dimensions.json")]
+struct CostTags {
+    team: String,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use metering::Dimension;
+
+#[derive(Dimension)]
+enum Usage<T> {
+    ApiCalls,
+    Other(std::marker::PhantomData<T>),
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use metering::Dimension;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+enum Usage {}
+
+fn main() {}

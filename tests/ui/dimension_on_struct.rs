@@ -1,0 +1,8 @@
+use metering::Dimension;
+
+#[derive(Dimension)]
+struct Usage {
+    calls: u64,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use metering::TagValue;
+
+#[derive(TagValue)]
+enum Env<T> {
+    Prod(T),
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use metering::TagValue;
+
+#[derive(TagValue)]
+enum Env {
+    Prod,
+    #[metering(rename = "a>b")]
+    Weird,
+}
+
+fn main() {}

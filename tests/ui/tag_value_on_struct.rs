@@ -1,0 +1,8 @@
+use metering::TagValue;
+
+#[derive(TagValue)]
+struct Env {
+    name: String,
+}
+
+fn main() {}

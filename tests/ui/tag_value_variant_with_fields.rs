@@ -1,0 +1,9 @@
+use metering::TagValue;
+
+#[derive(TagValue)]
+enum Env {
+    Prod,
+    Custom { name: String },
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use metering::UsageTags;
+
+#[derive(UsageTags)]
+struct CostTags {
+    env: String,
+    #[metering(rename = "env")]
+    environment: String,
+}
+
+fn main() {}

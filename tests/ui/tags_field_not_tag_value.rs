@@ -1,0 +1,9 @@
+use metering::UsageTags;
+
+#[derive(UsageTags)]
+struct CostTags {
+    team: String,
+    replicas: u32,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use metering::UsageTags;
+
+#[derive(UsageTags)]
+struct CostTags {
+    #[metering(rename = "cost?center")]
+    cost_center: String,
+}
+
+fn main() {}

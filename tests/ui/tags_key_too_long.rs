@@ -1,0 +1,9 @@
+use metering::UsageTags;
+
+#[derive(UsageTags)]
+struct CostTags {
+    #[metering(rename = "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk")]
+    team: String,
+}
+
+fn main() {}

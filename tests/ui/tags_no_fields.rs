@@ -1,0 +1,6 @@
+use metering::UsageTags;
+
+#[derive(UsageTags)]
+struct CostTags {}
+
+fn main() {}

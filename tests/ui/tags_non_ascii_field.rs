@@ -1,0 +1,8 @@
+use metering::UsageTags;
+
+#[derive(UsageTags)]
+struct CostTags {
+    équipe: String,
+}
+
+fn main() {}

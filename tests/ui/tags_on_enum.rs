@@ -1,0 +1,8 @@
+use metering::UsageTags;
+
+#[derive(UsageTags)]
+enum CostTags {
+    Team(String),
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use metering::UsageTags;
+
+#[derive(UsageTags)]
+struct CostTags {
+    a: String,
+    b: String,
+    c: String,
+    d: String,
+    e: String,
+    f: String,
+}
+
+fn main() {}
