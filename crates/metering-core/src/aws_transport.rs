@@ -9,8 +9,12 @@ use aws_sdk_marketplacemetering::error::{
 };
 use aws_sdk_marketplacemetering::operation::batch_meter_usage::BatchMeterUsageError;
 use aws_sdk_marketplacemetering::types as sdk;
+use std::sync::LazyLock;
+
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::ErrorKind;
+
+use memchr::memmem::Finder;
 
 use crate::customer::{Customer, RequestScope};
 use crate::error::ValidationError;
@@ -96,13 +100,17 @@ impl Transport for AwsTransport {
             call = call.product_code(product.as_str());
         }
         let output = call.send().await.map_err(|error| classify(&error))?;
-        let position = |echo: Option<&sdk::UsageRecord>| {
-            echo.and_then(|echo| {
-                request
-                    .records()
-                    .iter()
-                    .position(|record| same_key(record, echo))
-            })
+        // The service answers in request order, so the record after the last one matched
+        // is tried first; a full search covers any other order.
+        let records = request.records();
+        let mut expected = 0;
+        let mut position = |echo: Option<&sdk::UsageRecord>| {
+            let echo = echo?;
+            let index = (expected < records.len() && same_key(&records[expected], echo))
+                .then_some(expected)
+                .or_else(|| records.iter().position(|record| same_key(record, echo)))?;
+            expected = index + 1;
+            Some(index)
         };
         let mut response = Response::default();
         for result in output.results() {
@@ -134,7 +142,7 @@ impl Transport for AwsTransport {
     }
 
     fn check(&self, record: &UsageRecord) -> Result<(), ValidationError> {
-        sdk::UsageRecord::try_from(record).map(drop)
+        crate::aws::check_sendable(record)
     }
 }
 
@@ -204,6 +212,8 @@ struct OmitEmptyCustomerIdentifier;
 
 const EMPTY_IDENTIFIER: &[u8] = br#""CustomerIdentifier":"""#;
 
+static FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(EMPTY_IDENTIFIER));
+
 impl Intercept for OmitEmptyCustomerIdentifier {
     fn name(&self) -> &'static str {
         "OmitEmptyCustomerIdentifier"
@@ -237,10 +247,7 @@ fn omit_empty_identifier(body: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(body.len());
     let mut rest = body;
     let mut found = false;
-    while let Some(at) = rest
-        .windows(EMPTY_IDENTIFIER.len())
-        .position(|w| w == EMPTY_IDENTIFIER)
-    {
+    while let Some(at) = FINDER.find(rest) {
         found = true;
         let after = &rest[at + EMPTY_IDENTIFIER.len()..];
         if let Some(after_comma) = after.strip_prefix(b",") {

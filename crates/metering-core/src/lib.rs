@@ -41,7 +41,7 @@ pub use strings::{
     TagValue,
 };
 pub use tags::{ToTagValue, UsageTags};
-pub use time_policy::{Clock, ManualClock, SystemClock, TimePolicy, TimeViolation};
+pub use time_policy::{Accepted, Clock, ManualClock, SystemClock, TimePolicy, TimeViolation};
 pub use timestamp::Timestamp;
 pub use wire::RequestRecords;
 

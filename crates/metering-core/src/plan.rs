@@ -2,7 +2,7 @@
 //! request, at most 25 records, a body under 1 MB, the most urgent records first, and never
 //! two quantities for one de-duplication key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use metering_rules::limits::{MAX_ALLOCATIONS, MAX_RECORDS_PER_REQUEST, MAX_REQUEST_BYTES};
@@ -122,15 +122,36 @@ impl PlannedRequest {
         Some((half(left), half(right)))
     }
 
-    /// The request with only the records `keep` accepts, or `None` if none is left.
-    #[must_use]
-    pub fn retain(&self, mut keep: impl FnMut(&UsageRecord) -> bool) -> Option<Self> {
-        let records: Vec<UsageRecord> = self.records.iter().filter(|r| keep(r)).cloned().collect();
-        (!records.is_empty()).then(|| Self {
-            scope: self.scope.clone(),
-            body_bytes: body_bytes(&self.scope, &records),
-            records,
-        })
+    /// Takes out the records for which `take` (given each record's index) is true: they
+    /// come back apart, and the request keeps the rest (`None` when none is left). Nothing
+    /// is copied.
+    pub(crate) fn partition(
+        mut self,
+        mut take: impl FnMut(usize, &UsageRecord) -> bool,
+    ) -> (Vec<UsageRecord>, Option<Self>) {
+        if !self
+            .records
+            .iter()
+            .enumerate()
+            .any(|(index, record)| take(index, record))
+        {
+            return (Vec::new(), Some(self));
+        }
+        let mut taken = Vec::new();
+        let mut kept = Vec::with_capacity(self.records.len());
+        for (index, record) in self.records.drain(..).enumerate() {
+            if take(index, &record) {
+                taken.push(record);
+            } else {
+                kept.push(record);
+            }
+        }
+        if !taken.is_empty() {
+            self.body_bytes = body_bytes(&self.scope, &kept);
+        }
+        self.records = kept;
+        let rest = (!self.records.is_empty()).then_some(self);
+        (taken, rest)
     }
 
     /// The request body as JSON (what the wire carries, less what the SDK adds).
@@ -202,8 +223,9 @@ impl Planner {
     #[must_use]
     pub fn plan(&self, records: impl IntoIterator<Item = UsageRecord>, now: Timestamp) -> Plan {
         let mut plan = Plan::default();
+        let accepted = self.policy.accepted_at(now);
         let mut by_scope: BTreeMap<RequestScope, Vec<(Timestamp, UsageRecord)>> = BTreeMap::new();
-        for merged in merge(records) {
+        for merged in merge(records.into_iter().collect()) {
             let record = match merged {
                 Ok(record) => record,
                 Err(quarantined) => {
@@ -211,7 +233,9 @@ impl Planner {
                     continue;
                 }
             };
-            if let Err(violation) = self.policy.check(record.timestamp(), now) {
+            if !accepted.contains(record.timestamp())
+                && let Err(violation) = self.policy.check(record.timestamp(), now)
+            {
                 plan.quarantined.push(Quarantined {
                     record,
                     reason: violation.into(),
@@ -228,13 +252,9 @@ impl Planner {
             records.sort_by_key(|(deadline, _)| *deadline);
             self.pack(&scope, records, &mut plan);
         }
-        plan.requests.sort_by_key(|request| {
-            request
-                .records
-                .iter()
-                .map(|r| self.policy.deadline(r.timestamp()))
-                .min()
-        });
+        // Each request's records are in deadline order: its first is its most urgent.
+        plan.requests
+            .sort_by_cached_key(|request| self.policy.deadline(request.records[0].timestamp()));
         plan
     }
 
@@ -275,8 +295,21 @@ impl Planner {
 }
 
 /// The serialized size of a record inside a request, with its separator and the SDK's
-/// additions.
+/// additions; for a record without allocations, a cheaper upper bound.
 fn entry_bytes(record: &UsageRecord) -> usize {
+    if record.allocations().is_none() {
+        // No JSON escape is longer than six bytes (`\u001f`), and the field names, numbers
+        // and punctuation take less than 200: 25 such records stay far below 1 MB, so only
+        // allocations need the exact count.
+        let (identifier, account, license) = match record.customer() {
+            Customer::Legacy { identifier, .. } => (identifier.as_str(), "", ""),
+            Customer::Account { account, .. } => ("", account.as_str(), ""),
+            Customer::Licensed { account, license } => ("", account.as_str(), license.as_str()),
+        };
+        let text =
+            identifier.len() + account.len() + license.len() + record.dimension().as_str().len();
+        return 200 + 6 * text + SDK_OVERHEAD_PER_RECORD;
+    }
     let mut counter = ByteCounter(0);
     // Serializing our own types into a counter cannot fail.
     let _ = serde_json::to_writer(&mut counter, &record.as_request_entry());
@@ -323,27 +356,54 @@ impl std::io::Write for ByteCounter {
 /// Merges records of the same key into one: quantities add up, allocations with the same
 /// tags add up, and the merged record keeps the latest timestamp of the hour (the one the
 /// service will accept longest). Records that cannot merge are quarantined together.
-fn merge(
-    records: impl IntoIterator<Item = UsageRecord>,
-) -> impl Iterator<Item = Result<UsageRecord, Vec<Quarantined>>> {
-    let mut groups: BTreeMap<RecordKey, Vec<UsageRecord>> = BTreeMap::new();
-    for record in records {
-        groups.entry(record.key()).or_default().push(record);
+///
+/// Keys are borrowed from the records, not built (this runs on every submission), and
+/// records come back in their order, merged ones where the key first appeared.
+fn merge(records: Vec<UsageRecord>) -> Vec<Result<UsageRecord, Vec<Quarantined>>> {
+    // For each record, the index of the first record with its key.
+    let first_of: Vec<usize> = {
+        let mut first: HashMap<(&Customer, &DimensionKey, i64), usize> =
+            HashMap::with_capacity(records.len());
+        records
+            .iter()
+            .enumerate()
+            .map(|(index, r)| {
+                let hour = r.timestamp().unix_seconds().div_euclid(3600);
+                *first
+                    .entry((r.customer(), r.dimension(), hour))
+                    .or_insert(index)
+            })
+            .collect()
+    };
+    if first_of
+        .iter()
+        .enumerate()
+        .all(|(index, first)| index == *first)
+    {
+        return records.into_iter().map(Ok).collect();
     }
-    groups.into_values().map(|mut group| {
-        if group.len() == 1 {
-            return Ok(group.swap_remove(0));
-        }
-        merge_group(&group).map_err(|reason| {
-            group
-                .into_iter()
-                .map(|record| Quarantined {
-                    record,
-                    reason: QuarantineReason::Unmergeable(reason.clone()),
-                })
-                .collect()
+    let mut groups: Vec<Vec<UsageRecord>> = std::iter::repeat_with(Vec::new)
+        .take(records.len())
+        .collect();
+    for (record, first) in records.into_iter().zip(first_of) {
+        groups[first].push(record);
+    }
+    groups
+        .into_iter()
+        .filter(|group| !group.is_empty())
+        .map(|group| match <[UsageRecord; 1]>::try_from(group) {
+            Ok([single]) => Ok(single),
+            Err(group) => merge_group(&group).map_err(|reason| {
+                group
+                    .into_iter()
+                    .map(|record| Quarantined {
+                        record,
+                        reason: QuarantineReason::Unmergeable(reason.clone()),
+                    })
+                    .collect()
+            }),
         })
-    })
+        .collect()
 }
 
 fn merge_group(group: &[UsageRecord]) -> Result<UsageRecord, String> {

@@ -233,20 +233,29 @@ impl<T: Transport> Submitter<T> {
                 .map(|Quarantined { record, reason }| quarantined(record, reason)),
         );
 
-        let mut requests = plan.requests.into_iter();
+        // Workers pull requests from one queue, so a finished request is followed by the
+        // next without a round trip through this task.
+        let workers = shared
+            .config
+            .concurrency
+            .clamp(1, plan.requests.len().max(1));
+        let queue = Arc::new(Mutex::new(plan.requests.into_iter()));
         let mut tasks = JoinSet::new();
-        loop {
-            while tasks.len() < shared.config.concurrency.max(1) {
-                let Some(request) = requests.next() else {
-                    break;
-                };
-                let (shared, stop) = (Arc::clone(shared), Arc::clone(&stop));
-                tasks.spawn(async move { shared.run(request, &stop).await });
-            }
-            match tasks.join_next().await {
-                Some(Ok(done)) => outcomes.extend(done),
-                Some(Err(panic)) => std::panic::resume_unwind(panic.into_panic()),
-                None => break,
+        for _ in 0..workers {
+            let (shared, stop, queue) = (Arc::clone(shared), Arc::clone(&stop), Arc::clone(&queue));
+            tasks.spawn(async move {
+                let mut outcomes = Vec::new();
+                loop {
+                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                    let Some(request) = next else { return outcomes };
+                    outcomes.extend(shared.run(request, &stop).await);
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(done) => outcomes.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic.into_panic()),
             }
         }
         Report {
@@ -297,17 +306,17 @@ impl<T: Transport> Shared<T> {
             // Time passes while retrying: re-check the window before every attempt.
             let now = self.clock.now();
             let policy = self.config.planner.policy();
-            let Some(request) =
-                request.retain(|record| match policy.check(record.timestamp(), now) {
-                    Ok(()) => true,
-                    Err(violation) => {
-                        progress
-                            .outcomes
-                            .push(quarantined(record.clone(), violation.into()));
-                        false
-                    }
-                })
-            else {
+            let accepted = policy.accepted_at(now);
+            let (expired, request) =
+                request.partition(|_, record| !accepted.contains(record.timestamp()));
+            for record in expired {
+                if let Err(violation) = policy.check(record.timestamp(), now) {
+                    progress
+                        .outcomes
+                        .push(quarantined(record, violation.into()));
+                }
+            }
+            let Some(request) = request else {
                 continue;
             };
 
@@ -338,31 +347,26 @@ impl<T: Transport> Shared<T> {
         attempt: u32,
         progress: &mut Progress,
     ) {
-        let mut settled = vec![false; request.records().len()];
+        let mut statuses = vec![None; request.records().len()];
         for (index, status) in response.results {
-            let Some(record) = request.records().get(index) else {
-                continue;
-            };
-            if std::mem::replace(&mut settled[index], true) {
-                continue;
+            if let Some(slot) = statuses.get_mut(index) {
+                slot.get_or_insert(status);
             }
-            let outcome = match status {
-                RecordStatus::Success(metering_record_id) => {
-                    Outcome::Success { metering_record_id }
-                }
-                RecordStatus::CustomerNotSubscribed => Outcome::CustomerNotSubscribed,
-                RecordStatus::DuplicateRecord => Outcome::DuplicateRecord,
-            };
-            progress.outcomes.push(RecordOutcome {
-                record: record.clone(),
-                outcome,
-            });
         }
-        let mut index = 0;
-        let rest = request.retain(|_| {
-            index += 1;
-            !settled[index - 1]
-        });
+        let (settled, rest) = request.partition(|index, _| statuses[index].is_some());
+        let outcomes = settled.into_iter().zip(statuses.into_iter().flatten());
+        progress
+            .outcomes
+            .extend(outcomes.map(|(record, status)| RecordOutcome {
+                record,
+                outcome: match status {
+                    RecordStatus::Success(metering_record_id) => {
+                        Outcome::Success { metering_record_id }
+                    }
+                    RecordStatus::CustomerNotSubscribed => Outcome::CustomerNotSubscribed,
+                    RecordStatus::DuplicateRecord => Outcome::DuplicateRecord,
+                },
+            }));
         if let Some(rest) = rest {
             let error = format!(
                 "{} record(s) unprocessed by the service",

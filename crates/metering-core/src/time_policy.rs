@@ -106,6 +106,27 @@ pub enum TimeViolation {
     },
 }
 
+/// The timestamps a [`TimePolicy`] accepts at one moment: see [`TimePolicy::accepted_at`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// Timestamps must be later than this.
+    older_than: Timestamp,
+    /// After the month-end cut-off: timestamps must be in the current month.
+    not_before: Option<Timestamp>,
+    /// Timestamps must not be later than this.
+    not_after: Timestamp,
+}
+
+impl Accepted {
+    /// Whether `timestamp` is accepted: the same verdict as [`TimePolicy::check`].
+    #[must_use]
+    pub fn contains(&self, timestamp: Timestamp) -> bool {
+        timestamp > self.older_than
+            && timestamp <= self.not_after
+            && self.not_before.is_none_or(|start| timestamp >= start)
+    }
+}
+
 /// A duration as hours, minutes and seconds: `25h 0m 3s`.
 struct Hms(Duration);
 
@@ -213,6 +234,21 @@ impl TimePolicy {
         Ok(())
     }
 
+    /// The timestamps accepted at `now`, as bounds: checking many records against them
+    /// costs two comparisons each. [`TimePolicy::check`] says why one is not accepted.
+    #[must_use]
+    pub fn accepted_at(&self, now: Timestamp) -> Accepted {
+        let month = now.month_start();
+        let month_closed = self
+            .month_end_grace
+            .is_some_and(|grace| now >= month.saturating_add(grace));
+        Accepted {
+            older_than: now.saturating_sub(self.window),
+            not_before: month_closed.then_some(month),
+            not_after: now.saturating_add(self.max_skew),
+        }
+    }
+
     /// The first instant at which the service no longer accepts `timestamp`: planners send
     /// the records closest to it first.
     #[must_use]
@@ -288,6 +324,38 @@ mod tests {
             policy.check(at("2026-11-26T12:05:01Z"), now),
             Err(TimeViolation::InFuture { .. })
         ));
+    }
+
+    #[test]
+    fn accepted_bounds_agree_with_check() {
+        let policies = [
+            TimePolicy::new(),
+            TimePolicy::new().with_window(6 * HOUR),
+            TimePolicy::new().with_month_end_grace(None),
+        ];
+        let nows = [
+            "2026-11-26T12:00:00Z",
+            "2026-12-01T05:59:59Z",
+            "2026-12-01T06:00:00Z",
+            "2026-12-01T23:00:00Z",
+        ];
+        for policy in policies {
+            for now in nows.map(at) {
+                let accepted = policy.accepted_at(now);
+                // Every second across two days around `now`, and the edges to the nanosecond.
+                let start = now.saturating_sub(26 * HOUR);
+                for step in 0..(27 * 3600) {
+                    let t = start.saturating_add(Duration::from_secs(step));
+                    for t in [t, t.saturating_add(Duration::from_nanos(1))] {
+                        assert_eq!(
+                            accepted.contains(t),
+                            policy.check(t, now).is_ok(),
+                            "{t} at {now}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -44,6 +44,12 @@ fn one_scope_per_request_at_most_25_records_each_record_once() {
         }
     }
     assert_eq!(seen.len(), records.len());
+    for request in &plan.requests {
+        assert!(
+            request.body_bytes() >= request.body().len(),
+            "the plan never under-counts"
+        );
+    }
     assert_eq!(plan.requests.len(), 6, "40 records per scope make 25 + 15");
     let licensed_requests = plan
         .requests
@@ -261,4 +267,36 @@ fn the_most_urgent_records_go_first() {
         .map(metering_core::UsageRecord::timestamp)
         .collect();
     assert!(hours.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+}
+
+#[test]
+fn size_bounds_hold_for_the_longest_escaped_strings() {
+    let now = at("2026-11-26T12:00:00Z");
+    // Control characters serialize as six bytes each (`\u0001`): the worst case.
+    let dimension: String = std::iter::repeat_n('\u{1}', 255).collect();
+    let legacy = metering_core::Customer::Legacy {
+        product: metering_core::ProductCode::new("p").unwrap(),
+        identifier: metering_core::CustomerIdentifier::new("\u{2}".repeat(255)).unwrap(),
+    };
+    let records: Vec<_> = (0..20)
+        .map(|i| {
+            let hour =
+                at("2026-11-26T11:00:00Z").saturating_sub(std::time::Duration::from_hours(i));
+            record(legacy.clone(), &dimension, hour, i)
+        })
+        .collect();
+    let plan = Planner::default().plan(records, now);
+    assert_eq!(plan.requests.len(), 1);
+    let request = &plan.requests[0];
+    assert_eq!(request.records().len(), 20);
+    let actual = request.body().len();
+    assert!(
+        actual > 20 * 6 * 255 * 2,
+        "every character escaped: {actual}"
+    );
+    assert!(
+        request.body_bytes() >= actual,
+        "{} < {actual}",
+        request.body_bytes()
+    );
 }

@@ -98,7 +98,7 @@ fn bad_entries_name_the_field_the_rule_and_the_value() {
         ),
         (
             json!({"Dimension": ""}),
-            "Dimension: must be at least 1 characters long, is 0",
+            "Dimension: must be at least 1 character long, is 0",
         ),
         (
             json!({"Quantity": 2_147_483_648_u64}),

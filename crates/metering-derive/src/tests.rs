@@ -86,7 +86,7 @@ fn dimension_errors_come_with_a_stub() {
                 "duplicate dimension key \"apicalls\": variant `ApiCalls` has it already"
             }
             ::core::compile_error! {
-                "dimension key \"\" breaks the service's `UsageDimension` rule: it must be at least 1 characters long, is 0"
+                "dimension key \"\" breaks the service's `UsageDimension` rule: it must be at least 1 character long, is 0"
             }
             const _: () = {
                 #[automatically_derived]

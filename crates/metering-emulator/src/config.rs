@@ -7,6 +7,7 @@ use metering_core::TimePolicy;
 use serde::Deserialize;
 
 use crate::faults::Faults;
+use crate::quota::Quota;
 use crate::server::Builder;
 
 /// Settings read from JSON; every member is optional and defaults to the permissive choice.
@@ -39,6 +40,8 @@ pub struct EmulatorConfig {
     pub products: Option<Vec<String>>,
     /// Only these licences exist, each to its account (absent: every licence does).
     pub licenses: Option<BTreeMap<String, String>>,
+    /// Throttle requests beyond this many a second (absent: no quota; the service's is 10).
+    pub quota_per_second: Option<f64>,
     /// Answer `DisabledApiException` to everything.
     pub disabled_api: bool,
     /// Time rules; absent members keep the service's current rules.
@@ -128,6 +131,10 @@ impl Builder {
             .time_policy(config.time_policy())
             .faults(config.faults())
             .disabled_api(config.disabled_api)
+            .quota(config.quota_per_second.map(|per_second| Quota {
+                per_second,
+                burst: per_second,
+            }))
             .unsubscribed(config.unsubscribed);
         if let Some(subscribed) = config.subscribed {
             self = self.subscribed(subscribed);

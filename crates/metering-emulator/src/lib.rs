@@ -4,6 +4,7 @@ mod config;
 mod error;
 mod faults;
 mod ledger;
+mod quota;
 mod request;
 mod server;
 
@@ -11,6 +12,7 @@ pub use config::{EmulatorConfig, FaultsConfig, TimeConfig};
 pub use error::{EmulatorError, ErrorKind, ServiceError};
 pub use faults::Faults;
 pub use ledger::{BilledAllocation, LedgerEntry, SummaryRow, Total};
+pub use quota::Quota;
 pub use server::{Builder, CONTENT_TYPE_JSON, RunningEmulator, TARGET};
 
 /// The entry point: `Emulator::builder()...start().await`.

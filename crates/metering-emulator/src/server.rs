@@ -23,6 +23,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::error::{EmulatorError, ErrorKind, ServiceError};
 use crate::faults::{Fault, Faults, unprocessed_records};
 use crate::ledger::{Billed, Ledger, LedgerEntry, SummaryRow};
+use crate::quota::{Bucket, Quota};
 use crate::request::{self, Catalog};
 
 /// The `X-Amz-Target` of the one operation served.
@@ -42,6 +43,7 @@ pub struct Builder {
     subscribed: Option<HashSet<String>>,
     unsubscribed: HashSet<String>,
     faults: Faults,
+    quota: Option<Quota>,
     disabled_api: bool,
     bind: SocketAddr,
     allow_non_loopback: bool,
@@ -56,6 +58,7 @@ impl Default for Builder {
             subscribed: None,
             unsubscribed: HashSet::new(),
             faults: Faults::none(),
+            quota: None,
             disabled_api: false,
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             allow_non_loopback: false,
@@ -135,6 +138,15 @@ impl Builder {
         self
     }
 
+    /// Throttles requests beyond `quota` (e.g. [`Quota::SERVICE`], the service's 10 a
+    /// second); by default there is no quota, so tests and benchmarks can go as fast as
+    /// they like.
+    #[must_use]
+    pub fn quota(mut self, quota: Option<Quota>) -> Self {
+        self.quota = quota;
+        self
+    }
+
     /// Answers every request with `DisabledApiException`, as a region without the API does.
     #[must_use]
     pub fn disabled_api(mut self, disabled: bool) -> Self {
@@ -178,7 +190,9 @@ impl Builder {
             catalog: self.catalog,
             disabled_api: self.disabled_api,
             faults: Mutex::new(self.faults),
+            quota: self.quota.map(|quota| Mutex::new(Bucket::new(quota))),
             requests: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
             state: Mutex::new(State {
                 ledger: Ledger::default(),
                 subscribed: self.subscribed,
@@ -265,6 +279,12 @@ impl RunningEmulator {
         self.shared.requests.load(Ordering::Relaxed)
     }
 
+    /// How many requests were answered `ThrottlingException`, injected or over the quota.
+    #[must_use]
+    pub fn throttled(&self) -> u64 {
+        self.shared.throttled.load(Ordering::Relaxed)
+    }
+
     /// Stops accepting, closes every connection, and waits for the server to stop.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -299,7 +319,10 @@ struct Shared {
     catalog: Catalog,
     disabled_api: bool,
     faults: Mutex<Faults>,
+    quota: Option<Mutex<Bucket>>,
     requests: AtomicU64,
+    /// `ThrottlingException` answers, injected or by the quota.
+    throttled: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -470,14 +493,27 @@ impl Shared {
             )));
         }
         let sequence = self.requests.fetch_add(1, Ordering::Relaxed);
+        // The quota counts arrivals, so it is taken before any injected delay.
+        let over_quota = self
+            .quota
+            .as_ref()
+            .is_some_and(|bucket| !bucket.lock().unwrap_or_else(PoisonError::into_inner).take());
         let faults = *self.faults.lock().unwrap_or_else(PoisonError::into_inner);
         let (fault, delay) = faults.draw(sequence);
         if let Some(delay) = delay {
             tokio::time::sleep(delay).await;
         }
+        let fault = if over_quota {
+            Some(Fault::Throttle)
+        } else {
+            fault
+        };
         let answer = match fault {
             Some(Fault::DropConnection) => return Err(Dropped),
-            Some(Fault::Throttle) => Err(ServiceError::new(ErrorKind::Throttling, "Rate exceeded")),
+            Some(Fault::Throttle) => {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+                Err(ServiceError::new(ErrorKind::Throttling, "Rate exceeded"))
+            }
             Some(Fault::InternalError) => Err(ServiceError::new(
                 ErrorKind::InternalServiceError,
                 "An internal error has occurred (injected fault)",

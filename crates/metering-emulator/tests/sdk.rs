@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_marketplacemetering as sdk;
 use metering_core::{ManualClock, Timestamp};
-use metering_emulator::{Emulator, Faults, RunningEmulator};
+use metering_emulator::{Emulator, Faults, Quota, RunningEmulator};
 use sdk::config::retry::RetryConfig;
 use sdk::config::{BehaviorVersion, Credentials, Region};
 use sdk::error::{ProvideErrorMetadata, SdkError};
@@ -632,6 +632,38 @@ async fn injected_throttling_and_internal_errors() {
         .await
         .unwrap();
     assert_eq!(statuses(&output), [Status::Success]);
+}
+
+#[tokio::test]
+async fn requests_beyond_the_quota_are_throttled() {
+    // A slow quota, so the burst is spent long before a token comes back.
+    let emulator = Emulator::builder()
+        .clock(ManualClock::new(now()))
+        .quota(Some(Quota {
+            per_second: 0.5,
+            burst: 3.0,
+        }))
+        .start()
+        .await
+        .unwrap();
+    let mut throttled = 0;
+    for account in 0..6 {
+        let outcome = send(
+            &emulator,
+            Some(PRODUCT),
+            vec![record(&account.to_string(), "api", 0, 1)],
+        )
+        .await;
+        if outcome.is_err() {
+            let (error, status, ..) = rejected(outcome);
+            assert!(error.is_throttling_exception(), "{error:?}");
+            assert_eq!(status, 400);
+            throttled += 1;
+        }
+    }
+    assert_eq!(throttled, 3, "the first three spend the burst");
+    assert_eq!(emulator.throttled(), 3);
+    assert_eq!(emulator.ledger().len(), 3);
 }
 
 #[tokio::test]

@@ -76,7 +76,11 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::TooShort { min, actual } => {
-                write!(f, "must be at least {min} characters long, is {actual}")
+                let plural = if min == 1 { "" } else { "s" };
+                write!(
+                    f,
+                    "must be at least {min} character{plural} long, is {actual}"
+                )
             }
             Self::TooLong { max, actual } => {
                 write!(f, "must be at most {max} characters long, is {actual}")
