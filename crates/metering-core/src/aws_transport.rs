@@ -113,14 +113,14 @@ impl Transport for AwsTransport {
             Some(index)
         };
         let mut response = Response::default();
-        for result in output.results() {
-            let Some(index) = position(result.usage_record()) else {
+        for result in output.results.unwrap_or_default() {
+            let Some(index) = position(result.usage_record.as_ref()) else {
                 continue;
             };
-            let status = match result.status() {
-                Some(sdk::UsageRecordResultStatus::Success) => RecordStatus::Success(
-                    result.metering_record_id().unwrap_or_default().to_owned(),
-                ),
+            let status = match result.status {
+                Some(sdk::UsageRecordResultStatus::Success) => {
+                    RecordStatus::Success(result.metering_record_id.unwrap_or_default())
+                }
                 Some(sdk::UsageRecordResultStatus::CustomerNotSubscribed) => {
                     RecordStatus::CustomerNotSubscribed
                 }
@@ -134,7 +134,8 @@ impl Transport for AwsTransport {
             response.results.push((index, status));
         }
         response.unprocessed = output
-            .unprocessed_records()
+            .unprocessed_records
+            .unwrap_or_default()
             .iter()
             .filter_map(|echo| position(Some(echo)))
             .collect();

@@ -2,7 +2,9 @@
 //! request, at most 25 records, a body under 1 MB, the most urgent records first, and never
 //! two quantities for one de-duplication key.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 use std::fmt;
 
 use metering_rules::limits::{MAX_ALLOCATIONS, MAX_RECORDS_PER_REQUEST, MAX_REQUEST_BYTES};
@@ -12,7 +14,7 @@ use crate::customer::{Customer, RequestScope};
 use crate::error::ValidationError;
 use crate::record::{Tags, UsageAllocation, UsageRecord};
 use crate::strings::{DimensionKey, ProductCode};
-use crate::time_policy::{TimePolicy, TimeViolation};
+use crate::time_policy::{Deadlines, TimePolicy, TimeViolation};
 use crate::timestamp::Timestamp;
 
 /// What the service de-duplicates on: the customer (with product or licence), the
@@ -101,7 +103,14 @@ impl PlannedRequest {
         &self.records
     }
 
-    /// The request body's size as planned, in bytes.
+    /// The records, given back.
+    #[must_use]
+    pub fn into_records(self) -> Vec<UsageRecord> {
+        self.records
+    }
+
+    /// An upper bound of the request body's size, in bytes: exact for records with
+    /// allocations, where the 1 MB limit binds.
     #[must_use]
     pub fn body_bytes(&self) -> usize {
         self.body_bytes
@@ -124,18 +133,22 @@ impl PlannedRequest {
 
     /// Takes out the records for which `take` (given each record's index) is true: they
     /// come back apart, and the request keeps the rest (`None` when none is left). Nothing
-    /// is copied.
+    /// is copied. `take` is asked twice about a record, so it must answer alike.
     pub(crate) fn partition(
         mut self,
         mut take: impl FnMut(usize, &UsageRecord) -> bool,
     ) -> (Vec<UsageRecord>, Option<Self>) {
-        if !self
+        let taking = self
             .records
             .iter()
             .enumerate()
-            .any(|(index, record)| take(index, record))
-        {
+            .filter(|(index, record)| take(*index, record))
+            .count();
+        if taking == 0 {
             return (Vec::new(), Some(self));
+        }
+        if taking == self.records.len() {
+            return (self.records, None);
         }
         let mut taken = Vec::new();
         let mut kept = Vec::with_capacity(self.records.len());
@@ -224,7 +237,8 @@ impl Planner {
     pub fn plan(&self, records: impl IntoIterator<Item = UsageRecord>, now: Timestamp) -> Plan {
         let mut plan = Plan::default();
         let accepted = self.policy.accepted_at(now);
-        let mut by_scope: BTreeMap<RequestScope, Vec<(Timestamp, UsageRecord)>> = BTreeMap::new();
+        let mut deadlines = Deadlines::new(&self.policy);
+        let mut sendable: Vec<(Timestamp, UsageRecord)> = Vec::new();
         for merged in merge(records.into_iter().collect()) {
             let record = match merged {
                 Ok(record) => record,
@@ -242,19 +256,26 @@ impl Planner {
                 });
                 continue;
             }
-            let deadline = self.policy.deadline(record.timestamp());
-            by_scope
-                .entry(record.customer().scope())
-                .or_default()
-                .push((deadline, record));
+            sendable.push((deadlines.of(record.timestamp()), record));
         }
-        for (scope, mut records) in by_scope {
-            records.sort_by_key(|(deadline, _)| *deadline);
+        // Each scope's records side by side (the licence mode first), by deadline within.
+        sendable.sort_by(|(a_deadline, a), (b_deadline, b)| {
+            (a.customer().product(), a_deadline).cmp(&(b.customer().product(), b_deadline))
+        });
+        let mut sendable = sendable.into_iter().peekable();
+        while let Some((deadline, first)) = sendable.next() {
+            let scope = first.customer().scope();
+            let mut records = vec![(deadline, first)];
+            while let Some(next) = sendable
+                .next_if(|(_, next)| next.customer().product() == records[0].1.customer().product())
+            {
+                records.push(next);
+            }
             self.pack(&scope, records, &mut plan);
         }
         // Each request's records are in deadline order: its first is its most urgent.
         plan.requests
-            .sort_by_cached_key(|request| self.policy.deadline(request.records[0].timestamp()));
+            .sort_by_cached_key(|request| deadlines.of(request.records[0].timestamp()));
         plan
     }
 
@@ -362,8 +383,8 @@ impl std::io::Write for ByteCounter {
 fn merge(records: Vec<UsageRecord>) -> Vec<Result<UsageRecord, Vec<Quarantined>>> {
     // For each record, the index of the first record with its key.
     let first_of: Vec<usize> = {
-        let mut first: HashMap<(&Customer, &DimensionKey, i64), usize> =
-            HashMap::with_capacity(records.len());
+        let mut first: FxHashMap<(&Customer, &DimensionKey, i64), usize> =
+            FxHashMap::with_capacity_and_hasher(records.len(), rustc_hash::FxBuildHasher);
         records
             .iter()
             .enumerate()

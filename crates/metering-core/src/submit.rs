@@ -239,16 +239,18 @@ impl<T: Transport> Submitter<T> {
             .config
             .concurrency
             .clamp(1, plan.requests.len().max(1));
+        let planned: usize = plan.requests.iter().map(|r| r.records().len()).sum();
+        outcomes.reserve(planned);
         let queue = Arc::new(Mutex::new(plan.requests.into_iter()));
         let mut tasks = JoinSet::new();
         for _ in 0..workers {
             let (shared, stop, queue) = (Arc::clone(shared), Arc::clone(&stop), Arc::clone(&queue));
             tasks.spawn(async move {
-                let mut outcomes = Vec::new();
+                let mut outcomes = Vec::with_capacity(planned / workers + 1);
                 loop {
                     let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
                     let Some(request) = next else { return outcomes };
-                    outcomes.extend(shared.run(request, &stop).await);
+                    shared.run(request, &stop, &mut outcomes).await;
                 }
             });
         }
@@ -272,35 +274,39 @@ fn quarantined(record: UsageRecord, reason: QuarantineReason) -> RecordOutcome {
     }
 }
 
-fn pending(records: &[UsageRecord], last_error: &str) -> impl Iterator<Item = RecordOutcome> {
-    records.iter().map(move |record| RecordOutcome {
-        record: record.clone(),
-        outcome: Outcome::Pending {
-            last_error: last_error.to_owned(),
-        },
-    })
+fn pending(request: PlannedRequest, last_error: &str) -> impl Iterator<Item = RecordOutcome> {
+    request
+        .into_records()
+        .into_iter()
+        .map(move |record| RecordOutcome {
+            record,
+            outcome: Outcome::Pending {
+                last_error: last_error.to_owned(),
+            },
+        })
 }
 
-/// The work left for one planned request, and the outcomes so far.
-#[derive(Default)]
-struct Progress {
+/// The work left for one planned request, and where its outcomes go.
+struct Progress<'o> {
     /// Requests still to send (pieces after bisection or partial processing) and the
     /// attempts each has had.
     work: VecDeque<(PlannedRequest, u32)>,
-    outcomes: Vec<RecordOutcome>,
+    outcomes: &'o mut Vec<RecordOutcome>,
 }
 
 impl<T: Transport> Shared<T> {
     /// Drives one planned request, and the pieces bisection or partial processing leave,
     /// to an outcome for each of its records.
-    async fn run(&self, request: PlannedRequest, stop: &Stop) -> Vec<RecordOutcome> {
-        let mut progress = Progress::default();
-        progress.work.push_back((request, 0));
+    async fn run(&self, request: PlannedRequest, stop: &Stop, outcomes: &mut Vec<RecordOutcome>) {
+        let mut progress = Progress {
+            work: VecDeque::from([(request, 0)]),
+            outcomes,
+        };
         while let Some((request, attempt)) = progress.work.pop_front() {
             let stopped = stop.lock().unwrap_or_else(PoisonError::into_inner).clone();
             if let Some(stopped) = stopped {
                 let error = format!("not sent: submission stopped ({stopped})");
-                progress.outcomes.extend(pending(request.records(), &error));
+                progress.outcomes.extend(pending(request, &error));
                 continue;
             }
             // Time passes while retrying: re-check the window before every attempt.
@@ -335,7 +341,6 @@ impl<T: Transport> Shared<T> {
                 }
             }
         }
-        progress.outcomes
     }
 
     /// Records what the service said of each record; the unprocessed ones, and any the
@@ -345,7 +350,7 @@ impl<T: Transport> Shared<T> {
         request: PlannedRequest,
         response: Response,
         attempt: u32,
-        progress: &mut Progress,
+        progress: &mut Progress<'_>,
     ) {
         let mut statuses = vec![None; request.records().len()];
         for (index, status) in response.results {
@@ -382,7 +387,7 @@ impl<T: Transport> Shared<T> {
         failure: Failure,
         attempt: u32,
         stop: &Stop,
-        progress: &mut Progress,
+        progress: &mut Progress<'_>,
     ) {
         match failure.kind {
             FailureKind::Retry => {
@@ -410,9 +415,7 @@ impl<T: Transport> Shared<T> {
                 stop.lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .get_or_insert(message.clone());
-                progress
-                    .outcomes
-                    .extend(pending(request.records(), &message));
+                progress.outcomes.extend(pending(request, &message));
             }
         }
     }
@@ -422,12 +425,12 @@ impl<T: Transport> Shared<T> {
         request: PlannedRequest,
         attempt: u32,
         error: &str,
-        progress: &mut Progress,
+        progress: &mut Progress<'_>,
     ) {
         let next = attempt + 1;
         if next >= self.config.max_attempts {
             let error = format!("{error} (after {next} attempts)");
-            progress.outcomes.extend(pending(request.records(), &error));
+            progress.outcomes.extend(pending(request, &error));
             return;
         }
         tokio::time::sleep(self.backoff(attempt)).await;

@@ -253,17 +253,45 @@ impl TimePolicy {
     /// the records closest to it first.
     #[must_use]
     pub fn deadline(&self, timestamp: Timestamp) -> Timestamp {
-        let by_window = timestamp.saturating_add(self.window);
-        match self.month_end_grace {
-            Some(grace) => {
-                let next_month = timestamp
-                    .month_start()
+        Deadlines::new(self).of(timestamp)
+    }
+}
+
+/// Deadlines of many timestamps: the calendar work of the month-end cut-off is done once
+/// per month met, not once per record.
+pub(crate) struct Deadlines<'p> {
+    policy: &'p TimePolicy,
+    /// The last month met: its start, the next month's start, and its cut-off.
+    month: Option<(Timestamp, Timestamp, Timestamp)>,
+}
+
+impl<'p> Deadlines<'p> {
+    pub(crate) fn new(policy: &'p TimePolicy) -> Self {
+        Self {
+            policy,
+            month: None,
+        }
+    }
+
+    /// See [`TimePolicy::deadline`].
+    pub(crate) fn of(&mut self, timestamp: Timestamp) -> Timestamp {
+        let by_window = timestamp.saturating_add(self.policy.window);
+        let Some(grace) = self.policy.month_end_grace else {
+            return by_window;
+        };
+        let cutoff = match self.month {
+            Some((start, next, cutoff)) if start <= timestamp && timestamp < next => cutoff,
+            _ => {
+                let start = timestamp.month_start();
+                let next = start
                     .saturating_add(Duration::from_hours(32 * 24))
                     .month_start();
-                by_window.min(next_month.saturating_add(grace))
+                let cutoff = next.saturating_add(grace);
+                self.month = Some((start, next, cutoff));
+                cutoff
             }
-            None => by_window,
-        }
+        };
+        by_window.min(cutoff)
     }
 }
 

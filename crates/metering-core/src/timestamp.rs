@@ -10,20 +10,29 @@ use time::format_description::well_known::Rfc3339;
 use crate::error::{Rule, ValidationError};
 
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
-const SECONDS_PER_HOUR: i64 = 3600;
 
-/// A UTC instant with nanosecond precision.
+/// Nanoseconds since the epoch of `-9999-01-01T00:00:00Z` and `9999-12-31T23:59:59.999999999Z`,
+/// the range of `time` without its `large-dates` feature (checked in the tests).
+const MIN_NANOS: i128 = -377_705_116_800 * NANOS_PER_SECOND;
+const MAX_NANOS: i128 = 253_402_300_800 * NANOS_PER_SECOND - 1;
+const NANOS_PER_HOUR: i128 = 3600 * NANOS_PER_SECOND;
+
+/// A UTC instant with nanosecond precision, within the years -9999..=9999.
 ///
 /// On the wire it is epoch seconds (a JSON number, with a fraction when it has one, as the
-/// AWS SDKs send it); RFC 3339 strings are accepted when reading too.
+/// AWS SDKs send it); RFC 3339 strings are accepted when reading too. It is held as
+/// nanoseconds since the epoch, so comparing and hour arithmetic (done for every record
+/// planned) are integer operations.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(OffsetDateTime);
+pub struct Timestamp {
+    nanos: i128,
+}
 
 impl Timestamp {
     /// The current time from the system clock.
     #[must_use]
     pub fn now() -> Self {
-        Self(OffsetDateTime::now_utc())
+        Self::from(OffsetDateTime::now_utc())
     }
 
     /// From whole seconds since the Unix epoch.
@@ -39,9 +48,11 @@ impl Timestamp {
     /// # Errors
     /// When the value is outside the years -9999..=9999.
     pub fn from_unix_nanos(nanos: i128) -> Result<Self, ValidationError> {
-        OffsetDateTime::from_unix_timestamp_nanos(nanos)
-            .map(Self)
-            .map_err(|_| ValidationError::new("Timestamp", Rule::Timestamp, nanos))
+        if (MIN_NANOS..=MAX_NANOS).contains(&nanos) {
+            Ok(Self { nanos })
+        } else {
+            Err(ValidationError::new("Timestamp", Rule::Timestamp, nanos))
+        }
     }
 
     /// Parses an RFC 3339 date-time such as `2026-11-26T10:15:00Z`.
@@ -57,85 +68,98 @@ impl Timestamp {
     /// Whole seconds since the Unix epoch (rounded down).
     #[must_use]
     pub fn unix_seconds(self) -> i64 {
-        self.0.unix_timestamp()
+        // Within the years -9999..=9999 the seconds fit an i64 with room to spare.
+        i64::try_from(self.nanos.div_euclid(NANOS_PER_SECOND)).unwrap_or_default()
     }
 
     /// Nanoseconds since the Unix epoch.
     #[must_use]
-    pub fn unix_nanos(self) -> i128 {
-        self.0.unix_timestamp_nanos()
+    pub const fn unix_nanos(self) -> i128 {
+        self.nanos
     }
 
     /// The start of the UTC hour this instant falls in: the service de-duplicates per hour.
     #[must_use]
-    pub fn hour_start(self) -> Self {
-        let seconds = self.unix_seconds();
-        let floored = seconds - seconds.rem_euclid(SECONDS_PER_HOUR);
-        Self(OffsetDateTime::from_unix_timestamp(floored).unwrap_or(self.0))
+    pub const fn hour_start(self) -> Self {
+        Self {
+            nanos: self.nanos - self.nanos.rem_euclid(NANOS_PER_HOUR),
+        }
     }
 
     /// The start of the UTC month this instant falls in.
     #[must_use]
     pub fn month_start(self) -> Self {
-        let date = self.0.date().replace_day(1).unwrap_or(self.0.date());
-        Self(date.midnight().assume_utc())
+        let date = self.as_offset_date_time().date();
+        Self::from(date.replace_day(1).unwrap_or(date).midnight().assume_utc())
     }
 
     /// The instant as a `time` value in UTC.
     #[must_use]
-    pub const fn as_offset_date_time(self) -> OffsetDateTime {
-        self.0
+    pub fn as_offset_date_time(self) -> OffsetDateTime {
+        // The range is `time`'s own, so the conversion cannot fail.
+        OffsetDateTime::from_unix_timestamp_nanos(self.nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     /// This instant moved later by `duration` (saturating at the end of year 9999).
     #[must_use]
     pub fn saturating_add(self, duration: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_add(duration.try_into().unwrap_or(time::Duration::MAX)),
-        )
+        let nanos = self
+            .nanos
+            .saturating_add(i128::try_from(duration.as_nanos()).unwrap_or(i128::MAX));
+        Self {
+            nanos: nanos.min(MAX_NANOS),
+        }
     }
 
     /// This instant moved earlier by `duration` (saturating at the start of year -9999).
     #[must_use]
     pub fn saturating_sub(self, duration: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_sub(duration.try_into().unwrap_or(time::Duration::MAX)),
-        )
+        let nanos = self
+            .nanos
+            .saturating_sub(i128::try_from(duration.as_nanos()).unwrap_or(i128::MAX));
+        Self {
+            nanos: nanos.max(MIN_NANOS),
+        }
     }
 
     /// How far `self` lies after `earlier`; zero when it does not.
     #[must_use]
     pub fn duration_since(self, earlier: Self) -> Duration {
-        (self.0 - earlier.0).try_into().unwrap_or_default()
+        let nanos = u128::try_from(self.nanos - earlier.nanos).unwrap_or_default();
+        Duration::new(
+            u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX),
+            u32::try_from(nanos % 1_000_000_000).unwrap_or_default(),
+        )
     }
 }
 
 impl From<OffsetDateTime> for Timestamp {
     fn from(value: OffsetDateTime) -> Self {
-        Self(value.to_offset(time::UtcOffset::UTC))
+        Self {
+            nanos: value.unix_timestamp_nanos().clamp(MIN_NANOS, MAX_NANOS),
+        }
     }
 }
 
 impl From<SystemTime> for Timestamp {
     fn from(value: SystemTime) -> Self {
-        Self(value.into())
+        Self::from(OffsetDateTime::from(value))
     }
 }
 
 impl From<Timestamp> for SystemTime {
     fn from(value: Timestamp) -> Self {
-        value.0.into()
+        value.as_offset_date_time().into()
     }
 }
 
 impl fmt::Display for Timestamp {
     /// RFC 3339, e.g. `2026-11-26T10:15:00Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.format(&Rfc3339) {
+        let instant = self.as_offset_date_time();
+        match instant.format(&Rfc3339) {
             Ok(text) => f.write_str(&text),
-            Err(_) => write!(f, "{}", self.0),
+            Err(_) => write!(f, "{instant}"),
         }
     }
 }
@@ -203,6 +227,26 @@ mod tests {
         assert_eq!(fractional.unix_nanos(), 1_764_151_200_250_000_000);
         assert_eq!(serde_json::to_string(&fractional).unwrap(), "1764151200.25");
         assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
+    }
+
+    #[test]
+    fn the_range_is_times_own() {
+        for nanos in [MIN_NANOS, MAX_NANOS] {
+            let instant = Timestamp::from_unix_nanos(nanos).unwrap();
+            assert_eq!(
+                OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap(),
+                instant.as_offset_date_time()
+            );
+        }
+        assert!(Timestamp::from_unix_nanos(MIN_NANOS - 1).is_err());
+        assert!(Timestamp::from_unix_nanos(MAX_NANOS + 1).is_err());
+        let max = Timestamp::from_unix_nanos(MAX_NANOS).unwrap();
+        assert_eq!(max.saturating_add(Duration::from_hours(1)), max);
+        assert_eq!(max.to_string(), "9999-12-31T23:59:59.999999999Z");
+        let min = Timestamp::from_unix_nanos(MIN_NANOS).unwrap();
+        assert_eq!(min.saturating_sub(Duration::from_hours(1)), min);
+        assert_eq!(max.duration_since(min).as_secs(), 631_107_417_599);
+        assert_eq!(min.duration_since(max), Duration::ZERO);
     }
 
     #[test]
