@@ -117,20 +117,15 @@ async fn ten_thousand_records_under_faults_bill_exactly_once() {
         .await
         .expect("the submission finishes");
     let summary = report.summary();
-    if let Some(pending) = report
+    let unsettled = report
         .outcomes
         .iter()
-        .find(|o| matches!(o.outcome, Outcome::Pending { .. }))
-    {
-        eprintln!(
-            "stopped: {:?}\nfirst pending: {:?}",
-            report.stopped, pending.outcome
-        );
-    }
+        .find(|o| !matches!(o.outcome, Outcome::Success { .. }));
     assert_eq!(
         (summary.pending, summary.quarantined, summary.duplicate),
         (0, 0, 0),
-        "{summary}"
+        "{summary}; stopped: {:?}; first unsettled: {unsettled:?}",
+        report.stopped
     );
     assert_eq!(
         billed_total(&emulator),
@@ -285,4 +280,51 @@ async fn missing_credentials_stop_and_keep_every_record() {
     assert_eq!(report.summary().pending, 1);
     assert!(report.stopped.unwrap().contains("no identity resolver"));
     assert_eq!(emulator.requests(), 0);
+}
+
+#[tokio::test]
+async fn credentials_never_show_in_debug_output_or_errors() {
+    const SECRET: &str = "wJalrXUtnFEMI-not-a-real-secret";
+    let emulator = Emulator::builder()
+        .faults(Faults {
+            throttle: 1.0,
+            ..Faults::none()
+        })
+        .start()
+        .await
+        .unwrap();
+    let transport = AwsTransport::from_config(
+        aws_sdk::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk::config::Credentials::new(
+                "AKIDEXAMPLE",
+                SECRET,
+                None,
+                None,
+                "e2e",
+            ))
+            .endpoint_url(emulator.endpoint_url()),
+    );
+    let config = SubmitConfig {
+        max_attempts: 2,
+        initial_backoff: Duration::from_millis(1),
+        ..SubmitConfig::default()
+    };
+    let submitter = Submitter::with_config(transport, config, Arc::new(SystemClock));
+    let report = submitter
+        .submit([record(PRODUCT, 1, "api", hours_ago(1), 1)])
+        .await;
+    let Outcome::Pending { last_error } = &report.outcomes[0].outcome else {
+        panic!("{report:?}")
+    };
+    assert!(last_error.contains("ThrottlingException"), "{last_error}");
+    for shown in [
+        format!("{submitter:?}"),
+        format!("{:?}", submitter.transport()),
+        format!("{report:?}"),
+        report.table().to_string(),
+    ] {
+        assert!(!shown.contains(SECRET), "{shown}");
+    }
 }
