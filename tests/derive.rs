@@ -224,7 +224,22 @@ fn allocations_sum_to_the_quantity() {
     let allocations = record.allocations().unwrap();
     assert_eq!(allocations.len(), 2);
     assert_eq!(allocations[1].quantity, q(12));
-    assert_eq!(allocations[1].tags, ads.tags().unwrap());
+    assert_eq!(allocations[1].tags, Some(ads.tags().unwrap()));
+}
+
+#[test]
+fn the_untagged_bucket_has_no_tags() {
+    let team = CostTags {
+        team: "search".into(),
+        environment: Env::Prod,
+    };
+    let record = storage_record()
+        .allocate(q(30), &team)
+        .allocate_untagged(q(5))
+        .build()
+        .unwrap();
+    assert_eq!(record.quantity(), q(35));
+    assert_eq!(record.allocations().unwrap()[1].tags, None);
 }
 
 #[test]
@@ -236,7 +251,7 @@ fn prebuilt_tags_can_be_allocated() {
     .tags()
     .unwrap();
     let record = storage_record().allocate(q(5), &tags).build().unwrap();
-    assert_eq!(record.allocations().unwrap()[0].tags, tags);
+    assert_eq!(record.allocations().unwrap()[0].tags, Some(tags));
 }
 
 #[test]

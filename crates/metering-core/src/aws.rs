@@ -48,22 +48,26 @@ fn built<T>(
 fn sdk_allocation(allocation: &UsageAllocation) -> Result<sdk::UsageAllocation, ValidationError> {
     let tags = allocation
         .tags
-        .as_slice()
-        .iter()
-        .map(|tag| {
-            built(
-                sdk::Tag::builder()
-                    .key(tag.key.as_str())
-                    .value(tag.value.as_str())
-                    .build(),
-                "Tags",
-            )
+        .as_ref()
+        .map(|tags| {
+            tags.as_slice()
+                .iter()
+                .map(|tag| {
+                    built(
+                        sdk::Tag::builder()
+                            .key(tag.key.as_str())
+                            .value(tag.value.as_str())
+                            .build(),
+                        "Tags",
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .transpose()?;
     built(
         sdk::UsageAllocation::builder()
             .allocated_usage_quantity(sdk_quantity(allocation.quantity, "AllocatedUsageQuantity")?)
-            .set_tags(Some(tags))
+            .set_tags(tags)
             .build(),
         "UsageAllocations",
     )

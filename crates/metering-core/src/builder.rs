@@ -18,7 +18,7 @@ use crate::customer::Customer;
 use crate::dimension::Dimension;
 use crate::error::ValidationError;
 use crate::quantity::Quantity;
-use crate::record::{UsageAllocation, UsageRecord};
+use crate::record::{Tags, UsageAllocation, UsageRecord};
 use crate::strings::DimensionKey;
 use crate::tags::UsageTags;
 use crate::timestamp::Timestamp;
@@ -252,11 +252,30 @@ impl<D, C, T, Q> RecordBuilder<D, C, T, Q> {
         Q: CanAllocate,
         U: UsageTags + ?Sized,
     {
+        self.push_allocation(quantity, || tags.tags().map(Some))
+    }
+
+    /// Attributes `quantity` to the bucket of usage with no tags.
+    pub fn allocate_untagged(self, quantity: Quantity) -> RecordBuilder<D, C, T, Allocations>
+    where
+        Q: CanAllocate,
+    {
+        self.push_allocation(quantity, || Ok(None))
+    }
+
+    fn push_allocation(
+        self,
+        quantity: Quantity,
+        tags: impl FnOnce() -> Result<Option<Tags>, ValidationError>,
+    ) -> RecordBuilder<D, C, T, Allocations>
+    where
+        Q: CanAllocate,
+    {
         let mut state = self.quantity.into_allocations();
         if let Ok(allocations) = &mut state.allocations {
             let index = allocations.len();
-            match tags.tags() {
-                Ok(tags) => allocations.push(UsageAllocation::new(quantity, tags)),
+            match tags() {
+                Ok(tags) => allocations.push(UsageAllocation { quantity, tags }),
                 Err(error) => {
                     state.allocations =
                         Err(error.within(format_args!("UsageAllocations[{index}]")));

@@ -448,12 +448,13 @@ fn merge_group(group: &[UsageRecord]) -> Result<UsageRecord, String> {
     if allocated < group.len() {
         return Err("some have allocations and some do not".into());
     }
-    let mut by_tags: BTreeMap<Tags, crate::Quantity> = BTreeMap::new();
+    let mut by_tags: BTreeMap<Option<Tags>, crate::Quantity> = BTreeMap::new();
     for allocation in group
         .iter()
         .flat_map(|r| r.allocations().unwrap_or_default())
     {
-        let sum = by_tags.entry(allocation.tags.normalized()).or_default();
+        let tags = allocation.tags.as_ref().map(Tags::normalized);
+        let sum = by_tags.entry(tags).or_default();
         *sum = sum
             .checked_add(allocation.quantity)
             .ok_or("an allocation's total exceeds the largest quantity")?;
@@ -463,7 +464,7 @@ fn merge_group(group: &[UsageRecord]) -> Result<UsageRecord, String> {
     }
     let allocations = by_tags
         .into_iter()
-        .map(|(tags, quantity)| UsageAllocation::new(quantity, tags))
+        .map(|(tags, quantity)| UsageAllocation { quantity, tags })
         .collect();
     UsageRecord::with_allocations(
         first.customer().clone(),

@@ -79,15 +79,28 @@ impl Tags {
 pub struct UsageAllocation {
     /// The share of the record's quantity.
     pub quantity: Quantity,
-    /// The tags it is attributed to.
-    pub tags: Tags,
+    /// The tags it is attributed to; `None` for the bucket of usage with no tags, which
+    /// the service model lets an allocation leave its `Tags` out for.
+    pub tags: Option<Tags>,
 }
 
 impl UsageAllocation {
     /// An allocation of `quantity` to `tags`.
     #[must_use]
     pub fn new(quantity: Quantity, tags: Tags) -> Self {
-        Self { quantity, tags }
+        Self {
+            quantity,
+            tags: Some(tags),
+        }
+    }
+
+    /// An allocation of `quantity` to the bucket of usage with no tags.
+    #[must_use]
+    pub fn untagged(quantity: Quantity) -> Self {
+        Self {
+            quantity,
+            tags: None,
+        }
     }
 }
 

@@ -45,8 +45,8 @@ struct WireRecordOut<'a> {
 struct WireAllocationOut<'a> {
     #[serde(flatten)]
     quantity: WireQuantity<'static>,
-    #[serde(rename = "Tags")]
-    tags: Vec<WireTag<'a>>,
+    #[serde(rename = "Tags", skip_serializing_if = "Option::is_none")]
+    tags: Option<Vec<WireTag<'a>>>,
 }
 
 #[derive(Serialize)]
@@ -108,15 +108,15 @@ impl UsageRecord {
                             "AllocatedUsageQuantity",
                             "AllocatedUsageQuantityAsDecimal",
                         ),
-                        tags: allocation
-                            .tags
-                            .as_slice()
-                            .iter()
-                            .map(|tag| WireTag {
-                                key: tag.key.as_str(),
-                                value: tag.value.as_str(),
-                            })
-                            .collect(),
+                        tags: allocation.tags.as_ref().map(|tags| {
+                            tags.as_slice()
+                                .iter()
+                                .map(|tag| WireTag {
+                                    key: tag.key.as_str(),
+                                    value: tag.value.as_str(),
+                                })
+                                .collect()
+                        }),
                     })
                     .collect()
             }),
@@ -347,14 +347,13 @@ fn read_allocation(
         "AllocatedUsageQuantity",
         "AllocatedUsageQuantityAsDecimal",
     )?;
-    forms.extend(form);
+    // Unlike a record's, an allocation's quantity has no default: exactly one is required.
+    forms.push(form.ok_or_else(|| required("AllocatedUsageQuantity"))?);
+    let Some(wire_tags) = wire.tags else {
+        return Ok(UsageAllocation::untagged(quantity));
+    };
     let mut tags = Vec::new();
-    for (index, tag) in wire
-        .tags
-        .ok_or_else(|| required("Tags"))?
-        .into_iter()
-        .enumerate()
-    {
+    for (index, tag) in wire_tags.into_iter().enumerate() {
         let tag = TagKey::new(tag.key)
             .and_then(|key| Ok(Tag::new(key, TagValue::new(tag.value)?)))
             .map_err(|e| e.within(format_args!("Tags[{index}]")))?;

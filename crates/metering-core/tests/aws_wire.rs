@@ -96,10 +96,25 @@ async fn no_empty_customer_identifier_goes_on_the_wire() {
             t,
             &[(3, tags(&[("team", "a")])), (4, tags(&[("team", "b")]))],
         ),
+        // The bucket with no tags travels without `Tags`.
+        metering_core::UsageRecord::with_allocations(
+            account("prod-a", "777700001111"),
+            "gb".parse().unwrap(),
+            t,
+            vec![
+                metering_core::UsageAllocation::untagged(metering_core::Quantity::new(2).unwrap()),
+                metering_core::UsageAllocation::new(
+                    metering_core::Quantity::new(1).unwrap(),
+                    tags(&[("team", "a")]),
+                ),
+            ],
+        )
+        .unwrap(),
     ];
     let (head, body) = send_and_capture(records.clone()).await;
     let text = String::from_utf8(body.clone()).unwrap();
     assert!(!text.contains("CustomerIdentifier"), "{text}");
+    assert!(text.contains(r#"{"AllocatedUsageQuantity":2}"#), "{text}");
     assert!(
         text.contains(r#""CustomerAWSAccountId":"111122223333""#),
         "{text}"

@@ -121,7 +121,7 @@ fn allocations_merge_by_tag_set_whatever_the_order() {
     assert_eq!(allocations.len(), 2);
     let team_a = allocations
         .iter()
-        .find(|a| a.tags.as_slice().len() == 2)
+        .find(|a| a.tags.as_ref().unwrap().as_slice().len() == 2)
         .unwrap();
     assert_eq!(team_a.quantity, Quantity::new(7).unwrap());
 }

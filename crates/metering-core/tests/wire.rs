@@ -58,6 +58,11 @@ fn records_round_trip_in_every_mode_and_form() {
                "QuantityAsDecimal": "3.5", "UsageAllocations": [
                    {"AllocatedUsageQuantityAsDecimal": "1.5", "Tags": [{"Key": "k", "Value": "v"}]},
                    {"AllocatedUsageQuantityAsDecimal": "2", "Tags": [{"Key": "k", "Value": "w"}]}]}),
+        // The bucket of usage with no tags leaves its Tags out.
+        json!({"ProductCode": "p", "Timestamp": 1_795_690_800, "CustomerAWSAccountId": "1", "Dimension": "d",
+               "Quantity": 5, "UsageAllocations": [
+                   {"AllocatedUsageQuantity": 2},
+                   {"AllocatedUsageQuantity": 3, "Tags": [{"Key": "k", "Value": "w"}]}]}),
     ] {
         let record = read(entry.clone()).unwrap();
         assert_eq!(serde_json::to_value(&record).unwrap(), entry);
@@ -145,8 +150,8 @@ fn bad_entries_name_the_field_the_rule_and_the_value() {
             "UsageAllocations[0].Tags: must have 1..=5 entries, has 0",
         ),
         (
-            json!({"UsageAllocations": [{"AllocatedUsageQuantity": 3}]}),
-            "UsageAllocations[0].Tags: is required",
+            json!({"UsageAllocations": [{"Tags": [{"Key": "k", "Value": "v"}]}]}),
+            "UsageAllocations[0].AllocatedUsageQuantity: is required",
         ),
         (
             json!({"LicenseArn": "arn:aws:license-manager::1:license:l-1"}),
