@@ -238,7 +238,8 @@ impl Planner {
         let mut plan = Plan::default();
         let accepted = self.policy.accepted_at(now);
         let mut deadlines = Deadlines::new(&self.policy);
-        let mut sendable: Vec<(Timestamp, UsageRecord)> = Vec::new();
+        // Records by scope: a submission has few scopes, so a short list beats a map.
+        let mut by_scope: Vec<(RequestScope, Vec<(Timestamp, UsageRecord)>)> = Vec::new();
         for merged in merge(records.into_iter().collect()) {
             let record = match merged {
                 Ok(record) => record,
@@ -256,20 +257,20 @@ impl Planner {
                 });
                 continue;
             }
-            sendable.push((deadlines.of(record.timestamp()), record));
+            let deadline = deadlines.of(record.timestamp());
+            let product = record.customer().product();
+            let scope = by_scope.iter().position(|(scope, _)| match scope {
+                RequestScope::Product(code) => product == Some(code),
+                RequestScope::Licensed => product.is_none(),
+            });
+            match scope {
+                Some(index) => by_scope[index].1.push((deadline, record)),
+                None => by_scope.push((record.customer().scope(), vec![(deadline, record)])),
+            }
         }
-        // Each scope's records side by side (the licence mode first), by deadline within.
-        sendable.sort_by(|(a_deadline, a), (b_deadline, b)| {
-            (a.customer().product(), a_deadline).cmp(&(b.customer().product(), b_deadline))
-        });
-        let mut sendable = sendable.into_iter().peekable();
-        while let Some((deadline, first)) = sendable.next() {
-            let scope = first.customer().scope();
-            let mut records = vec![(deadline, first)];
-            while let Some(next) = sendable
-                .next_if(|(_, next)| next.customer().product() == records[0].1.customer().product())
-            {
-                records.push(next);
+        for (scope, mut records) in by_scope {
+            if !records.is_sorted_by_key(|(deadline, _)| *deadline) {
+                records.sort_by_key(|(deadline, _)| *deadline);
             }
             self.pack(&scope, records, &mut plan);
         }
