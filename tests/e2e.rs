@@ -223,6 +223,22 @@ async fn an_invalid_product_code_stops_and_keeps_every_record() {
 }
 
 #[tokio::test]
+async fn a_disabled_api_stops_and_keeps_every_record() {
+    let emulator = Emulator::builder()
+        .disabled_api(true)
+        .start()
+        .await
+        .unwrap();
+    let records: Vec<_> = (0..30)
+        .map(|i| record(PRODUCT, 100 + i, "api", hours_ago(1), 1))
+        .collect();
+    let report = submitter(&emulator).submit(records).await;
+    assert_eq!(report.summary().pending, 30);
+    assert!(report.stopped.unwrap().contains("DisabledApiException"));
+    assert!(emulator.ledger().is_empty());
+}
+
+#[tokio::test]
 async fn statuses_come_back_per_record_and_retries_are_idempotent() {
     let emulator = Emulator::builder()
         .unsubscribed(["999"])
