@@ -134,6 +134,7 @@ impl PlannedRequest {
     /// Takes out the records for which `take` (given each record's index) is true: they
     /// come back apart, and the request keeps the rest (`None` when none is left). Nothing
     /// is copied. `take` is asked twice about a record, so it must answer alike.
+    #[cfg(feature = "submit")]
     pub(crate) fn partition(
         mut self,
         mut take: impl FnMut(usize, &UsageRecord) -> bool,

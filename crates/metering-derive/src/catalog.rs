@@ -95,6 +95,10 @@ fn parse_keys(text: &str) -> Result<Vec<String>, String> {
         },
         _ => return Err("the top level is neither a list nor an object".to_owned()),
     };
+    if list.is_empty() {
+        // Every variant would be "not in the catalog; it lists " nothing.
+        return Err("it lists no dimension".to_owned());
+    }
     list.into_iter()
         .enumerate()
         .map(|(index, entry)| match entry {
@@ -257,7 +261,10 @@ impl Parser<'_> {
             }
             self.at += 2;
             let low = self.hex4()?;
-            0x10000 + ((high - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF)
+            if !(0xDC00..0xE000).contains(&low) {
+                return Err(self.fail("unpaired surrogate"));
+            }
+            0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
         } else {
             high
         };
@@ -296,6 +303,19 @@ mod tests {
         assert!(parse_keys(r#"{"Other": []}"#).is_err());
         assert!(parse_keys(r#"["a"] x"#).is_err());
         assert!(parse_keys("[1, true]").is_err());
+        // An empty list is refused rather than reported as "it lists " for every variant.
+        assert!(
+            parse_keys(r#"{"Dimensions": []}"#)
+                .unwrap_err()
+                .contains("no dimension")
+        );
+        // A high surrogate followed by anything but a low one was decoded into another
+        // character.
+        assert!(
+            parse_keys(r#"["\ud83d\u0041"]"#)
+                .unwrap_err()
+                .contains("surrogate")
+        );
     }
 
     #[test]

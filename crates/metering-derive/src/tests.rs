@@ -282,3 +282,27 @@ fn rename_rules_match_serde() {
         "{unknown}"
     );
 }
+
+/// The limits on the accepting side (the UI tests cover one past each): a 255-character
+/// dimension key, a 100-character tag key and a 256-character tag value compile, using
+/// every character the tag pattern's ` -=` range lets in.
+#[test]
+fn keys_at_their_limits_are_accepted() {
+    let no_error = |output: TokenStream| {
+        let output = output.to_string();
+        assert!(!output.contains("compile_error"), "{output}");
+    };
+    let dimension = "d".repeat(255);
+    no_error(crate::expand::dimension(&syn::parse_quote! {
+        enum Usage { #[metering(rename = #dimension)] Calls }
+    }));
+    let key = format!("{}{}", " !\"#$%&'()*+,-./:;<=_@", "k".repeat(78));
+    assert_eq!(key.chars().count(), 100);
+    no_error(crate::expand::usage_tags(&syn::parse_quote! {
+        struct Tags { #[metering(rename = #key)] team: String }
+    }));
+    let value = "v".repeat(256);
+    no_error(crate::expand::tag_value(&syn::parse_quote! {
+        enum Env { #[metering(rename = #value)] Prod }
+    }));
+}

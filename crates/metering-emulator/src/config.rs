@@ -19,11 +19,14 @@ use crate::server::Builder;
 ///     "known_dimensions": ["api_calls"],
 ///     "products": ["prod-example123"],
 ///     "licenses": {"arn:aws:license-manager::123456789012:license:l-1": "123456789012"},
+///     "quota_per_second": 0.5,
 ///     "disabled_api": false,
 ///     "time": {"window_secs": 86400, "max_skew_secs": 300, "month_end_grace_secs": 21600},
 ///     "faults": {"seed": 7, "throttle": 0.1, "internal_error": 0.05, "drop_connection": 0.0,
 ///                "unprocessed": 0.1, "slow": 0.2, "slow_ms": 50}
 /// }"#)?;
+/// // Half a request a second still lets one through at once.
+/// assert_eq!(config.quota().map(|quota| quota.burst), Some(1.0));
 /// let builder = metering_emulator::Emulator::builder().config(config);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
@@ -108,6 +111,13 @@ impl EmulatorConfig {
         policy
     }
 
+    /// The request quota this configuration describes: `quota_per_second` requests a
+    /// second, as many at once (at least one).
+    #[must_use]
+    pub fn quota(&self) -> Option<Quota> {
+        self.quota_per_second.map(Quota::per_second)
+    }
+
     /// The faults this configuration describes.
     #[must_use]
     pub fn faults(&self) -> Faults {
@@ -131,10 +141,7 @@ impl Builder {
             .time_policy(config.time_policy())
             .faults(config.faults())
             .disabled_api(config.disabled_api)
-            .quota(config.quota_per_second.map(|per_second| Quota {
-                per_second,
-                burst: per_second,
-            }))
+            .quota(config.quota())
             .unsubscribed(config.unsubscribed);
         if let Some(subscribed) = config.subscribed {
             self = self.subscribed(subscribed);

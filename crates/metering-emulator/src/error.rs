@@ -149,3 +149,31 @@ pub enum EmulatorError {
         value: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorKind;
+
+    /// Read from the service model, not copied by hand: every exception `BatchMeterUsage`
+    /// declares has a kind, and its status is 500 exactly when the model calls it a fault.
+    #[test]
+    fn every_exception_of_the_model_has_a_kind_and_its_status() {
+        let model: serde_json::Value = serde_json::from_str(include_str!(
+            "../../metering-core/tests/aws-model/meteringmarketplace-2016-01-14.service-2.json"
+        ))
+        .unwrap();
+        let errors = model["operations"]["BatchMeterUsage"]["errors"]
+            .as_array()
+            .unwrap();
+        assert!(!errors.is_empty());
+        for error in errors {
+            let name = error["shape"].as_str().unwrap();
+            let kind = ErrorKind::ALL
+                .into_iter()
+                .find(|kind| kind.type_name() == name)
+                .unwrap_or_else(|| panic!("{name} has no ErrorKind"));
+            let fault = model["shapes"][name]["fault"].as_bool() == Some(true);
+            assert_eq!(kind.status(), if fault { 500 } else { 400 }, "{name}");
+        }
+    }
+}

@@ -71,20 +71,35 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(now) = args.now {
         builder = builder.clock(ManualClock::new(now));
     }
+    // Installed before the URL is printed: a harness may interrupt as soon as it reads it.
+    let interrupted = interrupted().map_err(|e| format!("cannot watch for Ctrl-C: {e}"))?;
     let emulator = builder.start().await.map_err(|e| e.to_string())?;
     let mut stdout = std::io::stdout();
     writeln!(stdout, "{}", emulator.endpoint_url()).map_err(|e| e.to_string())?;
     stdout.flush().map_err(|e| e.to_string())?;
     if args.exit_on_stdin_close {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            () = interrupted => {}
             () = stdin_closed() => {}
         }
     } else {
-        let _ = tokio::signal::ctrl_c().await;
+        interrupted.await;
     }
     emulator.shutdown().await;
     Ok(())
+}
+
+/// Resolves on Ctrl-C (SIGINT). Unlike `tokio::signal::ctrl_c()`, whose handler is installed
+/// only when first polled, the handler is in place when this returns, so an interrupt that
+/// arrives right after the URL is printed stops the emulator cleanly instead of killing it.
+fn interrupted() -> std::io::Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    #[cfg(windows)]
+    let mut signal = tokio::signal::windows::ctrl_c()?;
+    Ok(async move {
+        signal.recv().await;
+    })
 }
 
 /// Resolves when standard input reaches its end (the parent went away).
@@ -113,7 +128,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    let outcome = runtime.block_on(run(args));
+    // The standard input watcher may still be blocked in a read that never ends (Ctrl-C
+    // with the parent alive): dropping the runtime would wait for it forever.
+    runtime.shutdown_background();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("metering-emulator: {message}");

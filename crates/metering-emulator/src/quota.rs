@@ -3,6 +3,8 @@
 
 use tokio::time::Instant;
 
+use crate::error::EmulatorError;
+
 /// A request quota as a token bucket: `per_second` tokens a second, at most `burst` saved.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Quota {
@@ -19,6 +21,45 @@ impl Quota {
         per_second: 10.0,
         burst: 10.0,
     };
+
+    /// `per_second` requests a second, and as many at once (at least one: a bucket that
+    /// holds less than one token would throttle every request).
+    #[must_use]
+    pub fn per_second(per_second: f64) -> Self {
+        Self {
+            per_second,
+            burst: per_second.max(1.0),
+        }
+    }
+
+    /// Checks the rate is positive and the burst admits at least one request.
+    ///
+    /// # Errors
+    /// The setting out of range.
+    pub fn validate(&self) -> Result<(), EmulatorError> {
+        let config = |field, rule, value: f64| {
+            Err(EmulatorError::Config {
+                field,
+                rule,
+                value: value.to_string(),
+            })
+        };
+        if !(self.per_second.is_finite() && self.per_second > 0.0) {
+            return config(
+                "quota.per_second",
+                "must be a positive number",
+                self.per_second,
+            );
+        }
+        if !(self.burst.is_finite() && self.burst >= 1.0) {
+            return config(
+                "quota.burst",
+                "must be at least 1.0 (with less, every request is throttled)",
+                self.burst,
+            );
+        }
+        Ok(())
+    }
 }
 
 /// The bucket's state.
@@ -73,5 +114,35 @@ mod tests {
             10,
             "never more than the burst"
         );
+    }
+
+    /// A rate below one a second still lets one request through, then one per period;
+    /// before the fix, `quota_per_second: 0.5` made a bucket of half a token that throttled
+    /// every request forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_rate_still_serves() {
+        let quota = Quota::per_second(0.5);
+        assert!(quota.validate().is_ok());
+        let mut bucket = Bucket::new(quota);
+        assert!(bucket.take(), "the first request");
+        assert!(!bucket.take());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(bucket.take(), "one token every two seconds");
+        assert!(!bucket.take());
+    }
+
+    #[test]
+    fn quotas_that_serve_nothing_are_refused() {
+        for (per_second, burst, field) in [
+            (0.5, 0.5, "quota.burst"),
+            (0.0, 1.0, "quota.per_second"),
+            (-1.0, 1.0, "quota.per_second"),
+            (f64::NAN, 1.0, "quota.per_second"),
+            (1.0, f64::INFINITY, "quota.burst"),
+        ] {
+            let error = Quota { per_second, burst }.validate().unwrap_err();
+            assert!(error.to_string().starts_with(field), "{error}");
+        }
+        assert!(Quota::SERVICE.validate().is_ok());
     }
 }

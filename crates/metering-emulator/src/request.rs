@@ -134,6 +134,36 @@ impl std::ops::Deref for Text<'_> {
     }
 }
 
+/// A JSON object read into `T`. Serde's derived structs also accept a JSON array of their
+/// members in order, which AWS JSON does not: without this, `["prod-1", []]` would pass as a
+/// request, and an array record would be echoed back where an SDK expects an object.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Visitor(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+impl<T> std::ops::Deref for Object<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// The request's members.
 #[derive(Deserialize)]
 struct RequestIn<'a> {
@@ -161,7 +191,7 @@ struct RecordIn<'a> {
     #[serde(rename = "QuantityAsDecimal", borrow, default)]
     quantity_as_decimal: Option<Text<'a>>,
     #[serde(rename = "UsageAllocations", borrow, default)]
-    usage_allocations: Option<Vec<AllocationIn<'a>>>,
+    usage_allocations: Option<Vec<Object<AllocationIn<'a>>>>,
 }
 
 /// A `UsageAllocations` entry's members.
@@ -172,7 +202,7 @@ struct AllocationIn<'a> {
     #[serde(rename = "AllocatedUsageQuantityAsDecimal", borrow, default)]
     quantity_as_decimal: Option<Text<'a>>,
     #[serde(rename = "Tags", borrow, default)]
-    tags: Option<Vec<TagIn<'a>>>,
+    tags: Option<Vec<Object<TagIn<'a>>>>,
 }
 
 /// A `Tags` entry's members.
@@ -200,7 +230,7 @@ pub(crate) fn check_request<'a>(
     policy: &TimePolicy,
     now: Timestamp,
 ) -> Result<Vec<Record<'a>>, ServiceError> {
-    let request: RequestIn<'a> = serde_json::from_slice(body).map_err(|e| {
+    let Object(request): Object<RequestIn<'a>> = serde_json::from_slice(body).map_err(|e| {
         ServiceError::new(ErrorKind::Serialization, format!("Malformed request: {e}"))
     })?;
     let mut problems = Vec::new();
@@ -228,7 +258,7 @@ pub(crate) fn check_request<'a>(
     };
     let mut shaped = Vec::with_capacity(entries.len());
     for (index, raw) in entries.into_iter().enumerate() {
-        let entry: RecordIn<'a> = serde_json::from_str(raw.get()).map_err(|e| {
+        let Object(entry): Object<RecordIn<'a>> = serde_json::from_str(raw.get()).map_err(|e| {
             ServiceError::new(
                 ErrorKind::Serialization,
                 format!("{}: {e}", At::record(index)),
@@ -298,7 +328,9 @@ fn serialization(what: impl std::fmt::Display, expected: &str) -> ServiceError {
     )
 }
 
-/// An integer member; integers beyond `i64` saturate (they break the range rule anyway).
+/// An integer member; integers beyond `i64` (up to `u64::MAX`) saturate, as they break the
+/// range rule anyway. Beyond `u64::MAX` `serde_json` reads a float, so that is a
+/// `SerializationException`.
 fn integer(number: Option<&Number>, name: &str, at: At) -> Result<Option<i64>, ServiceError> {
     match number {
         None => Ok(None),
@@ -565,7 +597,7 @@ fn customer(
 /// The allocations of one record: 1..=2500, each with exactly one quantity of the record's
 /// kind, valid tags, and a sum equal to the record's quantity.
 fn allocations(
-    list: &[AllocationIn<'_>],
+    list: &[Object<AllocationIn<'_>>],
     record: &Shaped<'_>,
     at: At,
 ) -> Result<Vec<BilledAllocation>, ServiceError> {
@@ -595,7 +627,7 @@ fn allocations(
             within,
         )?;
         let decimal = allocation.quantity_as_decimal.as_deref();
-        let (quantity, this_kind) = match (integer, decimal) {
+        let (field, this_kind, quantity) = match (integer, decimal) {
             (Some(_), Some(text)) => {
                 return Err(fail(ValidationError::new(
                     "AllocatedUsageQuantityAsDecimal",
@@ -611,27 +643,25 @@ fn allocations(
                 )));
             }
             (Some(units), None) => (
-                Quantity::try_from(units).map_err(|e| {
-                    fail(ValidationError {
-                        field: "AllocatedUsageQuantity".into(),
-                        ..e
-                    })
-                })?,
+                "AllocatedUsageQuantity",
                 Kind::Integer,
+                Quantity::try_from(units),
             ),
             (None, Some(text)) => (
-                text.parse::<Quantity>().map_err(|e| {
-                    fail(ValidationError {
-                        field: "AllocatedUsageQuantityAsDecimal".into(),
-                        ..e
-                    })
-                })?,
+                "AllocatedUsageQuantityAsDecimal",
                 Kind::Decimal,
+                text.parse::<Quantity>(),
             ),
         };
+        let quantity = quantity.map_err(|e| {
+            fail(ValidationError {
+                field: field.into(),
+                ..e
+            })
+        })?;
         if *kind.get_or_insert(this_kind) != this_kind {
             return Err(fail(ValidationError::new(
-                "AllocatedUsageQuantity",
+                field,
                 Rule::MixedQuantityKinds,
                 quantity,
             )));
@@ -666,7 +696,7 @@ fn allocations(
 }
 
 /// The tags of one allocation: 1..=5, valid keys and values, keys unique.
-fn tags(list: &[TagIn<'_>]) -> Result<Tags, ValidationError> {
+fn tags(list: &[Object<TagIn<'_>>]) -> Result<Tags, ValidationError> {
     let mut tags = Vec::with_capacity(list.len());
     for (index, tag) in list.iter().enumerate() {
         let text = |name: &'static str, text: &Option<Text<'_>>| {
@@ -711,4 +741,100 @@ fn check_times(
         ErrorKind::TimestampOutOfBounds,
         format!("UsageRecords[{index}].Timestamp: {violation}{more}"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_694_400; // 2026-11-26T12:00:00Z
+
+    fn run(body: &str) -> Result<usize, ServiceError> {
+        let now = Timestamp::from_unix_seconds(NOW).unwrap();
+        check_request(
+            body.as_bytes(),
+            &Catalog::default(),
+            &TimePolicy::new(),
+            now,
+        )
+        .map(|records| records.len())
+    }
+
+    fn record(members: &str) -> String {
+        format!(
+            r#"{{"ProductCode":"prod-1","UsageRecords":[{{"Timestamp":{},"CustomerAWSAccountId":"123456789012","Dimension":"api"{members}}}]}}"#,
+            NOW - 60
+        )
+    }
+
+    #[test]
+    fn json_arrays_are_not_objects() {
+        assert_eq!(run(&record(r#","Quantity":1"#)), Ok(1));
+        let ts = NOW - 60;
+        for body in [
+            r#"["prod-1", []]"#.to_owned(),
+            format!(
+                r#"{{"ProductCode":"prod-1","UsageRecords":[[{ts},null,"123456789012",null,"api",1]]}}"#
+            ),
+            record(r#","Quantity":1,"UsageAllocations":[[1]]"#),
+            record(
+                r#","Quantity":1,"UsageAllocations":[{"AllocatedUsageQuantity":1,"Tags":[["k","v"]]}]"#,
+            ),
+        ] {
+            let error = run(&body).unwrap_err();
+            assert_eq!(error.kind, ErrorKind::Serialization, "{body}: {error}");
+            assert!(error.message.contains("a JSON object"), "{error}");
+        }
+    }
+
+    #[test]
+    fn mixed_quantity_kinds_name_the_allocations_own_member() {
+        let error = run(&record(
+            r#","Quantity":1,"UsageAllocations":[{"AllocatedUsageQuantityAsDecimal":"1"}]"#,
+        ))
+        .unwrap_err();
+        assert_eq!(error.kind, ErrorKind::InvalidUsageAllocations);
+        assert!(
+            error.message.starts_with(
+                "UsageRecords[0].UsageAllocations[0].AllocatedUsageQuantityAsDecimal:"
+            ),
+            "{error}"
+        );
+        let error = run(&record(
+            r#","QuantityAsDecimal":"1","UsageAllocations":[{"AllocatedUsageQuantity":1}]"#,
+        ))
+        .unwrap_err();
+        assert!(
+            error
+                .message
+                .starts_with("UsageRecords[0].UsageAllocations[0].AllocatedUsageQuantity:"),
+            "{error}"
+        );
+    }
+
+    /// No body panics: every prefix of a rich body, and every byte of it replaced by each of
+    /// a few JSON-significant bytes, gets an answer.
+    #[test]
+    fn no_body_panics() {
+        let body = record(
+            r#","QuantityAsDecimal":"1.5","CustomerIdentifier":"","LicenseArn":null,"UsageAllocations":[{"AllocatedUsageQuantityAsDecimal":"1.25","Tags":[{"Key":"k\"\/","Value":"v"}]},{"AllocatedUsageQuantityAsDecimal":"0.25"}]"#,
+        );
+        assert_eq!(run(&body), Ok(1));
+        let bytes = body.as_bytes();
+        let now = Timestamp::from_unix_seconds(NOW).unwrap();
+        let answer = |candidate: &[u8]| {
+            let _ = check_request(candidate, &Catalog::default(), &TimePolicy::new(), now);
+        };
+        for end in 0..bytes.len() {
+            answer(&bytes[..end]);
+        }
+        let mut mutated = bytes.to_vec();
+        for at in 0..bytes.len() {
+            for &byte in b"{}[]\",:-.e0\\\xff " {
+                mutated[at] = byte;
+                answer(&mutated);
+            }
+            mutated[at] = bytes[at];
+        }
+    }
 }

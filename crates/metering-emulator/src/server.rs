@@ -172,12 +172,16 @@ impl Builder {
     /// Binds and starts serving on the current tokio runtime.
     ///
     /// # Errors
-    /// A non-loopback address without permission, invalid fault shares, or a failed bind.
+    /// A non-loopback address without permission, invalid fault shares or quota, or a failed
+    /// bind.
     pub async fn start(self) -> Result<RunningEmulator, EmulatorError> {
         if !self.bind.ip().is_loopback() && !self.allow_non_loopback {
             return Err(EmulatorError::NonLoopback(self.bind));
         }
         self.faults.validate()?;
+        if let Some(quota) = &self.quota {
+            quota.validate()?;
+        }
         let bind_error = |source| EmulatorError::Bind {
             addr: self.bind,
             source,

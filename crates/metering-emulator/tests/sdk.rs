@@ -185,6 +185,47 @@ async fn success_is_billed_and_idempotent_and_other_quantities_are_duplicates() 
     assert_eq!(emulator.requests(), 4);
 }
 
+/// 32 requests at once, each with a key of its own and a record for one key they all share
+/// (each with its own quantity): every own key is billed, and the shared key exactly once,
+/// with the quantity of the one request answered `Success`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_lose_no_entry_and_bill_a_shared_key_once() {
+    let emulator = emulator().await;
+    let client = client(&emulator);
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..32 {
+        let client = client.clone();
+        requests.spawn(async move {
+            let output = client
+                .batch_meter_usage()
+                .product_code(PRODUCT)
+                .usage_records(record(ACCOUNT, &format!("own{i}"), 0, 1))
+                .usage_records(record(ACCOUNT, "shared", 0, i))
+                .send()
+                .await
+                .unwrap();
+            (i, statuses(&output))
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(joined) = requests.join_next().await {
+        let (i, statuses) = joined.unwrap();
+        assert_eq!(statuses[0], Status::Success);
+        match &statuses[1] {
+            Status::Success => winners.push(i),
+            other => assert_eq!(*other, Status::DuplicateRecord),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let ledger = emulator.ledger();
+    assert_eq!(ledger.len(), 33);
+    let shared = ledger
+        .iter()
+        .find(|entry| entry.dimension.as_str() == "shared")
+        .unwrap();
+    assert_eq!(shared.quantity.as_integer(), Some(winners[0]));
+}
+
 #[tokio::test]
 async fn empty_request_succeeds_with_no_results() {
     let emulator = emulator().await;

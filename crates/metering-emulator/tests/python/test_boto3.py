@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import re
+import signal
 import subprocess
 import urllib.error
 import urllib.request
@@ -294,6 +295,10 @@ SIGNED = {
     (b'{"UsageRecords": [{"Timestamp": "yesterday"}]}', SIGNED, "SerializationException"),
     (b'{}', {**SIGNED, "X-Amz-Target": "AWSMPMeteringService.MeterUsage"}, "UnknownOperationException"),
     (b'{}', SIGNED, "ValidationException"),
+    # AWS JSON structures are objects; a JSON array of the members in order is not one.
+    (b'["prod-example123", []]', SIGNED, "SerializationException"),
+    (b'{"ProductCode": "prod-example123", "UsageRecords": [[1795694340, null, "123456789012"]]}',
+     SIGNED, "SerializationException"),
 ])
 def test_protocol_errors(emulator, body, headers, expected):
     status, response_headers, answer = raw(emulator, body, headers)
@@ -302,6 +307,15 @@ def test_protocol_errors(emulator, body, headers, expected):
     # Header names are case-insensitive (hyper sends them in lower case).
     assert response_headers.get("X-Amzn-ErrorType") == expected
     assert response_headers.get("Content-Type") == "application/x-amz-json-1.1"
+
+
+def test_body_size_limit_is_exclusive(emulator):
+    # "Each request must be less than 1 MB": 999,999 bytes pass, 1,000,000 do not (JSON allows
+    # trailing whitespace, so the same request is padded to each size).
+    body = json.dumps({"ProductCode": PRODUCT, "UsageRecords": []}).encode()
+    for size, expected in [(999_999, 200), (1_000_000, 400)]:
+        status, _, answer = raw(emulator, body + b" " * (size - len(body)), SIGNED)
+        assert status == expected, (size, answer)
 
 
 def with_faults(start, **faults):
@@ -342,6 +356,18 @@ def test_slow(start):
     started = dt.datetime.now()
     assert statuses(meter(emulator, [record()])) == ["Success"]
     assert dt.datetime.now() - started >= dt.timedelta(milliseconds=300)
+
+
+def test_quota_below_one_a_second_still_serves(start):
+    emulator = start({"quota_per_second": 0.5})
+    assert statuses(meter(emulator, [record()])) == ["Success"]
+    code, status, _, _ = rejected(emulator, [record()])
+    assert (code, status) == ("ThrottlingException", 400)
+
+
+def test_interrupt_stops_the_binary_while_stdin_stays_open(emulator):
+    emulator.process.send_signal(signal.SIGINT)
+    assert emulator.process.wait(timeout=5) == 0
 
 
 def test_disabled_api(start):
