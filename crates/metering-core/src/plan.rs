@@ -3,11 +3,10 @@
 //! two quantities for one de-duplication key.
 
 use std::collections::BTreeMap;
-
-use rustc_hash::FxHashMap;
 use std::fmt;
 
 use metering_rules::limits::{MAX_ALLOCATIONS, MAX_RECORDS_PER_REQUEST, MAX_REQUEST_BYTES};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::customer::{Customer, RequestScope};
@@ -385,16 +384,14 @@ impl std::io::Write for ByteCounter {
 fn merge(records: Vec<UsageRecord>) -> Vec<Result<UsageRecord, Vec<Quarantined>>> {
     // For each record, the index of the first record with its key.
     let first_of: Vec<usize> = {
-        let mut first: FxHashMap<(&Customer, &DimensionKey, i64), usize> =
+        let mut first: FxHashMap<(&Customer, &DimensionKey, Timestamp), usize> =
             FxHashMap::with_capacity_and_hasher(records.len(), rustc_hash::FxBuildHasher);
         records
             .iter()
             .enumerate()
             .map(|(index, r)| {
-                let hour = r.timestamp().unix_seconds().div_euclid(3600);
-                *first
-                    .entry((r.customer(), r.dimension(), hour))
-                    .or_insert(index)
+                let key = (r.customer(), r.dimension(), r.timestamp().hour_start());
+                *first.entry(key).or_insert(index)
             })
             .collect()
     };
