@@ -1,5 +1,7 @@
 //! The [`Transport`] over the real `aws-sdk-marketplacemetering` client.
 
+use std::sync::LazyLock;
+
 use aws_sdk_marketplacemetering::Client;
 use aws_sdk_marketplacemetering::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_marketplacemetering::config::retry::RetryConfig;
@@ -9,11 +11,8 @@ use aws_sdk_marketplacemetering::error::{
 };
 use aws_sdk_marketplacemetering::operation::batch_meter_usage::BatchMeterUsageError;
 use aws_sdk_marketplacemetering::types as sdk;
-use std::sync::LazyLock;
-
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::ErrorKind;
-
 use memchr::memmem::Finder;
 
 use crate::customer::{Customer, RequestScope};
