@@ -223,6 +223,31 @@ async fn an_invalid_product_code_stops_and_keeps_every_record() {
 }
 
 #[tokio::test]
+async fn decimal_quantities_are_billed_exactly() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let fractional = UsageRecord::new(
+        customer(PRODUCT, 1),
+        DimensionKey::new("gb_hours").unwrap(),
+        hours_ago(1),
+        "12.345678".parse().unwrap(),
+    );
+    let report = submitter(&emulator)
+        .submit([
+            fractional.clone(),
+            record(PRODUCT, 2, "api", hours_ago(1), 3),
+        ])
+        .await;
+    assert_eq!(report.summary().success, 2, "{}", report.table());
+    let billed = emulator.ledger();
+    let entry = billed
+        .iter()
+        .find(|e| e.dimension.as_str() == "gb_hours")
+        .unwrap();
+    assert_eq!(entry.quantity, fractional.quantity());
+    assert_eq!(entry.quantity.micros(), 12_345_678);
+}
+
+#[tokio::test]
 async fn a_disabled_api_stops_and_keeps_every_record() {
     let emulator = Emulator::builder()
         .disabled_api(true)

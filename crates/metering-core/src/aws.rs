@@ -27,15 +27,6 @@ fn sdk_quantity(quantity: Quantity, field: &'static str) -> Result<i32, Validati
     })
 }
 
-/// Whether the SDK can carry `record`: every quantity in the integer form.
-pub(crate) fn check_sendable(record: &UsageRecord) -> Result<(), ValidationError> {
-    sdk_quantity(record.quantity(), "Quantity")?;
-    for allocation in record.allocations().unwrap_or_default() {
-        sdk_quantity(allocation.quantity, "AllocatedUsageQuantity")?;
-    }
-    Ok(())
-}
-
 fn built<T>(
     result: Result<T, aws_sdk_marketplacemetering::error::BuildError>,
     field: &'static str,

@@ -1,31 +1,27 @@
 //! The [`Transport`] over the real `aws-sdk-marketplacemetering` client.
 
-use std::sync::LazyLock;
-
 use aws_sdk_marketplacemetering::Client;
-use aws_sdk_marketplacemetering::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_marketplacemetering::config::retry::RetryConfig;
-use aws_sdk_marketplacemetering::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_marketplacemetering::error::{
-    BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError,
-};
+use aws_sdk_marketplacemetering::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_marketplacemetering::operation::batch_meter_usage::BatchMeterUsageError;
 use aws_sdk_marketplacemetering::types as sdk;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::ErrorKind;
-use memchr::memmem::Finder;
 
 use crate::customer::{Customer, RequestScope};
-use crate::error::ValidationError;
 use crate::plan::PlannedRequest;
 use crate::record::UsageRecord;
 use crate::submit::{Failure, FailureKind, RecordStatus, Response, Transport};
 
-/// Sends requests with the AWS SDK client.
+/// Sends requests with the AWS SDK client: it resolves the endpoint, signs, sends and
+/// parses the answer, as for any SDK call.
 ///
-/// The client's own retries are turned off (this library's submitter owns the retry
-/// budget, so the two do not multiply), and an interceptor removes the empty
-/// `"CustomerIdentifier":""` that SDK 1.124 sends on every record.
+/// The request body is this library's own serialization of the planned request, put in
+/// place of the SDK's before signing. SDK 1.124 cannot write that body itself: it sends
+/// `"CustomerIdentifier":""` on every record (even beside `CustomerAWSAccountId`, which
+/// the service documents as exclusive), and it has no field for the model's decimal
+/// quantities (`QuantityAsDecimal`). The client's own retries are turned off: the
+/// submitter owns the retry budget, so the two do not multiply.
 #[derive(Clone)]
 pub struct AwsTransport {
     client: Client,
@@ -56,17 +52,14 @@ impl AwsTransport {
     /// emulator).
     #[must_use]
     pub fn from_config(config: aws_sdk_marketplacemetering::config::Builder) -> Self {
-        let config = config
-            .retry_config(RetryConfig::disabled())
-            .interceptor(OmitEmptyCustomerIdentifier)
-            .build();
+        let config = config.retry_config(RetryConfig::disabled()).build();
         Self {
             client: Client::from_conf(config),
         }
     }
 
     /// A transport from an existing client, keeping its configuration but for the
-    /// retries and the interceptor described on [`AwsTransport`].
+    /// retries (see [`AwsTransport`]).
     #[must_use]
     pub fn from_client(client: &Client) -> Self {
         Self::from_config(client.config().to_builder())
@@ -81,24 +74,25 @@ impl AwsTransport {
 
 impl Transport for AwsTransport {
     async fn send(&self, request: &PlannedRequest) -> Result<Response, Failure> {
-        let records = request
-            .records()
-            .iter()
-            .map(sdk::UsageRecord::try_from)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| Failure {
-                kind: FailureKind::RejectedRecords,
-                code: None,
-                message: error.to_string(),
-            })?;
-        let mut call = self
+        let body = request.body().into_bytes();
+        let length = body.len().to_string();
+        let product = match request.scope() {
+            RequestScope::Product(product) => Some(product.as_str().to_owned()),
+            RequestScope::Licensed => None,
+        };
+        let output = self
             .client
             .batch_meter_usage()
-            .set_usage_records(Some(records));
-        if let RequestScope::Product(product) = request.scope() {
-            call = call.product_code(product.as_str());
-        }
-        let output = call.send().await.map_err(|error| classify(&error))?;
+            .set_product_code(product)
+            .set_usage_records(Some(Vec::new()))
+            .customize()
+            .mutate_request(move |http| {
+                *http.body_mut() = SdkBody::from(body.clone());
+                http.headers_mut().insert("content-length", length.clone());
+            })
+            .send()
+            .await
+            .map_err(|error| classify(&error))?;
         // The service answers in request order, so the record after the last one matched
         // is tried first; a full search covers any other order.
         let records = request.records();
@@ -139,10 +133,6 @@ impl Transport for AwsTransport {
             .filter_map(|echo| position(Some(echo)))
             .collect();
         Ok(response)
-    }
-
-    fn check(&self, record: &UsageRecord) -> Result<(), ValidationError> {
-        crate::aws::check_sendable(record)
     }
 }
 
@@ -200,109 +190,5 @@ fn classify(error: &SdkError<BatchMeterUsageError>) -> Failure {
         kind,
         code,
         message,
-    }
-}
-
-/// Removes `"CustomerIdentifier":""` from the request body before it is signed.
-///
-/// SDK 1.124 models the field as a plain `String` and always sends it, even beside
-/// `CustomerAWSAccountId`, which the service documents as mutually exclusive.
-#[derive(Debug)]
-struct OmitEmptyCustomerIdentifier;
-
-const EMPTY_IDENTIFIER: &[u8] = br#""CustomerIdentifier":"""#;
-
-static FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(EMPTY_IDENTIFIER));
-
-impl Intercept for OmitEmptyCustomerIdentifier {
-    fn name(&self) -> &'static str {
-        "OmitEmptyCustomerIdentifier"
-    }
-
-    fn modify_before_signing(
-        &self,
-        context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let request = context.request_mut();
-        let Some(body) = request.body().bytes() else {
-            return Ok(());
-        };
-        let Some(stripped) = omit_empty_identifier(body) else {
-            return Ok(());
-        };
-        let length = stripped.len().to_string();
-        *request.body_mut() = SdkBody::from(stripped);
-        request.headers_mut().insert("content-length", length);
-        Ok(())
-    }
-}
-
-/// The body without its `"CustomerIdentifier":""` members, or `None` when it has none.
-///
-/// Matching bytes is exact here: inside a JSON string every `"` is escaped, so the
-/// sequence can only be a member (a key with an empty string value).
-fn omit_empty_identifier(body: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(body.len());
-    let mut rest = body;
-    let mut found = false;
-    while let Some(at) = FINDER.find(rest) {
-        found = true;
-        let after = &rest[at + EMPTY_IDENTIFIER.len()..];
-        if let Some(after_comma) = after.strip_prefix(b",") {
-            out.extend_from_slice(&rest[..at]);
-            rest = after_comma;
-        } else {
-            // The last member: drop the comma before it instead, if there is one.
-            let before = &rest[..at];
-            out.extend_from_slice(before.strip_suffix(b",").unwrap_or(before));
-            rest = after;
-        }
-    }
-    found.then(|| {
-        out.extend_from_slice(rest);
-        out
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::omit_empty_identifier;
-
-    #[test]
-    fn removes_every_empty_identifier_and_its_comma() {
-        let cases = [
-            (
-                r#"{"CustomerIdentifier":"","Dimension":"d"}"#,
-                r#"{"Dimension":"d"}"#,
-            ),
-            (
-                r#"{"Dimension":"d","CustomerIdentifier":""}"#,
-                r#"{"Dimension":"d"}"#,
-            ),
-            (
-                r#"{"a":1,"CustomerIdentifier":"","b":2}"#,
-                r#"{"a":1,"b":2}"#,
-            ),
-            (
-                r#"[{"CustomerIdentifier":""},{"CustomerIdentifier":"","x":1}]"#,
-                r#"[{},{"x":1}]"#,
-            ),
-        ];
-        for (body, expected) in cases {
-            let out = omit_empty_identifier(body.as_bytes()).unwrap();
-            assert_eq!(String::from_utf8(out).unwrap(), expected);
-        }
-    }
-
-    #[test]
-    fn keeps_real_identifiers_and_escaped_lookalikes() {
-        for body in [
-            r#"{"CustomerIdentifier":"abc"}"#,
-            r#"{"Dimension":"\"CustomerIdentifier\":\"\""}"#,
-        ] {
-            assert_eq!(omit_empty_identifier(body.as_bytes()), None, "{body}");
-        }
     }
 }

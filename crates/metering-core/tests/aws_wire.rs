@@ -1,6 +1,7 @@
 //! What the real AWS SDK puts on the wire through `AwsTransport`, captured by a plain TCP
-//! listener on loopback: no empty `CustomerIdentifier`, a consistent content length, and
-//! a body our own wire types read back as the same records.
+//! listener on loopback: no empty `CustomerIdentifier`, decimal quantities the SDK has no
+//! field for, a signed request with a consistent content length, and a body our own wire
+//! types read back as the same records.
 
 mod common;
 
@@ -110,11 +111,19 @@ async fn no_empty_customer_identifier_goes_on_the_wire() {
             ],
         )
         .unwrap(),
+        // Decimal quantities, which SDK 1.124 has no field for, travel as the model says.
+        metering_core::UsageRecord::new(
+            account("prod-a", "888800001111"),
+            "gb".parse().unwrap(),
+            t,
+            "2.5".parse().unwrap(),
+        ),
     ];
     let (head, body) = send_and_capture(records.clone()).await;
     let text = String::from_utf8(body.clone()).unwrap();
     assert!(!text.contains("CustomerIdentifier"), "{text}");
     assert!(text.contains(r#"{"AllocatedUsageQuantity":2}"#), "{text}");
+    assert!(text.contains(r#""QuantityAsDecimal":"2.5""#), "{text}");
     assert!(
         text.contains(r#""CustomerAWSAccountId":"111122223333""#),
         "{text}"
