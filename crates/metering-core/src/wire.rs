@@ -35,16 +35,21 @@ struct WireRecordOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     license_arn: Option<&'a LicenseArn>,
     dimension: &'a DimensionKey,
-    #[serde(flatten)]
-    quantity: WireQuantity<'static>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quantity: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quantity_as_decimal: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     usage_allocations: Option<Vec<WireAllocationOut<'a>>>,
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
 struct WireAllocationOut<'a> {
-    #[serde(flatten)]
-    quantity: WireQuantity<'static>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allocated_usage_quantity: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allocated_usage_quantity_as_decimal: Option<String>,
     #[serde(rename = "Tags", skip_serializing_if = "Option::is_none")]
     tags: Option<Vec<WireTag<'a>>>,
 }
@@ -57,35 +62,18 @@ struct WireTag<'a> {
     value: &'a str,
 }
 
-/// One quantity in the record's form, under the field names of `prefix`.
-struct WireQuantity<'a> {
-    value: Quantity,
-    decimal: bool,
-    integer_field: &'a str,
-    decimal_field: &'a str,
-}
-
-impl Serialize for WireQuantity<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(Some(1))?;
-        match (self.decimal, self.value.as_integer()) {
-            (false, Some(units)) => map.serialize_entry(self.integer_field, &units)?,
-            _ => map.serialize_entry(self.decimal_field, &self.value.to_string())?,
-        }
-        map.end()
+/// A quantity in the record's one form: the integer field, or else the decimal one.
+fn wire_quantity(value: Quantity, decimal: bool) -> (Option<i32>, Option<String>) {
+    match value.as_integer().filter(|_| !decimal) {
+        Some(units) => (Some(units), None),
+        None => (None, Some(value.to_string())),
     }
 }
 
 impl UsageRecord {
     fn wire(&self, with_product: bool) -> WireRecordOut<'_> {
         let decimal = self.needs_decimal();
-        let quantity = |value, integer_field, decimal_field| WireQuantity {
-            value,
-            decimal,
-            integer_field,
-            decimal_field,
-        };
+        let (quantity, quantity_as_decimal) = wire_quantity(self.quantity(), decimal);
         let (identifier, account, license) = match self.customer() {
             Customer::Legacy { identifier, .. } => (Some(identifier), None, None),
             Customer::Account { account, .. } => (None, Some(account), None),
@@ -98,25 +86,26 @@ impl UsageRecord {
             customer_aws_account_id: account,
             license_arn: license,
             dimension: self.dimension(),
-            quantity: quantity(self.quantity(), "Quantity", "QuantityAsDecimal"),
+            quantity,
+            quantity_as_decimal,
             usage_allocations: self.allocations().map(|allocations| {
                 allocations
                     .iter()
-                    .map(|allocation| WireAllocationOut {
-                        quantity: quantity(
-                            allocation.quantity,
-                            "AllocatedUsageQuantity",
-                            "AllocatedUsageQuantityAsDecimal",
-                        ),
-                        tags: allocation.tags.as_ref().map(|tags| {
-                            tags.as_slice()
-                                .iter()
-                                .map(|tag| WireTag {
-                                    key: tag.key.as_str(),
-                                    value: tag.value.as_str(),
-                                })
-                                .collect()
-                        }),
+                    .map(|allocation| {
+                        let (integer, decimal) = wire_quantity(allocation.quantity, decimal);
+                        WireAllocationOut {
+                            allocated_usage_quantity: integer,
+                            allocated_usage_quantity_as_decimal: decimal,
+                            tags: allocation.tags.as_ref().map(|tags| {
+                                tags.as_slice()
+                                    .iter()
+                                    .map(|tag| WireTag {
+                                        key: tag.key.as_str(),
+                                        value: tag.value.as_str(),
+                                    })
+                                    .collect()
+                            }),
+                        }
                     })
                     .collect()
             }),
