@@ -3,14 +3,12 @@
 //! two quantities for one de-duplication key.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use metering_rules::limits::{MAX_ALLOCATIONS, MAX_RECORDS_PER_REQUEST, MAX_REQUEST_BYTES};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::customer::{Customer, RequestScope};
-use crate::error::ValidationError;
 use crate::record::{Tags, UsageAllocation, UsageRecord};
 use crate::strings::{DimensionKey, ProductCode};
 use crate::time_policy::{Deadlines, TimePolicy, TimeViolation};
@@ -59,9 +57,6 @@ pub enum QuarantineReason {
     /// Records for the same key could not be merged into one.
     #[error("records for the same customer, dimension and hour cannot be merged: {0}")]
     Unmergeable(String),
-    /// It cannot be expressed in what the transport sends.
-    #[error(transparent)]
-    Unsendable(ValidationError),
     /// The service rejected it (found by bisection when a whole request was rejected).
     #[error("rejected by the service: {code}: {message}")]
     Rejected {
@@ -472,18 +467,4 @@ fn merge_group(group: &[UsageRecord]) -> Result<UsageRecord, String> {
         allocations,
     )
     .map_err(|e| e.to_string())
-}
-
-impl fmt::Display for RecordKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let who = match &self.customer {
-            Customer::Legacy {
-                product,
-                identifier,
-            } => format!("{product}/{identifier}"),
-            Customer::Account { product, account } => format!("{product}/{account}"),
-            Customer::Licensed { account, license } => format!("{license}/{account}"),
-        };
-        write!(f, "{who} {} {}", self.dimension, self.hour)
-    }
 }

@@ -13,7 +13,6 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 
-use crate::error::ValidationError;
 use crate::outcome::{Outcome, RecordOutcome, Report};
 use crate::plan::{PlannedRequest, Planner, QuarantineReason, Quarantined};
 use crate::record::UsageRecord;
@@ -70,16 +69,6 @@ pub trait Transport: Send + Sync + 'static {
         &self,
         request: &PlannedRequest,
     ) -> impl Future<Output = Result<Response, Failure>> + Send;
-
-    /// Whether this transport can carry `record` at all (for instance, a client without
-    /// decimal quantity fields); records it cannot carry are quarantined before planning.
-    ///
-    /// # Errors
-    /// What makes the record unsendable.
-    fn check(&self, record: &UsageRecord) -> Result<(), ValidationError> {
-        let _ = record;
-        Ok(())
-    }
 }
 
 impl<T: Transport> Transport for Arc<T> {
@@ -88,10 +77,6 @@ impl<T: Transport> Transport for Arc<T> {
         request: &PlannedRequest,
     ) -> impl Future<Output = Result<Response, Failure>> + Send {
         (**self).send(request)
-    }
-
-    fn check(&self, record: &UsageRecord) -> Result<(), ValidationError> {
-        (**self).check(record)
     }
 }
 
@@ -212,26 +197,12 @@ impl<T: Transport> Submitter<T> {
     pub async fn submit(&self, records: impl IntoIterator<Item = UsageRecord>) -> Report {
         let shared = &self.shared;
         let stop = Stop::default();
-        let mut outcomes = Vec::new();
-        let sendable =
-            records
-                .into_iter()
-                .filter_map(|record| match shared.transport.check(&record) {
-                    Ok(()) => Some(record),
-                    Err(error) => {
-                        outcomes.push(quarantined(record, QuarantineReason::Unsendable(error)));
-                        None
-                    }
-                });
-        let plan = shared
-            .config
-            .planner
-            .plan(sendable.collect::<Vec<_>>(), shared.clock.now());
-        outcomes.extend(
-            plan.quarantined
-                .into_iter()
-                .map(|Quarantined { record, reason }| quarantined(record, reason)),
-        );
+        let plan = shared.config.planner.plan(records, shared.clock.now());
+        let mut outcomes: Vec<RecordOutcome> = plan
+            .quarantined
+            .into_iter()
+            .map(|Quarantined { record, reason }| quarantined(record, reason))
+            .collect();
 
         // Workers pull requests from one queue, so a finished request is followed by the
         // next without a round trip through this task.
