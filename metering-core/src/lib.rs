@@ -10,6 +10,8 @@ pub mod builder;
 mod customer;
 mod dimension;
 mod error;
+#[cfg(feature = "meter")]
+pub mod ledger;
 mod outcome;
 mod plan;
 mod quantity;

@@ -1,0 +1,466 @@
+//! The Meter's durable ledger: usage committed as idempotent checkpoints, sealed into
+//! immutable records once an hour has closed, then claimed, sent and settled.
+//!
+//! # The protocol
+//! 1. **Commit.** A process adds its in-memory aggregates as a [`Checkpoint`]: deltas keyed
+//!    by [`UsageKey`] and hour. Checkpoints of one [`InstanceId`] are committed in the order
+//!    of their numbers, and a checkpoint whose number is not above the last one committed for
+//!    its instance is ignored: a commit retried after an ambiguous failure applies once.
+//! 2. **Late usage.** A delta for an hour already sealed (for every customer, or for its
+//!    customer by [`Ledger::seal_customer`]) is added to the oldest open hour of the same
+//!    billing month, and counted as late. When no hour of that month is open any more, it
+//!    is set aside ([`Ledger::set_aside`]) for a person to handle: never dropped, never a
+//!    second quantity for a sealed key.
+//! 3. **Seal.** [`Ledger::seal`] turns every open hour that ended at or before a given
+//!    instant into records, once, even when several processes seal at the same moment: one
+//!    record per customer, dimension and hour, its timestamp the hour's start, its tag sets
+//!    as `UsageAllocations`. A sealed record never changes, so every resend is identical
+//!    and the service's de-duplication makes at-least-once delivery safe.
+//! 4. **Claim.** [`Ledger::claim`] leases up to 25 sendable records of one request scope,
+//!    oldest hour first, and raises each one's attempt number. A lease that expired (its
+//!    holder crashed or stalled) is claimable again.
+//! 5. **Settle.** [`Ledger::settle`] writes outcomes only for records still held under the
+//!    claim's attempt (fencing): a flusher that lost its lease cannot overwrite a newer
+//!    attempt's outcome.
+//!
+//! No step relies on there being one process: every step is one transaction, and the
+//! conformance suite runs each with two handles on one store.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::customer::{Customer, RequestScope};
+use crate::quantity::Quantity;
+use crate::record::{Tags, UsageRecord};
+use crate::strings::DimensionKey;
+use crate::timestamp::Timestamp;
+
+/// What usage is aggregated by, within an hour: the customer, the dimension and the tag set.
+///
+/// Keys with the same customer and dimension become one record per hour, each tag set one
+/// of its allocations; `tags: None` is the bucket of untagged usage.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UsageKey {
+    customer: Customer,
+    dimension: DimensionKey,
+    tags: Option<Tags>,
+}
+
+impl UsageKey {
+    /// A key; the tags are sorted by key, so tag sets given in another order are one key.
+    #[must_use]
+    pub fn new(customer: Customer, dimension: DimensionKey, tags: Option<Tags>) -> Self {
+        Self {
+            customer,
+            dimension,
+            tags: tags.map(|tags| tags.normalized()),
+        }
+    }
+
+    /// Who is billed.
+    #[must_use]
+    pub fn customer(&self) -> &Customer {
+        &self.customer
+    }
+
+    /// What is billed.
+    #[must_use]
+    pub fn dimension(&self) -> &DimensionKey {
+        &self.dimension
+    }
+
+    /// The tag set, sorted by key; `None` for untagged usage.
+    #[must_use]
+    pub fn tags(&self) -> Option<&Tags> {
+        self.tags.as_ref()
+    }
+}
+
+/// Usage of one key in one hour, added by a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delta {
+    /// What the usage is of.
+    pub key: Arc<UsageKey>,
+    /// The hour the usage happened in (any instant in it; the ledger keeps the hour's start).
+    pub hour: Timestamp,
+    /// How much.
+    pub quantity: Quantity,
+}
+
+/// One process's lifetime: a random identifier drawn at start, which makes checkpoint
+/// numbers unique across processes and restarts.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InstanceId(u128);
+
+impl InstanceId {
+    /// A new random identifier.
+    #[must_use]
+    pub fn random() -> Self {
+        Self(fastrand::u128(..))
+    }
+
+    /// The identifier with this value (to read one back from storage).
+    #[must_use]
+    pub const fn from_u128(value: u128) -> Self {
+        Self(value)
+    }
+
+    /// The identifier's value.
+    #[must_use]
+    pub const fn as_u128(self) -> u128 {
+        self.0
+    }
+}
+
+impl fmt::Display for InstanceId {
+    /// 32 lowercase hexadecimal digits, as the ledger stores it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+impl fmt::Debug for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InstanceId({self})")
+    }
+}
+
+/// The usage one instance accumulated since its previous checkpoint.
+///
+/// Numbers of one instance must increase, and a checkpoint that failed must be retried with
+/// the same number and the same deltas before a later one is committed: the ledger applies a
+/// number once and ignores any number not above the last it applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The process that made it.
+    pub instance: InstanceId,
+    /// Its place in the instance's sequence.
+    pub number: u64,
+    /// The usage it adds.
+    pub deltas: Vec<Delta>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CommitReport {
+    /// False when the checkpoint had been applied before (a retry): nothing changed.
+    pub applied: bool,
+    /// Deltas for sealed hours, moved to the oldest open hour of their month.
+    pub late: usize,
+    /// Deltas set aside (their month has no open hour left, or the hour's total would
+    /// exceed the service's largest quantity).
+    pub set_aside: usize,
+}
+
+/// What a seal did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SealReport {
+    /// Records sealed, ready to send.
+    pub sealed: usize,
+    /// Records sealed but quarantined at once (see [`RecordState::Quarantined`]).
+    pub quarantined: usize,
+}
+
+/// A sealed record's identity in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordId(pub i64);
+
+impl fmt::Display for RecordId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Where a sealed record is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum RecordState {
+    /// Waiting to be sent (again, after a retryable failure, once its backoff has passed).
+    Unsent,
+    /// Claimed by a flusher until its lease expires.
+    Leased,
+    /// Billed by the service. Terminal.
+    Success,
+    /// The customer was not subscribed: not billed. Terminal.
+    NotSubscribed,
+    /// The service already had another quantity for the key: not billed. Terminal.
+    Duplicate,
+    /// Kept back with a reason, for a person: [`Ledger::requeue`] sends it again.
+    Quarantined,
+}
+
+impl RecordState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [Self; 6] = [
+        Self::Unsent,
+        Self::Leased,
+        Self::Success,
+        Self::NotSubscribed,
+        Self::Duplicate,
+        Self::Quarantined,
+    ];
+
+    /// The name the ledger stores: `unsent`, `leased`, `success`, `not_subscribed`,
+    /// `duplicate`, `quarantined`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unsent => "unsent",
+            Self::Leased => "leased",
+            Self::Success => "success",
+            Self::NotSubscribed => "not_subscribed",
+            Self::Duplicate => "duplicate",
+            Self::Quarantined => "quarantined",
+        }
+    }
+
+    /// The state stored as `name`.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == name)
+    }
+
+    /// Whether the record is done with: its outcome never changes again (quarantined
+    /// records wait for a person, so they are not).
+    #[must_use]
+    pub const fn is_terminal(self) -> bool {
+        matches!(self, Self::Success | Self::NotSubscribed | Self::Duplicate)
+    }
+}
+
+impl fmt::Display for RecordState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A sealed record as the ledger holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredRecord {
+    /// Its identity.
+    pub id: RecordId,
+    /// The record, exactly as it is sent.
+    pub record: UsageRecord,
+    /// Where it is in its life.
+    pub state: RecordState,
+    /// How many times it was claimed.
+    pub attempt: u32,
+    /// How much of its quantity arrived after its own hour had been sealed.
+    pub late: Quantity,
+    /// The service's ID, once billed.
+    pub metering_record_id: Option<String>,
+    /// Why it is quarantined, or the last error of a retryable failure.
+    pub detail: Option<String>,
+}
+
+/// Records leased to one flusher: send them, then [`Ledger::settle`] with the same claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// Who holds the lease.
+    pub owner: String,
+    /// When the lease expires; after it, another flusher may claim the records.
+    pub expires: Timestamp,
+    /// The request scope every record shares.
+    pub scope: RequestScope,
+    /// 1..=25 records, oldest hour first.
+    pub records: Vec<ClaimedRecord>,
+}
+
+/// One record of a [`Claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedRecord {
+    /// Its identity.
+    pub id: RecordId,
+    /// The attempt this claim is: settling checks it (fencing).
+    pub attempt: u32,
+    /// The record, as sealed.
+    pub record: UsageRecord,
+}
+
+/// What to write back for one record of a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Settlement {
+    /// Billed, with the service's metering record ID.
+    Success {
+        /// The service's ID for the record.
+        metering_record_id: String,
+    },
+    /// The customer is not subscribed.
+    NotSubscribed,
+    /// Another quantity was already billed for the key.
+    Duplicate,
+    /// Kept back for a person, with the reason.
+    Quarantined {
+        /// Why, for a person to read.
+        reason: String,
+    },
+    /// Not settled: send again, identically, at `retry_at` or later.
+    Retry {
+        /// The last error seen.
+        error: String,
+        /// When to try again (the backoff).
+        retry_at: Timestamp,
+    },
+}
+
+/// What a settle did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SettleReport {
+    /// Outcomes written.
+    pub settled: usize,
+    /// Outcomes refused: the claim no longer held the record (another attempt took it over,
+    /// or it was settled already).
+    pub fenced: usize,
+}
+
+/// Usage the ledger could not place in any record, kept for a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SetAside {
+    /// What the usage is of.
+    pub key: UsageKey,
+    /// The hour it happened in.
+    pub hour: Timestamp,
+    /// How much.
+    pub quantity: Quantity,
+    /// Why it was set aside.
+    pub reason: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Counts per state and the oldest unsent hour.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LedgerStatus {
+    /// Keys with usage in hours not sealed yet.
+    pub open_keys: u64,
+    /// Sealed records per state (every state is present, zero included).
+    pub records: Vec<(RecordState, u64)>,
+    /// Entries set aside for a person.
+    pub set_aside: u64,
+    /// The oldest hour with a record not settled yet (unsent, leased or quarantined).
+    pub oldest_unsent_hour: Option<Timestamp>,
+    /// Every hour before this one is sealed.
+    pub sealed_before: Option<Timestamp>,
+}
+
+impl LedgerStatus {
+    /// The number of records in `state`.
+    #[must_use]
+    pub fn count(&self, state: RecordState) -> u64 {
+        self.records
+            .iter()
+            .find(|(s, _)| *s == state)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+/// A ledger operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// The storage failed (I/O, lock timeout, a lost connection): the operation had no
+    /// effect and can be retried.
+    #[error("ledger storage failed: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A stored row could not be read back into a valid value.
+    #[error("ledger {table} row {row} is unreadable: {detail}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// The row's identity.
+        row: i64,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The storage was written by a newer version of this library.
+    #[error("ledger schema version {found} is newer than this build knows ({known})")]
+    SchemaTooNew {
+        /// The version found.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+}
+
+/// Durable storage for the Meter: see the [module docs](self) for the protocol.
+///
+/// Implementations must pass the conformance suite, and every method must be safe to call
+/// from several handles, in several processes, on one store at once.
+pub trait Ledger: Send + Sync + 'static {
+    /// Applies a checkpoint once per (instance, number): see [`Checkpoint`]. Deltas for a
+    /// sealed hour go to the oldest open hour of the same billing month (counted as late),
+    /// or are set aside when that month has no open hour left. `now` is recorded as the
+    /// time of the commit and of anything set aside.
+    fn commit(
+        &self,
+        checkpoint: &Checkpoint,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<CommitReport, LedgerError>> + Send;
+
+    /// Seals every hour that ended at or before `until` (pass `now - grace`): each
+    /// customer's usage of each dimension becomes one immutable record. Sealing is
+    /// monotonic and happens once, whoever calls it.
+    ///
+    /// A customer recorded under a product code and under a licence in one hour would be
+    /// billed twice: those records are quarantined with that reason.
+    fn seal(
+        &self,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SealReport, LedgerError>> + Send;
+
+    /// Seals `customer`'s usage of every hour up to and including the one `now` falls in
+    /// (a customer who unsubscribes leaves one hour to report usage). Later usage of theirs
+    /// for those hours is late usage.
+    fn seal_customer(
+        &self,
+        customer: &Customer,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SealReport, LedgerError>> + Send;
+
+    /// Leases up to 25 sendable records of one request scope to `owner` for `lease`, oldest
+    /// hour first; `None` when nothing is sendable at `now`.
+    fn claim(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Option<Claim>, LedgerError>> + Send;
+
+    /// Writes the outcomes of a claim's records, each only if the record is still leased
+    /// under this claim's attempt (fencing).
+    fn settle(
+        &self,
+        claim: &Claim,
+        outcomes: &[(RecordId, Settlement)],
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SettleReport, LedgerError>> + Send;
+
+    /// Counts per state and the oldest unsent hour.
+    fn status(&self) -> impl Future<Output = Result<LedgerStatus, LedgerError>> + Send;
+
+    /// The sealed records in `state` (all of them with `None`), oldest hour first.
+    fn records(
+        &self,
+        state: Option<RecordState>,
+    ) -> impl Future<Output = Result<Vec<StoredRecord>, LedgerError>> + Send;
+
+    /// Everything set aside, oldest first.
+    fn set_aside(&self) -> impl Future<Output = Result<Vec<SetAside>, LedgerError>> + Send;
+
+    /// Sends a quarantined record again from `now` on; false when `id` is not quarantined.
+    fn requeue(
+        &self,
+        id: RecordId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, LedgerError>> + Send;
+}
