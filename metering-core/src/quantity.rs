@@ -197,6 +197,27 @@ mod tests {
     }
 
     #[test]
+    fn small_integers_convert_exactly() {
+        assert_eq!(Quantity::from(0u16), Quantity::ZERO);
+        assert_eq!(Quantity::from(1u16).micros(), 1_000_000);
+        assert_eq!(Quantity::from(17u16), Quantity::new(17).unwrap());
+        assert_eq!(Quantity::from(u16::MAX).as_integer(), Some(65_535));
+    }
+
+    #[test]
+    fn micros_are_accepted_up_to_the_maximum_only() {
+        let max = Quantity::MAX.micros();
+        assert_eq!(max, 9_999_999_999_999_999);
+        assert_eq!(Quantity::from_micros(max).unwrap(), Quantity::MAX);
+        assert_eq!(Quantity::from_micros(0).unwrap(), Quantity::ZERO);
+        assert_eq!(Quantity::from_micros(1_500_000).unwrap().to_string(), "1.5");
+        let err = Quantity::from_micros(max + 1).unwrap_err();
+        assert_eq!(err.field, "QuantityAsDecimal");
+        assert_eq!(err.value, "10000000000");
+        assert!(Quantity::from_micros(u64::MAX).is_err());
+    }
+
+    #[test]
     fn decimals_compare_by_value() {
         let a: Quantity = "17".parse().unwrap();
         let b: Quantity = "17.0".parse().unwrap();

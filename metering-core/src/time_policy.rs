@@ -387,6 +387,38 @@ mod tests {
     }
 
     #[test]
+    fn deadlines_of_mixed_months_are_each_their_own_month() {
+        let policy = TimePolicy::new();
+        // Timestamp, deadline: the 24 hours, or 06:00 on the 1st of the next month.
+        let cases = [
+            ("2026-11-30T23:00:00Z", "2026-12-01T06:00:00Z"),
+            ("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z"),
+            ("2026-11-30T05:30:00Z", "2026-12-01T05:30:00Z"),
+            ("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"),
+            ("2026-10-31T23:59:59Z", "2026-11-01T06:00:00Z"),
+            ("2026-12-31T12:00:00Z", "2027-01-01T06:00:00Z"),
+            ("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z"),
+            ("2028-02-29T23:00:00Z", "2028-03-01T06:00:00Z"),
+            ("2026-01-31T20:00:00Z", "2026-02-01T06:00:00Z"),
+            ("2026-02-28T23:00:00Z", "2026-03-01T06:00:00Z"),
+        ];
+        // One `Deadlines` for all, as the planner uses it: what it remembers of one month
+        // must not leak into the next.
+        let mut deadlines = Deadlines::new(&policy);
+        for _ in 0..2 {
+            for (timestamp, deadline) in cases {
+                assert_eq!(deadlines.of(at(timestamp)), at(deadline), "{timestamp}");
+                assert_eq!(policy.deadline(at(timestamp)), at(deadline), "{timestamp}");
+            }
+        }
+        let no_rule = policy.with_month_end_grace(None);
+        assert_eq!(
+            no_rule.deadline(at("2026-11-30T23:00:00Z")),
+            at("2026-12-01T23:00:00Z")
+        );
+    }
+
+    #[test]
     fn manual_clock_moves() {
         let clock = ManualClock::new(at("2026-11-26T12:00:00Z"));
         let shared = clock.clone();

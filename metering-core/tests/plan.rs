@@ -141,9 +141,14 @@ fn records_that_cannot_merge_are_kept_with_their_reason() {
     );
     assert_eq!(plan.requests.len(), 1);
     assert_eq!(plan.quarantined.len(), 2);
+    assert_unmergeable(&plan, "some have allocations");
+}
+
+/// Every record kept back cannot merge, for the reason `why` names.
+fn assert_unmergeable(plan: &metering_core::Plan, why: &str) {
     for q in &plan.quarantined {
         assert!(
-            matches!(&q.reason, QuarantineReason::Unmergeable(why) if why.contains("some have allocations")),
+            matches!(&q.reason, QuarantineReason::Unmergeable(reason) if reason.contains(why)),
             "{:?}",
             q.reason
         );
@@ -299,4 +304,260 @@ fn size_bounds_hold_for_the_longest_escaped_strings() {
         "{} < {actual}",
         request.body_bytes()
     );
+}
+
+/// How many records each request of a plan holds.
+fn request_sizes(plan: &metering_core::Plan) -> Vec<usize> {
+    plan.requests.iter().map(|r| r.records().len()).collect()
+}
+
+#[test]
+fn max_records_is_clamped_to_what_the_service_takes() {
+    let now = at("2026-11-26T12:00:00Z");
+    let records: Vec<_> = (0..30)
+        .map(|i| {
+            record(
+                account("prod-a", &format!("{}", 100 + i)),
+                "api",
+                at("2026-11-26T11:00:00Z"),
+                1,
+            )
+        })
+        .collect();
+    let sizes = |max| {
+        request_sizes(
+            &Planner::default()
+                .with_max_records(max)
+                .plan(records.clone(), now),
+        )
+    };
+    assert_eq!(
+        sizes(0),
+        vec![1; 30],
+        "0 means one record a request, not none"
+    );
+    assert_eq!(sizes(1), vec![1; 30]);
+    assert_eq!(sizes(2), vec![2; 15]);
+    assert_eq!(sizes(24), vec![24, 6]);
+    for max in [25, 26, 1000, usize::MAX] {
+        assert_eq!(
+            sizes(max),
+            vec![25, 5],
+            "with_max_records({max}) stops at 25"
+        );
+    }
+    assert_eq!(
+        request_sizes(&Planner::default().plan(records, now)),
+        vec![25, 5]
+    );
+}
+
+/// A record of `customer` whose allocations carry `extra` more characters of tag values than
+/// the smallest such record: its serialized size grows by exactly `extra` bytes.
+fn padded(
+    customer: metering_core::Customer,
+    allocations: usize,
+    extra: usize,
+) -> metering_core::UsageRecord {
+    // Two tags an allocation, values of 4 to 256 characters, unique by the index.
+    let mut left = extra;
+    let mut take = || {
+        let more = left.min(252);
+        left -= more;
+        more
+    };
+    let pairs: Vec<(u64, metering_core::Tags)> = (0..allocations)
+        .map(|i| {
+            let a = format!("{i:04}{}", "a".repeat(take()));
+            let b = format!("{i:04}{}", "b".repeat(take()));
+            (1, tags(&[("k", &a), ("l", &b)]))
+        })
+        .collect();
+    assert_eq!(
+        left, 0,
+        "{extra} extra characters do not fit {allocations} allocations"
+    );
+    allocated(customer, "gb", at("2026-11-26T11:00:00Z"), &pairs)
+}
+
+/// The size the planner gives a request holding only `record`, whether it is sent or not.
+fn measured(record: metering_core::UsageRecord) -> usize {
+    let plan = Planner::default().plan([record], at("2026-11-26T12:00:00Z"));
+    match (&plan.requests[..], &plan.quarantined[..]) {
+        ([request], []) => request.body_bytes(),
+        ([], [kept]) => match kept.reason {
+            QuarantineReason::TooLarge { bytes } => bytes,
+            ref other => panic!("{other:?}"),
+        },
+        _ => panic!("{plan:?}"),
+    }
+}
+
+#[test]
+fn the_size_of_a_request_with_allocations_is_counted_to_the_byte() {
+    let customer = account("prod-a", "111");
+    let base = measured(padded(customer.clone(), 40, 0));
+    for extra in [1, 2, 255, 5000] {
+        assert_eq!(measured(padded(customer.clone(), 40, extra)), base + extra);
+    }
+    // The count is the body sent, give or take a small allowance per record.
+    let records: Vec<_> = (0..5)
+        .map(|i| padded(account("prod-a", &format!("{}", 10 + i)), 40, 1000 * i))
+        .collect();
+    let plan = Planner::default().plan(records, at("2026-11-26T12:00:00Z"));
+    assert_eq!(request_sizes(&plan), vec![5]);
+    let request = &plan.requests[0];
+    let actual = request.body().len();
+    assert!(
+        (actual..=actual + 100 * 5).contains(&request.body_bytes()),
+        "{} for a body of {actual}",
+        request.body_bytes()
+    );
+    // The halves of a split carry their own sizes, as if planned alone.
+    let (left, right) = request.split().unwrap();
+    assert_eq!(left.records().len() + right.records().len(), 5);
+    for half in [left, right] {
+        let alone = Planner::default().plan(half.records().to_vec(), at("2026-11-26T12:00:00Z"));
+        assert_eq!(half.body_bytes(), alone.requests[0].body_bytes());
+        assert!(half.body_bytes() >= half.body().len());
+        assert!(half.body_bytes() < request.body_bytes());
+    }
+}
+
+#[test]
+fn a_record_making_a_body_of_one_megabyte_is_kept_one_byte_less_is_sent() {
+    let max = limits::MAX_REQUEST_BYTES;
+    let customer = account("prod-a", "111");
+    // 1,800 allocations of two tags hold from about 140 KB to over 1 MB.
+    let smallest = measured(padded(customer.clone(), 1800, 0));
+    let just_under = padded(customer.clone(), 1800, max - 1 - smallest);
+    let plan = Planner::default().plan([just_under.clone()], at("2026-11-26T12:00:00Z"));
+    assert!(
+        plan.quarantined.is_empty(),
+        "{:?}",
+        plan.quarantined.first().map(|q| &q.reason)
+    );
+    assert_eq!(plan.requests[0].body_bytes(), max - 1);
+    assert!(plan.requests[0].body().len() < max);
+
+    let at_limit = padded(customer, 1800, max - smallest);
+    let plan = Planner::default().plan([at_limit.clone()], at("2026-11-26T12:00:00Z"));
+    assert!(plan.requests.is_empty());
+    assert_eq!(plan.quarantined.len(), 1);
+    assert_eq!(plan.quarantined[0].record, at_limit, "kept whole");
+    assert_eq!(
+        plan.quarantined[0].reason,
+        QuarantineReason::TooLarge { bytes: max }
+    );
+}
+
+#[test]
+fn two_records_share_a_request_while_it_stays_under_one_megabyte() {
+    let max = limits::MAX_REQUEST_BYTES;
+    let now = at("2026-11-26T12:00:00Z");
+    let (a, b) = (account("prod-a", "1"), account("prod-a", "2"));
+    let plan = Planner::default().plan(
+        [padded(a.clone(), 1000, 0), padded(b.clone(), 1000, 0)],
+        now,
+    );
+    assert_eq!(request_sizes(&plan), vec![2]);
+    // Grown to a body of one byte under the limit, half each.
+    let missing = max - 1 - plan.requests[0].body_bytes();
+    let first = padded(a, 1000, missing / 2);
+    let second = |extra| padded(b.clone(), 1000, missing - missing / 2 + extra);
+
+    let plan = Planner::default().plan([first.clone(), second(0)], now);
+    assert_eq!(request_sizes(&plan), vec![2]);
+    assert_eq!(plan.requests[0].body_bytes(), max - 1);
+    assert!(plan.requests[0].body().len() < max);
+
+    let too_many = second(1);
+    let plan = Planner::default().plan([first.clone(), too_many.clone()], now);
+    assert_eq!(
+        request_sizes(&plan),
+        vec![1, 1],
+        "one byte more: two requests"
+    );
+    assert!(plan.quarantined.is_empty());
+    assert_eq!(plan.requests[0].body_bytes(), measured(first));
+    assert_eq!(plan.requests[1].body_bytes(), measured(too_many));
+}
+
+/// A record of `customer` with `count` allocations of one unit, each tagged apart.
+fn with_allocations(
+    customer: metering_core::Customer,
+    count: usize,
+    tag: &str,
+) -> metering_core::UsageRecord {
+    let pairs: Vec<_> = (0..count)
+        .map(|i| (1, tags(&[(tag, &i.to_string())])))
+        .collect();
+    allocated(customer, "gb", at("2026-11-26T10:00:00Z"), &pairs)
+}
+
+#[test]
+fn a_merge_up_to_2500_allocations_is_sent_one_more_is_kept() {
+    let now = at("2026-11-26T12:00:00Z");
+    let customer = account("prod-a", "111");
+    let plan = Planner::default().plan(
+        [
+            with_allocations(customer.clone(), 1250, "a"),
+            with_allocations(customer.clone(), 1250, "b"),
+        ],
+        now,
+    );
+    assert!(
+        plan.quarantined.is_empty(),
+        "{:?}",
+        plan.quarantined.first().map(|q| &q.reason)
+    );
+    let merged = &plan.requests[0].records()[0];
+    assert_eq!(merged.allocations().unwrap().len(), limits::MAX_ALLOCATIONS);
+    assert_eq!(merged.quantity(), Quantity::new(2500).unwrap());
+
+    let records = [
+        with_allocations(customer.clone(), 1250, "a"),
+        with_allocations(customer, 1251, "b"),
+    ];
+    let plan = Planner::default().plan(records.clone(), now);
+    assert!(plan.requests.is_empty());
+    let kept: Vec<_> = plan.quarantined.iter().map(|q| q.record.clone()).collect();
+    assert_eq!(kept, records, "both kept, unchanged");
+    assert_unmergeable(&plan, "2501 allocations");
+}
+
+#[test]
+fn the_previous_month_goes_first_until_its_cutoff_on_the_first() {
+    // 05:00 on the 1st: last month's records close at 06:00, this month's have 24 hours.
+    let now = at("2026-12-01T05:00:00Z");
+    // Given in mixed order, so the months alternate.
+    let times = [
+        "2026-12-01T04:00:00Z",
+        "2026-11-30T23:00:00Z",
+        "2026-12-01T00:00:00Z",
+        "2026-11-30T05:30:00Z",
+        "2026-12-01T03:00:00Z",
+    ];
+    let records: Vec<_> = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| record(account("prod-a", &format!("{}", 100 + i)), "api", at(t), 1))
+        .collect();
+    let plan = Planner::default().with_max_records(1).plan(records, now);
+    assert!(plan.quarantined.is_empty());
+    let order: Vec<_> = plan
+        .requests
+        .iter()
+        .map(|r| r.records()[0].timestamp())
+        .collect();
+    // 11-30T05:30 expires by the 24 hours at 05:30, 11-30T23:00 by the cut-off at 06:00,
+    // this month's a day after their hour.
+    let expected = [
+        "2026-11-30T05:30:00Z",
+        "2026-11-30T23:00:00Z",
+        "2026-12-01T00:00:00Z",
+        "2026-12-01T03:00:00Z",
+        "2026-12-01T04:00:00Z",
+    ];
+    assert_eq!(order, expected.map(at));
 }

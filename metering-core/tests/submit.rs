@@ -368,3 +368,57 @@ async fn the_rate_limit_spaces_requests_evenly() {
         "{elapsed:?}"
     );
 }
+
+/// A service that throttles every request and notes when each arrived.
+#[derive(Default)]
+struct AlwaysThrottled(Mutex<Vec<tokio::time::Instant>>);
+
+impl Transport for AlwaysThrottled {
+    async fn send(&self, _: &PlannedRequest) -> Result<Response, Failure> {
+        self.0.lock().unwrap().push(tokio::time::Instant::now());
+        Err(Failure {
+            kind: FailureKind::Retry,
+            code: Some("ThrottlingException".into()),
+            message: "scripted".into(),
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_back_off_longer_each_time_up_to_the_ceiling() {
+    let service = Arc::new(AlwaysThrottled::default());
+    let (initial, ceiling) = (Duration::from_millis(100), Duration::from_secs(20));
+    let config = SubmitConfig {
+        max_attempts: 16,
+        initial_backoff: initial,
+        max_backoff: ceiling,
+        ..fast_config()
+    };
+    let report = Submitter::with_config(
+        Arc::clone(&service),
+        config,
+        Arc::new(ManualClock::new(now())),
+    )
+    .submit([record(account("prod-a", "1"), "api", now(), 1)])
+    .await;
+    assert_eq!(report.summary().pending, 1);
+    let sent = service.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 16);
+    let waits: Vec<Duration> = sent.windows(2).map(|w| w[1] - w[0]).collect();
+    // Full jitter: each wait is random below its ceiling, which doubles from 100 ms to 20 s.
+    // (The timer counts whole milliseconds.)
+    for (retry, wait) in waits.iter().enumerate() {
+        let bound = initial.saturating_mul(1 << retry).min(ceiling) + Duration::from_millis(1);
+        assert!(*wait > Duration::ZERO, "retry {retry} did not wait");
+        assert!(
+            *wait <= bound,
+            "retry {retry} waited {wait:?}, above {bound:?}"
+        );
+    }
+    // The last seven each wait up to 20 s: together well over the first retries' ceilings.
+    let late: Duration = waits[8..].iter().sum();
+    assert!(
+        late > Duration::from_secs(3),
+        "the waits stopped growing: {waits:?}"
+    );
+}
