@@ -6,9 +6,9 @@ use std::time::Duration;
 use metering_core::TimePolicy;
 use serde::Deserialize;
 
+use crate::builder::Builder;
 use crate::faults::Faults;
 use crate::quota::Quota;
-use crate::server::Builder;
 
 /// Settings read from JSON; every member is optional and defaults to the permissive choice.
 ///

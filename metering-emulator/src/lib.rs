@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod builder;
 mod config;
 mod error;
 mod faults;
@@ -8,12 +9,13 @@ mod quota;
 mod request;
 mod server;
 
+pub use builder::Builder;
 pub use config::{EmulatorConfig, FaultsConfig, TimeConfig};
 pub use error::{EmulatorError, ErrorKind, ServiceError};
 pub use faults::Faults;
 pub use ledger::{BilledAllocation, LedgerEntry, SummaryRow, Total};
 pub use quota::Quota;
-pub use server::{Builder, CONTENT_TYPE_JSON, RunningEmulator, TARGET};
+pub use server::{CONTENT_TYPE_JSON, RunningEmulator, TARGET};
 
 /// The entry point: `Emulator::builder()...start().await`.
 #[derive(Debug, Clone, Copy)]

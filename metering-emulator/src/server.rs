@@ -1,7 +1,7 @@
 //! The HTTP side: the builder, the running server, and one request's way through it.
 
-use std::collections::{HashMap, HashSet};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -13,17 +13,18 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use metering_core::{Clock, Customer, SystemClock, TimePolicy, Timestamp};
+use metering_core::{Clock, Customer, TimePolicy, Timestamp};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::builder::Builder;
 use crate::error::{EmulatorError, ErrorKind, ServiceError};
 use crate::faults::{Fault, Faults, unprocessed_records};
 use crate::ledger::{Billed, Ledger, LedgerEntry, SummaryRow};
-use crate::quota::{Bucket, Quota};
+use crate::quota::Bucket;
 use crate::request::{self, Catalog};
 
 /// The `X-Amz-Target` of the one operation served.
@@ -32,187 +33,6 @@ pub const TARGET: &str = "AWSMPMeteringService.BatchMeterUsage";
 pub const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.1";
 /// Bodies larger than this are not even read (the service's limit is 1 MB).
 const MAX_READ_BYTES: usize = 16 << 20;
-
-/// Configures and starts an emulator. Every setting defaults to the permissive choice: every
-/// customer subscribed, every product, dimension and licence known, no faults, the system
-/// clock, the service's current time rules, `127.0.0.1` on a free port.
-pub struct Builder {
-    clock: Arc<dyn Clock>,
-    policy: TimePolicy,
-    catalog: Catalog,
-    subscribed: Option<HashSet<String>>,
-    unsubscribed: HashSet<String>,
-    faults: Faults,
-    quota: Option<Quota>,
-    disabled_api: bool,
-    bind: SocketAddr,
-    allow_non_loopback: bool,
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Self {
-            clock: Arc::new(SystemClock),
-            policy: TimePolicy::new(),
-            catalog: Catalog::default(),
-            subscribed: None,
-            unsubscribed: HashSet::new(),
-            faults: Faults::none(),
-            quota: None,
-            disabled_api: false,
-            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            allow_non_loopback: false,
-        }
-    }
-}
-
-fn owned<S: Into<String>>(items: impl IntoIterator<Item = S>) -> HashSet<String> {
-    items.into_iter().map(Into::into).collect()
-}
-
-impl Builder {
-    /// The clock the time rules are checked against (a `ManualClock` in tests).
-    #[must_use]
-    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// The time rules (24-hour window, month-end cut-off, future skew).
-    #[must_use]
-    pub fn time_policy(mut self, policy: TimePolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Only these customers (`CustomerIdentifier` or `CustomerAWSAccountId` values) are
-    /// subscribed; others get `CustomerNotSubscribed`. By default every customer is.
-    #[must_use]
-    pub fn subscribed<S: Into<String>>(mut self, customers: impl IntoIterator<Item = S>) -> Self {
-        self.subscribed = Some(owned(customers));
-        self
-    }
-
-    /// These customers are not subscribed, whatever [`Builder::subscribed`] says.
-    #[must_use]
-    pub fn unsubscribed<S: Into<String>>(mut self, customers: impl IntoIterator<Item = S>) -> Self {
-        self.unsubscribed.extend(owned(customers));
-        self
-    }
-
-    /// Only these dimensions are known; others get `InvalidUsageDimensionException`.
-    #[must_use]
-    pub fn known_dimensions<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
-        self.catalog.dimensions = Some(owned(keys));
-        self
-    }
-
-    /// Only these product codes are known; others get `InvalidProductCodeException`.
-    #[must_use]
-    pub fn products<S: Into<String>>(mut self, codes: impl IntoIterator<Item = S>) -> Self {
-        self.catalog.products = Some(owned(codes));
-        self
-    }
-
-    /// Only these licences exist, each granted to one account (`(LicenseArn,
-    /// CustomerAWSAccountId)`); others, or a licence sent with another account, get
-    /// `InvalidLicenseException`.
-    #[must_use]
-    pub fn licenses<A: Into<String>, B: Into<String>>(
-        mut self,
-        licenses: impl IntoIterator<Item = (A, B)>,
-    ) -> Self {
-        self.catalog.licenses = Some(
-            licenses
-                .into_iter()
-                .map(|(arn, account)| (arn.into(), account.into()))
-                .collect::<HashMap<_, _>>(),
-        );
-        self
-    }
-
-    /// The faults to inject.
-    #[must_use]
-    pub fn faults(mut self, faults: Faults) -> Self {
-        self.faults = faults;
-        self
-    }
-
-    /// Throttles requests beyond `quota` (e.g. [`Quota::SERVICE`], the service's 10 a
-    /// second); by default there is no quota, so tests and benchmarks can go as fast as
-    /// they like.
-    #[must_use]
-    pub fn quota(mut self, quota: Option<Quota>) -> Self {
-        self.quota = quota;
-        self
-    }
-
-    /// Answers every request with `DisabledApiException`, as a region without the API does.
-    #[must_use]
-    pub fn disabled_api(mut self, disabled: bool) -> Self {
-        self.disabled_api = disabled;
-        self
-    }
-
-    /// The address to listen on (default `127.0.0.1:0`, a free port).
-    #[must_use]
-    pub fn bind(mut self, addr: SocketAddr) -> Self {
-        self.bind = addr;
-        self
-    }
-
-    /// Allows a non-loopback bind address (the emulator accepts any signature: never expose
-    /// it without meaning to).
-    #[must_use]
-    pub fn allow_non_loopback(mut self, allow: bool) -> Self {
-        self.allow_non_loopback = allow;
-        self
-    }
-
-    /// Binds and starts serving on the current tokio runtime.
-    ///
-    /// # Errors
-    /// A non-loopback address without permission, invalid fault shares or quota, or a failed
-    /// bind.
-    pub async fn start(self) -> Result<RunningEmulator, EmulatorError> {
-        if !self.bind.ip().is_loopback() && !self.allow_non_loopback {
-            return Err(EmulatorError::NonLoopback(self.bind));
-        }
-        self.faults.validate()?;
-        if let Some(quota) = &self.quota {
-            quota.validate()?;
-        }
-        let bind_error = |source| EmulatorError::Bind {
-            addr: self.bind,
-            source,
-        };
-        let listener = TcpListener::bind(self.bind).await.map_err(bind_error)?;
-        let addr = listener.local_addr().map_err(bind_error)?;
-        let shared = Arc::new(Shared {
-            clock: self.clock,
-            policy: self.policy,
-            catalog: self.catalog,
-            disabled_api: self.disabled_api,
-            faults: Mutex::new(self.faults),
-            quota: self.quota.map(|quota| Mutex::new(Bucket::new(quota))),
-            requests: AtomicU64::new(0),
-            throttled: AtomicU64::new(0),
-            state: Mutex::new(State {
-                ledger: Ledger::default(),
-                subscribed: self.subscribed,
-                unsubscribed: self.unsubscribed,
-            }),
-        });
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(serve(listener, Arc::clone(&shared), stopped));
-        Ok(RunningEmulator {
-            addr,
-            shared,
-            stop: Some(stop),
-            task: Some(task),
-        })
-    }
-}
 
 /// A running emulator. Dropping it stops serving, as [`RunningEmulator::shutdown`] does
 /// without waiting.
@@ -224,6 +44,33 @@ pub struct RunningEmulator {
 }
 
 impl RunningEmulator {
+    /// Serves `listener` with the settings of `builder` on the current tokio runtime.
+    pub(crate) fn spawn(builder: Builder, listener: TcpListener, addr: SocketAddr) -> Self {
+        let shared = Arc::new(Shared {
+            clock: builder.clock,
+            policy: builder.policy,
+            catalog: builder.catalog,
+            disabled_api: builder.disabled_api,
+            faults: Mutex::new(builder.faults),
+            quota: builder.quota.map(|quota| Mutex::new(Bucket::new(quota))),
+            requests: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            state: Mutex::new(State {
+                ledger: Ledger::default(),
+                subscribed: builder.subscribed,
+                unsubscribed: builder.unsubscribed,
+            }),
+        });
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(serve(listener, Arc::clone(&shared), stopped));
+        Self {
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
     /// The address it listens on.
     #[must_use]
     pub fn local_addr(&self) -> SocketAddr {

@@ -1,0 +1,286 @@
+//! Step 3, record by record: product, customer and licence, dimension, allocations and tags.
+
+use metering_core::limits::{MAX_ALLOCATIONS, MIN_ALLOCATIONS};
+use metering_core::{
+    Customer, CustomerAwsAccountId, CustomerIdentifier, DimensionKey, LicenseArn, ProductCode,
+    Quantity, Rule, Tag, TagKey, TagValue, Tags, ValidationError,
+};
+
+use super::json::{AllocationIn, Object, RecordIn, TagIn, Text};
+use super::message::{At, invalid};
+use super::shape::{Kind, Shaped, integer};
+use super::{Catalog, Record};
+use crate::error::{ErrorKind, ServiceError};
+use crate::ledger::BilledAllocation;
+
+/// The request's `ProductCode`; empty counts as absent.
+pub(super) fn request_product(
+    code: Option<&str>,
+    catalog: &Catalog,
+) -> Result<Option<ProductCode>, ServiceError> {
+    let Some(code) = code.filter(|code| !code.is_empty()) else {
+        return Ok(None);
+    };
+    let product = ProductCode::new(code.to_owned())
+        .map_err(|e| invalid(ErrorKind::InvalidProductCode, &e))?;
+    if let Some(products) = &catalog.products
+        && !products.contains(code)
+    {
+        return Err(ServiceError::new(
+            ErrorKind::InvalidProductCode,
+            format!("ProductCode {code:?} is not a product of this seller"),
+        ));
+    }
+    Ok(Some(product))
+}
+
+/// Step 3 for one record.
+pub(super) fn check<'a>(
+    shaped: &Shaped<'a>,
+    product: Option<&ProductCode>,
+    catalog: &Catalog,
+    index: usize,
+) -> Result<Record<'a>, ServiceError> {
+    let at = At::record(index);
+    let customer = customer(&shaped.entry, product, catalog, at)?;
+    let dimension = shaped.entry.dimension.as_deref().unwrap_or_default();
+    let dimension = DimensionKey::new(dimension.to_owned())
+        .map_err(|e| invalid(ErrorKind::Validation, &e.within(at)))?;
+    if let Some(dimensions) = &catalog.dimensions
+        && !dimensions.contains(dimension.as_str())
+    {
+        return Err(ServiceError::new(
+            ErrorKind::InvalidUsageDimension,
+            format!(
+                "{at}.Dimension: {:?} is not a usage dimension of this product",
+                dimension.as_str()
+            ),
+        ));
+    }
+    let allocations = match &shaped.entry.usage_allocations {
+        None => None,
+        Some(list) => Some(allocations(list, shaped, at)?),
+    };
+    Ok(Record {
+        raw: shaped.raw,
+        customer,
+        dimension,
+        timestamp: shaped.timestamp,
+        quantity: shaped.quantity,
+        allocations,
+    })
+}
+
+/// The customer mode of one record; an empty `CustomerIdentifier` counts as absent (the
+/// Rust SDK 1.124 sends `""` on every record).
+fn customer(
+    entry: &RecordIn<'_>,
+    product: Option<&ProductCode>,
+    catalog: &Catalog,
+    at: At,
+) -> Result<Customer, ServiceError> {
+    let identifier = entry
+        .customer_identifier
+        .as_deref()
+        .filter(|id| !id.is_empty());
+    let account = entry.customer_aws_account_id.as_deref();
+    let license = entry.license_arn.as_deref();
+    let fail = |kind, error: ValidationError| invalid(kind, &error.within(at));
+    let customer_error = |error| fail(ErrorKind::InvalidCustomerIdentifier, error);
+    let account = account
+        .map(|account| CustomerAwsAccountId::new(account.to_owned()))
+        .transpose()
+        .map_err(customer_error)?;
+
+    let Some(license) = license else {
+        let Some(product) = product else {
+            return Err(fail(
+                ErrorKind::InvalidProductCode,
+                ValidationError::new("ProductCode", Rule::Required, "")
+                    .within("a request whose records have no LicenseArn"),
+            ));
+        };
+        let product = product.clone();
+        return match (identifier, account) {
+            (Some(identifier), Some(_)) => Err(customer_error(ValidationError::new(
+                "CustomerIdentifier",
+                Rule::Exclusive("CustomerAWSAccountId"),
+                identifier,
+            ))),
+            (Some(identifier), None) => Ok(Customer::Legacy {
+                product,
+                identifier: CustomerIdentifier::new(identifier.to_owned())
+                    .map_err(customer_error)?,
+            }),
+            (None, Some(account)) => Ok(Customer::Account { product, account }),
+            (None, None) => Err(customer_error(ValidationError::new(
+                "CustomerAWSAccountId",
+                Rule::Required,
+                "",
+            ))),
+        };
+    };
+    if let Some(identifier) = identifier {
+        return Err(customer_error(ValidationError::new(
+            "CustomerIdentifier",
+            Rule::Exclusive("LicenseArn"),
+            identifier,
+        )));
+    }
+    if let Some(product) = product {
+        return Err(ServiceError::new(
+            ErrorKind::InvalidProductCode,
+            format!(
+                "ProductCode: must not be sent with LicenseArn records (Concurrent Agreements), {at} has a LicenseArn (value: {:?})",
+                product.as_str()
+            ),
+        ));
+    }
+    let Some(account) = account else {
+        return Err(customer_error(ValidationError::new(
+            "CustomerAWSAccountId",
+            Rule::Required,
+            "",
+        )));
+    };
+    let license = LicenseArn::new(license.to_owned())
+        .map_err(|error| fail(ErrorKind::InvalidLicense, error))?;
+    if let Some(licenses) = &catalog.licenses {
+        let problem = match licenses.get(license.as_str()) {
+            None => Some("is not a licence of this seller's products"),
+            Some(owner) if owner != account.as_str() => {
+                Some("was not granted to this CustomerAWSAccountId")
+            }
+            Some(_) => None,
+        };
+        if let Some(problem) = problem {
+            return Err(ServiceError::new(
+                ErrorKind::InvalidLicense,
+                format!("{at}.LicenseArn: {problem} (value: {:?})", license.as_str()),
+            ));
+        }
+    }
+    Ok(Customer::Licensed { account, license })
+}
+
+/// The allocations of one record: 1..=2500, each with exactly one quantity of the record's
+/// kind, valid tags, and a sum equal to the record's quantity.
+fn allocations(
+    list: &[Object<AllocationIn<'_>>],
+    record: &Shaped<'_>,
+    at: At,
+) -> Result<Vec<BilledAllocation>, ServiceError> {
+    let allocation_error =
+        |error: ValidationError| invalid(ErrorKind::InvalidUsageAllocations, &error.within(at));
+    if !(MIN_ALLOCATIONS..=MAX_ALLOCATIONS).contains(&list.len()) {
+        return Err(allocation_error(ValidationError::new(
+            "UsageAllocations",
+            Rule::Count {
+                min: MIN_ALLOCATIONS,
+                max: MAX_ALLOCATIONS,
+                actual: list.len(),
+            },
+            format_args!("{} allocations", list.len()),
+        )));
+    }
+    let mut kind = record.kind;
+    let mut allocations = Vec::with_capacity(list.len());
+    for (index, allocation) in list.iter().enumerate() {
+        let within = at.allocation(index);
+        let fail = |error: ValidationError| {
+            invalid(ErrorKind::InvalidUsageAllocations, &error.within(within))
+        };
+        let integer = integer(
+            allocation.quantity.as_ref(),
+            "AllocatedUsageQuantity",
+            within,
+        )?;
+        let decimal = allocation.quantity_as_decimal.as_deref();
+        let (field, this_kind, quantity) = match (integer, decimal) {
+            (Some(_), Some(text)) => {
+                return Err(fail(ValidationError::new(
+                    "AllocatedUsageQuantityAsDecimal",
+                    Rule::Exclusive("AllocatedUsageQuantity"),
+                    text,
+                )));
+            }
+            (None, None) => {
+                return Err(fail(ValidationError::new(
+                    "AllocatedUsageQuantityAsDecimal",
+                    Rule::Required,
+                    "",
+                )));
+            }
+            (Some(units), None) => (
+                "AllocatedUsageQuantity",
+                Kind::Integer,
+                Quantity::try_from(units),
+            ),
+            (None, Some(text)) => (
+                "AllocatedUsageQuantityAsDecimal",
+                Kind::Decimal,
+                text.parse::<Quantity>(),
+            ),
+        };
+        let quantity = quantity.map_err(|e| {
+            fail(ValidationError {
+                field: field.into(),
+                ..e
+            })
+        })?;
+        if *kind.get_or_insert(this_kind) != this_kind {
+            return Err(fail(ValidationError::new(
+                field,
+                Rule::MixedQuantityKinds,
+                quantity,
+            )));
+        }
+        let tags = match &allocation.tags {
+            None => None,
+            Some(tags) => Some(
+                self::tags(tags)
+                    .map_err(|error| invalid(ErrorKind::InvalidTag, &error.within(within)))?,
+            ),
+        };
+        allocations.push(BilledAllocation { quantity, tags });
+    }
+    let sum = Quantity::checked_sum(allocations.iter().map(|a| a.quantity)).ok_or_else(|| {
+        allocation_error(ValidationError::new(
+            "UsageAllocations",
+            Rule::Quantity,
+            "sum above 9999999999.999999",
+        ))
+    })?;
+    if sum != record.quantity {
+        return Err(allocation_error(ValidationError::new(
+            "UsageAllocations",
+            Rule::AllocationSum {
+                expected: record.quantity.to_string(),
+                actual: sum.to_string(),
+            },
+            sum,
+        )));
+    }
+    Ok(allocations)
+}
+
+/// The tags of one allocation: 1..=5, valid keys and values, keys unique.
+fn tags(list: &[Object<TagIn<'_>>]) -> Result<Tags, ValidationError> {
+    let mut tags = Vec::with_capacity(list.len());
+    for (index, tag) in list.iter().enumerate() {
+        let text = |name: &'static str, text: &Option<Text<'_>>| {
+            text.as_deref()
+                .map(str::to_owned)
+                .ok_or_else(|| ValidationError::new(name, Rule::Required, ""))
+        };
+        let tag = text("Key", &tag.key)
+            .and_then(TagKey::new)
+            .and_then(|key| {
+                let value = text("Value", &tag.value).and_then(TagValue::new)?;
+                Ok(Tag::new(key, value))
+            })
+            .map_err(|e| e.within(format_args!("Tags[{index}]")))?;
+        tags.push(tag);
+    }
+    Tags::new(tags)
+}
