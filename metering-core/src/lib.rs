@@ -30,7 +30,7 @@ mod aws;
 mod aws_transport;
 
 pub use builder::RecordBuilder;
-pub use customer::{Customer, RequestScope};
+pub use customer::{Customer, CustomerFields, CustomerFieldsError, RequestScope};
 pub use dimension::Dimension;
 pub use error::{Rule, ValidationError};
 pub use metering_rules::{QUANTITY_DECIMAL, StringRule, Violation, limits};

@@ -318,13 +318,13 @@ fn entry_bytes(record: &UsageRecord) -> usize {
         // No JSON escape is longer than six bytes (`\u001f`), and the field names, numbers
         // and punctuation take less than 200: 25 such records stay far below 1 MB, so only
         // allocations need the exact count.
-        let (identifier, account, license) = match record.customer() {
-            Customer::Legacy { identifier, .. } => (identifier.as_str(), "", ""),
-            Customer::Account { account, .. } => ("", account.as_str(), ""),
-            Customer::Licensed { account, license } => ("", account.as_str(), license.as_str()),
-        };
-        let text =
-            identifier.len() + account.len() + license.len() + record.dimension().as_str().len();
+        let customer: usize = record
+            .customer()
+            .wire_fields()
+            .record_fields()
+            .map(|(_, value)| value.len())
+            .sum();
+        let text = customer + record.dimension().as_str().len();
         return 200 + 6 * text + SDK_OVERHEAD_PER_RECORD;
     }
     let mut counter = ByteCounter(0);

@@ -9,7 +9,7 @@
 use serde::de::{DeserializeSeed, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::customer::Customer;
+use crate::customer::{Customer, CustomerFields};
 use crate::error::{Rule, ValidationError};
 use crate::quantity::Quantity;
 use crate::record::{Tag, Tags, UsageAllocation, UsageRecord};
@@ -74,17 +74,13 @@ impl UsageRecord {
     fn wire(&self, with_product: bool) -> WireRecordOut<'_> {
         let decimal = self.needs_decimal();
         let (quantity, quantity_as_decimal) = wire_quantity(self.quantity(), decimal);
-        let (identifier, account, license) = match self.customer() {
-            Customer::Legacy { identifier, .. } => (Some(identifier), None, None),
-            Customer::Account { account, .. } => (None, Some(account), None),
-            Customer::Licensed { account, license } => (None, Some(account), Some(license)),
-        };
+        let customer = self.customer().wire_fields();
         WireRecordOut {
-            product_code: self.customer().product().filter(|_| with_product),
+            product_code: customer.product_code.filter(|_| with_product),
             timestamp: self.timestamp(),
-            customer_identifier: identifier,
-            customer_aws_account_id: account,
-            license_arn: license,
+            customer_identifier: customer.customer_identifier,
+            customer_aws_account_id: customer.customer_aws_account_id,
+            license_arn: customer.license_arn,
             dimension: self.dimension(),
             quantity,
             quantity_as_decimal,
@@ -281,7 +277,8 @@ impl WireRecordIn {
             (None, product) => product.cloned(),
         };
         let customer = customer(
-            product,
+            product.as_ref(),
+            // The Rust SDK 1.124 sends an empty identifier on every record.
             self.customer_identifier.filter(|id| !id.is_empty()),
             self.customer_aws_account_id,
             self.license_arn,
@@ -351,50 +348,21 @@ fn read_allocation(
     Ok(UsageAllocation::new(quantity, Tags::new(tags)?))
 }
 
-/// Resolves the customer mode from the fields present; an empty `CustomerIdentifier`
-/// counts as absent.
+/// Validates each customer field, then resolves the mode they name.
 fn customer(
-    product: Option<ProductCode>,
+    product: Option<&ProductCode>,
     identifier: Option<String>,
     account: Option<String>,
     license: Option<String>,
 ) -> Result<Customer, ValidationError> {
-    match (identifier, account, license) {
-        (Some(identifier), Some(_), _) => Err(ValidationError::new(
-            "CustomerIdentifier",
-            Rule::Exclusive("CustomerAWSAccountId"),
-            identifier,
-        )),
-        (Some(_), None, Some(license)) => Err(ValidationError::new(
-            "LicenseArn",
-            Rule::Exclusive("CustomerIdentifier"),
-            license,
-        )),
-        (None, Some(account), Some(license)) => match product {
-            Some(product) => Err(ValidationError::new(
-                "ProductCode",
-                Rule::Exclusive("LicenseArn"),
-                product,
-            )),
-            None => Ok(Customer::Licensed {
-                account: CustomerAwsAccountId::new(account)?,
-                license: LicenseArn::new(license)?,
-            }),
-        },
-        (None, None, Some(_)) => Err(required("CustomerAWSAccountId")),
-        (identifier, account, None) => {
-            let product = product.ok_or_else(|| required("ProductCode"))?;
-            match (identifier, account) {
-                (Some(identifier), _) => Ok(Customer::Legacy {
-                    product,
-                    identifier: CustomerIdentifier::new(identifier)?,
-                }),
-                (None, Some(account)) => Ok(Customer::Account {
-                    product,
-                    account: CustomerAwsAccountId::new(account)?,
-                }),
-                (None, None) => Err(required("CustomerAWSAccountId")),
-            }
-        }
-    }
+    let identifier = identifier.map(CustomerIdentifier::new).transpose()?;
+    let account = account.map(CustomerAwsAccountId::new).transpose()?;
+    let license = license.map(LicenseArn::new).transpose()?;
+    let fields = CustomerFields {
+        product_code: product,
+        customer_identifier: identifier.as_ref(),
+        customer_aws_account_id: account.as_ref(),
+        license_arn: license.as_ref(),
+    };
+    Customer::from_wire_fields(fields).map_err(|e| e.to_validation_error(&fields))
 }

@@ -159,7 +159,7 @@ fn bad_entries_name_the_field_the_rule_and_the_value() {
         ),
         (
             json!({"LicenseArn": "arn:aws:license-manager::1:license:l-1", "CustomerAWSAccountId": null, "CustomerIdentifier": "c", "ProductCode": null}),
-            "LicenseArn: cannot be combined with CustomerIdentifier",
+            "CustomerIdentifier: cannot be combined with LicenseArn",
         ),
     ];
     for (patch, expected) in cases {
@@ -185,5 +185,75 @@ fn long_values_are_cut_short_in_messages() {
     assert!(
         err.contains("… (300 characters)") && err.len() < 300,
         "{err}"
+    );
+}
+
+/// Every mode goes to its wire fields and back; every other combination of fields is
+/// refused with the combination named, and an empty product code counts as absent.
+#[test]
+fn customer_fields_round_trip_and_every_bad_combination_is_named() {
+    use metering_core::{
+        CustomerAwsAccountId as Account, CustomerFields, CustomerFieldsError as E,
+        CustomerIdentifier as Identifier, LicenseArn, ProductCode,
+    };
+    let product = ProductCode::new("p").unwrap();
+    let empty_product = ProductCode::new("").unwrap();
+    let identifier = Identifier::new("c-1").unwrap();
+    let account = Account::new("111122223333").unwrap();
+    let license = LicenseArn::new("arn:aws:license-manager::1:license:l-1").unwrap();
+    for customer in [
+        Customer::Legacy {
+            product: product.clone(),
+            identifier: identifier.clone(),
+        },
+        Customer::Account {
+            product: product.clone(),
+            account: account.clone(),
+        },
+        Customer::Licensed {
+            account: account.clone(),
+            license: license.clone(),
+        },
+    ] {
+        assert_eq!(
+            Customer::from_wire_fields(customer.wire_fields()).as_ref(),
+            Ok(&customer)
+        );
+    }
+    let fields = |p, i, a, l| CustomerFields {
+        product_code: p,
+        customer_identifier: i,
+        customer_aws_account_id: a,
+        license_arn: l,
+    };
+    let (p, i, a, l) = (
+        Some(&product),
+        Some(&identifier),
+        Some(&account),
+        Some(&license),
+    );
+    for (given, expected) in [
+        (fields(None, None, None, None), E::MissingProduct),
+        (fields(None, None, a, None), E::MissingProduct),
+        (
+            fields(Some(&empty_product), None, a, None),
+            E::MissingProduct,
+        ),
+        (fields(p, None, a, l), E::ProductWithLicense),
+        (fields(p, None, None, None), E::MissingCustomer),
+        (fields(None, None, None, l), E::LicenseWithoutAccount),
+        (fields(p, i, a, None), E::IdentifierWithAccount),
+        (fields(None, i, a, l), E::IdentifierWithLicense),
+    ] {
+        assert_eq!(
+            Customer::from_wire_fields(given),
+            Err(expected),
+            "{given:?}"
+        );
+    }
+    let error = E::IdentifierWithAccount.to_validation_error(&fields(p, i, a, None));
+    assert_eq!(
+        error.to_string(),
+        r#"CustomerIdentifier: cannot be combined with CustomerAWSAccountId (value: "c-1")"#
     );
 }
