@@ -12,6 +12,8 @@ mod dimension;
 mod error;
 #[cfg(feature = "meter")]
 pub mod ledger;
+#[cfg(feature = "meter")]
+pub mod meter;
 mod outcome;
 mod plan;
 mod quantity;
@@ -52,6 +54,8 @@ pub use tags::__private;
 
 #[cfg(feature = "aws")]
 pub use aws_transport::AwsTransport;
+#[cfg(feature = "meter")]
+pub use meter::{Handle, Meter, MeterBuilder, MeterConfig, MeterError, MeterStatus, Recording};
 
 /// The AWS SDK crate this library converts into and submits through.
 #[cfg(feature = "aws")]

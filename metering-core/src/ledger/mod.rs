@@ -464,3 +464,63 @@ pub trait Ledger: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<bool, LedgerError>> + Send;
 }
+
+/// A shared ledger: the meter can own one handle while the caller keeps another.
+impl<L: Ledger> Ledger for Arc<L> {
+    fn commit(
+        &self,
+        checkpoint: &Checkpoint,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<CommitReport, LedgerError>> + Send {
+        (**self).commit(checkpoint, now)
+    }
+    fn seal(
+        &self,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SealReport, LedgerError>> + Send {
+        (**self).seal(until, now)
+    }
+    fn seal_customer(
+        &self,
+        customer: &Customer,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SealReport, LedgerError>> + Send {
+        (**self).seal_customer(customer, now)
+    }
+    fn claim(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Option<Claim>, LedgerError>> + Send {
+        (**self).claim(owner, now, lease)
+    }
+    fn settle(
+        &self,
+        claim: &Claim,
+        outcomes: &[(RecordId, Settlement)],
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SettleReport, LedgerError>> + Send {
+        (**self).settle(claim, outcomes, now)
+    }
+    fn status(&self) -> impl Future<Output = Result<LedgerStatus, LedgerError>> + Send {
+        (**self).status()
+    }
+    fn records(
+        &self,
+        state: Option<RecordState>,
+    ) -> impl Future<Output = Result<Vec<StoredRecord>, LedgerError>> + Send {
+        (**self).records(state)
+    }
+    fn set_aside(&self) -> impl Future<Output = Result<Vec<SetAside>, LedgerError>> + Send {
+        (**self).set_aside()
+    }
+    fn requeue(
+        &self,
+        id: RecordId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, LedgerError>> + Send {
+        (**self).requeue(id, now)
+    }
+}

@@ -1,0 +1,87 @@
+//! What recording and running a Meter can fail with.
+
+use crate::ledger::{Delta, LedgerError};
+use crate::{Quantity, Timestamp, ValidationError};
+
+/// A Meter refused usage, or could not run.
+///
+/// Every refusal leaves the usage unrecorded (nothing partial): the caller still holds it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MeterError {
+    /// The tags broke a rule of the service.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// The hour's total for the key would exceed the service's largest quantity.
+    #[error(
+        "Quantity: the total of {key} in the hour starting {hour} would be {total} + {quantity}, above the service's largest quantity {}",
+        Quantity::MAX
+    )]
+    Overflow {
+        /// The key: customer, dimension and tags.
+        key: String,
+        /// The hour's start.
+        hour: Timestamp,
+        /// The hour's total so far in this process.
+        total: Quantity,
+        /// The refused quantity.
+        quantity: Quantity,
+    },
+    /// The event's timestamp is too far ahead of the clock.
+    #[error(
+        "Timestamp {timestamp} is {ahead:?} ahead of now ({now}); the meter accepts at most {bound:?} (`MeterConfig::with_future_bound`)"
+    )]
+    InFuture {
+        /// The event's timestamp.
+        timestamp: Timestamp,
+        /// The clock's time.
+        now: Timestamp,
+        /// How far ahead it is.
+        ahead: std::time::Duration,
+        /// The bound.
+        bound: std::time::Duration,
+    },
+    /// The ledger has been failing, and the usage held in memory reached its bound
+    /// (`MeterConfig::with_backlog_limit`): the usage is refused rather than dropped.
+    #[error(
+        "the ledger is failing and {held} uncommitted deltas are held in memory, the bound ({limit}); this usage was not recorded"
+    )]
+    Backlog {
+        /// Uncommitted deltas held.
+        held: usize,
+        /// The bound.
+        limit: usize,
+    },
+    /// The meter was shut down: this usage was not recorded.
+    #[error("the meter is shut down; this usage was not recorded")]
+    Closed,
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// A configuration that cannot work.
+    #[error("MeterConfig.{setting}: {rule} (value: {value})")]
+    Config {
+        /// The setting.
+        setting: &'static str,
+        /// The rule it breaks.
+        rule: String,
+        /// Its value.
+        value: String,
+    },
+    /// A Meter runs its writer on Tokio: build it inside a runtime.
+    #[error("a Meter must be built inside a Tokio runtime")]
+    NoRuntime,
+    /// Shutting down, usage could not be committed within the shutdown timeout: it is
+    /// handed back here, for the caller to keep.
+    #[error(
+        "shutdown: {} deltas of usage could not be committed within {timeout:?} (last error: {last_error}); they are in this error", deltas.len()
+    )]
+    Unflushed {
+        /// The usage not committed.
+        deltas: Vec<Delta>,
+        /// The shutdown timeout.
+        timeout: std::time::Duration,
+        /// The last commit error.
+        last_error: String,
+    },
+}

@@ -1,0 +1,686 @@
+//! The Meter: record usage as it happens, from any thread, and commit it to a durable
+//! [`Ledger`] in group commits.
+//!
+//! # Recording
+//! [`Meter::record`] (or [`Meter::usage`] for tags and event times) adds a quantity to the
+//! open hour's total for its key (customer, dimension, tags). A key already open costs a
+//! hash, a shared lock and one compare-and-swap, with no allocation. For the hottest callers
+//! a [`Handle`] resolves the key once: each [`Handle::add`] is then one compare-and-swap.
+//!
+//! Without `.at(...)`, an event belongs to the hour the meter's clock is in, as last read:
+//! the meter reads its clock at every tick (each commit interval, and at each hour's turn),
+//! not at every event, since reading a clock costs more than recording.
+//!
+//! # Guarantees
+//! - [`Meter::record`] is acknowledged in memory: if the process is killed, usage recorded
+//!   within the last commit interval (and any the ledger was refusing) is lost. Nothing is
+//!   ever counted twice.
+//! - [`Meter::record_durable`] resolves only once a checkpoint holding its usage is
+//!   committed: group commit makes many concurrent callers share one transaction.
+//! - A failed commit is retried with the same checkpoint (the ledger applies each once),
+//!   loudly; while it fails, usage waits in memory up to
+//!   [`MeterConfig::with_backlog_limit`], past which recording is refused
+//!   ([`MeterError::Backlog`]), never dropped.
+//! - [`Meter::shutdown`] commits what is left within [`MeterConfig::shutdown_timeout`]; a
+//!   Meter dropped without it reports any uncommitted usage on standard error and through
+//!   `tracing`.
+//! - An hour's total for a key never exceeds the service's largest quantity: the add that
+//!   would is refused ([`MeterError::Overflow`]). (Totals across processes and across tag
+//!   sets of one record are checked by the ledger when it seals.)
+//!
+//! # How an add meets a checkpoint
+//! Each key holds its hours' running totals in atomic words (see `slot.rs`); a checkpoint
+//! takes what grew since the previous one. A durable add reads the checkpoint number `e`
+//! after its add: checkpoint `e + 1` starts after that read, so it sees the add, and the
+//! caller waits for `e + 1` to be committed.
+
+mod config;
+mod error;
+mod slot;
+mod table;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rustc_hash::FxHashMap;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+pub use self::config::MeterConfig;
+pub use self::error::MeterError;
+use self::slot::AddError;
+use self::table::{Entry, KeyRef, Table};
+use crate::ledger::{Checkpoint, Delta, InstanceId, Ledger, LedgerStatus, UsageKey};
+use crate::{Customer, Dimension, Quantity, Tags, Timestamp, UsageTags};
+
+const NANOS_PER_HOUR: i128 = 3_600_000_000_000;
+
+/// The hour number (hours since the Unix epoch) `at` falls in.
+fn hour_number(at: Timestamp) -> i64 {
+    // Within the years -9999..=9999 the hour number fits an i64 with room to spare.
+    i64::try_from(at.unix_nanos().div_euclid(NANOS_PER_HOUR)).unwrap_or_default()
+}
+
+/// The start of hour number `hour`.
+fn hour_start(hour: i64) -> Timestamp {
+    Timestamp::from_unix_nanos(i128::from(hour) * NANOS_PER_HOUR)
+        .unwrap_or_else(|_| unreachable!("hour numbers come from valid timestamps"))
+}
+
+/// Usage that did not fit its key's ring (an hour outside the window): kept by hour.
+#[derive(Default)]
+struct Aside {
+    /// Set once the final checkpoint was taken: later usage is refused.
+    closed: bool,
+    usage: FxHashMap<(Arc<UsageKey>, i64), u64>,
+}
+
+/// Where the writer is: what every durable caller waits on.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    /// Every checkpoint up to this number is committed.
+    committed: u64,
+    /// The writer stopped: nothing more will be committed.
+    closed: bool,
+    /// The last commit error, while commits fail.
+    last_error: Option<String>,
+}
+
+/// What the recording side and the writer share.
+struct Shared {
+    table: Table,
+    aside: Mutex<Aside>,
+    config: MeterConfig,
+    instance: InstanceId,
+    /// The clock as last read (nanoseconds since the epoch), and its hour.
+    now: AtomicI64,
+    hour_now: AtomicI64,
+    /// The window new keys open with: the checkpointer's current hour.
+    center: AtomicI64,
+    /// The number of the last checkpoint taken.
+    epoch: AtomicU64,
+    /// Set while the ledger fails and uncommitted usage is at its bound.
+    backlogged: AtomicBool,
+    progress: watch::Sender<Progress>,
+    wake: Notify,
+    /// Checkpoints taken and not yet committed, oldest first.
+    pending: Mutex<VecDeque<Arc<Checkpoint>>>,
+}
+
+impl Shared {
+    fn new(config: MeterConfig) -> Self {
+        let now = config.clock().now();
+        let hour = hour_number(now);
+        Self {
+            table: Table::new(),
+            aside: Mutex::default(),
+            instance: InstanceId::random(),
+            now: AtomicI64::new(clamp_nanos(now)),
+            hour_now: AtomicI64::new(hour),
+            center: AtomicI64::new(hour),
+            epoch: AtomicU64::new(0),
+            backlogged: AtomicBool::new(false),
+            progress: watch::Sender::new(Progress::default()),
+            wake: Notify::new(),
+            pending: Mutex::default(),
+            config,
+        }
+    }
+
+    /// Reads the clock, and moves the meter's idea of now forward to it.
+    fn read_clock(&self) -> Timestamp {
+        let now = self.config.clock().now();
+        self.now.fetch_max(clamp_nanos(now), Ordering::Relaxed);
+        self.hour_now.fetch_max(hour_number(now), Ordering::Relaxed);
+        now
+    }
+
+    /// The hour `at` falls in, refusing it when it is too far ahead of the clock. Reads the
+    /// clock only for a timestamp past the last reading plus the bound.
+    fn hour_of(&self, at: Timestamp) -> Result<i64, MeterError> {
+        let bound = self.config.future_bound();
+        let last = i128::from(self.now.load(Ordering::Relaxed));
+        if at.unix_nanos() > last + i128::try_from(bound.as_nanos()).unwrap_or(i128::MAX) {
+            let now = self.read_clock();
+            let ahead = at.duration_since(now);
+            if ahead > bound {
+                return Err(MeterError::InFuture {
+                    timestamp: at,
+                    now,
+                    ahead,
+                    bound,
+                });
+            }
+        }
+        // The common case, an event in the current hour, without a division.
+        let current = self.hour_now.load(Ordering::Relaxed);
+        let offset = at.unix_nanos() - i128::from(current) * NANOS_PER_HOUR;
+        Ok(if (0..NANOS_PER_HOUR).contains(&offset) {
+            current
+        } else {
+            hour_number(at)
+        })
+    }
+
+    /// Adds `quantity` to `entry`'s `hour`.
+    fn add(&self, entry: &Entry, hour: i64, quantity: Quantity) -> Result<(), MeterError> {
+        if self.backlogged.load(Ordering::Relaxed) {
+            return Err(self.backlog_error());
+        }
+        match entry.counters.add(hour, quantity.micros()) {
+            Ok(()) => Ok(()),
+            Err(AddError::Moved) => self.add_aside(&entry.key, hour, quantity),
+            Err(AddError::Overflow { total }) => Err(overflow(&entry.key, hour, total, quantity)),
+        }
+    }
+
+    /// The slow path: an hour outside the key's window (late by more than an hour, or ahead
+    /// of the window), or a meter that is closing.
+    #[cold]
+    fn add_aside(
+        &self,
+        key: &Arc<UsageKey>,
+        hour: i64,
+        quantity: Quantity,
+    ) -> Result<(), MeterError> {
+        let mut aside = self.aside.lock().unwrap_or_else(PoisonError::into_inner);
+        if aside.closed {
+            return Err(MeterError::Closed);
+        }
+        let total = aside.usage.entry((key.clone(), hour)).or_default();
+        let sum = *total + quantity.micros();
+        if sum > Quantity::MAX.micros() {
+            return Err(overflow(key, hour, *total, quantity));
+        }
+        *total = sum;
+        Ok(())
+    }
+
+    fn backlog_error(&self) -> MeterError {
+        MeterError::Backlog {
+            held: self.config.backlog_limit(),
+            limit: self.config.backlog_limit(),
+        }
+    }
+
+    /// Waits until the checkpoint after the current one is committed: whatever was added
+    /// before this call is then durable.
+    async fn durable(&self) -> Result<(), MeterError> {
+        let number = self.epoch.load(Ordering::SeqCst) + 1;
+        let mut progress = self.progress.subscribe();
+        self.wake.notify_one();
+        let progress = progress
+            .wait_for(|progress| progress.committed >= number || progress.closed)
+            .await
+            .map_err(|_| MeterError::Closed)?;
+        if progress.committed >= number {
+            Ok(())
+        } else {
+            Err(MeterError::Closed)
+        }
+    }
+
+    /// Takes every key's usage since the previous checkpoint, moving the windows to the
+    /// current hour (or, closing, far past every real hour, so that later adds are refused).
+    fn take(&self, closing: bool) -> (u64, Vec<Delta>) {
+        let center = if closing {
+            i64::MAX / 4
+        } else {
+            self.hour_now.load(Ordering::Relaxed)
+        };
+        // Before the scan: keys opened after a shard is scanned open with this window.
+        let turned = self.center.fetch_max(center, Ordering::SeqCst) < center;
+        let number = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut deltas = Vec::new();
+        self.table.for_each(|entry| {
+            entry.counters.take(center, |hour, micros| {
+                deltas.push(delta(&entry.key, hour, micros));
+            });
+        });
+        let usage = {
+            let mut aside = self.aside.lock().unwrap_or_else(PoisonError::into_inner);
+            aside.closed |= closing;
+            std::mem::take(&mut aside.usage)
+        };
+        deltas.extend(
+            usage
+                .into_iter()
+                .map(|((key, hour), micros)| delta(&key, hour, micros)),
+        );
+        if turned && !closing {
+            self.table.forget_idle();
+        }
+        (number, deltas)
+    }
+
+    /// What is held in memory and not yet taken by a checkpoint.
+    fn untaken(&self) -> Vec<Delta> {
+        let mut deltas = Vec::new();
+        self.table.for_each(|entry| {
+            entry.counters.untaken(|hour, micros| {
+                deltas.push(delta(&entry.key, hour, micros));
+            });
+        });
+        let aside = self.aside.lock().unwrap_or_else(PoisonError::into_inner);
+        deltas.extend(
+            aside
+                .usage
+                .iter()
+                .map(|((key, hour), micros)| delta(key, *hour, *micros)),
+        );
+        deltas
+    }
+}
+
+fn clamp_nanos(at: Timestamp) -> i64 {
+    i64::try_from(at.unix_nanos()).unwrap_or(if at.unix_nanos() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+fn delta(key: &Arc<UsageKey>, hour: i64, micros: u64) -> Delta {
+    Delta {
+        key: key.clone(),
+        hour: hour_start(hour),
+        // Totals never exceed the maximum, so neither do their differences.
+        quantity: Quantity::from_micros(micros).unwrap_or(Quantity::MAX),
+    }
+}
+
+fn overflow(key: &UsageKey, hour: i64, total: u64, quantity: Quantity) -> MeterError {
+    MeterError::Overflow {
+        key: describe(key),
+        hour: hour_start(hour),
+        total: Quantity::from_micros(total).unwrap_or(Quantity::MAX),
+        quantity,
+    }
+}
+
+/// A key for a person: `customer / dimension [tags]`.
+fn describe(key: &UsageKey) -> String {
+    let customer = match key.customer() {
+        Customer::Legacy {
+            product,
+            identifier,
+        } => format!("{product}/{identifier}"),
+        Customer::Account { product, account } => format!("{product}/{account}"),
+        Customer::Licensed { account, license } => format!("{license}/{account}"),
+    };
+    let tags = key.tags().map_or_else(String::new, |tags| {
+        let tags: Vec<String> = tags
+            .as_slice()
+            .iter()
+            .map(|tag| format!("{}={}", tag.key, tag.value))
+            .collect();
+        format!(" [{}]", tags.join(", "))
+    });
+    format!("{customer} {}{tags}", key.dimension())
+}
+
+/// Records usage and commits it to a [`Ledger`]: see the [module docs](self).
+///
+/// Build one with [`Meter::builder`] inside a Tokio runtime; end it with
+/// [`Meter::shutdown`].
+pub struct Meter {
+    shared: Arc<Shared>,
+    ledger: Arc<dyn writer::LedgerDyn>,
+    writer: Option<Writer>,
+}
+
+impl std::fmt::Debug for Meter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meter")
+            .field("instance", &self.shared.instance)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The running writer: how to stop it, and what it says when it stops.
+struct Writer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<Result<(), MeterError>>,
+}
+
+/// Builds a [`Meter`]: give it a ledger, and optionally a configuration.
+#[derive(Debug)]
+#[must_use]
+pub struct MeterBuilder<L = ()> {
+    config: MeterConfig,
+    ledger: L,
+}
+
+impl Meter {
+    /// A builder with the default configuration and no ledger yet.
+    pub fn builder() -> MeterBuilder {
+        MeterBuilder {
+            config: MeterConfig::default(),
+            ledger: (),
+        }
+    }
+}
+
+impl<L> MeterBuilder<L> {
+    /// The configuration.
+    pub fn config(mut self, config: MeterConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The ledger the meter commits to.
+    pub fn ledger<N: Ledger>(self, ledger: N) -> MeterBuilder<Arc<N>> {
+        MeterBuilder {
+            config: self.config,
+            ledger: Arc::new(ledger),
+        }
+    }
+}
+
+impl<L: Ledger> MeterBuilder<Arc<L>> {
+    /// The meter, its writer started.
+    ///
+    /// # Errors
+    /// [`MeterError::Config`] for a configuration that cannot work;
+    /// [`MeterError::NoRuntime`] outside a Tokio runtime.
+    pub fn build(self) -> Result<Meter, MeterError> {
+        self.config.validate()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| MeterError::NoRuntime)?;
+        let shared = Arc::new(Shared::new(self.config));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = runtime.spawn(writer::run(shared.clone(), self.ledger.clone(), stopped));
+        Ok(Meter {
+            shared,
+            ledger: self.ledger,
+            writer: Some(Writer { stop, task }),
+        })
+    }
+}
+
+impl Meter {
+    /// Adds `quantity` of `dimension` for `customer`, untagged, in the current hour.
+    ///
+    /// # Errors
+    /// [`MeterError::Overflow`], [`MeterError::Backlog`] or [`MeterError::Closed`]: the
+    /// usage was not recorded.
+    pub fn record<D: Dimension>(
+        &self,
+        customer: &Customer,
+        dimension: D,
+        quantity: Quantity,
+    ) -> Result<(), MeterError> {
+        self.usage(customer, dimension).add(quantity)
+    }
+
+    /// Like [`Meter::record`], and resolves once the usage is committed to the ledger.
+    ///
+    /// # Errors
+    /// As [`Meter::record`].
+    pub async fn record_durable<D: Dimension>(
+        &self,
+        customer: &Customer,
+        dimension: D,
+        quantity: Quantity,
+    ) -> Result<(), MeterError> {
+        self.usage(customer, dimension).add_durable(quantity).await
+    }
+
+    /// Usage of `dimension` by `customer`, to tag, time and add.
+    pub fn usage<'m, D: Dimension>(
+        &'m self,
+        customer: &'m Customer,
+        dimension: D,
+    ) -> Recording<'m> {
+        Recording {
+            shared: &self.shared,
+            customer,
+            dimension: dimension.key(),
+            tags: Ok(None),
+            at: None,
+        }
+    }
+
+    /// Commits everything recorded before this call.
+    ///
+    /// # Errors
+    /// [`MeterError::Closed`] after shutdown.
+    pub async fn commit(&self) -> Result<(), MeterError> {
+        self.shared.durable().await
+    }
+
+    /// This process's instance in the ledger.
+    #[must_use]
+    pub fn instance(&self) -> InstanceId {
+        self.shared.instance
+    }
+
+    /// What the meter holds and where its ledger is.
+    ///
+    /// # Errors
+    /// When the ledger cannot say.
+    pub async fn status(&self) -> Result<MeterStatus, MeterError> {
+        let ledger = self.ledger.status().await?;
+        let progress = self.shared.progress.borrow().clone();
+        Ok(MeterStatus {
+            open_keys: self.shared.table.len(),
+            checkpoints_taken: self.shared.epoch.load(Ordering::Relaxed),
+            checkpoints_committed: progress.committed,
+            last_commit_error: progress.last_error,
+            ledger,
+        })
+    }
+
+    /// Commits what is left, within [`MeterConfig::shutdown_timeout`], and stops the writer.
+    /// Recording afterwards (through a [`Handle`] still held) is refused.
+    ///
+    /// # Errors
+    /// [`MeterError::Unflushed`] with the usage that could not be committed.
+    pub async fn shutdown(mut self) -> Result<(), MeterError> {
+        let Some(Writer { stop, task }) = self.writer.take() else {
+            return Ok(());
+        };
+        let _ = stop.send(());
+        task.await.unwrap_or_else(|error| {
+            // The writer panicked: what it held is reported as for a dropped meter.
+            tracing::error!(%error, "the meter's writer panicked");
+            Err(MeterError::Closed)
+        })
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        let Some(Writer { task, .. }) = self.writer.take() else {
+            return;
+        };
+        task.abort();
+        let mut lost = writer::uncommitted(&self.shared);
+        lost.extend(self.shared.untaken());
+        if lost.is_empty() {
+            return;
+        }
+        let lines: Vec<String> = lost
+            .iter()
+            .map(|delta| {
+                format!(
+                    "  {} {} {}",
+                    delta.hour,
+                    describe(&delta.key),
+                    delta.quantity
+                )
+            })
+            .collect();
+        tracing::error!(
+            deltas = lost.len(),
+            "a Meter was dropped without `shutdown`: its uncommitted usage is lost"
+        );
+        eprintln!(
+            "metering: a Meter was dropped without `shutdown().await`; this uncommitted usage is lost:\n{}",
+            lines.join("\n")
+        );
+    }
+}
+
+/// What a meter holds, and its ledger's [`LedgerStatus`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MeterStatus {
+    /// Keys open in memory.
+    pub open_keys: usize,
+    /// Checkpoints taken by this process.
+    pub checkpoints_taken: u64,
+    /// Checkpoints committed (every one up to this number).
+    pub checkpoints_committed: u64,
+    /// The last commit error, while commits fail.
+    pub last_commit_error: Option<String>,
+    /// The ledger's counts per state and oldest unsent hour.
+    pub ledger: LedgerStatus,
+}
+
+/// Usage of one dimension by one customer, being described: tags and time are optional.
+/// Made by [`Meter::usage`].
+#[must_use = "usage is recorded by `.add(...)`"]
+pub struct Recording<'m> {
+    shared: &'m Arc<Shared>,
+    customer: &'m Customer,
+    dimension: &'static str,
+    tags: Result<Option<Cow<'m, Tags>>, MeterError>,
+    at: Option<Timestamp>,
+}
+
+impl<'m> Recording<'m> {
+    /// The tags the usage is allocated to (a `#[derive(UsageTags)]` struct). Converting
+    /// them allocates; a hot path keeps a [`Handle`], or passes built [`Tags`] to
+    /// [`Recording::tag_set`].
+    pub fn tags(mut self, tags: &(impl UsageTags + ?Sized)) -> Self {
+        self.tags = tags
+            .tags()
+            .map(|tags| Some(Cow::Owned(tags)))
+            .map_err(MeterError::from);
+        self
+    }
+
+    /// The tags, already built: no allocation when they are sorted by key.
+    pub fn tag_set(mut self, tags: &'m Tags) -> Self {
+        self.tags = Ok(Some(Cow::Borrowed(tags)));
+        self
+    }
+
+    /// When the usage happened (the current hour if not given).
+    pub fn at(mut self, at: Timestamp) -> Self {
+        self.at = Some(at);
+        self
+    }
+
+    /// Adds `quantity` to the hour's total for this key.
+    ///
+    /// # Errors
+    /// The tags' [`MeterError::Validation`], [`MeterError::InFuture`],
+    /// [`MeterError::Overflow`], [`MeterError::Backlog`] or [`MeterError::Closed`]: the
+    /// usage was not recorded.
+    #[allow(
+        clippy::should_implement_trait,
+        reason = "adding consumes the description of the usage; it is not arithmetic"
+    )]
+    pub fn add(self, quantity: Quantity) -> Result<(), MeterError> {
+        let hour = match self.at {
+            Some(at) => self.shared.hour_of(at)?,
+            None => self.shared.hour_now.load(Ordering::Relaxed),
+        };
+        let shared = self.shared;
+        self.with_entry(|entry| shared.add(entry, hour, quantity))?
+    }
+
+    /// Like [`Recording::add`], and resolves once the usage is committed to the ledger.
+    ///
+    /// # Errors
+    /// As [`Recording::add`].
+    pub async fn add_durable(self, quantity: Quantity) -> Result<(), MeterError> {
+        let shared = self.shared;
+        self.add(quantity)?;
+        shared.durable().await
+    }
+
+    /// A handle on this key, for adding without looking it up again. (A time given with
+    /// `.at(...)` is not kept: each add names its own.)
+    ///
+    /// # Errors
+    /// The tags' [`MeterError::Validation`].
+    pub fn handle(self) -> Result<Handle, MeterError> {
+        let shared = self.shared.clone();
+        let entry = self.with_entry(Arc::clone)?;
+        Ok(Handle { shared, entry })
+    }
+
+    fn with_entry<R>(self, f: impl FnOnce(&Arc<Entry>) -> R) -> Result<R, MeterError> {
+        let tags = match self.tags? {
+            Some(tags) if !tags.as_slice().is_sorted() => Some(Cow::Owned(tags.normalized())),
+            tags => tags,
+        };
+        let key = KeyRef {
+            customer: self.customer,
+            dimension: self.dimension,
+            tags: tags.as_deref(),
+        };
+        let center = || self.shared.center.load(Ordering::SeqCst);
+        Ok(self.shared.table.with(key, center, f))
+    }
+}
+
+/// One key, resolved once: each add is one atomic compare-and-swap into its hour's total.
+/// Cheap to clone and to share between threads.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+    entry: Arc<Entry>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Handle").field(&self.entry.key).finish()
+    }
+}
+
+impl Handle {
+    /// Adds `quantity` in the current hour.
+    ///
+    /// # Errors
+    /// [`MeterError::Overflow`], [`MeterError::Backlog`] or [`MeterError::Closed`]: the
+    /// usage was not recorded.
+    #[inline]
+    pub fn add(&self, quantity: Quantity) -> Result<(), MeterError> {
+        let hour = self.shared.hour_now.load(Ordering::Relaxed);
+        self.shared.add(&self.entry, hour, quantity)
+    }
+
+    /// Adds `quantity` in the hour `at` falls in.
+    ///
+    /// # Errors
+    /// As [`Handle::add`], and [`MeterError::InFuture`].
+    #[inline]
+    pub fn add_at(&self, quantity: Quantity, at: Timestamp) -> Result<(), MeterError> {
+        let hour = self.shared.hour_of(at)?;
+        self.shared.add(&self.entry, hour, quantity)
+    }
+
+    /// Like [`Handle::add`], and resolves once the usage is committed to the ledger.
+    ///
+    /// # Errors
+    /// As [`Handle::add`].
+    pub async fn add_durable(&self, quantity: Quantity) -> Result<(), MeterError> {
+        self.add(quantity)?;
+        self.shared.durable().await
+    }
+
+    /// The key this handle adds to.
+    #[must_use]
+    pub fn key(&self) -> &UsageKey {
+        &self.entry.key
+    }
+}

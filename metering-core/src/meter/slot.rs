@@ -1,0 +1,324 @@
+//! One key's in-memory usage: a ring of four hourly totals, each one atomic word.
+//!
+//! A word packs an hour tag (the hour number modulo 1024, top 10 bits) and that hour's
+//! running total in micro-units (low 54 bits: [`Quantity::MAX`] is below 2^54). Adding is
+//! one compare-and-swap that checks both the tag and the service's upper bound, so a total
+//! never wraps and never exceeds what the service accepts.
+//!
+//! Slot `i` holds the hour `h` with `h mod 4 = i` among the four hours of the window
+//! `center - 1 ..= center + 2`: the previous hour (for slightly late events), the current
+//! one and two ahead, so the hour's turn needs no relabelling on the hot path. Only the
+//! checkpointer moves the window ([`Counters::take`]): it swaps a slot whose hour left the
+//! window to the entering hour with a zero total, and the swap returns the leaving hour's
+//! final total. An add racing with that swap either landed before it (and is in the final
+//! total) or fails its compare-and-swap and sees the new tag ([`AddError::Moved`]), so the
+//! caller records it elsewhere: never lost, never counted twice. The `loom` test below
+//! checks every interleaving.
+//!
+//! Totals are never reset while their hour is in the window, which is what lets an add see
+//! the hour's whole total and refuse to exceed the bound. The checkpointer remembers how
+//! much of each total it has taken ("taken"), so a checkpoint carries only the difference.
+
+#[cfg(loom)]
+use loom::sync::atomic::AtomicU64 as Word;
+#[cfg(not(loom))]
+use std::sync::atomic::AtomicU64 as Word;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use crate::Quantity;
+
+/// Slots per key: the window's length.
+const SLOTS: usize = 4;
+const WINDOW: i64 = 4;
+const VALUE_BITS: u32 = 54;
+const VALUE_MASK: u64 = (1 << VALUE_BITS) - 1;
+const TAG_MASK: i64 = (1 << (64 - VALUE_BITS)) - 1;
+
+const _: () = assert!(Quantity::MAX.micros() <= VALUE_MASK);
+
+/// Why an add did not land in the ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AddError {
+    /// The hour is not in the key's window (any more, or yet): record it elsewhere.
+    Moved,
+    /// The hour's total would exceed [`Quantity::MAX`]; `total` is the total so far.
+    Overflow {
+        /// The hour's total before the refused add, in micro-units.
+        total: u64,
+    },
+}
+
+/// The slot of `hour`.
+fn slot(hour: i64) -> usize {
+    // rem_euclid(4) is in 0..4.
+    usize::try_from(hour.rem_euclid(WINDOW)).unwrap_or_default()
+}
+
+fn word(hour: i64, micros: u64) -> u64 {
+    let tag = u64::try_from(hour & TAG_MASK).unwrap_or_default();
+    (tag << VALUE_BITS) | micros
+}
+
+/// The hour slot `index` holds when the window is centred on `center`.
+fn label(index: usize, center: i64) -> i64 {
+    let first = center - 1;
+    let offset = (i64::try_from(index).unwrap_or_default() - first).rem_euclid(WINDOW);
+    first + offset
+}
+
+/// The hourly totals of one key.
+#[derive(Debug)]
+pub(crate) struct Counters {
+    words: [Word; SLOTS],
+    /// The checkpointer's own state (one checkpointer at a time, so relaxed): the window's
+    /// centre and how much of each slot's total it has taken.
+    center: AtomicI64,
+    taken: [AtomicU64; SLOTS],
+}
+
+impl Counters {
+    /// Empty totals for the window centred on `center`.
+    pub(crate) fn new(center: i64) -> Self {
+        Self {
+            words: std::array::from_fn(|index| Word::new(word(label(index, center), 0))),
+            center: AtomicI64::new(center),
+            taken: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    /// Adds `micros` to `hour`'s total.
+    pub(crate) fn add(&self, hour: i64, micros: u64) -> Result<(), AddError> {
+        // Only hours of the window: a far hour could share a slot's tag (1024 hours apart).
+        let center = self.center.load(Ordering::Relaxed);
+        if hour < center - 1 || hour > center + 2 {
+            return Err(AddError::Moved);
+        }
+        let cell = &self.words[slot(hour)];
+        let tag = word(hour, 0);
+        let mut current = cell.load(Ordering::Relaxed);
+        loop {
+            if current & !VALUE_MASK != tag {
+                return Err(AddError::Moved);
+            }
+            let total = current & VALUE_MASK;
+            let sum = total + micros; // both below 2^54: no wrap
+            if sum > Quantity::MAX.micros() {
+                return Err(AddError::Overflow { total });
+            }
+            // SeqCst: a durable add reads the checkpoint epoch next, and the checkpointer
+            // must see this add in the checkpoint after that epoch (see `Meter`).
+            match cell.compare_exchange_weak(
+                current,
+                tag | sum,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// The usage added since the previous take, as `(hour, micros)`, after moving the window
+    /// to `center` (never back): hours leaving it give their final totals. Only one
+    /// checkpointer may call this at a time.
+    pub(crate) fn take(&self, center: i64, mut delta: impl FnMut(i64, u64)) {
+        let old = self.center.load(Ordering::Relaxed);
+        let center = center.max(old);
+        for (index, (cell, taken)) in self.words.iter().zip(&self.taken).enumerate() {
+            let (hour, entering) = (label(index, old), label(index, center));
+            let prior = taken.load(Ordering::Relaxed);
+            let total = if hour == entering {
+                let total = cell.load(Ordering::SeqCst) & VALUE_MASK;
+                taken.store(total, Ordering::Relaxed);
+                total
+            } else {
+                taken.store(0, Ordering::Relaxed);
+                cell.swap(word(entering, 0), Ordering::SeqCst) & VALUE_MASK
+            };
+            if total > prior {
+                delta(hour, total - prior);
+            }
+        }
+        self.center.store(center, Ordering::Relaxed);
+    }
+
+    /// The usage added since the previous take, as `(hour, micros)`, without taking it.
+    pub(crate) fn untaken(&self, mut delta: impl FnMut(i64, u64)) {
+        let center = self.center.load(Ordering::Relaxed);
+        for (index, (cell, taken)) in self.words.iter().zip(&self.taken).enumerate() {
+            let total = cell.load(Ordering::SeqCst) & VALUE_MASK;
+            let prior = taken.load(Ordering::Relaxed);
+            if total > prior {
+                delta(label(index, center), total - prior);
+            }
+        }
+    }
+
+    /// Whether nothing is held: every total is zero, so the key can be forgotten.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.words
+            .iter()
+            .all(|cell| cell.load(Ordering::SeqCst) & VALUE_MASK == 0)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn taken(counters: &Counters, center: i64) -> Vec<(i64, u64)> {
+        let mut deltas = Vec::new();
+        counters.take(center, |hour, micros| deltas.push((hour, micros)));
+        deltas.sort_unstable();
+        deltas
+    }
+
+    #[test]
+    fn the_window_covers_the_previous_hour_and_two_ahead() {
+        for center in [-5, 0, 1, 2, 3, 1000, 1023, 1024, 500_000] {
+            let mut labels: Vec<i64> = (0..SLOTS).map(|index| label(index, center)).collect();
+            assert!(labels.iter().enumerate().all(|(i, &h)| slot(h) == i));
+            labels.sort_unstable();
+            assert_eq!(labels, [center - 1, center, center + 1, center + 2]);
+        }
+    }
+
+    #[test]
+    fn adds_within_the_window_and_takes_differences() {
+        let counters = Counters::new(100);
+        counters.add(100, 5).unwrap();
+        counters.add(99, 1).unwrap();
+        counters.add(102, 2).unwrap();
+        assert_eq!(counters.add(103, 1), Err(AddError::Moved));
+        assert_eq!(counters.add(98, 1), Err(AddError::Moved));
+        // Hour 100 + 4096 has hour 100's slot and tag, but is not in the window.
+        assert_eq!(counters.add(100 + 1024 * 4, 1), Err(AddError::Moved));
+        assert_eq!(taken(&counters, 100), [(99, 1), (100, 5), (102, 2)]);
+        counters.add(100, 3).unwrap();
+        assert_eq!(taken(&counters, 100), [(100, 3)]);
+        assert!(taken(&counters, 100).is_empty());
+    }
+
+    #[test]
+    fn moving_the_window_gives_final_totals_and_opens_new_hours() {
+        let counters = Counters::new(100);
+        counters.add(99, 4).unwrap();
+        counters.add(100, 6).unwrap();
+        assert_eq!(taken(&counters, 100), [(99, 4), (100, 6)]);
+        counters.add(99, 1).unwrap();
+        counters.add(100, 1).unwrap();
+        // The window moves to 101: hour 99 leaves with its last micro-unit.
+        assert_eq!(taken(&counters, 101), [(99, 1), (100, 1)]);
+        assert_eq!(counters.add(99, 1), Err(AddError::Moved));
+        counters.add(103, 7).unwrap();
+        // A jump past the whole window retires every hour at once; the window never moves back.
+        assert_eq!(taken(&counters, 200), [(103, 7)]);
+        assert_eq!(counters.add(103, 1), Err(AddError::Moved));
+        assert!(taken(&counters, 150).is_empty());
+        counters.add(201, 1).unwrap();
+        assert!(!counters.is_empty());
+        assert_eq!(taken(&counters, 210), [(201, 1)]);
+        assert!(counters.is_empty());
+    }
+
+    #[test]
+    fn a_total_never_exceeds_the_service_maximum() {
+        let counters = Counters::new(0);
+        let max = Quantity::MAX.micros();
+        counters.add(0, max - 1).unwrap();
+        assert_eq!(
+            counters.add(0, 2),
+            Err(AddError::Overflow { total: max - 1 })
+        );
+        counters.add(0, 1).unwrap();
+        assert_eq!(counters.add(0, 1), Err(AddError::Overflow { total: max }));
+        // Taking does not reset the hour's total: the bound is the hour's, not the delta's.
+        assert_eq!(taken(&counters, 0), [(0, max)]);
+        assert_eq!(counters.add(0, 1), Err(AddError::Overflow { total: max }));
+        // Negative hours (before 1970) keep distinct tags too.
+        let old = Counters::new(-3);
+        old.add(-4, 1).unwrap();
+        assert_eq!(taken(&old, -3), [(-4, 1)]);
+    }
+}
+
+/// Every interleaving of adds racing with checkpoints, including the hour's turn: run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p metering-core --features meter --lib loom`
+/// (`scripts/test` does).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::collections::BTreeMap;
+
+    use loom::sync::{Arc, Mutex};
+    use loom::thread;
+
+    use super::*;
+
+    /// Adds each `(hour, micros)`; what the ring refuses as moved goes to `aside`, as the
+    /// meter's slow path does. Returns what was added per hour.
+    fn adder(
+        counters: &Counters,
+        aside: &Mutex<BTreeMap<i64, u64>>,
+        adds: &[(i64, u64)],
+    ) -> BTreeMap<i64, u64> {
+        let mut added = BTreeMap::new();
+        for &(hour, micros) in adds {
+            match counters.add(hour, micros) {
+                Ok(()) => {}
+                Err(AddError::Moved) => *aside.lock().unwrap().entry(hour).or_default() += micros,
+                Err(AddError::Overflow { .. }) => continue,
+            }
+            *added.entry(hour).or_default() += micros;
+        }
+        added
+    }
+
+    fn check(adds: [&'static [(i64, u64)]; 2], centers: &'static [i64]) {
+        loom::model(move || {
+            let counters = Arc::new(Counters::new(10));
+            let aside = Arc::new(Mutex::new(BTreeMap::new()));
+            let threads: Vec<_> = adds
+                .iter()
+                .map(|&adds| {
+                    let (counters, aside) = (counters.clone(), aside.clone());
+                    thread::spawn(move || adder(&counters, &aside, adds))
+                })
+                .collect();
+            let mut checkpointed: BTreeMap<i64, u64> = BTreeMap::new();
+            let mut collect = |hour, micros| *checkpointed.entry(hour).or_default() += micros;
+            for &center in centers {
+                counters.take(center, &mut collect);
+            }
+            let mut added: BTreeMap<i64, u64> = BTreeMap::new();
+            for thread in threads {
+                for (hour, micros) in thread.join().unwrap() {
+                    *added.entry(hour).or_default() += micros;
+                }
+            }
+            // The final checkpoint, once every add returned.
+            counters.take(centers[centers.len() - 1], &mut collect);
+            for (hour, micros) in aside.lock().unwrap().iter() {
+                *checkpointed.entry(*hour).or_default() += micros;
+            }
+            assert_eq!(checkpointed, added);
+        });
+    }
+
+    #[test]
+    fn loom_adds_racing_with_a_checkpoint() {
+        check([&[(10, 1), (10, 2)], &[(10, 4)]], &[10]);
+    }
+
+    #[test]
+    fn loom_adds_racing_with_the_hours_turn() {
+        // The window moves from 10 to 12: hour 9 leaves, hour 13 enters the same slot.
+        check([&[(9, 1), (13, 2)], &[(9, 4), (10, 8)]], &[10, 12]);
+    }
+
+    #[test]
+    fn loom_adds_near_the_bound() {
+        const NEAR: u64 = Quantity::MAX.micros() - 2;
+        check([&[(10, NEAR), (10, 1)], &[(10, 2)]], &[10, 11]);
+    }
+}

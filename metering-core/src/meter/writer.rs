@@ -1,0 +1,174 @@
+//! The writer: takes a checkpoint every commit interval (sooner when a durable caller
+//! waits) and commits checkpoints to the ledger in order, retrying a failed one unchanged.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::{MeterError, NANOS_PER_HOUR, Shared};
+use crate::ledger::{Checkpoint, Delta, Ledger, LedgerError, LedgerStatus};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The ledger calls the [`Meter`](super::Meter) makes itself, object-safe so that the
+/// meter is not generic over its ledger.
+pub(super) trait LedgerDyn: Send + Sync {
+    fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>>;
+}
+
+impl<L: Ledger> LedgerDyn for L {
+    fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>> {
+        Box::pin(Ledger::status(self))
+    }
+}
+
+/// Runs until `stop` fires (or is dropped), then commits what is left within the shutdown
+/// timeout.
+pub(super) async fn run<L: Ledger>(
+    shared: Arc<Shared>,
+    ledger: Arc<L>,
+    mut stop: oneshot::Receiver<()>,
+) -> Result<(), MeterError> {
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            () = tokio::time::sleep(until_tick(&shared)) => {}
+            () = shared.wake.notified() => {}
+        }
+        shared.read_clock();
+        checkpoint(&shared, false);
+        commit(&shared, &*ledger).await;
+    }
+    let result = finish(&shared, &*ledger).await;
+    shared
+        .progress
+        .send_modify(|progress| progress.closed = true);
+    result
+}
+
+/// Until the next commit, or the hour's turn if sooner (so that the current hour moves on
+/// time).
+fn until_tick(shared: &Shared) -> Duration {
+    let now = i128::from(shared.now.load(Ordering::Relaxed));
+    let next_hour = (now.div_euclid(NANOS_PER_HOUR) + 1) * NANOS_PER_HOUR;
+    let to_turn = Duration::from_nanos(u64::try_from(next_hour - now).unwrap_or(u64::MAX));
+    shared
+        .config
+        .commit_interval()
+        .min(to_turn + Duration::from_millis(1))
+}
+
+/// Takes a checkpoint into the queue, unless the queue is at its bound (then usage stays
+/// in memory and recording is refused until commits succeed again).
+fn checkpoint(shared: &Shared, closing: bool) {
+    let mut pending = shared
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let held: usize = pending
+        .iter()
+        .map(|checkpoint| checkpoint.deltas.len())
+        .sum();
+    if held >= shared.config.backlog_limit() && !closing {
+        shared.backlogged.store(true, Ordering::Relaxed);
+        return;
+    }
+    let (number, deltas) = shared.take(closing);
+    pending.push_back(Arc::new(Checkpoint {
+        instance: shared.instance,
+        number,
+        deltas,
+    }));
+}
+
+/// Commits the queued checkpoints in order; true when none is left.
+async fn commit<L: Ledger>(shared: &Shared, ledger: &L) -> bool {
+    loop {
+        let next = shared
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .front()
+            .cloned();
+        let Some(checkpoint) = next else {
+            shared.backlogged.store(false, Ordering::Relaxed);
+            return true;
+        };
+        if !checkpoint.deltas.is_empty() {
+            let now = shared.read_clock();
+            if let Err(error) = ledger.commit(&checkpoint, now).await {
+                tracing::warn!(
+                    instance = %checkpoint.instance,
+                    checkpoint = checkpoint.number,
+                    deltas = checkpoint.deltas.len(),
+                    %error,
+                    "committing usage to the ledger failed; it stays in memory and the same checkpoint is retried"
+                );
+                shared
+                    .progress
+                    .send_modify(|progress| progress.last_error = Some(error.to_string()));
+                return false;
+            }
+        }
+        shared
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front();
+        shared.progress.send_modify(|progress| {
+            progress.committed = checkpoint.number;
+            progress.last_error = None;
+        });
+    }
+}
+
+/// The final checkpoint (after which adds are refused), committed within the timeout.
+async fn finish<L: Ledger>(shared: &Shared, ledger: &L) -> Result<(), MeterError> {
+    let timeout = shared.config.shutdown_timeout();
+    let deadline = Instant::now() + timeout;
+    checkpoint(shared, true);
+    loop {
+        let attempt = tokio::time::timeout_at(deadline, commit(shared, ledger)).await;
+        if attempt == Ok(true) {
+            return Ok(());
+        }
+        if attempt.is_err() || Instant::now() + shared.config.commit_interval() >= deadline {
+            let deltas = uncommitted(shared);
+            let last_error = shared
+                .progress
+                .borrow()
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "the commit did not finish in time".into());
+            tracing::error!(
+                deltas = deltas.len(),
+                %last_error,
+                "shutting the meter down, usage could not be committed"
+            );
+            return Err(MeterError::Unflushed {
+                deltas,
+                timeout,
+                last_error,
+            });
+        }
+        tokio::time::sleep(shared.config.commit_interval()).await;
+    }
+}
+
+/// The usage in checkpoints taken but not committed.
+pub(super) fn uncommitted(shared: &Shared) -> Vec<Delta> {
+    let pending = shared
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    pending
+        .iter()
+        .flat_map(|checkpoint| checkpoint.deltas.iter().cloned())
+        .collect()
+}
