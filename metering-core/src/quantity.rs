@@ -218,6 +218,27 @@ mod tests {
     }
 
     #[test]
+    fn zero_is_only_zero() {
+        assert!(Quantity::ZERO.is_zero());
+        assert!("0.000".parse::<Quantity>().unwrap().is_zero());
+        assert!(!Quantity::from_micros(1).unwrap().is_zero());
+        assert!(!Quantity::MAX.is_zero());
+    }
+
+    #[test]
+    fn json_reads_both_forms_and_shows_the_value() {
+        let read = |json: &str| serde_json::from_str::<Quantity>(json);
+        assert_eq!(read("17").unwrap(), Quantity::new(17).unwrap());
+        assert_eq!(read(r#""17.5""#).unwrap().micros(), 17_500_000);
+        assert!(read("-1").is_err());
+        assert!(read("2147483648").is_err());
+        assert!(read(r#""1.2345678""#).is_err());
+        let half = read(r#""0.5""#).unwrap();
+        assert_eq!(serde_json::to_string(&half).unwrap(), r#""0.5""#);
+        assert_eq!(format!("{half:?}"), "Quantity(0.5)");
+    }
+
+    #[test]
     fn decimals_compare_by_value() {
         let a: Quantity = "17".parse().unwrap();
         let b: Quantity = "17.0".parse().unwrap();

@@ -424,5 +424,36 @@ mod tests {
         let shared = clock.clone();
         shared.advance(HOUR);
         assert_eq!(clock.now(), at("2026-11-26T13:00:00Z"));
+        shared.set(at("2026-12-01T05:59:59Z"));
+        assert_eq!(clock.now(), at("2026-12-01T05:59:59Z"));
+        // Shared or borrowed, a clock reads the same.
+        let arc: Arc<dyn Clock> = Arc::new(clock.clone());
+        assert_eq!(arc.now(), at("2026-12-01T05:59:59Z"));
+        assert_eq!(Clock::now(&&clock), at("2026-12-01T05:59:59Z"));
+    }
+
+    #[test]
+    fn the_system_clock_reads_the_time() {
+        let before = Timestamp::now();
+        let read = SystemClock.now();
+        assert!(before <= read && read <= Timestamp::now());
+    }
+
+    #[test]
+    fn violations_say_how_far_off_in_hours_minutes_seconds() {
+        let policy = TimePolicy::new();
+        let now = at("2026-11-26T12:00:00Z");
+        let old = policy.check(at("2026-11-25T10:58:57Z"), now).unwrap_err();
+        assert!(
+            old.to_string().contains("is 25h 1m 3s old")
+                && old.to_string().contains("up to 24h 0m 0s after"),
+            "{old}"
+        );
+        let ahead = policy.check(at("2026-11-26T13:00:00Z"), now).unwrap_err();
+        assert!(
+            ahead.to_string().contains("is 1h 0m 0s ahead")
+                && ahead.to_string().contains("at most 0h 5m 0s"),
+            "{ahead}"
+        );
     }
 }

@@ -12,8 +12,8 @@ use metering_core::submit::{
     Failure, FailureKind, RecordStatus, Response, SubmitConfig, Submitter, Transport,
 };
 use metering_core::{
-    ManualClock, Outcome, PlannedRequest, Quantity, QuarantineReason, RecordKey, RequestScope,
-    Timestamp, UsageRecord,
+    ManualClock, Outcome, PlannedRequest, Planner, Quantity, QuarantineReason, RecordKey,
+    RequestScope, Timestamp, UsageRecord,
 };
 
 /// A service that bills first-write-wins per key and fails as scripted.
@@ -62,6 +62,9 @@ impl FakeService {
 
 impl Transport for FakeService {
     async fn send(&self, request: &PlannedRequest) -> Result<Response, Failure> {
+        // Whatever bisection and resending made of it, a request carries its own size.
+        let alone = Planner::default().plan(request.records().to_vec(), now());
+        assert_eq!(request.body_bytes(), alone.requests[0].body_bytes());
         let n = {
             let mut requests = self.requests.lock().unwrap();
             requests.push(request.records().len());
