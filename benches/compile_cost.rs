@@ -3,7 +3,7 @@
 //! Run with `cargo bench --bench compile_cost` (it skips itself under `cargo test`). It
 //! writes two crates into a temporary workspace: `ours`, a 200-variant
 //! `#[derive(Dimension)]` enum and five `#[derive(UsageTags)]` structs (with two
-//! `#[derive(TagValue)]` enums); `baseline`, the same enum with strum's derives and the
+//! `#[derive(ToTagValue)]` enums); `baseline`, the same enum with strum's derives and the
 //! same structs without derives. Dependencies are built first; then each crate is rebuilt
 //! `RUNS` times (debug profile, its `lib.rs` rewritten each time, the two interleaved).
 //! From each figure the same figure of a no-op `cargo build` is subtracted, so the ratios
@@ -52,7 +52,7 @@ fn main() {
         "", "wall median", "wall min", "CPU median"
     );
     let figures = [
-        ("ours (Dimension + UsageTags + TagValue)", figures(&ours)),
+        ("ours (Dimension + UsageTags + ToTagValue)", figures(&ours)),
         ("baseline (strum AsRefStr + EnumString)", figures(&baseline)),
         ("no-op cargo build", figures(&noop)),
     ];
@@ -202,7 +202,7 @@ fn ours_source(run: usize) -> String {
         variants(),
         tag_structs(
             "#[derive(metering::UsageTags)]",
-            "#[derive(metering::TagValue)]"
+            "#[derive(metering::ToTagValue)]"
         ),
     )
 }

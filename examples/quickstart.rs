@@ -7,8 +7,8 @@ use std::time::Duration;
 use metering::aws_sdk::config::{Credentials, Region};
 use metering::submit::Submitter;
 use metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, Dimension, ProductCode, Quantity, TagValue,
-    Timestamp, UsageRecord, UsageTags, aws_sdk,
+    AwsTransport, Customer, CustomerAwsAccountId, Dimension, ProductCode, Quantity, Timestamp,
+    ToTagValue, UsageRecord, UsageTags, aws_sdk,
 };
 use metering_emulator::{Emulator, Quota};
 
@@ -29,7 +29,7 @@ struct CostTags {
     environment: Env,
 }
 
-#[derive(TagValue)]
+#[derive(ToTagValue)]
 #[metering(rename_all = "lowercase")]
 enum Env {
     Prod,

@@ -2,7 +2,7 @@
 
 pub use metering_core::*;
 
-/// The derive macros: `Dimension`, `UsageTags` and `TagValue` (which implements
-/// [`ToTagValue`]), each sharing its name with what it implements, as serde's do.
+/// The derive macros: `Dimension`, `UsageTags` and `ToTagValue`, each named after the trait
+/// it implements, as serde's are.
 #[cfg(feature = "derive")]
-pub use metering_derive::{Dimension, TagValue, UsageTags};
+pub use metering_derive::{Dimension, ToTagValue, UsageTags};

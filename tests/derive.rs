@@ -3,7 +3,7 @@
 
 use metering::{
     Customer, CustomerAwsAccountId, Dimension, LicenseArn, ProductCode, Quantity, RecordBuilder,
-    TagValue, Tags, Timestamp, ToTagValue, UsageTags,
+    Tags, Timestamp, ToTagValue, UsageTags,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Dimension)]
@@ -15,7 +15,7 @@ enum Usage {
     Seats,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, TagValue)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ToTagValue)]
 #[metering(rename_all = "lowercase")]
 enum Env {
     Prod,
@@ -375,7 +375,7 @@ mod shadowed_prelude {
         Calls,
     }
 
-    #[derive(metering::TagValue)]
+    #[derive(metering::ToTagValue)]
     pub enum Env {
         Prod,
     }
@@ -411,7 +411,7 @@ mod through_a_reexport {
         Calls,
     }
 
-    #[derive(my_metering::TagValue)]
+    #[derive(my_metering::ToTagValue)]
     #[metering(crate = "super::reexporter::my_metering")]
     pub enum Env {
         Prod,

@@ -159,13 +159,23 @@ impl CustomerUnset for NoCustomer {}
 pub trait TimeUnset: sealed::Sealed {}
 impl TimeUnset for NoTime {}
 
-/// A builder state whose quantity is not set yet.
+/// A builder state in which `.quantity(...)` was not called yet.
 #[diagnostic::on_unimplemented(
-    message = "this record already has a quantity: with `.allocate(...)` the quantity is the sum of the allocations, so use `.quantity(...)` once and not beside `.allocate(...)`",
-    label = "quantity already set"
+    message = "`.quantity(...)` was already called on this record: give its quantity once",
+    label = "second `.quantity(...)`"
 )]
 pub trait QuantityUnset: sealed::Sealed {}
 impl QuantityUnset for NoQuantity {}
+impl QuantityUnset for Allocations {}
+
+/// A builder state without allocations.
+#[diagnostic::on_unimplemented(
+    message = "this record has allocations: its quantity is the sum of the `.allocate(...)` shares, so `.quantity(...)` cannot be given beside them",
+    label = "`.quantity(...)` after `.allocate(...)`"
+)]
+pub trait Unallocated: sealed::Sealed {}
+impl Unallocated for NoQuantity {}
+impl Unallocated for Quantity {}
 
 /// A builder state that can take one more allocation.
 #[diagnostic::on_unimplemented(
@@ -234,7 +244,7 @@ impl<D, C, T, Q> RecordBuilder<D, C, T, Q> {
     /// How much was used, when the quantity is not split among tags.
     pub fn quantity(self, quantity: Quantity) -> RecordBuilder<D, C, T, Quantity>
     where
-        Q: QuantityUnset,
+        Q: Unallocated + QuantityUnset,
     {
         RecordBuilder {
             dimension: self.dimension,

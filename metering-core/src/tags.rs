@@ -1,5 +1,5 @@
 //! Typed allocation tags: a struct whose fields are the tags (`#[derive(UsageTags)]`), and
-//! the values a tag field may hold (`#[derive(TagValue)]` enums, strings).
+//! the values a tag field may hold (`#[derive(ToTagValue)]` enums, strings).
 
 use std::borrow::Cow;
 
@@ -32,12 +32,12 @@ impl<T: UsageTags + ?Sized> UsageTags for &T {
 
 /// A type that can be the value of an allocation tag.
 ///
-/// Enums deriving `TagValue` have their values checked at compile time; strings are
+/// Enums deriving `ToTagValue` have their values checked at compile time; strings are
 /// checked when the tags are built.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be the value of an allocation tag",
     label = "this field's type is not a tag value",
-    note = "derive `metering::TagValue` on a fieldless enum (checked at compile time), or use `String`, `&str` or `metering::TagValue` (checked at run time)"
+    note = "derive `metering::ToTagValue` on a fieldless enum (checked at compile time), or use `String`, `&str` or `metering::TagValue` (checked at run time)"
 )]
 pub trait ToTagValue {
     /// The value, validated.

@@ -15,7 +15,7 @@ pub struct Key {
     pub span: Span,
 }
 
-/// A fieldless enum: a `Dimension` or a `TagValue`.
+/// A fieldless enum: a `Dimension` or a `ToTagValue`.
 pub struct Enum<'a> {
     pub input: &'a DeriveInput,
     pub attrs: Container,
@@ -47,7 +47,7 @@ impl<'a> Enum<'a> {
         let attrs = Container::from_ast(cx, &input.attrs, derive);
         let what = match derive {
             Derive::Dimension => "a dimension",
-            Derive::TagValue | Derive::UsageTags => "a tag value",
+            Derive::ToTagValue | Derive::UsageTags => "a tag value",
         };
         let Data::Enum(data) = &input.data else {
             cx.error_spanned_by(

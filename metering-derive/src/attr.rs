@@ -13,7 +13,7 @@ use crate::ctxt::Ctxt;
 pub enum Derive {
     Dimension,
     UsageTags,
-    TagValue,
+    ToTagValue,
 }
 
 impl Derive {
@@ -21,14 +21,14 @@ impl Derive {
         match self {
             Self::Dimension => "Dimension",
             Self::UsageTags => "UsageTags",
-            Self::TagValue => "TagValue",
+            Self::ToTagValue => "ToTagValue",
         }
     }
 
     fn container_keys(self) -> &'static str {
         match self {
             Self::Dimension => "`rename_all`, `catalog` or `crate`",
-            Self::UsageTags | Self::TagValue => "`rename_all` or `crate`",
+            Self::UsageTags | Self::ToTagValue => "`rename_all` or `crate`",
         }
     }
 
@@ -36,7 +36,7 @@ impl Derive {
     pub fn item(self) -> &'static str {
         match self {
             Self::UsageTags => "field",
-            Self::Dimension | Self::TagValue => "variant",
+            Self::Dimension | Self::ToTagValue => "variant",
         }
     }
 }

@@ -114,10 +114,10 @@ fn usage_tags_impl(input: &TagStruct<'_>) -> TokenStream {
     }
 }
 
-/// `#[derive(TagValue)]`.
+/// `#[derive(ToTagValue)]`.
 pub fn tag_value(input: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
-    let parsed = Enum::from_ast(&cx, input, Derive::TagValue);
+    let parsed = Enum::from_ast(&cx, input, Derive::ToTagValue);
     if let Some(parsed) = &parsed {
         check::tag_value(&cx, parsed);
     }

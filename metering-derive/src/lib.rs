@@ -47,8 +47,8 @@ pub fn derive_usage_tags(input: TokenStream) -> TokenStream {
 ///
 /// Attributes: on the enum `#[metering(rename_all = "...", crate = "...")]`, on a variant
 /// `#[metering(rename = "...")]`.
-#[proc_macro_derive(TagValue, attributes(metering))]
-pub fn derive_tag_value(input: TokenStream) -> TokenStream {
+#[proc_macro_derive(ToTagValue, attributes(metering))]
+pub fn derive_to_tag_value(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::tag_value(&input).into()
 }

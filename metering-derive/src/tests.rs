@@ -218,7 +218,7 @@ fn tag_value_errors_come_with_a_stub() {
         },
         &expect![[r#"
             ::core::compile_error! {
-                "`Prod` has fields, but each variant of a `#[derive(TagValue)]` enum only names a tag value: make it a unit variant"
+                "`Prod` has fields, but each variant of a `#[derive(ToTagValue)]` enum only names a tag value: make it a unit variant"
             }
             ::core::compile_error! {
                 "duplicate metering attribute `rename`"

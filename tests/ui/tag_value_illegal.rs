@@ -1,6 +1,6 @@
-use metering::TagValue;
+use metering::ToTagValue;
 
-#[derive(TagValue)]
+#[derive(ToTagValue)]
 enum Env {
     Prod,
     #[metering(rename = "a>b")]

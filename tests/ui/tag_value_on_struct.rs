@@ -1,6 +1,6 @@
-use metering::TagValue;
+use metering::ToTagValue;
 
-#[derive(TagValue)]
+#[derive(ToTagValue)]
 struct Env {
     name: String,
 }
