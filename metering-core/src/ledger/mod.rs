@@ -37,6 +37,15 @@ use crate::record::{Tags, UsageRecord};
 use crate::strings::DimensionKey;
 use crate::timestamp::Timestamp;
 
+#[cfg(feature = "sqlite")]
+mod codec;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteLedger;
+
 /// What usage is aggregated by, within an hour: the customer, the dimension and the tag set.
 ///
 /// Keys with the same customer and dimension become one record per hour, each tag set one
@@ -163,6 +172,8 @@ pub struct SealReport {
     pub sealed: usize,
     /// Records sealed but quarantined at once (see [`RecordState::Quarantined`]).
     pub quarantined: usize,
+    /// Usage set aside because no valid record could hold it.
+    pub set_aside: usize,
 }
 
 /// A sealed record's identity in the ledger.

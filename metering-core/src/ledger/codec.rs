@@ -1,0 +1,223 @@
+//! How ledger values are stored as SQL columns: plain text a person can read, the same in
+//! every SQL implementation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::customer::Customer;
+use crate::error::ValidationError;
+use crate::quantity::Quantity;
+use crate::record::{Tag, Tags, UsageAllocation, UsageRecord};
+use crate::strings::{
+    CustomerAwsAccountId, CustomerIdentifier, DimensionKey, LicenseArn, ProductCode, TagKey,
+    TagValue,
+};
+use crate::timestamp::Timestamp;
+
+use super::LedgerError;
+
+/// A customer as four text columns, `''` where its mode has no such part:
+/// `product`, `customer_identifier`, `account`, `license`.
+pub(crate) type CustomerColumns = [String; 4];
+
+pub(crate) fn customer_columns(customer: &Customer) -> CustomerColumns {
+    let (product, identifier, account, license) = match customer {
+        Customer::Legacy {
+            product,
+            identifier,
+        } => (product.as_str(), identifier.as_str(), "", ""),
+        Customer::Account { product, account } => (product.as_str(), "", account.as_str(), ""),
+        Customer::Licensed { account, license } => ("", "", account.as_str(), license.as_str()),
+    };
+    [product, identifier, account, license].map(str::to_owned)
+}
+
+/// The customer the columns hold: a licence makes it licence-based, else an account makes it
+/// account-based, else it is a legacy customer.
+pub(crate) fn customer_from_columns(
+    [product, identifier, account, license]: CustomerColumns,
+) -> Result<Customer, ValidationError> {
+    Ok(if !license.is_empty() {
+        Customer::Licensed {
+            account: CustomerAwsAccountId::new(account)?,
+            license: LicenseArn::new(license)?,
+        }
+    } else if !account.is_empty() {
+        Customer::Account {
+            product: ProductCode::new(product)?,
+            account: CustomerAwsAccountId::new(account)?,
+        }
+    } else {
+        Customer::Legacy {
+            product: ProductCode::new(product)?,
+            identifier: CustomerIdentifier::new(identifier)?,
+        }
+    })
+}
+
+/// Tags as a JSON object sorted by key (`{"env":"prod"}`); `''` for the untagged bucket.
+pub(crate) fn tags_column(tags: Option<&Tags>) -> String {
+    tags.map_or_else(String::new, |tags| {
+        let object: BTreeMap<&str, &str> = tags
+            .as_slice()
+            .iter()
+            .map(|tag| (tag.key.as_str(), tag.value.as_str()))
+            .collect();
+        serde_json::to_string(&object).unwrap_or_default()
+    })
+}
+
+pub(crate) fn tags_from_column(text: &str) -> Result<Option<Tags>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let object: BTreeMap<String, String> =
+        serde_json::from_str(text).map_err(|error| format!("tags {text:?}: {error}"))?;
+    tags_from_object(object).map(Some)
+}
+
+fn tags_from_object(object: BTreeMap<String, String>) -> Result<Tags, String> {
+    let tags = object
+        .into_iter()
+        .map(|(key, value)| Ok(Tag::new(TagKey::new(key)?, TagValue::new(value)?)))
+        .collect::<Result<Vec<_>, ValidationError>>()
+        .and_then(Tags::new);
+    tags.map_err(|error| error.to_string())
+}
+
+/// One allocation of a sealed record, as its `allocations` column lists them.
+#[derive(Serialize, Deserialize)]
+struct StoredAllocation {
+    quantity: Quantity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tags: Option<BTreeMap<String, String>>,
+}
+
+/// A record's allocations as JSON (`[{"quantity":3,"tags":{"env":"prod"}}]`), or `None` for a
+/// record of untagged usage only.
+pub(crate) fn allocations_column(record: &UsageRecord) -> Option<String> {
+    let stored: Vec<StoredAllocation> = record
+        .allocations()?
+        .iter()
+        .map(|allocation| StoredAllocation {
+            quantity: allocation.quantity,
+            tags: allocation.tags.as_ref().map(|tags| {
+                tags.as_slice()
+                    .iter()
+                    .map(|tag| (tag.key.to_string(), tag.value.to_string()))
+                    .collect()
+            }),
+        })
+        .collect();
+    serde_json::to_string(&stored).ok()
+}
+
+/// The record whose parts the ledger stored.
+pub(crate) fn record_from_columns(
+    customer: Customer,
+    dimension: &str,
+    hour: Timestamp,
+    quantity: &str,
+    allocations: Option<&str>,
+) -> Result<UsageRecord, String> {
+    let dimension = DimensionKey::new(dimension.to_owned()).map_err(|e| e.to_string())?;
+    let Some(allocations) = allocations else {
+        let quantity: Quantity = quantity
+            .parse()
+            .map_err(|e: ValidationError| e.to_string())?;
+        return Ok(UsageRecord::new(customer, dimension, hour, quantity));
+    };
+    let stored: Vec<StoredAllocation> = serde_json::from_str(allocations)
+        .map_err(|error| format!("allocations {allocations:?}: {error}"))?;
+    let allocations = stored
+        .into_iter()
+        .map(|allocation| {
+            Ok(UsageAllocation {
+                quantity: allocation.quantity,
+                tags: allocation.tags.map(tags_from_object).transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    UsageRecord::with_allocations(customer, dimension, hour, allocations)
+        .map_err(|error| error.to_string())
+}
+
+/// An hour's start as the ledger stores it: Unix seconds.
+pub(crate) fn seconds(timestamp: Timestamp) -> i64 {
+    timestamp.unix_seconds()
+}
+
+pub(crate) fn timestamp(
+    table: &'static str,
+    row: i64,
+    seconds: i64,
+) -> Result<Timestamp, LedgerError> {
+    Timestamp::from_unix_seconds(seconds).map_err(|error| LedgerError::Corrupt {
+        table,
+        row,
+        detail: error.to_string(),
+    })
+}
+
+pub(crate) fn quantity_from_micros(
+    table: &'static str,
+    row: i64,
+    micros: i64,
+) -> Result<Quantity, LedgerError> {
+    u64::try_from(micros)
+        .map_err(|_| format!("negative quantity {micros}"))
+        .and_then(|micros| Quantity::from_micros(micros).map_err(|e| e.to_string()))
+        .map_err(|detail| LedgerError::Corrupt { table, row, detail })
+}
+
+pub(crate) fn micros(quantity: Quantity) -> i64 {
+    // Quantity::MAX is about 1e16, far below i64::MAX.
+    i64::try_from(quantity.micros()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customers_round_trip_through_their_columns() {
+        let product = ProductCode::new("prod-1").unwrap();
+        let account = CustomerAwsAccountId::new("123456789012").unwrap();
+        let customers = [
+            Customer::Legacy {
+                product: product.clone(),
+                identifier: CustomerIdentifier::new("cust-9").unwrap(),
+            },
+            Customer::Account {
+                product,
+                account: account.clone(),
+            },
+            Customer::Licensed {
+                account,
+                license: LicenseArn::new(
+                    "arn:aws:license-manager::123456789012:license:l-0123456789abcdef0123456789abcdef",
+                )
+                .unwrap(),
+            },
+        ];
+        for customer in customers {
+            let columns = customer_columns(&customer);
+            assert_eq!(customer_from_columns(columns).unwrap(), customer);
+        }
+    }
+
+    #[test]
+    fn tags_are_a_sorted_json_object() {
+        let tags = Tags::new(vec![
+            Tag::new(TagKey::new("z").unwrap(), TagValue::new("1, =2").unwrap()),
+            Tag::new(TagKey::new("a").unwrap(), TagValue::new("x").unwrap()),
+        ])
+        .unwrap();
+        let text = tags_column(Some(&tags));
+        assert_eq!(text, r#"{"a":"x","z":"1, =2"}"#);
+        assert_eq!(tags_from_column(&text).unwrap(), Some(tags.normalized()));
+        assert_eq!(tags_column(None), "");
+        assert_eq!(tags_from_column("").unwrap(), None);
+    }
+}

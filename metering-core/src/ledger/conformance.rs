@@ -1,0 +1,778 @@
+//! The conformance suite every [`Ledger`] implementation passes (feature `conformance`).
+//!
+//! Implement [`Harness`] for a fresh store, then generate one test per case with
+//! [`ledger_conformance_tests!`](crate::ledger_conformance_tests):
+//!
+//! ```ignore
+//! metering_core::ledger_conformance_tests!(MyHarness::new());
+//! ```
+//!
+//! Several cases open two handles on one store: they must behave like two processes.
+
+#![allow(
+    clippy::missing_panics_doc,
+    reason = "these are tests: a panic is a failure"
+)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Checkpoint, Claim, Delta, InstanceId, Ledger, RecordState, Settlement, UsageKey};
+use crate::customer::{Customer, RequestScope};
+use crate::quantity::Quantity;
+use crate::record::{Tag, Tags, UsageAllocation, UsageRecord};
+use crate::strings::{
+    CustomerAwsAccountId, DimensionKey, LicenseArn, ProductCode, TagKey, TagValue,
+};
+use crate::timestamp::Timestamp;
+
+/// A store under test.
+pub trait Harness: Send + Sync {
+    /// The implementation.
+    type Ledger: Ledger;
+    /// A new handle on this harness's one store, as another process would open it.
+    fn open(&self) -> Self::Ledger;
+}
+
+/// Generates one `#[tokio::test]` per conformance case, each on a new harness from
+/// `$harness` (an expression).
+#[macro_export]
+macro_rules! ledger_conformance_tests {
+    ($harness:expr) => {
+        $crate::ledger_conformance_tests!(@cases $harness;
+            idempotent_commit, late_usage_moves_to_the_oldest_open_hour,
+            month_close_sets_late_usage_aside, concurrent_seals_seal_once,
+            records_keep_tags_and_decimals, claims_are_oldest_first_by_scope_25_at_most,
+            expired_leases_are_claimable_again, stale_settles_are_fenced,
+            retries_wait_for_their_backoff, requeue_sends_a_quarantined_record_again,
+            customer_seal_closes_one_customer_now, product_and_licence_in_one_hour_are_quarantined,
+            status_counts_every_state, state_survives_reopening);
+    };
+    (@cases $harness:expr; $($case:ident),* $(,)?) => {$(
+        #[::tokio::test]
+        async fn $case() {
+            $crate::ledger::conformance::$case(&$harness).await;
+        }
+    )*};
+}
+
+/// An instant given in RFC 3339.
+#[must_use]
+pub fn at(text: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(text).expect("a valid RFC 3339 instant")
+}
+
+/// An account-based customer of product `prod-a`.
+#[must_use]
+pub fn customer(account: &str) -> Customer {
+    Customer::Account {
+        product: ProductCode::new("prod-a").unwrap(),
+        account: CustomerAwsAccountId::new(account.to_owned()).unwrap(),
+    }
+}
+
+/// A licence-based customer.
+#[must_use]
+pub fn licensed(account: &str) -> Customer {
+    Customer::Licensed {
+        account: CustomerAwsAccountId::new(account.to_owned()).unwrap(),
+        license: LicenseArn::new(format!(
+            "arn:aws:license-manager::{account}:license:l-{account}"
+        ))
+        .unwrap(),
+    }
+}
+
+/// A key of `customer` and `dimension`, with tags given as `key=value` pairs.
+#[must_use]
+pub fn key(customer: &Customer, dimension: &str, tags: &[(&str, &str)]) -> Arc<UsageKey> {
+    let tags = (!tags.is_empty()).then(|| {
+        Tags::new(
+            tags.iter()
+                .map(|(k, v)| {
+                    Tag::new(
+                        TagKey::new((*k).to_owned()).unwrap(),
+                        TagValue::new((*v).to_owned()).unwrap(),
+                    )
+                })
+                .collect(),
+        )
+        .unwrap()
+    });
+    Arc::new(UsageKey::new(
+        customer.clone(),
+        DimensionKey::new(dimension.to_owned()).unwrap(),
+        tags,
+    ))
+}
+
+/// A quantity in the service's decimal form.
+#[must_use]
+pub fn quantity(text: &str) -> Quantity {
+    text.parse().unwrap()
+}
+
+/// A delta of `key` at `instant` (RFC 3339).
+#[must_use]
+pub fn delta(key: &Arc<UsageKey>, instant: &str, amount: &str) -> Delta {
+    Delta {
+        key: Arc::clone(key),
+        hour: at(instant),
+        quantity: quantity(amount),
+    }
+}
+
+fn checkpoint(instance: InstanceId, number: u64, deltas: Vec<Delta>) -> Checkpoint {
+    Checkpoint {
+        instance,
+        number,
+        deltas,
+    }
+}
+
+/// The quantities of every sealed record, as (customer, dimension, hour, quantity).
+async fn sealed(ledger: &impl Ledger) -> Vec<(Customer, String, Timestamp, Quantity)> {
+    ledger
+        .records(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|stored| {
+            let record = stored.record;
+            (
+                record.customer().clone(),
+                record.dimension().to_string(),
+                record.timestamp(),
+                record.quantity(),
+            )
+        })
+        .collect()
+}
+
+/// Seals one record of `n` units per hour from `first` on, for `customer`.
+async fn seal_hours(ledger: &impl Ledger, customer: &Customer, first: Timestamp, hours: u32) {
+    let key = key(customer, "calls", &[]);
+    let deltas = (0..hours)
+        .map(|h| Delta {
+            key: Arc::clone(&key),
+            hour: first.saturating_add(Duration::from_hours(h.into())),
+            quantity: Quantity::from(1),
+        })
+        .collect();
+    let now = first.saturating_add(Duration::from_hours(hours.into()));
+    ledger
+        .commit(&checkpoint(InstanceId::random(), 1, deltas), now)
+        .await
+        .unwrap();
+    ledger.seal(now, now).await.unwrap();
+}
+
+/// A retried checkpoint applies once, from any handle; a lower number is ignored.
+pub async fn idempotent_commit(harness: &impl Harness) {
+    let (one, two) = (harness.open(), harness.open());
+    let key = key(&customer("111111111111"), "calls", &[]);
+    let now = at("2026-11-26T10:30:00Z");
+    let instance = InstanceId::random();
+    let first = checkpoint(
+        instance,
+        7,
+        vec![delta(&key, "2026-11-26T10:05:00Z", "2.5")],
+    );
+    assert!(one.commit(&first, now).await.unwrap().applied);
+    assert!(!one.commit(&first, now).await.unwrap().applied);
+    assert!(!two.commit(&first, now).await.unwrap().applied);
+    let older = checkpoint(
+        instance,
+        6,
+        vec![delta(&key, "2026-11-26T10:05:00Z", "100")],
+    );
+    assert!(!two.commit(&older, now).await.unwrap().applied);
+    let next = checkpoint(instance, 8, vec![delta(&key, "2026-11-26T10:50:00Z", "1")]);
+    assert!(two.commit(&next, now).await.unwrap().applied);
+    let other = checkpoint(InstanceId::random(), 7, first.deltas.clone());
+    assert!(one.commit(&other, now).await.unwrap().applied);
+    one.seal(at("2026-11-26T11:00:00Z"), now).await.unwrap();
+    assert_eq!(
+        sealed(&two).await,
+        [(
+            customer("111111111111"),
+            "calls".into(),
+            at("2026-11-26T10:00:00Z"),
+            quantity("6")
+        )]
+    );
+}
+
+/// Usage for a sealed hour goes to the oldest open hour of its month, counted as late.
+pub async fn late_usage_moves_to_the_oldest_open_hour(harness: &impl Harness) {
+    let ledger = harness.open();
+    let key = key(&customer("111111111111"), "calls", &[]);
+    let now = at("2026-11-26T13:10:00Z");
+    let instance = InstanceId::random();
+    let early = checkpoint(instance, 1, vec![delta(&key, "2026-11-26T10:20:00Z", "5")]);
+    ledger.commit(&early, now).await.unwrap();
+    // Grace of 10 minutes: hours up to 12:00 (ending 13:00) are sealed.
+    ledger.seal(at("2026-11-26T13:00:00Z"), now).await.unwrap();
+    let late = checkpoint(instance, 2, vec![delta(&key, "2026-11-26T10:40:00Z", "3")]);
+    let report = ledger.commit(&late, now).await.unwrap();
+    assert_eq!((report.late, report.set_aside), (1, 0));
+    ledger.seal(at("2026-11-26T14:00:00Z"), now).await.unwrap();
+    let records = ledger.records(None).await.unwrap();
+    let found: Vec<_> = records
+        .iter()
+        .map(|r| (r.record.timestamp(), r.record.quantity(), r.late))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (at("2026-11-26T10:00:00Z"), quantity("5"), Quantity::ZERO),
+            (at("2026-11-26T13:00:00Z"), quantity("3"), quantity("3")),
+        ]
+    );
+    assert!(ledger.set_aside().await.unwrap().is_empty());
+}
+
+/// Late usage whose month has no open hour left is set aside, visible, never dropped; until
+/// then it stays in its own month.
+pub async fn month_close_sets_late_usage_aside(harness: &impl Harness) {
+    let ledger = harness.open();
+    let key = key(&customer("111111111111"), "calls", &[("env", "prod")]);
+    let instance = InstanceId::random();
+    let last_day = checkpoint(instance, 1, vec![delta(&key, "2026-11-30T20:10:00Z", "1")]);
+    ledger
+        .commit(&last_day, at("2026-11-30T20:30:00Z"))
+        .await
+        .unwrap();
+    let now = at("2026-11-30T22:40:00Z");
+    ledger.seal(at("2026-11-30T22:30:00Z"), now).await.unwrap();
+    let still_november = checkpoint(instance, 2, vec![delta(&key, "2026-11-30T20:50:00Z", "2")]);
+    let report = ledger.commit(&still_november, now).await.unwrap();
+    assert_eq!((report.late, report.set_aside), (1, 0));
+
+    // 00:30 on the 1st: every November hour is sealed.
+    let now = at("2026-12-01T00:30:00Z");
+    ledger.seal(at("2026-12-01T00:00:00Z"), now).await.unwrap();
+    let too_late = checkpoint(instance, 3, vec![delta(&key, "2026-11-30T23:59:00Z", "4")]);
+    let report = ledger.commit(&too_late, now).await.unwrap();
+    assert_eq!((report.late, report.set_aside), (0, 1));
+    let aside = ledger.set_aside().await.unwrap();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(aside[0].key, *key);
+    assert_eq!(aside[0].quantity, quantity("4"));
+    assert_eq!(aside[0].hour, at("2026-11-30T23:00:00Z"));
+    assert_eq!(aside[0].at, now);
+    assert!(
+        aside[0].reason.contains("2026-11-30T23:00:00Z"),
+        "{}",
+        aside[0].reason
+    );
+    let hours: Vec<_> = sealed(&ledger)
+        .await
+        .into_iter()
+        .map(|r| (r.2, r.3))
+        .collect();
+    assert_eq!(
+        hours,
+        [
+            (at("2026-11-30T20:00:00Z"), quantity("1")),
+            (at("2026-11-30T22:00:00Z"), quantity("2")),
+        ]
+    );
+    assert_eq!(ledger.status().await.unwrap().set_aside, 1);
+}
+
+/// Two handles sealing at the same moment make each record once.
+pub async fn concurrent_seals_seal_once(harness: &impl Harness) {
+    let (one, two) = (harness.open(), harness.open());
+    let now = at("2026-11-26T12:30:00Z");
+    let customers: Vec<_> = (0..40)
+        .map(|i| customer(&format!("{:012}", 100 + i)))
+        .collect();
+    for (n, instance) in [InstanceId::random(), InstanceId::random()]
+        .into_iter()
+        .enumerate()
+    {
+        let handle = if n == 0 { &one } else { &two };
+        let deltas = customers
+            .iter()
+            .flat_map(|c| {
+                ["2026-11-26T10:10:00Z", "2026-11-26T11:10:00Z"]
+                    .map(|hour| delta(&key(c, "calls", &[]), hour, "1.5"))
+            })
+            .collect();
+        handle
+            .commit(&checkpoint(instance, 1, deltas), now)
+            .await
+            .unwrap();
+    }
+    let until = at("2026-11-26T12:00:00Z");
+    let (a, b) = tokio::join!(one.seal(until, now), two.seal(until, now));
+    assert_eq!(a.unwrap().sealed + b.unwrap().sealed, 80);
+    let records = sealed(&one).await;
+    assert_eq!(records.len(), 80);
+    assert!(records.iter().all(|r| r.3 == quantity("3")));
+    assert_eq!(one.status().await.unwrap().open_keys, 0);
+}
+
+/// A sealed record holds its tag sets as allocations (untagged usage first) and exact
+/// decimals, and reads back as the identical record every time.
+pub async fn records_keep_tags_and_decimals(harness: &impl Harness) {
+    let ledger = harness.open();
+    let buyer = customer("111111111111");
+    let prod = key(&buyer, "calls", &[("env", "prod"), ("app", "x")]);
+    let same = key(&buyer, "calls", &[("app", "x"), ("env", "prod")]);
+    let bare = key(&buyer, "calls", &[]);
+    let now = at("2026-11-26T11:30:00Z");
+    let deltas = vec![
+        delta(&prod, "2026-11-26T10:00:00Z", "1.25"),
+        delta(&same, "2026-11-26T10:59:59Z", "0.000001"),
+        delta(&bare, "2026-11-26T10:30:00Z", "7"),
+    ];
+    ledger
+        .commit(&checkpoint(InstanceId::random(), 1, deltas), now)
+        .await
+        .unwrap();
+    ledger.seal(now, now).await.unwrap();
+    let expected = UsageRecord::with_allocations(
+        buyer,
+        DimensionKey::new("calls").unwrap(),
+        at("2026-11-26T10:00:00Z"),
+        vec![
+            UsageAllocation::untagged(quantity("7")),
+            UsageAllocation::new(quantity("1.250001"), prod.tags().unwrap().clone()),
+        ],
+    )
+    .unwrap();
+    let first = ledger.records(None).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].record, expected);
+    assert_eq!(first[0].state, RecordState::Unsent);
+    let claim = ledger
+        .claim("f", now, Duration::from_mins(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claim.records[0].record, expected);
+    assert_eq!(
+        harness.open().records(None).await.unwrap()[0].record,
+        expected
+    );
+}
+
+/// Claims take one scope, the one of the oldest sendable record, oldest hour first, at
+/// most 25 records.
+pub async fn claims_are_oldest_first_by_scope_25_at_most(harness: &impl Harness) {
+    let ledger = harness.open();
+    let instance = InstanceId::random();
+    let mut deltas = vec![delta(
+        &key(&licensed("999999999999"), "calls", &[]),
+        "2026-11-26T08:10:00Z",
+        "1",
+    )];
+    for i in 0..30 {
+        let c = customer(&format!("{:012}", 100 + i));
+        deltas.push(delta(&key(&c, "calls", &[]), "2026-11-26T10:10:00Z", "1"));
+        if i < 3 {
+            deltas.push(delta(&key(&c, "calls", &[]), "2026-11-26T09:20:00Z", "1"));
+        }
+    }
+    let now = at("2026-11-26T12:00:00Z");
+    ledger
+        .commit(&checkpoint(instance, 1, deltas), now)
+        .await
+        .unwrap();
+    ledger.seal(now, now).await.unwrap();
+    let lease = Duration::from_mins(5);
+    let first = ledger.claim("a", now, lease).await.unwrap().unwrap();
+    assert_eq!(first.scope, RequestScope::Licensed);
+    assert_eq!(first.records.len(), 1);
+    let second = ledger.claim("a", now, lease).await.unwrap().unwrap();
+    assert_eq!(
+        second.scope,
+        RequestScope::Product(ProductCode::new("prod-a").unwrap())
+    );
+    assert_eq!(second.records.len(), 25);
+    let hours: Vec<_> = second
+        .records
+        .iter()
+        .map(|r| r.record.timestamp())
+        .collect();
+    assert!(hours.is_sorted());
+    assert_eq!(hours[..3], [at("2026-11-26T09:00:00Z"); 3]);
+    let third = ledger.claim("b", now, lease).await.unwrap().unwrap();
+    assert_eq!(third.records.len(), 8);
+    assert!(ledger.claim("b", now, lease).await.unwrap().is_none());
+    let mut ids: Vec<_> = [&first, &second, &third]
+        .iter()
+        .flat_map(|c| c.records.iter().map(|r| r.id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        34,
+        "no record is claimed twice under live leases"
+    );
+}
+
+/// A lease that expired makes its records claimable again, with a higher attempt.
+pub async fn expired_leases_are_claimable_again(harness: &impl Harness) {
+    let (one, two) = (harness.open(), harness.open());
+    let start = at("2026-11-26T08:00:00Z");
+    seal_hours(&one, &customer("111111111111"), start, 2).await;
+    let now = at("2026-11-26T10:00:00Z");
+    let lease = Duration::from_mins(2);
+    let first = one.claim("a", now, lease).await.unwrap().unwrap();
+    assert_eq!(first.records.len(), 2);
+    assert!(first.records.iter().all(|r| r.attempt == 1));
+    assert_eq!(first.expires, at("2026-11-26T10:02:00Z"));
+    let during = now.saturating_add(Duration::from_secs(119));
+    assert!(two.claim("b", during, lease).await.unwrap().is_none());
+    let after = now.saturating_add(lease);
+    let second = two.claim("b", after, lease).await.unwrap().unwrap();
+    assert_eq!(
+        second
+            .records
+            .iter()
+            .map(|r| (r.id, r.attempt))
+            .collect::<Vec<_>>(),
+        first.records.iter().map(|r| (r.id, 2)).collect::<Vec<_>>()
+    );
+    let records = one.records(Some(RecordState::Leased)).await.unwrap();
+    assert!(records.iter().all(|r| r.attempt == 2));
+}
+
+/// Seals one record (08:00) and claims it as `a`.
+async fn one_claimed_record(ledger: &impl Ledger, now: Timestamp, lease: Duration) -> Claim {
+    seal_hours(
+        ledger,
+        &customer("111111111111"),
+        at("2026-11-26T08:00:00Z"),
+        1,
+    )
+    .await;
+    ledger.claim("a", now, lease).await.unwrap().unwrap()
+}
+
+fn all(claim: &Claim, settlement: &Settlement) -> Vec<(super::RecordId, Settlement)> {
+    claim
+        .records
+        .iter()
+        .map(|r| (r.id, settlement.clone()))
+        .collect()
+}
+
+/// A flusher that lost its lease cannot overwrite a newer attempt's outcome, nor settle a
+/// record twice.
+pub async fn stale_settles_are_fenced(harness: &impl Harness) {
+    let (one, two) = (harness.open(), harness.open());
+    let (now, lease) = (at("2026-11-26T10:00:00Z"), Duration::from_mins(1));
+    let stale = one_claimed_record(&one, now, lease).await;
+    let later = now.saturating_add(Duration::from_secs(61));
+    let fresh = two.claim("b", later, lease).await.unwrap().unwrap();
+    let success = Settlement::Success {
+        metering_record_id: "mr-1".into(),
+    };
+    let report = two
+        .settle(&fresh, &all(&fresh, &success), later)
+        .await
+        .unwrap();
+    assert_eq!((report.settled, report.fenced), (1, 0));
+    let report = one
+        .settle(&stale, &all(&stale, &Settlement::Duplicate), later)
+        .await
+        .unwrap();
+    assert_eq!((report.settled, report.fenced), (0, 1));
+    let report = two
+        .settle(&fresh, &all(&fresh, &Settlement::NotSubscribed), later)
+        .await
+        .unwrap();
+    assert_eq!((report.settled, report.fenced), (0, 1));
+    let records = one.records(None).await.unwrap();
+    assert_eq!(records[0].state, RecordState::Success);
+    assert_eq!(records[0].metering_record_id.as_deref(), Some("mr-1"));
+    // An id the claim does not hold is refused too.
+    let foreign = vec![(super::RecordId(i64::MAX), success)];
+    assert_eq!(one.settle(&stale, &foreign, later).await.unwrap().fenced, 1);
+    assert!(
+        one.claim("c", later.saturating_add(lease), lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// A retryable failure puts the record back, claimable once its backoff has passed, and
+/// unchanged.
+pub async fn retries_wait_for_their_backoff(harness: &impl Harness) {
+    let ledger = harness.open();
+    let (now, lease) = (at("2026-11-26T10:00:00Z"), Duration::from_mins(1));
+    let claim = one_claimed_record(&ledger, now, lease).await;
+    let retry = Settlement::Retry {
+        error: "ThrottlingException: slow down".into(),
+        retry_at: at("2026-11-26T10:05:00Z"),
+    };
+    ledger
+        .settle(&claim, &all(&claim, &retry), now)
+        .await
+        .unwrap();
+    let unsent = ledger.records(Some(RecordState::Unsent)).await.unwrap();
+    assert_eq!(
+        unsent[0].detail.as_deref(),
+        Some("ThrottlingException: slow down")
+    );
+    assert!(
+        ledger
+            .claim("a", at("2026-11-26T10:04:59Z"), lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = ledger
+        .claim("a", at("2026-11-26T10:05:00Z"), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.records[0].attempt, 2);
+    assert_eq!(again.records[0].record, claim.records[0].record);
+}
+
+/// A quarantined record is visible with its reason and only `requeue` sends it again.
+pub async fn requeue_sends_a_quarantined_record_again(harness: &impl Harness) {
+    let ledger = harness.open();
+    let (now, lease) = (at("2026-11-26T10:00:00Z"), Duration::from_mins(1));
+    let claim = one_claimed_record(&ledger, now, lease).await;
+    let id = claim.records[0].id;
+    assert!(
+        !ledger.requeue(id, now).await.unwrap(),
+        "a leased record is not quarantined"
+    );
+    let reason = Settlement::Quarantined {
+        reason: "InvalidUsageDimensionException: calls".into(),
+    };
+    ledger
+        .settle(&claim, &all(&claim, &reason), now)
+        .await
+        .unwrap();
+    let later = at("2026-11-26T11:00:00Z");
+    assert!(ledger.claim("a", later, lease).await.unwrap().is_none());
+    let quarantined = ledger
+        .records(Some(RecordState::Quarantined))
+        .await
+        .unwrap();
+    assert_eq!(
+        quarantined[0].detail.as_deref(),
+        Some("InvalidUsageDimensionException: calls")
+    );
+    assert!(harness.open().requeue(id, later).await.unwrap());
+    assert!(!ledger.requeue(id, later).await.unwrap());
+    let again = ledger.claim("a", later, lease).await.unwrap().unwrap();
+    assert_eq!((again.records[0].id, again.records[0].attempt), (id, 2));
+}
+
+/// Sealing one customer closes their hours up to now; others stay open, and the customer's
+/// later usage for those hours is late.
+pub async fn customer_seal_closes_one_customer_now(harness: &impl Harness) {
+    let ledger = harness.open();
+    let (leaving, staying) = (customer("111111111111"), customer("222222222222"));
+    let now = at("2026-11-26T10:45:00Z");
+    let instance = InstanceId::random();
+    let deltas = vec![
+        delta(&key(&leaving, "calls", &[]), "2026-11-26T09:10:00Z", "1"),
+        delta(&key(&leaving, "calls", &[]), "2026-11-26T10:40:00Z", "2"),
+        delta(&key(&staying, "calls", &[]), "2026-11-26T10:40:00Z", "5"),
+    ];
+    ledger
+        .commit(&checkpoint(instance, 1, deltas), now)
+        .await
+        .unwrap();
+    let report = ledger.seal_customer(&leaving, now).await.unwrap();
+    assert_eq!(report.sealed, 2);
+    let late = checkpoint(
+        instance,
+        2,
+        vec![delta(
+            &key(&leaving, "calls", &[]),
+            "2026-11-26T10:50:00Z",
+            "4",
+        )],
+    );
+    assert_eq!(ledger.commit(&late, now).await.unwrap().late, 1);
+    let status = ledger.status().await.unwrap();
+    assert_eq!(status.open_keys, 2);
+    ledger.seal(at("2026-11-26T12:00:00Z"), now).await.unwrap();
+    let records: Vec<_> = sealed(&ledger)
+        .await
+        .into_iter()
+        .map(|r| (r.0, r.2, r.3))
+        .collect();
+    assert_eq!(
+        records,
+        [
+            (leaving.clone(), at("2026-11-26T09:00:00Z"), quantity("1")),
+            (leaving.clone(), at("2026-11-26T10:00:00Z"), quantity("2")),
+            (staying, at("2026-11-26T10:00:00Z"), quantity("5")),
+            (leaving, at("2026-11-26T11:00:00Z"), quantity("4")),
+        ]
+    );
+}
+
+/// One account under a product code and under a licence in one hour would be billed twice:
+/// both records are quarantined with a reason naming both, and others are untouched.
+pub async fn product_and_licence_in_one_hour_are_quarantined(harness: &impl Harness) {
+    let ledger = harness.open();
+    let now = at("2026-11-26T12:00:00Z");
+    let deltas = vec![
+        delta(
+            &key(&customer("333333333333"), "calls", &[]),
+            "2026-11-26T10:10:00Z",
+            "1",
+        ),
+        delta(
+            &key(&licensed("333333333333"), "calls", &[]),
+            "2026-11-26T10:20:00Z",
+            "1",
+        ),
+        delta(
+            &key(&licensed("333333333333"), "calls", &[]),
+            "2026-11-26T09:20:00Z",
+            "1",
+        ),
+        delta(
+            &key(&customer("444444444444"), "calls", &[]),
+            "2026-11-26T10:20:00Z",
+            "1",
+        ),
+    ];
+    ledger
+        .commit(&checkpoint(InstanceId::random(), 1, deltas), now)
+        .await
+        .unwrap();
+    let report = ledger.seal(now, now).await.unwrap();
+    assert_eq!((report.sealed, report.quarantined), (4, 2));
+    let quarantined = ledger
+        .records(Some(RecordState::Quarantined))
+        .await
+        .unwrap();
+    assert_eq!(quarantined.len(), 2);
+    for record in &quarantined {
+        assert_eq!(record.record.timestamp(), at("2026-11-26T10:00:00Z"));
+        let detail = record.detail.as_deref().unwrap();
+        assert!(
+            detail.contains("333333333333")
+                && detail.contains("prod-a")
+                && detail.contains("license:l-333333333333"),
+            "{detail}"
+        );
+    }
+    assert_eq!(
+        ledger
+            .records(Some(RecordState::Unsent))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+/// The status counts every state, the open keys, the set-aside entries and the oldest hour
+/// not settled.
+pub async fn status_counts_every_state(harness: &impl Harness) {
+    let ledger = harness.open();
+    let empty = ledger.status().await.unwrap();
+    assert_eq!(empty.records.len(), RecordState::ALL.len());
+    assert!(empty.records.iter().all(|(_, n)| *n == 0));
+    assert_eq!(
+        (empty.oldest_unsent_hour, empty.sealed_before),
+        (None, None)
+    );
+    let start = at("2026-11-26T05:00:00Z");
+    seal_hours(&ledger, &customer("111111111111"), start, 5).await;
+    let now = at("2026-11-26T10:00:00Z");
+    let lease = Duration::from_mins(1);
+    let claim = ledger.claim("a", now, lease).await.unwrap().unwrap();
+    let outcomes = [
+        Settlement::Success {
+            metering_record_id: "m".into(),
+        },
+        Settlement::NotSubscribed,
+        Settlement::Duplicate,
+        Settlement::Quarantined { reason: "r".into() },
+    ];
+    let settled: Vec<_> = claim
+        .records
+        .iter()
+        .zip(outcomes)
+        .map(|(r, s)| (r.id, s))
+        .collect();
+    ledger.settle(&claim, &settled, now).await.unwrap();
+    let open = key(&customer("111111111111"), "calls", &[]);
+    let commit = checkpoint(
+        InstanceId::random(),
+        1,
+        vec![delta(&open, "2026-11-26T10:10:00Z", "1")],
+    );
+    ledger.commit(&commit, now).await.unwrap();
+    let status = ledger.status().await.unwrap();
+    for (state, count) in [
+        (RecordState::Unsent, 0),
+        (RecordState::Leased, 1),
+        (RecordState::Success, 1),
+        (RecordState::NotSubscribed, 1),
+        (RecordState::Duplicate, 1),
+        (RecordState::Quarantined, 1),
+    ] {
+        assert_eq!(status.count(state), count, "{state}");
+    }
+    assert_eq!(status.open_keys, 1);
+    assert_eq!(status.oldest_unsent_hour, Some(at("2026-11-26T08:00:00Z")));
+    assert_eq!(status.sealed_before, Some(at("2026-11-26T10:00:00Z")));
+}
+
+/// Everything committed, sealed and settled survives dropping every handle.
+pub async fn state_survives_reopening(harness: &impl Harness) {
+    let key = key(&customer("111111111111"), "calls", &[]);
+    let instance = InstanceId::random();
+    let now = at("2026-11-26T12:00:00Z");
+    {
+        let ledger = harness.open();
+        let deltas = vec![
+            delta(&key, "2026-11-26T10:10:00Z", "1"),
+            delta(&key, "2026-11-26T11:10:00Z", "2"),
+            delta(&key, "2026-11-26T12:10:00Z", "3"),
+        ];
+        ledger
+            .commit(&checkpoint(instance, 1, deltas), now)
+            .await
+            .unwrap();
+        ledger.seal(now, now).await.unwrap();
+        let claim = ledger
+            .claim("a", now, Duration::from_mins(1))
+            .await
+            .unwrap()
+            .unwrap();
+        let first = vec![(claim.records[0].id, Settlement::Duplicate)];
+        ledger.settle(&claim, &first, now).await.unwrap();
+    }
+    let ledger = harness.open();
+    let deltas = vec![delta(&key, "2026-11-26T12:10:00Z", "100")];
+    assert!(
+        !ledger
+            .commit(&checkpoint(instance, 1, deltas), now)
+            .await
+            .unwrap()
+            .applied
+    );
+    let status = ledger.status().await.unwrap();
+    assert_eq!(
+        (
+            status.count(RecordState::Duplicate),
+            status.count(RecordState::Leased),
+            status.open_keys
+        ),
+        (1, 1, 1)
+    );
+    ledger.seal(at("2026-11-26T13:00:00Z"), now).await.unwrap();
+    let quantities: Vec<_> = sealed(&ledger).await.into_iter().map(|r| r.3).collect();
+    assert_eq!(quantities, [quantity("1"), quantity("2"), quantity("3")]);
+}

@@ -1,0 +1,637 @@
+//! The embedded ledger: one `SQLite` file in WAL mode.
+//!
+//! Each handle holds one connection and runs every operation as one `BEGIN IMMEDIATE`
+//! transaction on a blocking thread, so handles in several processes on one file take turns
+//! as `SQLite`'s single writer, and a crash at any moment leaves the last committed state.
+//! `synchronous = FULL`: a committed checkpoint survives a power cut too.
+//!
+//! The schema (read it with `sqlite3 FILE .schema`) is embedded and applied at open:
+#![doc = concat!("```sql\n", include_str!("v1.sql"), "```")]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rustc_hash::FxHashMap;
+
+use super::codec::{
+    CustomerColumns, customer_columns, customer_from_columns, micros, quantity_from_micros,
+    record_from_columns, seconds, tags_column, tags_from_column, timestamp,
+};
+use super::{
+    Checkpoint, Claim, ClaimedRecord, CommitReport, Ledger, LedgerError, LedgerStatus, RecordId,
+    RecordState, SealReport, SetAside, SettleReport, Settlement, StoredRecord, UsageKey,
+};
+use crate::customer::{Customer, RequestScope};
+use crate::quantity::Quantity;
+use crate::strings::{DimensionKey, ProductCode};
+use crate::timestamp::Timestamp;
+
+/// The migrations, in order: the file's `user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[include_str!("v1.sql")];
+
+/// How long a handle waits for another process's transaction before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most records one claim leases: what one `BatchMeterUsage` request carries.
+const CLAIM_SIZE: i64 = 25;
+
+const HOUR_SECONDS: i64 = 3600;
+
+mod seal;
+use seal::seal_rows;
+
+/// A ledger in a `SQLite` file. Cloning shares the connection; [`SqliteLedger::open`] the same
+/// file again for a handle that behaves like another process.
+#[derive(Clone)]
+pub struct SqliteLedger {
+    inner: Arc<Mutex<Inner>>,
+}
+
+struct Inner {
+    conn: Connection,
+    /// Key ids never change once written, so they are cached across transactions.
+    key_ids: FxHashMap<Arc<UsageKey>, i64>,
+}
+
+impl std::fmt::Debug for SqliteLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("SqliteLedger")
+            .field("path", &inner.conn.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<rusqlite::Error> for LedgerError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Storage(Box::new(error))
+    }
+}
+
+impl SqliteLedger {
+    /// Opens (creating it if needed) the ledger file at `path`, and brings its schema up to
+    /// date.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or migrated, or was written by a newer version.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            inner: Arc::new(Mutex::new(Inner {
+                conn,
+                key_ids: FxHashMap::default(),
+            })),
+        })
+    }
+
+    /// Runs `work` in one immediate transaction on a blocking thread.
+    async fn transact<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(
+            &Transaction<'_>,
+            &FxHashMap<Arc<UsageKey>, i64>,
+        ) -> Result<(R, Vec<KeyId>), LedgerError>
+        + Send
+        + 'static,
+    ) -> Result<R, LedgerError> {
+        let inner = Arc::clone(&self.inner);
+        let run = move || {
+            let mut guard = inner.lock().unwrap_or_else(PoisonError::into_inner);
+            let Inner { conn, key_ids } = &mut *guard;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (result, new_keys) = work(&tx, key_ids)?;
+            tx.commit()?;
+            // Only ids of a committed transaction are safe to remember.
+            key_ids.extend(new_keys);
+            Ok(result)
+        };
+        tokio::task::spawn_blocking(run)
+            .await
+            .map_err(|error| LedgerError::Storage(Box::new(error)))?
+    }
+}
+
+type KeyId = (Arc<UsageKey>, i64);
+
+fn migrate(conn: &mut Connection) -> Result<(), LedgerError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if version > known {
+        return Err(LedgerError::SchemaTooNew {
+            found: version,
+            known,
+        });
+    }
+    for migration in MIGRATIONS
+        .iter()
+        .skip(usize::try_from(version).unwrap_or_default())
+    {
+        tx.execute_batch(migration)?;
+    }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn corrupt(table: &'static str, row: i64) -> impl FnOnce(String) -> LedgerError {
+    move |detail| LedgerError::Corrupt { table, row, detail }
+}
+
+fn sealed_before(tx: &Transaction<'_>) -> Result<Option<i64>, LedgerError> {
+    Ok(
+        tx.query_row("SELECT sealed_before FROM ledger WHERE id = 1", [], |row| {
+            row.get(0)
+        })?,
+    )
+}
+
+fn customer_sealed_before(
+    tx: &Transaction<'_>,
+    [product, identifier, account, license]: &CustomerColumns,
+) -> Result<Option<i64>, LedgerError> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT sealed_before FROM customer_seals WHERE product = ?1 AND \
+             customer_identifier = ?2 AND account = ?3 AND license = ?4",
+        )?
+        .query_row(params![product, identifier, account, license], |row| {
+            row.get(0)
+        })
+        .optional()?)
+}
+
+fn key_id(
+    tx: &Transaction<'_>,
+    cached: &FxHashMap<Arc<UsageKey>, i64>,
+    new: &mut Vec<KeyId>,
+    key: &Arc<UsageKey>,
+) -> Result<i64, LedgerError> {
+    if let Some(&id) = cached.get(key) {
+        return Ok(id);
+    }
+    let [product, identifier, account, license] = customer_columns(key.customer());
+    let values = params![
+        product,
+        identifier,
+        account,
+        license,
+        key.dimension().as_str(),
+        tags_column(key.tags())
+    ];
+    tx.prepare_cached(
+        "INSERT INTO usage_keys (product, customer_identifier, account, license, dimension, tags) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+    )?
+    .execute(values)?;
+    let id = tx
+        .prepare_cached(
+            "SELECT id FROM usage_keys WHERE product = ?1 AND customer_identifier = ?2 AND \
+             account = ?3 AND license = ?4 AND dimension = ?5 AND tags = ?6",
+        )?
+        .query_row(values, |row| row.get(0))?;
+    new.push((Arc::clone(key), id));
+    Ok(id)
+}
+
+fn set_aside(
+    tx: &Transaction<'_>,
+    key_id: i64,
+    hour: i64,
+    micros: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), LedgerError> {
+    tracing::warn!(key_id, hour, micros, reason, "usage set aside");
+    tx.prepare_cached(
+        "INSERT INTO set_aside (key_id, hour, micros, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![key_id, hour, micros, reason, now])?;
+    Ok(())
+}
+
+fn commit(
+    tx: &Transaction<'_>,
+    cached: &FxHashMap<Arc<UsageKey>, i64>,
+    checkpoint: &Checkpoint,
+    now: Timestamp,
+) -> Result<(CommitReport, Vec<KeyId>), LedgerError> {
+    let mut report = CommitReport::default();
+    let mut new_keys = Vec::new();
+    let instance = checkpoint.instance.to_string();
+    let number = i64::try_from(checkpoint.number).unwrap_or(i64::MAX);
+    let last: Option<i64> = tx
+        .query_row(
+            "SELECT last_checkpoint FROM instances WHERE instance = ?1",
+            [&instance],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if last.is_some_and(|last| number <= last) {
+        return Ok((report, new_keys));
+    }
+    let now = seconds(now);
+    tx.execute(
+        "INSERT INTO instances (instance, last_checkpoint, committed_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (instance) DO UPDATE SET last_checkpoint = excluded.last_checkpoint, \
+         committed_at = excluded.committed_at",
+        params![instance, number, now],
+    )?;
+    report.applied = true;
+    let global = sealed_before(tx)?;
+    let mut customers: FxHashMap<&Customer, Option<i64>> = FxHashMap::default();
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO open_usage (key_id, hour, micros, late_micros) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (key_id, hour) DO UPDATE SET micros = micros + excluded.micros, \
+         late_micros = late_micros + excluded.late_micros \
+         WHERE micros + excluded.micros <= ?5",
+    )?;
+    for delta in &checkpoint.deltas {
+        let key_id = key_id(tx, cached, &mut new_keys, &delta.key)?;
+        let hour = seconds(delta.hour.hour_start());
+        let amount = micros(delta.quantity);
+        let customer = delta.key.customer();
+        let own = if let Some(&own) = customers.get(customer) {
+            own
+        } else {
+            let own = customer_sealed_before(tx, &customer_columns(customer))?;
+            *customers.entry(customer).or_insert(own)
+        };
+        let mut target = hour;
+        if let Some(open) = global.max(own).filter(|&open| hour < open) {
+            let month =
+                |seconds| timestamp("open_usage", key_id, seconds).map(Timestamp::month_start);
+            if month(open)? != month(hour)? {
+                let reason = format!(
+                    "hour {} was sealed and no hour of its month is open any more",
+                    timestamp("open_usage", key_id, hour)?
+                );
+                set_aside(tx, key_id, hour, amount, &reason, now)?;
+                report.set_aside += 1;
+                continue;
+            }
+            target = open;
+            report.late += 1;
+        }
+        let late = if target == hour { 0 } else { amount };
+        let max = micros(Quantity::MAX);
+        if upsert.execute(params![key_id, target, amount, late, max])? == 0 {
+            let reason = format!(
+                "the hour's total would exceed the largest quantity, {}",
+                Quantity::MAX
+            );
+            set_aside(tx, key_id, hour, amount, &reason, now)?;
+            report.set_aside += 1;
+        }
+    }
+    Ok((report, new_keys))
+}
+
+/// The columns [`read_record`] reads, in order.
+const RECORD_COLUMNS: &str = "id, product, customer_identifier, account, license, dimension, \
+     hour, quantity, allocations, late, state, attempt, metering_record_id, detail";
+
+fn read_record(row: &Row<'_>) -> rusqlite::Result<Result<StoredRecord, LedgerError>> {
+    let id: i64 = row.get(0)?;
+    let customer: CustomerColumns = [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?];
+    let dimension: String = row.get(5)?;
+    let hour: i64 = row.get(6)?;
+    let quantity: String = row.get(7)?;
+    let allocations: Option<String> = row.get(8)?;
+    let late: String = row.get(9)?;
+    let state: String = row.get(10)?;
+    let attempt: u32 = row.get(11)?;
+    let metering_record_id: Option<String> = row.get(12)?;
+    let detail: Option<String> = row.get(13)?;
+    Ok((|| {
+        let customer = customer_from_columns(customer).map_err(|e| e.to_string());
+        let hour = timestamp("records", id, hour)?;
+        let record = customer
+            .and_then(|c| {
+                record_from_columns(c, &dimension, hour, &quantity, allocations.as_deref())
+            })
+            .map_err(corrupt("records", id))?;
+        let state = RecordState::from_name(&state)
+            .ok_or_else(|| format!("unknown state {state:?}"))
+            .map_err(corrupt("records", id))?;
+        let late = late
+            .parse::<Quantity>()
+            .map_err(|e| e.to_string())
+            .map_err(corrupt("records", id))?;
+        Ok(StoredRecord {
+            id: RecordId(id),
+            record,
+            state,
+            attempt,
+            late,
+            metering_record_id,
+            detail,
+        })
+    })())
+}
+
+fn query_records(
+    tx: &Transaction<'_>,
+    sql: &str,
+    values: impl rusqlite::Params,
+) -> Result<Vec<StoredRecord>, LedgerError> {
+    tx.prepare_cached(sql)?
+        .query_map(values, read_record)?
+        .map(|row| row?)
+        .collect()
+}
+
+/// Records a flusher may claim at `?1`: unsent past their backoff, or leased past expiry.
+const CLAIMABLE: &str =
+    "((state = 'unsent' AND next_attempt_at <= ?1) OR (state = 'leased' AND lease_expires <= ?1))";
+
+fn claim(
+    tx: &Transaction<'_>,
+    owner: &str,
+    now: Timestamp,
+    lease: Duration,
+) -> Result<Option<Claim>, LedgerError> {
+    let expires = now.saturating_add(lease);
+    let now = seconds(now);
+    let product: Option<String> = tx
+        .query_row(
+            &format!("SELECT product FROM records WHERE {CLAIMABLE} ORDER BY hour, id LIMIT 1"),
+            [now],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(product) = product else {
+        return Ok(None);
+    };
+    let scope = if product.is_empty() {
+        RequestScope::Licensed
+    } else {
+        RequestScope::Product(
+            ProductCode::new(product.clone())
+                .map_err(|e| e.to_string())
+                .map_err(corrupt("records", 0))?,
+        )
+    };
+    let sql = format!(
+        "SELECT {RECORD_COLUMNS} FROM records WHERE product = ?2 AND {CLAIMABLE} \
+         ORDER BY hour, id LIMIT ?3"
+    );
+    let records = query_records(tx, &sql, params![now, product, CLAIM_SIZE])?;
+    let mut lease = tx.prepare_cached(
+        "UPDATE records SET state = 'leased', attempt = attempt + 1, lease_owner = ?1, \
+         lease_expires = ?2 WHERE id = ?3",
+    )?;
+    let mut claimed = Vec::with_capacity(records.len());
+    for stored in records {
+        lease.execute(params![owner, seconds(expires), stored.id.0])?;
+        claimed.push(ClaimedRecord {
+            id: stored.id,
+            attempt: stored.attempt + 1,
+            record: stored.record,
+        });
+    }
+    Ok(Some(Claim {
+        owner: owner.to_owned(),
+        expires,
+        scope,
+        records: claimed,
+    }))
+}
+
+fn settle(
+    tx: &Transaction<'_>,
+    claim: &Claim,
+    outcomes: &[(RecordId, Settlement)],
+    now: Timestamp,
+) -> Result<SettleReport, LedgerError> {
+    let mut report = SettleReport::default();
+    let mut update = tx.prepare_cached(
+        "UPDATE records SET state = ?1, metering_record_id = ?2, detail = ?3, \
+         next_attempt_at = COALESCE(?4, next_attempt_at), settled_at = ?5, \
+         lease_owner = NULL, lease_expires = NULL \
+         WHERE id = ?6 AND state = 'leased' AND attempt = ?7 AND lease_owner = ?8",
+    )?;
+    for (id, settlement) in outcomes {
+        let Some(claimed) = claim.records.iter().find(|record| record.id == *id) else {
+            report.fenced += 1;
+            continue;
+        };
+        let (state, record_id, detail, retry_at) = match settlement {
+            Settlement::Success { metering_record_id } => (
+                RecordState::Success,
+                Some(metering_record_id.as_str()),
+                None,
+                None,
+            ),
+            Settlement::NotSubscribed => (RecordState::NotSubscribed, None, None, None),
+            Settlement::Duplicate => (RecordState::Duplicate, None, None, None),
+            Settlement::Quarantined { reason } => {
+                (RecordState::Quarantined, None, Some(reason.as_str()), None)
+            }
+            Settlement::Retry { error, retry_at } => (
+                RecordState::Unsent,
+                None,
+                Some(error.as_str()),
+                Some(seconds(*retry_at)),
+            ),
+        };
+        let changed = update.execute(params![
+            state.as_str(),
+            record_id,
+            detail,
+            retry_at,
+            seconds(now),
+            id.0,
+            claimed.attempt,
+            claim.owner
+        ])?;
+        if changed == 1 {
+            report.settled += 1;
+        } else {
+            report.fenced += 1;
+        }
+    }
+    Ok(report)
+}
+
+fn status(tx: &Transaction<'_>) -> Result<LedgerStatus, LedgerError> {
+    let mut status = LedgerStatus {
+        records: RecordState::ALL.iter().map(|&state| (state, 0)).collect(),
+        ..LedgerStatus::default()
+    };
+    let counts: Vec<(String, i64)> = tx
+        .prepare_cached("SELECT state, COUNT(*) FROM records GROUP BY state")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (state, count) in counts {
+        if let Some(entry) = status
+            .records
+            .iter_mut()
+            .find(|(known, _)| known.as_str() == state)
+        {
+            entry.1 = count.unsigned_abs();
+        }
+    }
+    let count = |table: &str| -> Result<u64, LedgerError> {
+        let count: i64 = tx.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })?;
+        Ok(count.unsigned_abs())
+    };
+    status.open_keys = count("open_usage")?;
+    status.set_aside = count("set_aside")?;
+    let oldest: Option<i64> = tx.query_row(
+        "SELECT MIN(hour) FROM records WHERE state IN ('unsent', 'leased', 'quarantined')",
+        [],
+        |row| row.get(0),
+    )?;
+    status.oldest_unsent_hour = oldest.map(|h| timestamp("records", 0, h)).transpose()?;
+    status.sealed_before = sealed_before(tx)?
+        .map(|h| timestamp("ledger", 1, h))
+        .transpose()?;
+    Ok(status)
+}
+
+fn list_set_aside(tx: &Transaction<'_>) -> Result<Vec<SetAside>, LedgerError> {
+    let read = |row: &Row<'_>| -> rusqlite::Result<Result<SetAside, LedgerError>> {
+        let id: i64 = row.get(0)?;
+        let customer: CustomerColumns = [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?];
+        let dimension: String = row.get(5)?;
+        let tags: String = row.get(6)?;
+        let (hour, micros, reason, at) = (row.get(7)?, row.get(8)?, row.get(9)?, row.get(10)?);
+        Ok((|| {
+            let key = (|| {
+                let customer = customer_from_columns(customer).map_err(|e| e.to_string())?;
+                let dimension = DimensionKey::new(dimension).map_err(|e| e.to_string())?;
+                Ok(UsageKey::new(customer, dimension, tags_from_column(&tags)?))
+            })()
+            .map_err(corrupt("set_aside", id))?;
+            Ok(SetAside {
+                key,
+                hour: timestamp("set_aside", id, hour)?,
+                quantity: quantity_from_micros("set_aside", id, micros)?,
+                reason,
+                at: timestamp("set_aside", id, at)?,
+            })
+        })())
+    };
+    tx.prepare_cached(
+        "SELECT s.id, k.product, k.customer_identifier, k.account, k.license, k.dimension, \
+         k.tags, s.hour, s.micros, s.reason, s.at \
+         FROM set_aside s JOIN usage_keys k ON k.id = s.key_id ORDER BY s.id",
+    )?
+    .query_map([], read)?
+    .map(|row| row?)
+    .collect()
+}
+
+impl Ledger for SqliteLedger {
+    async fn commit(
+        &self,
+        checkpoint: &Checkpoint,
+        now: Timestamp,
+    ) -> Result<CommitReport, LedgerError> {
+        let checkpoint = checkpoint.clone();
+        self.transact(move |tx, cached| commit(tx, cached, &checkpoint, now))
+            .await
+    }
+
+    async fn seal(&self, until: Timestamp, now: Timestamp) -> Result<SealReport, LedgerError> {
+        self.transact(move |tx, _| {
+            let before = seconds(until.hour_start()).max(sealed_before(tx)?.unwrap_or(i64::MIN));
+            let report = seal_rows(tx, before, None, seconds(now))?;
+            tx.execute(
+                "UPDATE ledger SET sealed_before = ?1 WHERE id = 1",
+                [before],
+            )?;
+            Ok((report, Vec::new()))
+        })
+        .await
+    }
+
+    async fn seal_customer(
+        &self,
+        customer: &Customer,
+        now: Timestamp,
+    ) -> Result<SealReport, LedgerError> {
+        let columns = customer_columns(customer);
+        self.transact(move |tx, _| {
+            let before = seconds(now.hour_start()) + HOUR_SECONDS;
+            let report = seal_rows(tx, before, Some(&columns), seconds(now))?;
+            let [product, identifier, account, license] = &columns;
+            tx.execute(
+                "INSERT INTO customer_seals (product, customer_identifier, account, license, \
+                 sealed_before) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (product, customer_identifier, account, license) DO UPDATE \
+                 SET sealed_before = MAX(sealed_before, excluded.sealed_before)",
+                params![product, identifier, account, license, before],
+            )?;
+            Ok((report, Vec::new()))
+        })
+        .await
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease: Duration,
+    ) -> Result<Option<Claim>, LedgerError> {
+        let owner = owner.to_owned();
+        self.transact(move |tx, _| Ok((claim(tx, &owner, now, lease)?, Vec::new())))
+            .await
+    }
+
+    async fn settle(
+        &self,
+        claim: &Claim,
+        outcomes: &[(RecordId, Settlement)],
+        now: Timestamp,
+    ) -> Result<SettleReport, LedgerError> {
+        let (claim, outcomes) = (claim.clone(), outcomes.to_vec());
+        self.transact(move |tx, _| Ok((settle(tx, &claim, &outcomes, now)?, Vec::new())))
+            .await
+    }
+
+    async fn status(&self) -> Result<LedgerStatus, LedgerError> {
+        self.transact(|tx, _| Ok((status(tx)?, Vec::new()))).await
+    }
+
+    async fn records(&self, state: Option<RecordState>) -> Result<Vec<StoredRecord>, LedgerError> {
+        self.transact(move |tx, _| {
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE ?1 IS NULL OR state = ?1 \
+                 ORDER BY hour, id"
+            );
+            Ok((
+                query_records(tx, &sql, [state.map(RecordState::as_str)])?,
+                Vec::new(),
+            ))
+        })
+        .await
+    }
+
+    async fn set_aside(&self) -> Result<Vec<SetAside>, LedgerError> {
+        self.transact(|tx, _| Ok((list_set_aside(tx)?, Vec::new())))
+            .await
+    }
+
+    async fn requeue(&self, id: RecordId, now: Timestamp) -> Result<bool, LedgerError> {
+        self.transact(move |tx, _| {
+            let changed = tx.execute(
+                "UPDATE records SET state = 'unsent', next_attempt_at = ?1 \
+                 WHERE id = ?2 AND state = 'quarantined'",
+                params![seconds(now), id.0],
+            )?;
+            Ok((changed == 1, Vec::new()))
+        })
+        .await
+    }
+}

@@ -1,0 +1,202 @@
+//! Sealing: open usage of closed hours becomes immutable records, once.
+
+use rusqlite::{Row, Transaction, params};
+
+use super::{corrupt, set_aside};
+use crate::ledger::codec::{
+    CustomerColumns, allocations_column, customer_from_columns, quantity_from_micros,
+    tags_from_column, timestamp,
+};
+use crate::ledger::{LedgerError, SealReport};
+use crate::quantity::Quantity;
+use crate::record::{Tags, UsageAllocation, UsageRecord};
+use crate::strings::DimensionKey;
+use crate::timestamp::Timestamp;
+
+/// One open row being sealed.
+struct OpenRow {
+    key_id: i64,
+    customer: CustomerColumns,
+    dimension: String,
+    tags: String,
+    hour: i64,
+    micros: i64,
+    late_micros: i64,
+}
+
+/// Seals the open usage of hours starting before `before` (of one customer's keys when
+/// `customer` is given) into records.
+pub(super) fn seal_rows(
+    tx: &Transaction<'_>,
+    before: i64,
+    customer: Option<&CustomerColumns>,
+    now: i64,
+) -> Result<SealReport, LedgerError> {
+    const SELECT: &str = "SELECT k.id, k.product, k.customer_identifier, k.account, k.license, \
+         k.dimension, k.tags, o.hour, o.micros, o.late_micros \
+         FROM open_usage o JOIN usage_keys k ON k.id = o.key_id WHERE o.hour < ?1";
+    const BY_CUSTOMER: &str = " AND k.product = ?2 AND k.customer_identifier = ?3 \
+         AND k.account = ?4 AND k.license = ?5";
+    const ORDER: &str = " ORDER BY k.product, k.customer_identifier, k.account, k.license, \
+         k.dimension, o.hour, k.tags";
+    let read = |row: &Row<'_>| {
+        Ok(OpenRow {
+            key_id: row.get(0)?,
+            customer: [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?],
+            dimension: row.get(5)?,
+            tags: row.get(6)?,
+            hour: row.get(7)?,
+            micros: row.get(8)?,
+            late_micros: row.get(9)?,
+        })
+    };
+    let rows: Vec<OpenRow> = match customer {
+        None => tx
+            .prepare(&format!("{SELECT}{ORDER}"))?
+            .query_map([before], read)?
+            .collect::<Result<_, _>>()?,
+        Some([product, identifier, account, license]) => tx
+            .prepare(&format!("{SELECT}{BY_CUSTOMER}{ORDER}"))?
+            .query_map(params![before, product, identifier, account, license], read)?
+            .collect::<Result<_, _>>()?,
+    };
+    let mut report = SealReport::default();
+    let first_new: i64 =
+        tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM records", [], |row| {
+            row.get(0)
+        })?;
+    for group in rows
+        .chunk_by(|a, b| a.customer == b.customer && a.dimension == b.dimension && a.hour == b.hour)
+    {
+        seal_group(tx, group, now, &mut report)?;
+    }
+    match customer {
+        None => tx.execute("DELETE FROM open_usage WHERE hour < ?1", [before])?,
+        Some([product, identifier, account, license]) => tx.execute(
+            "DELETE FROM open_usage WHERE hour < ?1 AND key_id IN (SELECT id FROM usage_keys \
+             WHERE product = ?2 AND customer_identifier = ?3 AND account = ?4 AND license = ?5)",
+            params![before, product, identifier, account, license],
+        )?,
+    };
+    report.quarantined += quarantine_double_billing(tx, first_new)?;
+    Ok(report)
+}
+
+/// Makes one record of the rows of one customer, dimension and hour, or sets them aside when
+/// no valid record can hold them.
+fn seal_group(
+    tx: &Transaction<'_>,
+    group: &[OpenRow],
+    now: i64,
+    report: &mut SealReport,
+) -> Result<(), LedgerError> {
+    let first = &group[0];
+    let record = build_record(group).map_err(corrupt("open_usage", first.key_id))?;
+    let inserted = match &record {
+        Ok(record) => {
+            let late = group.iter().map(|row| row.late_micros).sum::<i64>();
+            let late = quantity_from_micros("open_usage", first.key_id, late)?;
+            let [product, identifier, account, license] = &first.customer;
+            tx.prepare_cached(
+                "INSERT INTO records (product, customer_identifier, account, license, dimension, \
+                 hour, quantity, allocations, late, sealed_at, state, next_attempt_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'unsent', ?10) \
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                product,
+                identifier,
+                account,
+                license,
+                first.dimension,
+                first.hour,
+                record.quantity().to_string(),
+                allocations_column(record),
+                late.to_string(),
+                now
+            ])? == 1
+        }
+        Err(_) => false,
+    };
+    if inserted {
+        report.sealed += 1;
+        return Ok(());
+    }
+    let reason = match record {
+        Ok(_) => "a record for this customer, dimension and hour was sealed already".to_owned(),
+        Err(error) => format!("no valid record can hold this hour's usage: {error}"),
+    };
+    for row in group {
+        set_aside(tx, row.key_id, row.hour, row.micros, &reason, now)?;
+        report.set_aside += 1;
+    }
+    Ok(())
+}
+
+/// The record of one customer, dimension and hour; the outer error is a corrupt row, the
+/// inner one a record the service's rules cannot hold (too many tag sets, too large a sum).
+fn build_record(group: &[OpenRow]) -> Result<Result<UsageRecord, String>, String> {
+    let first = &group[0];
+    let customer = customer_from_columns(first.customer.clone()).map_err(|e| e.to_string())?;
+    let dimension = DimensionKey::new(first.dimension.clone()).map_err(|e| e.to_string())?;
+    let hour = Timestamp::from_unix_seconds(first.hour).map_err(|e| e.to_string())?;
+    let mut allocations = Vec::with_capacity(group.len());
+    for row in group {
+        let micros = u64::try_from(row.micros).map_err(|e| e.to_string())?;
+        let quantity = Quantity::from_micros(micros).map_err(|e| e.to_string())?;
+        let tags: Option<Tags> = tags_from_column(&row.tags)?;
+        allocations.push(UsageAllocation { quantity, tags });
+    }
+    if let [
+        UsageAllocation {
+            quantity,
+            tags: None,
+        },
+    ] = allocations[..]
+    {
+        return Ok(Ok(UsageRecord::new(customer, dimension, hour, quantity)));
+    }
+    Ok(
+        UsageRecord::with_allocations(customer, dimension, hour, allocations)
+            .map_err(|error| error.to_string()),
+    )
+}
+
+/// Quarantines both sides when one account has records under a product code and under a
+/// licence in the same hour (records from `first_new` on being new): the service would bill
+/// both.
+fn quarantine_double_billing(tx: &Transaction<'_>, first_new: i64) -> Result<usize, LedgerError> {
+    let pairs: Vec<(i64, i64, String, String, String, i64)> = tx
+        .prepare(
+            "SELECT a.id, b.id, a.account, a.product, b.license, a.hour FROM records a \
+             JOIN records b ON b.account = a.account AND b.hour = a.hour \
+             WHERE a.account != '' AND a.license = '' AND b.license != '' \
+             AND (a.id >= ?1 OR b.id >= ?1)",
+        )?
+        .query_map([first_new], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut quarantined = 0;
+    for (product_record, license_record, account, product, license, hour) in pairs {
+        let hour = timestamp("records", product_record, hour)?;
+        let reason = format!(
+            "account {account} has usage under product {product} and under licence {license} \
+             in hour {hour}: the service would bill both; requeue the one to send"
+        );
+        tracing::error!(%account, %product, %license, %hour, "usage recorded under a product and a licence in one hour");
+        quarantined += tx.execute(
+            "UPDATE records SET state = 'quarantined', detail = ?1 \
+             WHERE id IN (?2, ?3) AND state = 'unsent'",
+            params![reason, product_record, license_record],
+        )?;
+    }
+    Ok(quarantined)
+}
