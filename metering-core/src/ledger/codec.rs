@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::customer::Customer;
+use crate::customer::{Customer, CustomerFields};
 use crate::error::ValidationError;
 use crate::quantity::Quantity;
 use crate::record::{Tag, Tags, UsageAllocation, UsageRecord};
@@ -22,38 +22,33 @@ use super::LedgerError;
 pub(crate) type CustomerColumns = [String; 4];
 
 pub(crate) fn customer_columns(customer: &Customer) -> CustomerColumns {
-    let (product, identifier, account, license) = match customer {
-        Customer::Legacy {
-            product,
-            identifier,
-        } => (product.as_str(), identifier.as_str(), "", ""),
-        Customer::Account { product, account } => (product.as_str(), "", account.as_str(), ""),
-        Customer::Licensed { account, license } => ("", "", account.as_str(), license.as_str()),
-    };
-    [product, identifier, account, license].map(str::to_owned)
+    let fields = customer.wire_fields();
+    fields
+        .named()
+        .map(|(_, value)| value.unwrap_or_default().to_owned())
 }
 
-/// The customer the columns hold: a licence makes it licence-based, else an account makes it
-/// account-based, else it is a legacy customer.
+/// The customer the columns hold, by the same rules as the wire fields they mirror.
 pub(crate) fn customer_from_columns(
     [product, identifier, account, license]: CustomerColumns,
 ) -> Result<Customer, ValidationError> {
-    Ok(if !license.is_empty() {
-        Customer::Licensed {
-            account: CustomerAwsAccountId::new(account)?,
-            license: LicenseArn::new(license)?,
-        }
-    } else if !account.is_empty() {
-        Customer::Account {
-            product: ProductCode::new(product)?,
-            account: CustomerAwsAccountId::new(account)?,
-        }
-    } else {
-        Customer::Legacy {
-            product: ProductCode::new(product)?,
-            identifier: CustomerIdentifier::new(identifier)?,
-        }
-    })
+    fn present<T>(
+        text: String,
+        new: impl FnOnce(String) -> Result<T, ValidationError>,
+    ) -> Result<Option<T>, ValidationError> {
+        (!text.is_empty()).then(|| new(text)).transpose()
+    }
+    let product = present(product, ProductCode::new)?;
+    let identifier = present(identifier, CustomerIdentifier::new)?;
+    let account = present(account, CustomerAwsAccountId::new)?;
+    let license = present(license, LicenseArn::new)?;
+    let fields = CustomerFields {
+        product_code: product.as_ref(),
+        customer_identifier: identifier.as_ref(),
+        customer_aws_account_id: account.as_ref(),
+        license_arn: license.as_ref(),
+    };
+    Customer::from_wire_fields(fields).map_err(|error| error.to_validation_error(&fields))
 }
 
 /// Tags as a JSON object sorted by key (`{"env":"prod"}`); `''` for the untagged bucket.
