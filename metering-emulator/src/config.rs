@@ -1,10 +1,13 @@
-//! The emulator's settings as a JSON file (the binary's `--config`).
+//! The emulator's settings as a JSON file (the binary's `--config`), read straight into the
+//! types the builder takes.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use metering_core::TimePolicy;
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::builder::Builder;
 use crate::faults::Faults;
@@ -13,7 +16,10 @@ use crate::quota::Quota;
 /// Settings read from JSON; every member is optional and defaults to the permissive choice.
 ///
 /// ```
-/// let config = metering_emulator::EmulatorConfig::from_json(r#"{
+/// use std::time::Duration;
+/// use metering_emulator::{EmulatorConfig, Quota};
+///
+/// let config = EmulatorConfig::from_json(r#"{
 ///     "subscribed": ["123456789012"],
 ///     "unsubscribed": ["999999999999"],
 ///     "known_dimensions": ["api_calls"],
@@ -26,12 +32,14 @@ use crate::quota::Quota;
 ///                "unprocessed": 0.1, "slow": 0.2, "slow_ms": 50}
 /// }"#)?;
 /// // Half a request a second still lets one through at once.
-/// assert_eq!(config.quota().map(|quota| quota.burst), Some(1.0));
+/// assert_eq!(config.quota, Some(Quota::per_second(0.5)));
+/// assert_eq!(config.faults.slow_delay, Duration::from_millis(50));
 /// let builder = metering_emulator::Emulator::builder().config(config);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct EmulatorConfig {
     /// Only these customers are subscribed (absent: every customer is).
     pub subscribed: Option<Vec<String>>,
@@ -43,47 +51,18 @@ pub struct EmulatorConfig {
     pub products: Option<Vec<String>>,
     /// Only these licences exist, each to its account (absent: every licence does).
     pub licenses: Option<BTreeMap<String, String>>,
-    /// Throttle requests beyond this many a second (absent: no quota; the service's is 10).
-    pub quota_per_second: Option<f64>,
+    /// The request quota; in JSON `quota_per_second`, that many requests a second and as
+    /// many at once ([`Quota::per_second`]). Absent: no quota (the service's is 10).
+    #[serde(rename = "quota_per_second", deserialize_with = "quota")]
+    pub quota: Option<Quota>,
     /// Answer `DisabledApiException` to everything.
     pub disabled_api: bool,
-    /// Time rules; absent members keep the service's current rules.
-    pub time: TimeConfig,
+    /// The time rules; in JSON `window_secs`, `max_skew_secs` and `month_end_grace_secs`
+    /// (`0` turns the month-end rule off). Absent members keep the service's current rules.
+    #[serde(deserialize_with = "time_policy")]
+    pub time: TimePolicy,
     /// Faults to inject.
-    pub faults: FaultsConfig,
-}
-
-/// [`TimePolicy`] in seconds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TimeConfig {
-    /// How long after the event a record is accepted (default 86400).
-    pub window_secs: Option<u64>,
-    /// How far ahead of the clock a timestamp may be (default 300).
-    pub max_skew_secs: Option<u64>,
-    /// How long into a month the previous month stays open (default 21600); `0` turns the
-    /// rule off.
-    pub month_end_grace_secs: Option<u64>,
-}
-
-/// [`Faults`] with the delay in milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FaultsConfig {
-    /// Seeds the draws.
-    pub seed: u64,
-    /// Share throttled.
-    pub throttle: f64,
-    /// Share failing with HTTP 500.
-    pub internal_error: f64,
-    /// Share whose connection is dropped.
-    pub drop_connection: f64,
-    /// Share with records returned unprocessed.
-    pub unprocessed: f64,
-    /// Share delayed by `slow_ms`.
-    pub slow: f64,
-    /// The delay of slow requests.
-    pub slow_ms: u64,
+    pub faults: Faults,
 }
 
 impl EmulatorConfig {
@@ -94,43 +73,38 @@ impl EmulatorConfig {
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
     }
+}
 
-    /// The time rules this configuration describes.
-    #[must_use]
-    pub fn time_policy(&self) -> TimePolicy {
-        let mut policy = TimePolicy::new();
-        if let Some(window) = self.time.window_secs {
-            policy = policy.with_window(Duration::from_secs(window));
-        }
-        if let Some(skew) = self.time.max_skew_secs {
-            policy = policy.with_max_skew(Duration::from_secs(skew));
-        }
-        if let Some(grace) = self.time.month_end_grace_secs {
-            policy = policy.with_month_end_grace((grace > 0).then(|| Duration::from_secs(grace)));
-        }
-        policy
-    }
+fn quota<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Quota>, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.map(Quota::per_second))
+}
 
-    /// The request quota this configuration describes: `quota_per_second` requests a
-    /// second, as many at once (at least one).
-    #[must_use]
-    pub fn quota(&self) -> Option<Quota> {
-        self.quota_per_second.map(Quota::per_second)
-    }
-
-    /// The faults this configuration describes.
-    #[must_use]
-    pub fn faults(&self) -> Faults {
-        let f = &self.faults;
-        Faults {
-            seed: f.seed,
-            throttle: f.throttle,
-            internal_error: f.internal_error,
-            drop_connection: f.drop_connection,
-            unprocessed: f.unprocessed,
-            slow: (f.slow, Duration::from_millis(f.slow_ms)),
+/// Reads a [`TimePolicy`] member by member onto the service's current rules.
+fn time_policy<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TimePolicy, D::Error> {
+    const FIELDS: &[&str] = &["window_secs", "max_skew_secs", "month_end_grace_secs"];
+    struct Members;
+    impl<'de> Visitor<'de> for Members {
+        type Value = TimePolicy;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of time rules in seconds")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TimePolicy, A::Error> {
+            let mut policy = TimePolicy::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let mut secs = || map.next_value::<u64>().map(Duration::from_secs);
+                policy = match key.as_str() {
+                    "window_secs" => policy.with_window(secs()?),
+                    "max_skew_secs" => policy.with_max_skew(secs()?),
+                    "month_end_grace_secs" => {
+                        policy.with_month_end_grace(Some(secs()?).filter(|grace| !grace.is_zero()))
+                    }
+                    other => return Err(de::Error::unknown_field(other, FIELDS)),
+                };
+            }
+            Ok(policy)
         }
     }
+    deserializer.deserialize_map(Members)
 }
 
 impl Builder {
@@ -138,10 +112,10 @@ impl Builder {
     #[must_use]
     pub fn config(mut self, config: EmulatorConfig) -> Self {
         self = self
-            .time_policy(config.time_policy())
-            .faults(config.faults())
+            .time_policy(config.time)
+            .faults(config.faults)
             .disabled_api(config.disabled_api)
-            .quota(config.quota())
+            .quota(config.quota)
             .unsubscribed(config.unsubscribed);
         if let Some(subscribed) = config.subscribed {
             self = self.subscribed(subscribed);
@@ -156,5 +130,53 @@ impl Builder {
             self = self.licenses(licenses);
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_read_into_the_builders_types() {
+        let config = EmulatorConfig::from_json(
+            r#"{"quota_per_second": 4, "time": {"window_secs": 21600, "month_end_grace_secs": 0},
+                "faults": {"seed": 3, "unprocessed": 0.25, "slow": 0.5, "slow_ms": 20}}"#,
+        )
+        .unwrap();
+        assert_eq!(config.quota, Some(Quota::per_second(4.0)));
+        assert_eq!(
+            config.time,
+            TimePolicy::new()
+                .with_window(Duration::from_hours(6))
+                .with_month_end_grace(None)
+        );
+        assert_eq!(
+            config.faults,
+            Faults {
+                seed: 3,
+                unprocessed: 0.25,
+                slow: 0.5,
+                slow_delay: Duration::from_millis(20),
+                ..Faults::none()
+            }
+        );
+        assert_eq!(
+            EmulatorConfig::from_json("{}").unwrap(),
+            EmulatorConfig::default()
+        );
+        assert_eq!(EmulatorConfig::default().time, TimePolicy::new());
+    }
+
+    #[test]
+    fn unknown_members_are_named() {
+        for (json, member) in [
+            (r#"{"quota": 1}"#, "`quota`"),
+            (r#"{"time": {"window": 1}}"#, "`window`"),
+            (r#"{"faults": {"slow_secs": 1}}"#, "`slow_secs`"),
+        ] {
+            let error = EmulatorConfig::from_json(json).unwrap_err().to_string();
+            assert!(error.contains(member), "{json}: {error}");
+        }
     }
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
+
 use crate::error::EmulatorError;
 
 /// Which faults to inject, as shares (0.0..=1.0) of `BatchMeterUsage` requests.
@@ -15,10 +17,11 @@ use crate::error::EmulatorError;
 /// use std::time::Duration;
 /// use metering_emulator::Faults;
 ///
-/// let faults = Faults { seed: 7, throttle: 0.1, slow: (0.5, Duration::from_millis(20)), ..Faults::default() };
+/// let faults = Faults { seed: 7, throttle: 0.1, slow: 0.5, slow_delay: Duration::from_millis(20), ..Faults::none() };
 /// assert!(faults.validate().is_ok());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Faults {
     /// Seeds the draws.
     pub seed: u64,
@@ -32,8 +35,15 @@ pub struct Faults {
     /// Processed with some records (at least one, each with probability 1/2) left out and
     /// returned in `UnprocessedRecords`, unbilled.
     pub unprocessed: f64,
-    /// This share of requests is delayed by this long before it is answered.
-    pub slow: (f64, Duration),
+    /// Delayed by [`Faults::slow_delay`] before it is answered.
+    pub slow: f64,
+    /// The delay of slow requests (in JSON `slow_ms`, in milliseconds).
+    #[serde(rename = "slow_ms", deserialize_with = "millis")]
+    pub slow_delay: Duration,
+}
+
+fn millis<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    u64::deserialize(deserializer).map(Duration::from_millis)
 }
 
 /// What the draw decided for one request.
@@ -56,7 +66,8 @@ impl Faults {
             internal_error: 0.0,
             drop_connection: 0.0,
             unprocessed: 0.0,
-            slow: (0.0, Duration::ZERO),
+            slow: 0.0,
+            slow_delay: Duration::ZERO,
         }
     }
 
@@ -70,7 +81,7 @@ impl Faults {
             ("faults.internal_error", self.internal_error),
             ("faults.drop_connection", self.drop_connection),
             ("faults.unprocessed", self.unprocessed),
-            ("faults.slow", self.slow.0),
+            ("faults.slow", self.slow),
         ];
         for (field, share) in shares {
             if !(0.0..=1.0).contains(&share) {
@@ -95,7 +106,7 @@ impl Faults {
     /// The fault, and the delay, for request number `sequence`.
     pub(crate) fn draw(&self, sequence: u64) -> (Option<Fault>, Option<Duration>) {
         let base = mix(self.seed ^ mix(sequence));
-        let slow = (unit(mix(base ^ 0x51_0e)) < self.slow.0).then_some(self.slow.1);
+        let slow = (unit(mix(base ^ 0x51_0e)) < self.slow).then_some(self.slow_delay);
         let roll = unit(base);
         let mut edge = 0.0;
         let mut hit = |share: f64| {
@@ -156,7 +167,8 @@ mod tests {
             internal_error: 0.1,
             drop_connection: 0.1,
             unprocessed: 0.1,
-            slow: (0.3, Duration::from_millis(1)),
+            slow: 0.3,
+            slow_delay: Duration::from_millis(1),
         };
         let draws: Vec<_> = (0..10_000).map(|n| faults.draw(n)).collect();
         let throttled = draws
@@ -212,7 +224,7 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("at most 1.0"), "{err}");
         let err = Faults {
-            slow: (1.5, Duration::ZERO),
+            slow: 1.5,
             ..Faults::none()
         }
         .validate()

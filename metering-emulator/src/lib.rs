@@ -10,7 +10,7 @@ mod request;
 mod server;
 
 pub use builder::Builder;
-pub use config::{EmulatorConfig, FaultsConfig, TimeConfig};
+pub use config::EmulatorConfig;
 pub use error::{EmulatorError, ErrorKind, ServiceError};
 pub use faults::Faults;
 pub use ledger::{BilledAllocation, LedgerEntry, SummaryRow, Total};

@@ -2,11 +2,19 @@
 //!
 //! ```text
 //! metering-emulator [--bind 127.0.0.1:8787] [--allow-non-loopback] [--config FILE]
-//!                   [--now RFC3339]
+//!                   [--now RFC3339] [--exit-on-stdin-close]
 //! ```
+//! - `--bind ADDR`: the address to listen on (`127.0.0.1:0` takes a free port).
+//! - `--allow-non-loopback`: allows a non-loopback `--bind` (it accepts any signature).
+//! - `--config FILE`: an `EmulatorConfig` JSON file (catalogue, subscriptions, time rules,
+//!   quota, faults).
+//! - `--now RFC3339`: freezes the clock at this moment.
+//! - `--exit-on-stdin-close`: stops when standard input closes (the parent went away).
+//! - `--help`: prints the usage line.
+//!
 //! It prints the endpoint URL as its first line of standard output, then serves until
-//! interrupted (Ctrl-C) or until its standard input closes when `--exit-on-stdin-close` is
-//! given. What it billed is at `GET {endpoint}/_emulator/ledger` and `/_emulator/summary`.
+//! interrupted (Ctrl-C). What it billed is at `GET {endpoint}/_emulator/ledger` and
+//! `/_emulator/summary`.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -137,6 +145,53 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("metering-emulator: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flags named in `text`, in order, without repeats.
+    fn flags(text: &str) -> Vec<&str> {
+        let mut flags: Vec<&str> = Vec::new();
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+            if word.starts_with("--") && word.len() > 2 && !flags.contains(&word) {
+                flags.push(word);
+            }
+        }
+        flags
+    }
+
+    /// The usage line, this file's list of flags and the README's synopsis name the same flags, and
+    /// the parser takes each of them.
+    #[test]
+    fn every_flag_is_documented_and_parsed() {
+        let usage = flags(USAGE);
+        // One bullet of the documentation per flag.
+        let doc: String = include_str!("main.rs")
+            .lines()
+            .take_while(|line| line.starts_with("//!"))
+            .filter_map(|line| line.strip_prefix("//! - `"))
+            .map(|line| line.split('`').next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut documented = flags(&doc);
+        documented.retain(|flag| *flag != "--help");
+        assert_eq!(usage, documented);
+        let readme = include_str!("../README.md");
+        let synopsis = &readme[readme.find("metering-emulator [").unwrap()..];
+        assert_eq!(usage, flags(&synopsis[..synopsis.find("```").unwrap()]));
+        for flag in usage {
+            let value = match flag {
+                "--bind" => Some("127.0.0.1:0"),
+                "--config" => Some("config.json"),
+                "--now" => Some("2026-11-26T12:00:00Z"),
+                _ => None,
+            };
+            let args = std::iter::once(flag.to_owned()).chain(value.map(str::to_owned));
+            assert!(parse_args(args).is_ok(), "{flag}");
         }
     }
 }

@@ -733,7 +733,8 @@ async fn injected_dropped_connections_answer_nothing_and_bill_nothing() {
 async fn injected_slow_requests_are_delayed() {
     let delay = Duration::from_millis(300);
     let emulator = faulty(Faults {
-        slow: (1.0, delay),
+        slow: 1.0,
+        slow_delay: delay,
         ..Faults::none()
     })
     .await;
@@ -789,7 +790,8 @@ async fn faults_replay_with_the_same_seed() {
         internal_error: 0.2,
         drop_connection: 0.2,
         unprocessed: 0.2,
-        slow: (0.0, Duration::ZERO),
+        slow: 0.0,
+        slow_delay: Duration::ZERO,
     };
     let mut runs = Vec::new();
     for seed in [11, 11, 12] {
