@@ -72,6 +72,13 @@ fn hour_start(hour: i64) -> Timestamp {
         .unwrap_or_else(|_| unreachable!("hour numbers come from valid timestamps"))
 }
 
+/// An event's hour: near the current one (a key's window may hold it), or not.
+#[derive(Clone, Copy)]
+enum Hour {
+    Near(i64),
+    Far(i64),
+}
+
 /// Usage that did not fit its key's ring (an hour outside the window): kept by hour.
 #[derive(Default)]
 struct Aside {
@@ -142,7 +149,7 @@ impl Shared {
 
     /// The hour `at` falls in, refusing it when it is too far ahead of the clock. Reads the
     /// clock only for a timestamp past the last reading plus the bound.
-    fn hour_of(&self, at: Timestamp) -> Result<i64, MeterError> {
+    fn hour_of(&self, at: Timestamp) -> Result<Hour, MeterError> {
         let bound = self.config.future_bound();
         let last = i128::from(self.now.load(Ordering::Relaxed));
         if at.unix_nanos() > last + i128::try_from(bound.as_nanos()).unwrap_or(i128::MAX) {
@@ -160,18 +167,29 @@ impl Shared {
         // The common case, an event in the current hour, without a division.
         let current = self.hour_now.load(Ordering::Relaxed);
         let offset = at.unix_nanos() - i128::from(current) * NANOS_PER_HOUR;
-        Ok(if (0..NANOS_PER_HOUR).contains(&offset) {
-            current
+        if (0..NANOS_PER_HOUR).contains(&offset) {
+            return Ok(Hour::Near(current));
+        }
+        let hour = hour_number(at);
+        // Keys' windows are within a few hours of now; an hour 1024 hours away would share
+        // a slot's tag, so anything not near goes aside.
+        Ok(if (current - 2..=current + 2).contains(&hour) {
+            Hour::Near(hour)
         } else {
-            hour_number(at)
+            Hour::Far(hour)
         })
     }
 
     /// Adds `quantity` to `entry`'s `hour`.
-    fn add(&self, entry: &Entry, hour: i64, quantity: Quantity) -> Result<(), MeterError> {
+    #[inline]
+    fn add(&self, entry: &Entry, hour: Hour, quantity: Quantity) -> Result<(), MeterError> {
         if self.backlogged.load(Ordering::Relaxed) {
             return Err(self.backlog_error());
         }
+        let hour = match hour {
+            Hour::Near(hour) => hour,
+            Hour::Far(hour) => return self.add_aside(&entry.key, hour, quantity),
+        };
         match entry.counters.add(hour, quantity.micros()) {
             Ok(()) => Ok(()),
             Err(AddError::Moved) => self.add_aside(&entry.key, hour, quantity),
@@ -591,7 +609,7 @@ impl<'m> Recording<'m> {
     pub fn add(self, quantity: Quantity) -> Result<(), MeterError> {
         let hour = match self.at {
             Some(at) => self.shared.hour_of(at)?,
-            None => self.shared.hour_now.load(Ordering::Relaxed),
+            None => Hour::Near(self.shared.hour_now.load(Ordering::Relaxed)),
         };
         let shared = self.shared;
         self.with_entry(|entry| shared.add(entry, hour, quantity))?
@@ -655,7 +673,7 @@ impl Handle {
     /// usage was not recorded.
     #[inline]
     pub fn add(&self, quantity: Quantity) -> Result<(), MeterError> {
-        let hour = self.shared.hour_now.load(Ordering::Relaxed);
+        let hour = Hour::Near(self.shared.hour_now.load(Ordering::Relaxed));
         self.shared.add(&self.entry, hour, quantity)
     }
 

@@ -228,11 +228,14 @@ async fn the_hour_turns_and_late_events_keep_their_hour() {
     // The old hours left the window; their events still count in their own hour.
     handle.add_at(q("5"), at("2026-12-01T06:59:00Z")).unwrap();
     handle.add(q("6")).unwrap();
+    // 1024 hours back: the slot and tag of a current hour, but not its hour.
+    handle.add_at(q("8"), at("2026-10-19T17:10:00Z")).unwrap();
     meter.shutdown().await.unwrap();
     let key = "prod-1/111111111111 api_calls";
     assert_eq!(
         ledger.totals(),
         totals(&[
+            (key, "2026-10-19T17:00:00Z", "8"),
             (key, "2026-12-01T03:00:00Z", "4"),
             (key, "2026-12-01T05:00:00Z", "1"),
             (key, "2026-12-01T06:00:00Z", "10"),
