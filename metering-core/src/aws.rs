@@ -3,7 +3,6 @@
 use aws_sdk_marketplacemetering::primitives::DateTime;
 use aws_sdk_marketplacemetering::types as sdk;
 
-use crate::customer::Customer;
 use crate::error::{Rule, ValidationError};
 use crate::quantity::Quantity;
 use crate::record::{UsageAllocation, UsageRecord};
@@ -68,7 +67,7 @@ impl TryFrom<&UsageRecord> for sdk::UsageRecord {
     type Error = ValidationError;
 
     /// The SDK's record. The product code is the request's, not the record's: see
-    /// [`Customer::product`].
+    /// [`Customer::product`](crate::Customer::product).
     ///
     /// # Errors
     /// When a quantity needs the decimal form, which the SDK cannot carry yet.
@@ -77,13 +76,15 @@ impl TryFrom<&UsageRecord> for sdk::UsageRecord {
             .timestamp(record.timestamp().into())
             .dimension(record.dimension().as_str())
             .quantity(sdk_quantity(record.quantity(), "Quantity")?);
-        builder = match record.customer() {
-            Customer::Legacy { identifier, .. } => builder.customer_identifier(identifier.as_str()),
-            Customer::Account { account, .. } => builder.customer_aws_account_id(account.as_str()),
-            Customer::Licensed { account, license } => builder
-                .customer_aws_account_id(account.as_str())
-                .license_arn(license.as_str()),
-        };
+        let customer = record.customer().wire_fields();
+        builder = builder
+            .set_customer_identifier(customer.customer_identifier.map(|id| id.as_str().into()))
+            .set_customer_aws_account_id(
+                customer
+                    .customer_aws_account_id
+                    .map(|account| account.as_str().into()),
+            )
+            .set_license_arn(customer.license_arn.map(|license| license.as_str().into()));
         if let Some(allocations) = record.allocations() {
             let allocations = allocations
                 .iter()

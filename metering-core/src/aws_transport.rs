@@ -8,9 +8,10 @@ use aws_sdk_marketplacemetering::types as sdk;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::ErrorKind;
 
-use crate::customer::{Customer, RequestScope};
+use crate::customer::RequestScope;
 use crate::plan::PlannedRequest;
 use crate::record::UsageRecord;
+use crate::strings::{CustomerAwsAccountId, CustomerIdentifier};
 use crate::submit::{Failure, FailureKind, RecordStatus, Response, Transport};
 
 /// Sends requests with the AWS SDK client: it resolves the endpoint, signs, sends and
@@ -140,16 +141,15 @@ impl Transport for AwsTransport {
 /// customer, dimension and hour appears once.
 fn same_key(record: &UsageRecord, echo: &sdk::UsageRecord) -> bool {
     let hour = |seconds: i64| seconds - seconds.rem_euclid(3600);
-    let customer_matches = match record.customer() {
-        Customer::Legacy { identifier, .. } => echo.customer_identifier() == identifier.as_str(),
-        Customer::Account { account, .. } => {
-            echo.customer_aws_account_id() == Some(account.as_str())
-        }
-        Customer::Licensed { account, license } => {
-            echo.customer_aws_account_id() == Some(account.as_str())
-                && echo.license_arn() == Some(license.as_str())
-        }
-    };
+    let customer = record.customer().wire_fields();
+    let customer_matches = customer.record_fields().all(|(name, value)| {
+        let echoed = match name {
+            CustomerIdentifier::FIELD => Some(echo.customer_identifier()),
+            CustomerAwsAccountId::FIELD => echo.customer_aws_account_id(),
+            _ => echo.license_arn(),
+        };
+        echoed == Some(value)
+    });
     customer_matches
         && echo.dimension() == record.dimension().as_str()
         && hour(echo.timestamp().secs()) == hour(record.timestamp().unix_seconds())

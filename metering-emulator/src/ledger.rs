@@ -175,18 +175,11 @@ impl Ledger {
 
 /// The customer's parts as wire fields.
 fn customer_json(customer: &Customer) -> Value {
-    match customer {
-        Customer::Legacy {
-            product,
-            identifier,
-        } => json!({ "ProductCode": product.as_str(), "CustomerIdentifier": identifier.as_str() }),
-        Customer::Account { product, account } => {
-            json!({ "ProductCode": product.as_str(), "CustomerAWSAccountId": account.as_str() })
-        }
-        Customer::Licensed { account, license } => {
-            json!({ "CustomerAWSAccountId": account.as_str(), "LicenseArn": license.as_str() })
-        }
-    }
+    let fields = customer.wire_fields().named();
+    let present = fields
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_owned(), Value::from(value?))));
+    Value::Object(present.collect())
 }
 
 /// Merges `extra` into the customer's fields.
@@ -252,18 +245,18 @@ pub(crate) fn metering_record_id(
     dimension: &DimensionKey,
     hour: i64,
 ) -> String {
-    let (mode, scope, who) = match customer {
-        Customer::Legacy {
-            product,
-            identifier,
-        } => ("legacy", product.as_str(), identifier.as_str()),
-        Customer::Account { product, account } => ("account", product.as_str(), account.as_str()),
-        Customer::Licensed { account, license } => ("licence", license.as_str(), account.as_str()),
-    };
+    // Each wire field in its place, absent ones empty: the mode shows in which are present.
+    let fields = customer
+        .wire_fields()
+        .named()
+        .map(|(_, value)| value.unwrap_or(""));
     let hour = hour.to_string();
-    let parts = [mode, scope, who, dimension.as_str(), hour.as_str()];
+    let parts = fields
+        .iter()
+        .copied()
+        .chain([dimension.as_str(), hour.as_str()]);
     let hash = |basis: u64| {
-        parts.iter().fold(basis, |acc, part| {
+        parts.clone().fold(basis, |acc, part| {
             // FNV-1a over each part and a separator no valid part contains.
             part.bytes().chain([0xff]).fold(acc, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)

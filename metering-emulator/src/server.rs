@@ -13,7 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use metering_core::{Clock, Customer, TimePolicy, Timestamp};
+use metering_core::{Clock, TimePolicy, Timestamp};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::net::TcpListener;
@@ -400,12 +400,11 @@ impl Shared {
                 unprocessed.push(record.raw);
                 continue;
             }
-            let who = match &record.customer {
-                Customer::Legacy { identifier, .. } => identifier.as_str(),
-                Customer::Account { account, .. } | Customer::Licensed { account, .. } => {
-                    account.as_str()
-                }
-            };
+            let fields = record.customer.wire_fields();
+            let who = fields.customer_aws_account_id.map_or_else(
+                || fields.customer_identifier.map_or("", |id| id.as_str()),
+                |account| account.as_str(),
+            );
             if !state.is_subscribed(who) {
                 answer.result(record.raw, None, "CustomerNotSubscribed");
                 continue;

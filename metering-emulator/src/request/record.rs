@@ -2,8 +2,9 @@
 
 use metering_core::limits::{MAX_ALLOCATIONS, MIN_ALLOCATIONS};
 use metering_core::{
-    Customer, CustomerAwsAccountId, CustomerIdentifier, DimensionKey, LicenseArn, ProductCode,
-    Quantity, Rule, Tag, TagKey, TagValue, Tags, ValidationError,
+    Customer, CustomerAwsAccountId, CustomerFields, CustomerFieldsError, CustomerIdentifier,
+    DimensionKey, LicenseArn, ProductCode, Quantity, Rule, Tag, TagKey, TagValue, Tags,
+    ValidationError,
 };
 
 use super::json::{AllocationIn, Object, RecordIn, TagIn, Text};
@@ -79,73 +80,40 @@ fn customer(
     catalog: &Catalog,
     at: At,
 ) -> Result<Customer, ServiceError> {
-    let identifier = entry
-        .customer_identifier
-        .as_deref()
-        .filter(|id| !id.is_empty());
-    let account = entry.customer_aws_account_id.as_deref();
-    let license = entry.license_arn.as_deref();
     let fail = |kind, error: ValidationError| invalid(kind, &error.within(at));
     let customer_error = |error| fail(ErrorKind::InvalidCustomerIdentifier, error);
-    let account = account
-        .map(|account| CustomerAwsAccountId::new(account.to_owned()))
+    let text = |member: &Option<Text<'_>>| member.as_deref().map(str::to_owned);
+    let identifier = text(&entry.customer_identifier)
+        .filter(|id| !id.is_empty())
+        .map(CustomerIdentifier::new)
         .transpose()
         .map_err(customer_error)?;
-
-    let Some(license) = license else {
-        let Some(product) = product else {
-            return Err(fail(
-                ErrorKind::InvalidProductCode,
-                ValidationError::new("ProductCode", Rule::Required, "")
-                    .within("a request whose records have no LicenseArn"),
-            ));
-        };
-        let product = product.clone();
-        return match (identifier, account) {
-            (Some(identifier), Some(_)) => Err(customer_error(ValidationError::new(
-                "CustomerIdentifier",
-                Rule::Exclusive("CustomerAWSAccountId"),
-                identifier,
-            ))),
-            (Some(identifier), None) => Ok(Customer::Legacy {
-                product,
-                identifier: CustomerIdentifier::new(identifier.to_owned())
-                    .map_err(customer_error)?,
-            }),
-            (None, Some(account)) => Ok(Customer::Account { product, account }),
-            (None, None) => Err(customer_error(ValidationError::new(
-                "CustomerAWSAccountId",
-                Rule::Required,
-                "",
-            ))),
-        };
-    };
-    if let Some(identifier) = identifier {
-        return Err(customer_error(ValidationError::new(
-            "CustomerIdentifier",
-            Rule::Exclusive("LicenseArn"),
-            identifier,
-        )));
-    }
-    if let Some(product) = product {
-        return Err(ServiceError::new(
-            ErrorKind::InvalidProductCode,
-            format!(
-                "ProductCode: must not be sent with LicenseArn records (Concurrent Agreements), {at} has a LicenseArn (value: {:?})",
-                product.as_str()
-            ),
-        ));
-    }
-    let Some(account) = account else {
-        return Err(customer_error(ValidationError::new(
-            "CustomerAWSAccountId",
-            Rule::Required,
-            "",
-        )));
-    };
-    let license = LicenseArn::new(license.to_owned())
+    let account = text(&entry.customer_aws_account_id)
+        .map(CustomerAwsAccountId::new)
+        .transpose()
+        .map_err(customer_error)?;
+    let license = text(&entry.license_arn)
+        .map(LicenseArn::new)
+        .transpose()
         .map_err(|error| fail(ErrorKind::InvalidLicense, error))?;
-    if let Some(licenses) = &catalog.licenses {
+    let fields = CustomerFields {
+        product_code: product,
+        customer_identifier: identifier.as_ref(),
+        customer_aws_account_id: account.as_ref(),
+        license_arn: license.as_ref(),
+    };
+    let customer = Customer::from_wire_fields(fields).map_err(|error| {
+        let kind = match error {
+            CustomerFieldsError::MissingProduct | CustomerFieldsError::ProductWithLicense => {
+                ErrorKind::InvalidProductCode
+            }
+            _ => ErrorKind::InvalidCustomerIdentifier,
+        };
+        fail(kind, error.to_validation_error(&fields))
+    })?;
+    if let (Some(licenses), Customer::Licensed { account, license }) =
+        (&catalog.licenses, &customer)
+    {
         let problem = match licenses.get(license.as_str()) {
             None => Some("is not a licence of this seller's products"),
             Some(owner) if owner != account.as_str() => {
@@ -160,7 +128,7 @@ fn customer(
             ));
         }
     }
-    Ok(Customer::Licensed { account, license })
+    Ok(customer)
 }
 
 /// The allocations of one record: 1..=2500, each with exactly one quantity of the record's
