@@ -47,8 +47,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let submitter = Submitter::new(AwsTransport::from_env().await);
     let report = submitter.submit([record]).await;
-    println!("{}", report.table());
-    if report.stopped.is_some() || report.summary().pending > 0 {
+    println!("{}\n{}", report.table(), report.summary());
+    if let Some(stopped) = &report.stopped {
+        eprintln!("stopped: {stopped}");
+        std::process::exit(1);
+    }
+    if report.summary().pending > 0 {
         std::process::exit(1);
     }
     Ok(())

@@ -68,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let records = usage()?;
     let report = submitter.submit(records.clone()).await;
-    println!("{}\n", report.table());
+    println!("{}\n{}\n", report.table(), report.summary());
 
     // Sending the same records again is safe: the same metering record IDs, billed once.
     let again = submitter.submit(records).await;

@@ -3,13 +3,14 @@
 //! recorded, exactly.
 
 use std::collections::HashMap;
+use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 
 use metering::submit::{SubmitConfig, Submitter};
 use metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, DimensionKey, Outcome, ProductCode, Quantity,
-    QuarantineReason, SystemClock, TimeViolation, Timestamp, UsageRecord, aws_sdk,
+    AwsTransport, Customer, CustomerAwsAccountId, DimensionKey, ErrorCode, Outcome, ProductCode,
+    Quantity, QuarantineReason, SystemClock, TimeViolation, Timestamp, UsageRecord, aws_sdk,
 };
 use metering_emulator::{Emulator, Faults, RunningEmulator};
 
@@ -196,8 +197,24 @@ async fn bisection_finds_the_record_only_the_service_can_reject() {
         .collect();
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].record.dimension().as_str(), "api_calls_typo");
-    assert!(matches!(&rejected[0].outcome,
-        Outcome::Quarantined(QuarantineReason::Rejected { code, .. }) if code == "InvalidUsageDimensionException"));
+    let Outcome::Quarantined(QuarantineReason::Rejected(failure)) = &rejected[0].outcome else {
+        panic!("{}", rejected[0].outcome)
+    };
+    assert_eq!(failure.code(), Some(&ErrorCode::InvalidUsageDimension));
+    // The service's code and message, once: not the SDK's debug dump of the response.
+    let shown = rejected[0].outcome.to_string();
+    assert!(shown.len() < 200, "{shown}");
+    assert_eq!(shown.matches(failure.message()).count(), 1, "{shown}");
+    assert!(
+        shown.contains("InvalidUsageDimensionException") && !failure.message().is_empty(),
+        "{shown}"
+    );
+    assert!(
+        failure
+            .source()
+            .is_some_and(|sdk| format!("{sdk:?}").contains("StatusCode(400)")),
+        "the SDK error stays reachable as the source"
+    );
     assert_eq!(billed_total(&emulator), 48_000_000);
 }
 
@@ -213,11 +230,9 @@ async fn an_invalid_product_code_stops_and_keeps_every_record() {
         .collect();
     let report = submitter(&emulator).submit(records).await;
     assert_eq!(report.summary().pending, 30);
-    assert!(
-        report
-            .stopped
-            .unwrap()
-            .contains("InvalidProductCodeException")
+    assert_eq!(
+        report.stopped.unwrap().code(),
+        Some(&ErrorCode::InvalidProductCode)
     );
     assert!(emulator.ledger().is_empty());
 }
@@ -259,7 +274,10 @@ async fn a_disabled_api_stops_and_keeps_every_record() {
         .collect();
     let report = submitter(&emulator).submit(records).await;
     assert_eq!(report.summary().pending, 30);
-    assert!(report.stopped.unwrap().contains("DisabledApiException"));
+    assert_eq!(
+        report.stopped.unwrap().code(),
+        Some(&ErrorCode::DisabledApi)
+    );
     assert!(emulator.ledger().is_empty());
 }
 
@@ -319,7 +337,12 @@ async fn missing_credentials_stop_and_keep_every_record() {
         .submit([record(PRODUCT, 1, "api", hours_ago(1), 1)])
         .await;
     assert_eq!(report.summary().pending, 1);
-    assert!(report.stopped.unwrap().contains("no identity resolver"));
+    let stopped = report.stopped.unwrap();
+    assert_eq!(stopped.code(), None);
+    assert!(
+        stopped.message().contains("no identity resolver"),
+        "{stopped}"
+    );
     assert_eq!(emulator.requests(), 0);
 }
 
@@ -356,10 +379,15 @@ async fn credentials_never_show_in_debug_output_or_errors() {
     let report = submitter
         .submit([record(PRODUCT, 1, "api", hours_ago(1), 1)])
         .await;
-    let Outcome::Pending { last_error } = &report.outcomes[0].outcome else {
+    let Outcome::Pending { last_error, .. } = &report.outcomes[0].outcome else {
         panic!("{report:?}")
     };
-    assert!(last_error.contains("ThrottlingException"), "{last_error}");
+    assert_eq!(last_error.code(), Some(&ErrorCode::Throttling));
+    let shown = last_error.to_string();
+    assert!(
+        shown.starts_with("ThrottlingException: ") && shown.len() < 200,
+        "{shown}"
+    );
     for shown in [
         format!("{submitter:?}"),
         format!("{:?}", submitter.transport()),

@@ -2,17 +2,18 @@
 
 use aws_sdk_marketplacemetering::Client;
 use aws_sdk_marketplacemetering::config::retry::RetryConfig;
-use aws_sdk_marketplacemetering::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_marketplacemetering::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_marketplacemetering::operation::batch_meter_usage::BatchMeterUsageError;
 use aws_sdk_marketplacemetering::types as sdk;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::ErrorKind;
 
 use crate::customer::RequestScope;
+use crate::failure::{ErrorCode, Failure, FailureKind};
 use crate::plan::PlannedRequest;
 use crate::record::UsageRecord;
 use crate::strings::{CustomerAwsAccountId, CustomerIdentifier};
-use crate::submit::{Failure, FailureKind, RecordStatus, Response, Transport};
+use crate::submit::{RecordStatus, Response, Transport};
 
 /// Sends requests with the AWS SDK client: it resolves the endpoint, signs, sends and
 /// parses the answer, as for any SDK call.
@@ -93,7 +94,7 @@ impl Transport for AwsTransport {
             })
             .send()
             .await
-            .map_err(|error| classify(&error))?;
+            .map_err(classify)?;
         // The service answers in request order, so the record after the last one matched
         // is tried first; a full search covers any other order.
         let records = request.records();
@@ -155,26 +156,31 @@ fn same_key(record: &UsageRecord, echo: &sdk::UsageRecord) -> bool {
         && hour(echo.timestamp().secs()) == hour(record.timestamp().unix_seconds())
 }
 
-/// Sorts an SDK error into what the submitter should do about it.
-fn classify(error: &SdkError<BatchMeterUsageError>) -> Failure {
-    let message = DisplayErrorContext(error).to_string();
-    let code = error.code().map(str::to_owned);
-    let kind = match error {
-        SdkError::ServiceError(context) => match context.err().code() {
-            Some("ThrottlingException" | "InternalServiceErrorException") => FailureKind::Retry,
-            Some(
-                "TimestampOutOfBoundsException"
-                | "InvalidTagException"
-                | "InvalidUsageAllocationsException"
-                | "InvalidUsageDimensionException"
-                | "InvalidLicenseException"
-                | "InvalidCustomerIdentifierException"
-                | "ValidationException",
-            ) => FailureKind::RejectedRecords,
-            _ if context.raw().status().is_server_error() => FailureKind::Retry,
-            _ => FailureKind::Stop,
-        },
-        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => FailureKind::Retry,
+/// Sorts an SDK error into what the submitter should do about it: the service's code (by
+/// the SDK's modelled variant; by the code it sent only for what the model lacks) and its
+/// message once, with the SDK error kept as the source.
+fn classify(error: SdkError<BatchMeterUsageError>) -> Failure {
+    let failure = match &error {
+        SdkError::ServiceError(context) => {
+            let service = context.err();
+            let message = service.message().unwrap_or_default();
+            if let Some(code) = modelled_code(service) {
+                Failure::service(code, message)
+            } else {
+                let code = ErrorCode::from(service.code().unwrap_or("UnknownError"));
+                // A 5xx the model does not name is the service's trouble: resend.
+                let status = context.raw().status();
+                let kind = code.kind().unwrap_or(if status.is_server_error() {
+                    FailureKind::Retry
+                } else {
+                    FailureKind::Stop
+                });
+                Failure::new(kind, message).with_code(code)
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            Failure::new(FailureKind::Retry, chain(&error))
+        }
         // A dropped connection is `Other(TransientError)`; missing credentials are
         // `Other(None)`, and no retry will mend them.
         SdkError::DispatchFailure(failure)
@@ -182,13 +188,42 @@ fn classify(error: &SdkError<BatchMeterUsageError>) -> Failure {
                 || failure.is_timeout()
                 || failure.as_other() == Some(ErrorKind::TransientError) =>
         {
-            FailureKind::Retry
+            Failure::new(FailureKind::Retry, chain(&error))
         }
-        _ => FailureKind::Stop,
+        _ => Failure::new(FailureKind::Stop, chain(&error)),
     };
-    Failure {
-        kind,
-        code,
-        message,
+    failure.with_source(error)
+}
+
+/// The code of an exception the SDK models.
+fn modelled_code(error: &BatchMeterUsageError) -> Option<ErrorCode> {
+    Some(match error {
+        BatchMeterUsageError::DisabledApiException(_) => ErrorCode::DisabledApi,
+        BatchMeterUsageError::InternalServiceErrorException(_) => ErrorCode::InternalServiceError,
+        BatchMeterUsageError::InvalidCustomerIdentifierException(_) => {
+            ErrorCode::InvalidCustomerIdentifier
+        }
+        BatchMeterUsageError::InvalidLicenseException(_) => ErrorCode::InvalidLicense,
+        BatchMeterUsageError::InvalidProductCodeException(_) => ErrorCode::InvalidProductCode,
+        BatchMeterUsageError::InvalidTagException(_) => ErrorCode::InvalidTag,
+        BatchMeterUsageError::InvalidUsageAllocationsException(_) => {
+            ErrorCode::InvalidUsageAllocations
+        }
+        BatchMeterUsageError::InvalidUsageDimensionException(_) => ErrorCode::InvalidUsageDimension,
+        BatchMeterUsageError::ThrottlingException(_) => ErrorCode::Throttling,
+        BatchMeterUsageError::TimestampOutOfBoundsException(_) => ErrorCode::TimestampOutOfBounds,
+        _ => return None,
+    })
+}
+
+/// An error and its sources, `: `-separated, without the SDK's debug dump of the response.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(next) = source {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        source = next.source();
     }
+    text
 }

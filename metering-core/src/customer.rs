@@ -235,3 +235,22 @@ impl Customer {
         }
     }
 }
+
+/// `account 123456789012 of product prod-x`, `account 123456789012 under licence arn:…`, or
+/// `customer cust-1 of product prod-x` (legacy).
+impl std::fmt::Display for Customer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Legacy {
+                product,
+                identifier,
+            } => write!(f, "customer {identifier} of product {product}"),
+            Self::Account { product, account } => {
+                write!(f, "account {account} of product {product}")
+            }
+            Self::Licensed { account, license } => {
+                write!(f, "account {account} under licence {license}")
+            }
+        }
+    }
+}

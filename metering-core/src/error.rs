@@ -4,6 +4,8 @@ use std::fmt;
 
 use metering_rules::Violation;
 
+use crate::quantity::Quantity;
+
 /// A value broke a rule of the service model (or one of ours, which are stricter).
 ///
 /// The message says which field, which rule, and which value:
@@ -66,9 +68,9 @@ pub enum Rule {
     )]
     AllocationSum {
         /// The record's quantity.
-        expected: String,
+        expected: Quantity,
         /// The allocations' sum.
-        actual: String,
+        actual: Quantity,
     },
     /// The same tag key twice on one allocation.
     #[error("tag keys must be unique within an allocation; this key appears more than once")]

@@ -10,6 +10,7 @@ pub mod builder;
 mod customer;
 mod dimension;
 mod error;
+mod failure;
 #[cfg(feature = "meter")]
 pub mod ledger;
 #[cfg(feature = "meter")]
@@ -35,9 +36,12 @@ pub use builder::RecordBuilder;
 pub use customer::{Customer, CustomerFields, CustomerFieldsError, RequestScope};
 pub use dimension::Dimension;
 pub use error::{Rule, ValidationError};
+pub use failure::{ErrorCode, Failure, FailureKind};
 pub use metering_rules::{QUANTITY_DECIMAL, StringRule, Violation, limits};
 pub use outcome::{Outcome, RecordOutcome, Report, Summary, Table};
-pub use plan::{Plan, PlannedRequest, Planner, QuarantineReason, Quarantined, RecordKey};
+pub use plan::{
+    MergeError, Plan, PlannedRequest, Planner, QuarantineReason, Quarantined, RecordKey,
+};
 pub use quantity::Quantity;
 pub use record::{Tag, Tags, UsageAllocation, UsageRecord};
 pub use strings::{

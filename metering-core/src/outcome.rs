@@ -2,11 +2,16 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
+use crate::failure::Failure;
 use crate::plan::QuarantineReason;
 use crate::record::UsageRecord;
 
-/// The fate of one record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The fate of one record. It serializes (serde), so a ledger can store it, and shows
+/// readably (`Pending after 3 attempts: ThrottlingException: Rate exceeded`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Outcome {
     /// The service billed it.
     Success {
@@ -23,8 +28,11 @@ pub enum Outcome {
     Quarantined(QuarantineReason),
     /// Not settled yet: safe to send again (identically) later.
     Pending {
-        /// The last error seen.
-        last_error: String,
+        /// Attempts made to send it; 0 when it was not sent because the submission
+        /// stopped (then `last_error` is what stopped it).
+        attempts: u32,
+        /// The last failure seen.
+        last_error: Failure,
     },
 }
 
@@ -40,11 +48,42 @@ impl Outcome {
             Self::Pending { .. } => "Pending",
         }
     }
+
+    /// The detail beside the label: the record ID, the reason or the error.
+    fn detail(&self) -> Option<String> {
+        match self {
+            Self::Success { metering_record_id } => Some(format!("record {metering_record_id}")),
+            Self::Quarantined(reason) => Some(reason.to_string()),
+            Self::Pending {
+                attempts: 0,
+                last_error,
+            } => Some(format!("not sent, the submission stopped: {last_error}")),
+            Self::Pending {
+                attempts: 1,
+                last_error,
+            } => Some(format!("after 1 attempt: {last_error}")),
+            Self::Pending {
+                attempts,
+                last_error,
+            } => Some(format!("after {attempts} attempts: {last_error}")),
+            Self::CustomerNotSubscribed | Self::DuplicateRecord => None,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.detail() {
+            Some(detail) => write!(f, "{} ({detail})", self.label()),
+            None => f.write_str(self.label()),
+        }
+    }
 }
 
 /// A record and its outcome. Records of the same customer, dimension and hour are merged
 /// before sending, so one outcome stands for all of them; its record is what was sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RecordOutcome {
     /// The record, as sent (or kept back).
     pub record: UsageRecord,
@@ -53,17 +92,19 @@ pub struct RecordOutcome {
 }
 
 /// Every record's outcome from one submission.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Report {
     /// One entry per record.
     pub outcomes: Vec<RecordOutcome>,
     /// The error that stopped the submission, if one did (an invalid product code, a
     /// disabled API, missing credentials); the records it left are `Pending`.
-    pub stopped: Option<String>,
+    pub stopped: Option<Failure>,
 }
 
 /// Counts of a report's outcomes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Billed.
     pub success: usize,
@@ -120,40 +161,42 @@ impl fmt::Display for Summary {
     }
 }
 
-/// A printable table of outcomes: see [`Report::table`].
+/// A printable table of outcomes, one row per outcome: see [`Report::table`]. It leaves
+/// out the summary and the stop reason, which [`Report::summary`] and [`Report::stopped`]
+/// give.
+#[derive(Debug)]
 pub struct Table<'a>(&'a Report);
 
 impl fmt::Display for Table<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
+        let customers: Vec<String> = self
+            .0
+            .outcomes
+            .iter()
+            .map(|entry| entry.record.customer().to_string())
+            .collect();
+        let width = customers
+            .iter()
+            .map(|c| c.chars().count())
+            .chain([8])
+            .max()
+            .unwrap_or(8);
+        write!(
             f,
-            "{:<22} {:<20} {:<20} {:>10}  {:<22} detail",
+            "{:<width$}  {:<20} {:<20} {:>10}  {:<21} detail",
             "customer", "dimension", "hour", "quantity", "outcome"
         )?;
-        for entry in &self.0.outcomes {
+        for (entry, customer) in self.0.outcomes.iter().zip(customers) {
             let record = &entry.record;
-            let customer = record
-                .customer()
-                .account()
-                .map_or_else(|| format!("{:?}", record.customer()), ToString::to_string);
-            let detail = match &entry.outcome {
-                Outcome::Success { metering_record_id } => metering_record_id.clone(),
-                Outcome::Quarantined(reason) => reason.to_string(),
-                Outcome::Pending { last_error } => last_error.clone(),
-                Outcome::CustomerNotSubscribed | Outcome::DuplicateRecord => String::new(),
-            };
-            writeln!(
+            write!(
                 f,
-                "{customer:<22} {:<20} {:<20} {:>10}  {:<22} {detail}",
+                "\n{customer:<width$}  {:<20} {:<20} {:>10}  {:<21} {}",
                 record.dimension(),
                 record.timestamp().hour_start().to_string(),
                 record.quantity(),
                 entry.outcome.label(),
+                entry.outcome.detail().unwrap_or_default(),
             )?;
-        }
-        write!(f, "{}", self.0.summary())?;
-        if let Some(stopped) = &self.0.stopped {
-            write!(f, "\nstopped: {stopped}")?;
         }
         Ok(())
     }

@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 
 use metering_rules::limits::{MAX_ALLOCATIONS, MAX_RECORDS_PER_REQUEST, MAX_REQUEST_BYTES};
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::customer::{Customer, RequestScope};
+use crate::failure::Failure;
+use crate::quantity::Quantity;
 use crate::record::{Tags, UsageAllocation, UsageRecord};
 use crate::strings::{DimensionKey, ProductCode};
 use crate::time_policy::{Deadlines, TimePolicy, TimeViolation};
@@ -40,7 +42,7 @@ impl UsageRecord {
 
 /// Why a record was kept back instead of being sent. The record itself is never dropped:
 /// it travels with its reason.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum QuarantineReason {
     /// The service would no longer (or not yet) accept its timestamp.
@@ -56,14 +58,33 @@ pub enum QuarantineReason {
     },
     /// Records for the same key could not be merged into one.
     #[error("records for the same customer, dimension and hour cannot be merged: {0}")]
-    Unmergeable(String),
-    /// The service rejected it (found by bisection when a whole request was rejected).
-    #[error("rejected by the service: {code}: {message}")]
-    Rejected {
-        /// The exception, e.g. `InvalidUsageDimensionException`.
-        code: String,
-        /// The service's message.
-        message: String,
+    Unmergeable(MergeError),
+    /// The service rejected it (found by bisection when a whole request was rejected); the
+    /// failure holds the service's code and message.
+    #[error("rejected by the service: {0}")]
+    Rejected(Failure),
+}
+
+/// Why records of one key could not be merged into one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum MergeError {
+    /// Their quantities (or one allocation's) add up to more than [`Quantity::MAX`].
+    #[error("their total exceeds the largest quantity, {max}", max = Quantity::MAX)]
+    TotalTooLarge,
+    /// Some have allocations and some do not.
+    #[error("{with} of them have allocations and {without} do not")]
+    MixedAllocations {
+        /// How many have allocations.
+        with: usize,
+        /// How many do not.
+        without: usize,
+    },
+    /// Together they have more distinct tag sets than a record takes allocations.
+    #[error("together they have {count} allocations; a record takes at most {MAX_ALLOCATIONS}")]
+    TooManyAllocations {
+        /// Their distinct tag sets.
+        count: usize,
     },
 }
 
@@ -413,7 +434,7 @@ fn merge(records: Vec<UsageRecord>) -> Vec<Result<UsageRecord, Vec<Quarantined>>
                     .into_iter()
                     .map(|record| Quarantined {
                         record,
-                        reason: QuarantineReason::Unmergeable(reason.clone()),
+                        reason: QuarantineReason::Unmergeable(reason),
                     })
                     .collect()
             }),
@@ -421,7 +442,7 @@ fn merge(records: Vec<UsageRecord>) -> Vec<Result<UsageRecord, Vec<Quarantined>>
         .collect()
 }
 
-fn merge_group(group: &[UsageRecord]) -> Result<UsageRecord, String> {
+fn merge_group(group: &[UsageRecord]) -> Result<UsageRecord, MergeError> {
     let first = &group[0];
     let latest = group
         .iter()
@@ -430,8 +451,8 @@ fn merge_group(group: &[UsageRecord]) -> Result<UsageRecord, String> {
         .unwrap_or(first.timestamp());
     let allocated = group.iter().filter(|r| r.allocations().is_some()).count();
     if allocated == 0 {
-        let total = crate::Quantity::checked_sum(group.iter().map(UsageRecord::quantity))
-            .ok_or("their total exceeds the largest quantity")?;
+        let total = Quantity::checked_sum(group.iter().map(UsageRecord::quantity))
+            .ok_or(MergeError::TotalTooLarge)?;
         return Ok(UsageRecord::new(
             first.customer().clone(),
             first.dimension().clone(),
@@ -440,9 +461,12 @@ fn merge_group(group: &[UsageRecord]) -> Result<UsageRecord, String> {
         ));
     }
     if allocated < group.len() {
-        return Err("some have allocations and some do not".into());
+        return Err(MergeError::MixedAllocations {
+            with: allocated,
+            without: group.len() - allocated,
+        });
     }
-    let mut by_tags: BTreeMap<Option<Tags>, crate::Quantity> = BTreeMap::new();
+    let mut by_tags: BTreeMap<Option<Tags>, Quantity> = BTreeMap::new();
     for allocation in group
         .iter()
         .flat_map(|r| r.allocations().unwrap_or_default())
@@ -451,20 +475,23 @@ fn merge_group(group: &[UsageRecord]) -> Result<UsageRecord, String> {
         let sum = by_tags.entry(tags).or_default();
         *sum = sum
             .checked_add(allocation.quantity)
-            .ok_or("an allocation's total exceeds the largest quantity")?;
+            .ok_or(MergeError::TotalTooLarge)?;
     }
     if by_tags.len() > MAX_ALLOCATIONS {
-        return Err(format!("together they have {} allocations", by_tags.len()));
+        return Err(MergeError::TooManyAllocations {
+            count: by_tags.len(),
+        });
     }
     let allocations = by_tags
         .into_iter()
         .map(|(tags, quantity)| UsageAllocation { quantity, tags })
         .collect();
+    // The count is within 1..=2500 (checked above), so only the total can be refused.
     UsageRecord::with_allocations(
         first.customer().clone(),
         first.dimension().clone(),
         latest,
         allocations,
     )
-    .map_err(|e| e.to_string())
+    .map_err(|_| MergeError::TotalTooLarge)
 }

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 
+pub use crate::failure::{ErrorCode, Failure, FailureKind};
 use crate::outcome::{Outcome, RecordOutcome, Report};
 use crate::plan::{PlannedRequest, Planner, QuarantineReason, Quarantined};
 use crate::record::UsageRecord;
@@ -36,30 +37,6 @@ pub struct Response {
     pub results: Vec<(usize, RecordStatus)>,
     /// Records the service did not process (safe to resend), by index.
     pub unprocessed: Vec<usize>,
-}
-
-/// How a failed request should be handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
-    /// Throttling, a 5xx, a timeout, a dropped connection: send the same request again.
-    Retry,
-    /// The whole request was rejected because of some of its records: find them.
-    RejectedRecords,
-    /// Nothing will succeed until someone acts (invalid product code, disabled API,
-    /// missing credentials): stop, and keep every record.
-    Stop,
-}
-
-/// A request that failed as a whole.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{message}", code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default())]
-pub struct Failure {
-    /// How to handle it.
-    pub kind: FailureKind,
-    /// The service's error code, e.g. `ThrottlingException`, when there is one.
-    pub code: Option<String>,
-    /// What went wrong.
-    pub message: String,
 }
 
 /// Sends one planned request and reports what the service answered.
@@ -158,7 +135,7 @@ struct Shared<T> {
 }
 
 /// The error that stopped one submission, seen by all its requests.
-type Stop = Arc<Mutex<Option<String>>>;
+type Stop = Arc<Mutex<Option<Failure>>>;
 
 impl<T> std::fmt::Debug for Submitter<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -245,14 +222,19 @@ fn quarantined(record: UsageRecord, reason: QuarantineReason) -> RecordOutcome {
     }
 }
 
-fn pending(request: PlannedRequest, last_error: &str) -> impl Iterator<Item = RecordOutcome> {
+fn pending(
+    request: PlannedRequest,
+    attempts: u32,
+    last_error: &Failure,
+) -> impl Iterator<Item = RecordOutcome> {
     request
         .into_records()
         .into_iter()
         .map(move |record| RecordOutcome {
             record,
             outcome: Outcome::Pending {
-                last_error: last_error.to_owned(),
+                attempts,
+                last_error: last_error.clone(),
             },
         })
 }
@@ -276,8 +258,9 @@ impl<T: Transport> Shared<T> {
         while let Some((request, attempt)) = progress.work.pop_front() {
             let stopped = stop.lock().unwrap_or_else(PoisonError::into_inner).clone();
             if let Some(stopped) = stopped {
-                let error = format!("not sent: submission stopped ({stopped})");
-                progress.outcomes.extend(pending(request, &error));
+                progress
+                    .outcomes
+                    .extend(pending(request, attempt, &stopped));
                 continue;
             }
             // Time passes while retrying: re-check the window before every attempt.
@@ -344,10 +327,7 @@ impl<T: Transport> Shared<T> {
                 },
             }));
         if let Some(rest) = rest {
-            let error = format!(
-                "{} record(s) unprocessed by the service",
-                rest.records().len()
-            );
+            let error = Failure::new(FailureKind::Retry, "unprocessed by the service");
             self.retry_or_give_up(rest, attempt, &error, progress).await;
         }
     }
@@ -360,33 +340,32 @@ impl<T: Transport> Shared<T> {
         stop: &Stop,
         progress: &mut Progress<'_>,
     ) {
-        match failure.kind {
-            FailureKind::Retry => {
-                warn!(%failure, attempt, "request failed; retrying");
-                self.retry_or_give_up(request, attempt, &failure.to_string(), progress)
-                    .await;
-            }
+        match failure.kind() {
             FailureKind::RejectedRecords => {
                 if let Some((left, right)) = request.split() {
                     progress.work.push_front((right, 0));
                     progress.work.push_front((left, 0));
                 } else {
-                    let reason = QuarantineReason::Rejected {
-                        code: failure.code.unwrap_or_default(),
-                        message: failure.message,
-                    };
+                    let reason = QuarantineReason::Rejected(failure);
                     progress
                         .outcomes
                         .push(quarantined(request.records()[0].clone(), reason));
                 }
             }
             FailureKind::Stop => {
-                let message = failure.to_string();
-                warn!(%message, "submission stopped");
+                warn!(%failure, "submission stopped");
                 stop.lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .get_or_insert(message.clone());
-                progress.outcomes.extend(pending(request, &message));
+                    .get_or_insert_with(|| failure.clone());
+                progress
+                    .outcomes
+                    .extend(pending(request, attempt + 1, &failure));
+            }
+            // A kind this loop does not know yet is retried: resending is always safe.
+            _ => {
+                warn!(%failure, attempt, "request failed; retrying");
+                self.retry_or_give_up(request, attempt, &failure, progress)
+                    .await;
             }
         }
     }
@@ -395,13 +374,12 @@ impl<T: Transport> Shared<T> {
         &self,
         request: PlannedRequest,
         attempt: u32,
-        error: &str,
+        error: &Failure,
         progress: &mut Progress<'_>,
     ) {
         let next = attempt + 1;
         if next >= self.config.max_attempts {
-            let error = format!("{error} (after {next} attempts)");
-            progress.outcomes.extend(pending(request, &error));
+            progress.outcomes.extend(pending(request, next, error));
             return;
         }
         tokio::time::sleep(self.backoff(attempt)).await;

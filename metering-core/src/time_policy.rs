@@ -64,7 +64,7 @@ impl<C: Clock + ?Sized> Clock for &C {
 }
 
 /// Why the service would no longer (or not yet) accept a record's timestamp.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum TimeViolation {
     /// Older than the acceptance window.
     #[error(

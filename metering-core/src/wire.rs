@@ -313,8 +313,8 @@ impl WireRecordIn {
             return Err(ValidationError::new(
                 "UsageAllocations",
                 Rule::AllocationSum {
-                    expected: quantity.to_string(),
-                    actual: record.quantity().to_string(),
+                    expected: quantity,
+                    actual: record.quantity(),
                 },
                 record.quantity(),
             ));

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use common::{account, allocated, at, licensed, record, tags};
 use metering_core::{
-    Planner, Quantity, QuarantineReason, RequestScope, TimePolicy, TimeViolation, limits,
+    MergeError, Planner, Quantity, QuarantineReason, RequestScope, TimePolicy, TimeViolation,
+    limits,
 };
 
 #[test]
@@ -141,14 +142,20 @@ fn records_that_cannot_merge_are_kept_with_their_reason() {
     );
     assert_eq!(plan.requests.len(), 1);
     assert_eq!(plan.quarantined.len(), 2);
-    assert_unmergeable(&plan, "some have allocations");
+    assert_unmergeable(
+        &plan,
+        MergeError::MixedAllocations {
+            with: 1,
+            without: 1,
+        },
+    );
 }
 
-/// Every record kept back cannot merge, for the reason `why` names.
-fn assert_unmergeable(plan: &metering_core::Plan, why: &str) {
+/// Every record kept back cannot merge, for the reason `why`.
+fn assert_unmergeable(plan: &metering_core::Plan, why: MergeError) {
     for q in &plan.quarantined {
         assert!(
-            matches!(&q.reason, QuarantineReason::Unmergeable(reason) if reason.contains(why)),
+            q.reason == QuarantineReason::Unmergeable(why),
             "{:?}",
             q.reason
         );
@@ -523,7 +530,7 @@ fn a_merge_up_to_2500_allocations_is_sent_one_more_is_kept() {
     assert!(plan.requests.is_empty());
     let kept: Vec<_> = plan.quarantined.iter().map(|q| q.record.clone()).collect();
     assert_eq!(kept, records, "both kept, unchanged");
-    assert_unmergeable(&plan, "2501 allocations");
+    assert_unmergeable(&plan, MergeError::TooManyAllocations { count: 2501 });
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{account, at, record};
 use metering_core::submit::{
-    Failure, FailureKind, RecordStatus, Response, SubmitConfig, Submitter, Transport,
+    ErrorCode, Failure, FailureKind, RecordStatus, Response, SubmitConfig, Submitter, Transport,
 };
 use metering_core::{
     ManualClock, Outcome, PlannedRequest, Planner, Quantity, QuarantineReason, RecordKey,
@@ -71,13 +71,7 @@ impl Transport for FakeService {
             requests.len()
         };
         (self.script.before)(n);
-        let fail = |kind, code: &str| {
-            Err(Failure {
-                kind,
-                code: Some(code.into()),
-                message: "scripted".into(),
-            })
-        };
+        let fail = |kind, code: &str| Err(Failure::new(kind, "scripted").with_code(code));
         if matches!(request.scope(), RequestScope::Product(p) if p.as_str() == "bad-product") {
             return fail(FailureKind::Stop, "InvalidProductCodeException");
         }
@@ -142,6 +136,20 @@ fn submitter(
     clock: ManualClock,
 ) -> Submitter<Arc<FakeService>> {
     Submitter::with_config(Arc::clone(service), config, Arc::new(clock))
+}
+
+/// Submits with one request in flight, so requests go in plan order.
+async fn one_at_a_time(
+    service: &Arc<FakeService>,
+    records: Vec<UsageRecord>,
+) -> metering_core::Report {
+    let config = SubmitConfig {
+        concurrency: 1,
+        ..fast_config()
+    };
+    submitter(service, config, ManualClock::new(now()))
+        .submit(records)
+        .await
 }
 
 fn random_records(n: u64, seed: u64) -> Vec<UsageRecord> {
@@ -215,7 +223,8 @@ async fn a_rejected_request_is_bisected_and_the_good_records_land() {
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].record.dimension().as_str(), "unknown");
     assert!(matches!(&rejected[0].outcome,
-        Outcome::Quarantined(QuarantineReason::Rejected { code, .. }) if code == "InvalidUsageDimensionException"));
+        Outcome::Quarantined(QuarantineReason::Rejected(failure))
+            if failure.code() == Some(&ErrorCode::InvalidUsageDimension)));
     let sent = service.requests.lock().unwrap().len();
     assert!(
         sent <= 11,
@@ -237,20 +246,26 @@ async fn a_stop_keeps_every_record_pending() {
             )
         })
         .collect();
-    let config = SubmitConfig {
-        concurrency: 1,
-        ..fast_config()
-    };
-    let report = submitter(&service, config, ManualClock::new(now()))
-        .submit(records)
-        .await;
+    let report = one_at_a_time(&service, records).await;
     assert_eq!(report.summary().pending, 60);
-    assert!(
-        report
-            .stopped
-            .as_deref()
-            .unwrap()
-            .contains("InvalidProductCodeException")
+    let stopped = report.stopped.as_ref().unwrap();
+    assert_eq!(stopped.code(), Some(&ErrorCode::InvalidProductCode));
+    assert_eq!(stopped.kind(), FailureKind::Stop);
+    let attempts: Vec<u32> = report
+        .outcomes
+        .iter()
+        .map(|o| match &o.outcome {
+            Outcome::Pending {
+                attempts,
+                last_error,
+            } if last_error == stopped => *attempts,
+            other => panic!("{other}"),
+        })
+        .collect();
+    assert_eq!(
+        attempts.iter().filter(|a| **a == 1).count(),
+        25,
+        "the request that stopped it was sent once; the rest never: {attempts:?}"
     );
     assert_eq!(
         service.requests.lock().unwrap().len(),
@@ -282,12 +297,19 @@ async fn retries_give_up_as_pending_after_the_attempt_budget() {
         6,
         "2 requests × 3 attempts"
     );
-    let Outcome::Pending { last_error } = &report.outcomes[0].outcome else {
-        panic!()
+    let outcome = &report.outcomes[0].outcome;
+    let Outcome::Pending {
+        attempts,
+        last_error,
+    } = outcome
+    else {
+        panic!("{outcome}")
     };
-    assert!(
-        last_error.contains("ThrottlingException") && last_error.contains("after 3 attempts"),
-        "{last_error}"
+    assert_eq!(*attempts, 3);
+    assert_eq!(last_error.code(), Some(&ErrorCode::Throttling));
+    assert_eq!(
+        outcome.to_string(),
+        "Pending (after 3 attempts: ThrottlingException: scripted)"
     );
 }
 
@@ -379,11 +401,7 @@ struct AlwaysThrottled(Mutex<Vec<tokio::time::Instant>>);
 impl Transport for AlwaysThrottled {
     async fn send(&self, _: &PlannedRequest) -> Result<Response, Failure> {
         self.0.lock().unwrap().push(tokio::time::Instant::now());
-        Err(Failure {
-            kind: FailureKind::Retry,
-            code: Some("ThrottlingException".into()),
-            message: "scripted".into(),
-        })
+        Err(Failure::service(ErrorCode::Throttling, "scripted"))
     }
 }
 
@@ -423,5 +441,55 @@ async fn retries_back_off_longer_each_time_up_to_the_ceiling() {
     assert!(
         late > Duration::from_secs(3),
         "the waits stopped growing: {waits:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_report_round_trips_through_json_and_reads_as_a_table() {
+    let service = Arc::new(FakeService::new(Script::default()));
+    let licensed = metering_core::Customer::Licensed {
+        account: metering_core::CustomerAwsAccountId::new("123456789012".to_owned()).unwrap(),
+        license: metering_core::LicenseArn::new(
+            "arn:aws:license-manager::123456789012:license:l-1".to_owned(),
+        )
+        .unwrap(),
+    };
+    let records = vec![
+        record(licensed, "api", now(), 2),
+        record(account("prod-a", "7"), "unknown", now(), 5),
+        record(account("bad-product", "8"), "api", now(), 1),
+        record(
+            account("prod-a", "9"),
+            "api",
+            now().saturating_sub(Duration::from_hours(30)),
+            1,
+        ),
+    ];
+    let report = one_at_a_time(&service, records).await;
+    let summary = report.summary();
+    assert_eq!(
+        (summary.success, summary.quarantined, summary.pending),
+        (1, 2, 1),
+        "{summary}"
+    );
+
+    let json = serde_json::to_string(&report).unwrap();
+    let back: metering_core::Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, report, "{json}");
+
+    let table = report.table().to_string();
+    assert!(
+        table.contains("under licence arn:aws:license-manager::123456789012:license:l-1"),
+        "{table}"
+    );
+    assert!(
+        table.contains("rejected by the service: InvalidUsageDimensionException: scripted"),
+        "{table}"
+    );
+    assert!(!table.contains(&summary.to_string()), "{table}");
+    assert_eq!(
+        table.lines().count(),
+        5,
+        "a header and a row each:\n{table}"
     );
 }

@@ -223,8 +223,8 @@ fn allocations(
         return Err(allocation_error(ValidationError::new(
             "UsageAllocations",
             Rule::AllocationSum {
-                expected: record.quantity.to_string(),
-                actual: sum.to_string(),
+                expected: record.quantity,
+                actual: sum,
             },
             sum,
         )));

@@ -1,0 +1,297 @@
+//! Why a request failed as a whole, typed so a program can act on it and a ledger can
+//! store it.
+
+use std::error::Error;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The exceptions `BatchMeterUsage` models, and any other code the service answers with.
+///
+/// Serialized as the service spells it (`"ThrottlingException"`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `InternalServiceErrorException`: a service-side failure; safe to resend.
+    InternalServiceError,
+    /// `ThrottlingException`: over the account's request rate; resend later.
+    Throttling,
+    /// `DisabledApiException`: the API is not enabled in the region.
+    DisabledApi,
+    /// `InvalidProductCodeException`: the request's product code is unknown.
+    InvalidProductCode,
+    /// `InvalidUsageDimensionException`: a record's dimension is not the product's.
+    InvalidUsageDimension,
+    /// `InvalidTagException`: an allocation's tags break a rule.
+    InvalidTag,
+    /// `InvalidUsageAllocationsException`: a record's allocations break a rule.
+    InvalidUsageAllocations,
+    /// `InvalidCustomerIdentifierException`: a record's customer is unknown.
+    InvalidCustomerIdentifier,
+    /// `InvalidLicenseException`: a record's licence is unknown or not the customer's.
+    InvalidLicense,
+    /// `TimestampOutOfBoundsException`: a record's timestamp is outside what the service
+    /// accepts.
+    TimestampOutOfBounds,
+    /// A code the service model does not list for `BatchMeterUsage` (e.g.
+    /// `ValidationException`).
+    Other(String),
+}
+
+impl ErrorCode {
+    /// Every modelled code, for parsing.
+    const MODELLED: [Self; 10] = [
+        Self::InternalServiceError,
+        Self::Throttling,
+        Self::DisabledApi,
+        Self::InvalidProductCode,
+        Self::InvalidUsageDimension,
+        Self::InvalidTag,
+        Self::InvalidUsageAllocations,
+        Self::InvalidCustomerIdentifier,
+        Self::InvalidLicense,
+        Self::TimestampOutOfBounds,
+    ];
+
+    /// The code as the service spells it.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InternalServiceError => "InternalServiceErrorException",
+            Self::Throttling => "ThrottlingException",
+            Self::DisabledApi => "DisabledApiException",
+            Self::InvalidProductCode => "InvalidProductCodeException",
+            Self::InvalidUsageDimension => "InvalidUsageDimensionException",
+            Self::InvalidTag => "InvalidTagException",
+            Self::InvalidUsageAllocations => "InvalidUsageAllocationsException",
+            Self::InvalidCustomerIdentifier => "InvalidCustomerIdentifierException",
+            Self::InvalidLicense => "InvalidLicenseException",
+            Self::TimestampOutOfBounds => "TimestampOutOfBoundsException",
+            Self::Other(code) => code,
+        }
+    }
+
+    /// What to do about a request rejected with this code; `None` for a code this library
+    /// does not know (the transport then decides, e.g. by HTTP status).
+    #[must_use]
+    pub fn kind(&self) -> Option<FailureKind> {
+        Some(match self {
+            Self::InternalServiceError | Self::Throttling => FailureKind::Retry,
+            Self::InvalidUsageDimension
+            | Self::InvalidTag
+            | Self::InvalidUsageAllocations
+            | Self::InvalidCustomerIdentifier
+            | Self::InvalidLicense
+            | Self::TimestampOutOfBounds => FailureKind::RejectedRecords,
+            Self::DisabledApi | Self::InvalidProductCode => FailureKind::Stop,
+            // The generic AWS answer to a request that breaks a field rule.
+            Self::Other(code) if code == "ValidationException" => FailureKind::RejectedRecords,
+            Self::Other(_) => return None,
+        })
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ErrorCode {
+    type Err = std::convert::Infallible;
+
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        Ok(Self::MODELLED
+            .into_iter()
+            .find(|known| known.as_str() == code)
+            .unwrap_or_else(|| Self::Other(code.to_owned())))
+    }
+}
+
+impl From<&str> for ErrorCode {
+    fn from(code: &str) -> Self {
+        let Ok(code) = code.parse();
+        code
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(String::deserialize(deserializer)?.as_str().into())
+    }
+}
+
+/// How a failed request should be handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// Throttling, a 5xx, a timeout, a dropped connection: send the same request again.
+    Retry,
+    /// The whole request was rejected because of some of its records: find them.
+    RejectedRecords,
+    /// Nothing will succeed until someone acts (invalid product code, disabled API,
+    /// missing credentials): stop, and keep every record.
+    Stop,
+}
+
+/// A request that failed as a whole: what to do about it, the service's code and its
+/// message.
+///
+/// It shows as `code: message`, once and short; the error it came from (for the AWS
+/// transport, the SDK's error with the raw response) stays reachable as
+/// [`source()`](Error::source). It serializes without that source, so a ledger can store
+/// it; equality ignores the source too.
+#[derive(Clone, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Failure {
+    kind: FailureKind,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    code: Option<ErrorCode>,
+    message: String,
+    #[serde(skip)]
+    source: Option<Arc<dyn Error + Send + Sync>>,
+}
+
+impl Failure {
+    /// A failure to handle as `kind`, described by `message`.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code: None,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The service answered `code`: handled as the code says ([`ErrorCode::kind`]), or
+    /// stopped on for a code this library does not know.
+    pub fn service(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
+        let code = code.into();
+        let kind = code.kind().unwrap_or(FailureKind::Stop);
+        Self::new(kind, message).with_code(code)
+    }
+
+    /// With the service's error code.
+    #[must_use]
+    pub fn with_code(mut self, code: impl Into<ErrorCode>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Handled as `kind` instead.
+    #[must_use]
+    pub fn with_kind(mut self, kind: FailureKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// With the error this failure came from, for [`source()`](Error::source).
+    #[must_use]
+    pub fn with_source(mut self, source: impl Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// How to handle it.
+    #[must_use]
+    pub fn kind(&self) -> FailureKind {
+        self.kind
+    }
+
+    /// The service's error code, when the service answered with one.
+    #[must_use]
+    pub fn code(&self) -> Option<&ErrorCode> {
+        self.code.as_ref()
+    }
+
+    /// What went wrong: the service's message, or what kept the request from it.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) if self.message.is_empty() => write!(f, "{code}"),
+            Some(code) => write!(f, "{code}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The source (an SDK error with the whole HTTP response) is left out: it is
+        // reachable through `source()`, and would bury the message.
+        f.debug_struct("Failure")
+            .field("kind", &self.kind)
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Error for Failure {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn Error + 'static))
+    }
+}
+
+impl PartialEq for Failure {
+    fn eq(&self, other: &Self) -> bool {
+        (self.kind, &self.code, &self.message) == (other.kind, &other.code, &other.message)
+    }
+}
+
+impl Eq for Failure {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_through_their_spelling() {
+        for code in ErrorCode::MODELLED {
+            assert_eq!(ErrorCode::from(code.as_str()), code);
+            assert!(code.kind().is_some(), "{code} has a handling");
+        }
+        assert_eq!(
+            ErrorCode::from("ValidationException").kind(),
+            Some(FailureKind::RejectedRecords)
+        );
+        assert_eq!(ErrorCode::from("SomethingNew").kind(), None);
+    }
+
+    #[test]
+    fn a_failure_shows_code_and_message_once_and_keeps_its_source() {
+        let source = std::io::Error::other("the raw response");
+        let failure =
+            Failure::service("InvalidUsageDimensionException", "bad dimension").with_source(source);
+        assert_eq!(failure.kind(), FailureKind::RejectedRecords);
+        assert_eq!(
+            failure.to_string(),
+            "InvalidUsageDimensionException: bad dimension"
+        );
+        assert_eq!(failure.source().unwrap().to_string(), "the raw response");
+        let json = serde_json::to_string(&failure).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"RejectedRecords","code":"InvalidUsageDimensionException","message":"bad dimension"}"#
+        );
+        let back: Failure = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, failure);
+        assert!(back.source().is_none());
+    }
+}
