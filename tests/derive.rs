@@ -433,3 +433,52 @@ fn crate_attribute_for_reexporters() {
     };
     assert_eq!(tags.tags().unwrap().as_slice()[0].key.as_str(), "env");
 }
+
+/// Deprecated fields and variants: the derives' impls name them, yet the user's crate is not
+/// warned (under `deny(warnings)` a warning would not compile).
+#[deny(warnings)]
+mod deprecated_items {
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, metering::Dimension)]
+    pub enum Usage {
+        Calls,
+        #[deprecated = "billed as Calls since 2026"]
+        LegacyCalls,
+    }
+
+    #[derive(metering::ToTagValue)]
+    pub enum Env {
+        Prod,
+        #[deprecated]
+        Qa,
+    }
+
+    #[derive(metering::UsageTags)]
+    pub struct Tags {
+        pub env: Env,
+        #[deprecated = "use env"]
+        pub stage: String,
+    }
+
+    #[deprecated]
+    #[derive(metering::UsageTags)]
+    pub struct OldTags {
+        pub team: String,
+    }
+}
+
+#[test]
+#[allow(deprecated)]
+fn deprecated_fields_and_variants_are_still_used() {
+    use deprecated_items::{Env, OldTags, Tags, Usage};
+    assert_eq!(Usage::ALL, &[Usage::Calls, Usage::LegacyCalls]);
+    assert_eq!(Env::Qa.to_tag_value().unwrap().as_str(), "Qa");
+    let tags = Tags {
+        env: Env::Prod,
+        stage: "blue".into(),
+    };
+    let tags = tags.tags().unwrap();
+    let keys: Vec<&str> = tags.as_slice().iter().map(|t| t.key.as_str()).collect();
+    assert_eq!(keys, ["env", "stage"]);
+    let old = OldTags { team: "t".into() };
+    assert_eq!(old.tags().unwrap().as_slice()[0].key.as_str(), "team");
+}

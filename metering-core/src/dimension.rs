@@ -5,10 +5,18 @@ use crate::strings::DimensionKey;
 
 /// A product's usage dimensions as a Rust type: each value names one dimension key.
 ///
-/// Derive it rather than writing it: the derive checks every key against the service's
-/// rules at compile time (and, with `#[metering(catalog = "...")]`, against the product's
-/// dimension list).
-pub trait Dimension: Copy + Eq + std::hash::Hash + Send + Sync + 'static {
+/// Implemented by `#[derive(Dimension)]` only, which checks every key against the
+/// service's rules at compile time (and, with `#[metering(catalog = "...")]`, against the
+/// product's dimension list). A hand-written implementation does not compile: nothing would
+/// check its keys, and a record of a key the service rejects could not be built.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a dimension enum",
+    label = "not a `Dimension`",
+    note = "derive `metering::Dimension` on a fieldless enum whose variants are the product's dimensions"
+)]
+pub trait Dimension:
+    Copy + Eq + std::hash::Hash + Send + Sync + 'static + crate::__private::DerivedDimension
+{
     /// Every dimension, in declaration order (the meter sends zero-usage records for each).
     const ALL: &'static [Self];
 
@@ -27,15 +35,11 @@ pub trait Dimension: Copy + Eq + std::hash::Hash + Send + Sync + 'static {
     /// The key as the validated type a [`UsageRecord`](crate::UsageRecord) holds.
     ///
     /// # Panics
-    /// When [`key`](Dimension::key) returns a key the service rejects (empty, or longer
-    /// than 255 characters). A derived implementation cannot: its keys were checked at
-    /// compile time.
+    /// Never for the derive's implementations, the only ones that compile: their keys were
+    /// checked at compile time.
     #[must_use]
     fn dimension_key(self) -> DimensionKey {
-        match DimensionKey::new(self.key()) {
-            Ok(key) => key,
-            Err(error) => panic!("`Dimension::key` returned a key the service rejects: {error}"),
-        }
+        DimensionKey::new(self.key()).expect("the derive checked every key at compile time")
     }
 
     /// Starts a record of this dimension: add a customer, a time and a quantity (or

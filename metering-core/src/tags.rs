@@ -9,6 +9,11 @@ use crate::strings::{TagKey, TagValue};
 
 /// The tags of one allocation, as a Rust type: usually a struct deriving `UsageTags`,
 /// whose 1..=5 fields are the tags, keyed by field name and checked at compile time.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the tags of an allocation",
+    label = "not a set of tags",
+    note = "derive `metering::UsageTags` on a struct whose 1..=5 named fields are the tags, or pass `metering::Tags` (checked at run time)"
+)]
 pub trait UsageTags {
     /// The validated tags.
     ///
@@ -81,6 +86,15 @@ impl<T: ToTagValue + ?Sized> ToTagValue for &T {
 /// release.
 pub mod __private {
     use super::{Tag, TagKey, TagValue, Tags, ToTagValue, ValidationError};
+
+    /// Implemented only by `#[derive(Dimension)]`, beside `Dimension`: the supertrait that
+    /// keeps hand-written implementations, whose keys nothing checks, from compiling.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` implements `Dimension` without its derive",
+        label = "`Dimension` is implemented only by `#[derive(metering::Dimension)]`",
+        note = "the derive checks every dimension key against the service's rules at compile time; a hand-written implementation could name a key the service rejects"
+    )]
+    pub trait DerivedDimension {}
 
     /// The tags of a derived `UsageTags` struct, from `(key, value)` pairs. The keys (their
     /// rule, count and uniqueness) were checked at compile time; a value's error is placed

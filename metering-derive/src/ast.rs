@@ -59,9 +59,13 @@ impl<'a> Enum<'a> {
             );
             return None;
         };
-        if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
+        let generics = &input.generics;
+        if !generics.params.is_empty() || generics.where_clause.is_some() {
+            // `Generics` prints its parameters only: the `where` clause is named so that an
+            // enum with no parameters but a clause sees the clause underlined.
+            let where_clause = &generics.where_clause;
             cx.error_spanned_by(
-                &input.generics,
+                quote::quote!(#generics #where_clause),
                 format!(
                     "a `#[derive({})]` enum cannot be generic: its variants are fixed keys",
                     derive.name()

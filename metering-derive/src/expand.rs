@@ -6,8 +6,8 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::DeriveInput;
 use syn::spanned::Spanned;
+use syn::{Data, DeriveInput};
 
 use crate::ast::{Enum, TagStruct};
 use crate::attr::Derive;
@@ -35,6 +35,7 @@ pub fn dimension(input: &DeriveInput) -> TokenStream {
                         ::core::unreachable!()
                     }
                 }
+                impl #krate::__private::DerivedDimension for #ident {}
             }
         },
     )
@@ -52,9 +53,11 @@ fn dimension_impl(input: &Enum<'_>, catalog: Option<&std::path::Path>) -> TokenS
             const _: &[u8] = ::core::include_bytes!(#path);
         )
     });
+    let allow_deprecated = allow_deprecated(input.input);
     quote! {
         const _: () = {
             #[automatically_derived]
+            #allow_deprecated
             impl #krate::Dimension for #ident {
                 const ALL: &'static [Self] = &[#(Self::#variants),*];
                 #[inline]
@@ -64,6 +67,8 @@ fn dimension_impl(input: &Enum<'_>, catalog: Option<&std::path::Path>) -> TokenS
                     }
                 }
             }
+            #[automatically_derived]
+            impl #krate::__private::DerivedDimension for #ident {}
             #catalog
         };
     }
@@ -102,9 +107,11 @@ fn usage_tags_impl(input: &TagStruct<'_>) -> TokenStream {
             (#key, &self.#member)
         }
     });
+    let allow_deprecated = allow_deprecated(input.input);
     quote! {
         const _: () = {
             #[automatically_derived]
+            #allow_deprecated
             impl #impl_generics #krate::UsageTags for #ident #ty_generics #where_clause {
                 fn tags(&self) -> ::core::result::Result<#krate::Tags, #krate::ValidationError> {
                     #krate::__private::tags(&[#(#tags),*])
@@ -139,9 +146,11 @@ fn tag_value_impl(input: &Enum<'_>) -> TokenStream {
     let ident = &input.input.ident;
     let variants = input.variants.iter().map(|v| v.ident);
     let values = input.variants.iter().map(|v| &v.key.value);
+    let allow_deprecated = allow_deprecated(input.input);
     quote! {
         const _: () = {
             #[automatically_derived]
+            #allow_deprecated
             impl #krate::ToTagValue for #ident {
                 fn to_tag_value(&self) -> ::core::result::Result<#krate::TagValue, #krate::ValidationError> {
                     #krate::__private::tag_value(match *self {
@@ -151,6 +160,20 @@ fn tag_value_impl(input: &Enum<'_>) -> TokenStream {
             }
         };
     }
+}
+
+/// `#[allow(deprecated)]` when the type, a variant or a field is `#[deprecated]`: the impl
+/// names them, and the user's crate must not be warned about its own derive (a hard error
+/// under `#![deny(warnings)]`), as `serde_derive` does.
+fn allow_deprecated(input: &DeriveInput) -> Option<TokenStream> {
+    let deprecated =
+        |attrs: &[syn::Attribute]| attrs.iter().any(|attr| attr.path().is_ident("deprecated"));
+    let inner = match &input.data {
+        Data::Enum(data) => data.variants.iter().any(|v| deprecated(&v.attrs)),
+        Data::Struct(data) => data.fields.iter().any(|f| deprecated(&f.attrs)),
+        Data::Union(_) => false,
+    };
+    (inner || deprecated(&input.attrs)).then(|| quote!(#[allow(deprecated)]))
 }
 
 /// The impl when every check passed; otherwise the errors, and beside them a stub impl so

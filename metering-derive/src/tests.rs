@@ -38,6 +38,8 @@ fn dimension() {
                         }
                     }
                 }
+                #[automatically_derived]
+                impl ::metering::__private::DerivedDimension for Usage {}
             };
         "#]],
     );
@@ -63,6 +65,8 @@ fn dimension_with_crate_path() {
                         }
                     }
                 }
+                #[automatically_derived]
+                impl my::metering::__private::DerivedDimension for Usage {}
             };
         "#]],
     );
@@ -96,6 +100,7 @@ fn dimension_errors_come_with_a_stub() {
                         ::core::unreachable!()
                     }
                 }
+                impl ::metering::__private::DerivedDimension for Usage {}
             };
         "#]],
     );

@@ -96,6 +96,9 @@ enum Usage {
     Storage,
 }
 
+// By hand: this crate cannot use `metering-derive`, which is what implements this seal.
+impl crate::__private::DerivedDimension for Usage {}
+
 impl Dimension for Usage {
     const ALL: &'static [Self] = &[Self::ApiCalls, Self::Storage];
     fn key(self) -> &'static str {

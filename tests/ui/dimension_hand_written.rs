@@ -1,0 +1,13 @@
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Usage {
+    ApiCalls,
+}
+
+impl metering::Dimension for Usage {
+    const ALL: &'static [Self] = &[Self::ApiCalls];
+    fn key(self) -> &'static str {
+        ""
+    }
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use metering::Dimension;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+enum Usage
+where
+    u8: Copy,
+{
+    ApiCalls,
+}
+
+fn main() {}
