@@ -12,9 +12,10 @@ use crate::customer::{Customer, RequestScope};
 use crate::failure::Failure;
 use crate::quantity::Quantity;
 use crate::record::{Tags, UsageAllocation, UsageRecord};
-use crate::strings::{DimensionKey, ProductCode};
+use crate::strings::DimensionKey;
 use crate::time_policy::{Deadlines, TimePolicy, TimeViolation};
 use crate::timestamp::Timestamp;
+use crate::wire;
 
 /// What the service de-duplicates on: the customer (with product or licence), the
 /// dimension and the hour. The first quantity it receives for a key is the one it bills.
@@ -124,8 +125,8 @@ impl PlannedRequest {
         self.records
     }
 
-    /// An upper bound of the request body's size, in bytes: exact for records with
-    /// allocations, where the 1 MB limit binds.
+    /// The size of [`body`](Self::body) in bytes: exact when every record has allocations
+    /// (where the 1 MB limit binds), an upper bound otherwise.
     #[must_use]
     pub fn body_bytes(&self) -> usize {
         self.body_bytes
@@ -140,7 +141,7 @@ impl PlannedRequest {
         let (left, right) = self.records.split_at(self.records.len() / 2);
         let half = |records: &[UsageRecord]| Self {
             scope: self.scope.clone(),
-            body_bytes: body_bytes(&self.scope, records),
+            body_bytes: wire::request_bytes(&self.scope, records),
             records: records.to_vec(),
         };
         Some((half(left), half(right)))
@@ -176,17 +177,17 @@ impl PlannedRequest {
             }
         }
         if !taken.is_empty() {
-            self.body_bytes = body_bytes(&self.scope, &kept);
+            self.body_bytes = wire::request_bytes(&self.scope, &kept);
         }
         self.records = kept;
         let rest = (!self.records.is_empty()).then_some(self);
         (taken, rest)
     }
 
-    /// The request body as JSON (what the wire carries, less what the SDK adds).
+    /// The request body as JSON, exactly as sent.
     #[must_use]
     pub fn body(&self) -> String {
-        body(&self.scope, &self.records)
+        wire::request_body(&self.scope, &self.records)
     }
 }
 
@@ -212,10 +213,6 @@ impl Default for Planner {
         Self::new(TimePolicy::new())
     }
 }
-
-/// Bytes the AWS SDK may add to each record beyond our own serialization (its always-sent
-/// `"CustomerIdentifier":""` before we strip it, and longer timestamp forms).
-const SDK_OVERHEAD_PER_RECORD: usize = 64;
 
 impl Planner {
     /// A planner applying `policy`, with the service's limits.
@@ -297,11 +294,11 @@ impl Planner {
     }
 
     fn pack(&self, scope: &RequestScope, records: Vec<(Timestamp, UsageRecord)>, plan: &mut Plan) {
-        let envelope = body_bytes(scope, &[]);
+        let envelope = wire::envelope_bytes(scope);
         let mut current: Vec<UsageRecord> = Vec::new();
         let mut bytes = envelope;
         for (_, record) in records {
-            let record_bytes = entry_bytes(&record);
+            let record_bytes = wire::entry_bytes(&record);
             if envelope + record_bytes >= self.max_bytes {
                 plan.quarantined.push(Quarantined {
                     record,
@@ -329,65 +326,6 @@ impl Planner {
                 body_bytes: bytes,
             });
         }
-    }
-}
-
-/// The serialized size of a record inside a request, with its separator and the SDK's
-/// additions; for a record without allocations, a cheaper upper bound.
-fn entry_bytes(record: &UsageRecord) -> usize {
-    if record.allocations().is_none() {
-        // No JSON escape is longer than six bytes (`\u001f`), and the field names, numbers
-        // and punctuation take less than 200: 25 such records stay far below 1 MB, so only
-        // allocations need the exact count.
-        let customer: usize = record
-            .customer()
-            .wire_fields()
-            .record_fields()
-            .map(|(_, value)| value.len())
-            .sum();
-        let text = customer + record.dimension().as_str().len();
-        return 200 + 6 * text + SDK_OVERHEAD_PER_RECORD;
-    }
-    let mut counter = ByteCounter(0);
-    // Serializing our own types into a counter cannot fail.
-    let _ = serde_json::to_writer(&mut counter, &record.as_request_entry());
-    counter.0 + 1 + SDK_OVERHEAD_PER_RECORD
-}
-
-fn body_bytes(scope: &RequestScope, records: &[UsageRecord]) -> usize {
-    let envelope = body(scope, &[]).len();
-    envelope + records.iter().map(entry_bytes).sum::<usize>()
-}
-
-fn body(scope: &RequestScope, records: &[UsageRecord]) -> String {
-    #[derive(Serialize)]
-    #[serde(rename_all = "PascalCase")]
-    struct Body<'a, E> {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        product_code: Option<&'a ProductCode>,
-        usage_records: Vec<E>,
-    }
-    let product_code = match scope {
-        RequestScope::Product(product) => Some(product),
-        RequestScope::Licensed => None,
-    };
-    let usage_records = records.iter().map(UsageRecord::as_request_entry).collect();
-    serde_json::to_string(&Body {
-        product_code,
-        usage_records,
-    })
-    .unwrap_or_default()
-}
-
-struct ByteCounter(usize);
-
-impl std::io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@
 use serde::de::{DeserializeSeed, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::customer::{Customer, CustomerFields};
+use crate::customer::{Customer, CustomerFields, RequestScope};
 use crate::error::{Rule, ValidationError};
 use crate::quantity::Quantity;
 use crate::record::{Tag, Tags, UsageAllocation, UsageRecord};
@@ -136,6 +136,74 @@ impl Serialize for UsageRecord {
 impl<'de> Deserialize<'de> for UsageRecord {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         InRequest(None).deserialize(deserializer)
+    }
+}
+
+/// The `BatchMeterUsage` request body carrying `records` in `scope`: what is sent, byte
+/// for byte.
+pub(crate) fn request_body(scope: &RequestScope, records: &[UsageRecord]) -> String {
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Body<'a, E> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        product_code: Option<&'a ProductCode>,
+        usage_records: Vec<E>,
+    }
+    let product_code = match scope {
+        RequestScope::Product(product) => Some(product),
+        RequestScope::Licensed => None,
+    };
+    let usage_records = records.iter().map(UsageRecord::as_request_entry).collect();
+    // Serializing our own types into a string cannot fail.
+    serde_json::to_string(&Body {
+        product_code,
+        usage_records,
+    })
+    .unwrap_or_default()
+}
+
+/// The bytes of a request body around its records, less one: with [`entry_bytes`], which
+/// counts a separator for every record, a body of at least one record adds up exactly.
+pub(crate) fn envelope_bytes(scope: &RequestScope) -> usize {
+    request_body(scope, &[]).len() - 1
+}
+
+/// The size of [`request_body`]: exact when every record has allocations, an upper bound
+/// otherwise.
+pub(crate) fn request_bytes(scope: &RequestScope, records: &[UsageRecord]) -> usize {
+    envelope_bytes(scope) + records.iter().map(entry_bytes).sum::<usize>()
+}
+
+/// The bytes a record adds to a request body, its separator included: exact for a record
+/// with allocations, where the 1 MB limit binds; for one without, a cheaper upper bound.
+pub(crate) fn entry_bytes(record: &UsageRecord) -> usize {
+    if record.allocations().is_none() {
+        // No JSON escape is longer than six bytes (`\u001f`), and the field names, numbers
+        // and punctuation take less than 200: 25 such records stay far below 1 MB, so only
+        // allocations need the exact count.
+        let customer: usize = record
+            .customer()
+            .wire_fields()
+            .record_fields()
+            .map(|(_, value)| value.len())
+            .sum();
+        return 200 + 6 * (customer + record.dimension().as_str().len());
+    }
+    let mut counter = ByteCounter(0);
+    // Serializing our own types into a counter cannot fail.
+    let _ = serde_json::to_writer(&mut counter, &record.as_request_entry());
+    counter.0 + 1
+}
+
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

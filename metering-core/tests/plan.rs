@@ -407,26 +407,21 @@ fn the_size_of_a_request_with_allocations_is_counted_to_the_byte() {
     for extra in [1, 2, 255, 5000] {
         assert_eq!(measured(padded(customer.clone(), 40, extra)), base + extra);
     }
-    // The count is the body sent, give or take a small allowance per record.
+    // The count is the body sent, to the byte.
     let records: Vec<_> = (0..5)
         .map(|i| padded(account("prod-a", &format!("{}", 10 + i)), 40, 1000 * i))
         .collect();
     let plan = Planner::default().plan(records, at("2026-11-26T12:00:00Z"));
     assert_eq!(request_sizes(&plan), vec![5]);
     let request = &plan.requests[0];
-    let actual = request.body().len();
-    assert!(
-        (actual..=actual + 100 * 5).contains(&request.body_bytes()),
-        "{} for a body of {actual}",
-        request.body_bytes()
-    );
+    assert_eq!(request.body_bytes(), request.body().len());
     // The halves of a split carry their own sizes, as if planned alone.
     let (left, right) = request.split().unwrap();
     assert_eq!(left.records().len() + right.records().len(), 5);
     for half in [left, right] {
         let alone = Planner::default().plan(half.records().to_vec(), at("2026-11-26T12:00:00Z"));
         assert_eq!(half.body_bytes(), alone.requests[0].body_bytes());
-        assert!(half.body_bytes() >= half.body().len());
+        assert_eq!(half.body_bytes(), half.body().len());
         assert!(half.body_bytes() < request.body_bytes());
     }
 }
@@ -445,7 +440,7 @@ fn a_record_making_a_body_of_one_megabyte_is_kept_one_byte_less_is_sent() {
         plan.quarantined.first().map(|q| &q.reason)
     );
     assert_eq!(plan.requests[0].body_bytes(), max - 1);
-    assert!(plan.requests[0].body().len() < max);
+    assert_eq!(plan.requests[0].body().len(), max - 1, "the body sent");
 
     let at_limit = padded(customer, 1800, max - smallest);
     let plan = Planner::default().plan([at_limit.clone()], at("2026-11-26T12:00:00Z"));
@@ -476,7 +471,7 @@ fn two_records_share_a_request_while_it_stays_under_one_megabyte() {
     let plan = Planner::default().plan([first.clone(), second(0)], now);
     assert_eq!(request_sizes(&plan), vec![2]);
     assert_eq!(plan.requests[0].body_bytes(), max - 1);
-    assert!(plan.requests[0].body().len() < max);
+    assert_eq!(plan.requests[0].body().len(), max - 1, "the body sent");
 
     let too_many = second(1);
     let plan = Planner::default().plan([first.clone(), too_many.clone()], now);
