@@ -166,7 +166,7 @@ fn show_refusals() {
     if let Err(error) = CustomerAwsAccountId::new("12-34") {
         println!("  {error}");
     }
-    if let Err(error) = Quantity::new(3_000_000_000) {
+    if let Err(error) = Quantity::new(10_000_000_000) {
         println!("  {error}");
     }
 }

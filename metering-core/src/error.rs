@@ -48,10 +48,12 @@ pub enum Rule {
     #[error(transparent)]
     String(#[from] Violation),
     /// A quantity outside what the service accepts.
-    #[error(
-        "must be an integer 0..=2147483647, or a decimal 0..=9999999999.999999 with at most 6 fraction digits"
-    )]
+    #[error("must be 0..=9999999999.999999, with at most 6 fraction digits")]
     Quantity,
+    /// A value of the integer `Quantity` field outside its int32 range (a larger quantity
+    /// travels as `QuantityAsDecimal`).
+    #[error("must be an integer 0..=2147483647 (send a larger quantity as QuantityAsDecimal)")]
+    IntegerQuantity,
     /// A list with too few or too many entries.
     #[error("must have {min}..={max} entries, has {actual}")]
     Count {

@@ -12,9 +12,13 @@ const SCALE: u64 = 10u64.pow(DECIMAL_FRACTION_DIGITS);
 
 /// An exact, non-negative quantity of usage, held in millionths (no floats anywhere).
 ///
-/// It covers both forms the service model knows: the integer `Quantity`
-/// (0..=2147483647) and the decimal `QuantityAsDecimal` (up to 10 integer and 6 fraction
-/// digits). Equality is by value, as the service compares duplicates: 17 = 17.0.
+/// One rule, however a quantity is made ([`new`](Self::new), `TryFrom`, parsing, serde):
+/// 0..=9999999999.999999, the range of the model's `QuantityAsDecimal` (10 integer and 6
+/// fraction digits). The integer `Quantity` field (int32, deprecated since 2026-10-20) is
+/// only a way to send one: a quantity that fits it is sent as an integer, any other as a
+/// decimal. Only a reader of that integer field applies its narrower range
+/// ([`from_integer_field`](Self::from_integer_field)). Equality is by value, as the service
+/// compares duplicates: 17 = 17.0.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Quantity {
     micros: u64,
@@ -28,17 +32,34 @@ impl Quantity {
         micros: 10_000_000_000 * SCALE - 1,
     };
 
-    /// An integer quantity, 0..=2147483647.
+    /// A whole number of units, 0..=9999999999; above 2147483647 it is sent as
+    /// `QuantityAsDecimal`.
     ///
     /// # Errors
-    /// When `units` is above 2147483647, the largest integer `Quantity`.
+    /// When `units` is above 9999999999, the largest whole quantity.
     pub fn new(units: u64) -> Result<Self, ValidationError> {
-        if units > MAX_INTEGER_QUANTITY {
+        if units > Self::MAX.micros / SCALE {
             return Err(ValidationError::new("Quantity", Rule::Quantity, units));
         }
         Ok(Self {
             micros: units * SCALE,
         })
+    }
+
+    /// The value of the integer `Quantity` or `AllocatedUsageQuantity` wire field, whose
+    /// model range is int32's 0..=2147483647 (larger quantities travel as decimals).
+    ///
+    /// # Errors
+    /// When `units` is outside 0..=2147483647.
+    pub fn from_integer_field(units: i64) -> Result<Self, ValidationError> {
+        match u64::try_from(units) {
+            Ok(whole) if whole <= MAX_INTEGER_QUANTITY => Self::new(whole),
+            _ => Err(ValidationError::new(
+                "Quantity",
+                Rule::IntegerQuantity,
+                units,
+            )),
+        }
     }
 
     /// A quantity from millionths of a unit (`1_500_000` is 1.5).
@@ -164,7 +185,7 @@ impl Serialize for Quantity {
 }
 
 impl<'de> Deserialize<'de> for Quantity {
-    /// An integer 0..=2147483647 or the model's decimal string.
+    /// A whole number 0..=9999999999 or the model's decimal string.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -190,10 +211,43 @@ mod tests {
             Quantity::new(2_147_483_647).unwrap().as_integer(),
             Some(i32::MAX)
         );
-        let err = Quantity::new(2_147_483_648).unwrap_err();
+        assert_eq!(Quantity::new(2_147_483_648).unwrap().as_integer(), None);
+        let err = Quantity::new(10_000_000_000).unwrap_err();
         assert_eq!(err.field, "Quantity");
-        assert_eq!(err.value, "2147483648");
+        assert_eq!(err.value, "10000000000");
         assert!(Quantity::try_from(-1i64).is_err());
+    }
+
+    /// Made from an integer or parsed from text, a quantity obeys one rule: the same
+    /// values are accepted, equal, and sent the same way.
+    #[test]
+    fn one_rule_whichever_way_a_quantity_is_made() {
+        for units in [
+            0,
+            1,
+            2_147_483_647,
+            2_147_483_648,
+            3_000_000_000,
+            9_999_999_999,
+        ] {
+            let made = Quantity::new(units).unwrap();
+            assert_eq!(units.to_string().parse::<Quantity>().unwrap(), made);
+            assert_eq!(Quantity::try_from(units).unwrap(), made);
+            let json = serde_json::to_string(&made).unwrap();
+            assert_eq!(serde_json::from_str::<Quantity>(&json).unwrap(), made);
+            assert_eq!(
+                serde_json::from_str::<Quantity>(&units.to_string()).unwrap(),
+                made
+            );
+        }
+        assert!(Quantity::new(10_000_000_000).is_err());
+        assert!("10000000000".parse::<Quantity>().is_err());
+        assert!(serde_json::from_str::<Quantity>("10000000000").is_err());
+        // Only the integer wire field is int32.
+        assert!(Quantity::from_integer_field(2_147_483_647).is_ok());
+        let err = Quantity::from_integer_field(2_147_483_648).unwrap_err();
+        assert_eq!(err.rule, Rule::IntegerQuantity);
+        assert!(Quantity::from_integer_field(-1).is_err());
     }
 
     #[test]
@@ -231,7 +285,7 @@ mod tests {
         assert_eq!(read("17").unwrap(), Quantity::new(17).unwrap());
         assert_eq!(read(r#""17.5""#).unwrap().micros(), 17_500_000);
         assert!(read("-1").is_err());
-        assert!(read("2147483648").is_err());
+        assert!(read("10000000000").is_err());
         assert!(read(r#""1.2345678""#).is_err());
         let half = read(r#""0.5""#).unwrap();
         assert_eq!(serde_json::to_string(&half).unwrap(), r#""0.5""#);

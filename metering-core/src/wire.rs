@@ -313,7 +313,7 @@ fn read_quantity(
             Rule::Exclusive(integer_field),
             text,
         )),
-        (Some(units), None) => Quantity::try_from(units)
+        (Some(units), None) => Quantity::from_integer_field(units)
             .map(|q| (q, Some(Form::Integer)))
             .map_err(|e| ValidationError {
                 field: integer_field.into(),

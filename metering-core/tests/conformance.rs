@@ -313,10 +313,13 @@ fn integer_quantity_boundaries() {
             bound(name, "max").unwrap() as u64,
         );
         assert_eq!(min, 0);
-        assert!(Quantity::new(max).is_ok(), "{name} max");
-        assert!(Quantity::new(max + 1).is_err(), "{name} max + 1");
-        assert!(Quantity::try_from(-1i64).is_err(), "{name} min - 1");
-        assert_eq!(Quantity::new(max).unwrap().as_integer(), Some(i32::MAX));
+        let field = |units: u64| Quantity::from_integer_field(i64::try_from(units).unwrap());
+        assert!(field(max).is_ok(), "{name} max");
+        assert!(field(max + 1).is_err(), "{name} max + 1");
+        assert!(Quantity::from_integer_field(-1).is_err(), "{name} min - 1");
+        assert_eq!(field(max).unwrap().as_integer(), Some(i32::MAX));
+        // Beyond the integer field, the same value is still a quantity: sent as a decimal.
+        assert_eq!(Quantity::new(max + 1).unwrap().as_integer(), None);
     }
 }
 

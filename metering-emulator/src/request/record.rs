@@ -182,7 +182,7 @@ fn allocations(
             (Some(units), None) => (
                 "AllocatedUsageQuantity",
                 Kind::Integer,
-                Quantity::try_from(units),
+                Quantity::from_integer_field(units),
             ),
             (None, Some(text)) => (
                 "AllocatedUsageQuantityAsDecimal",

@@ -99,7 +99,7 @@ pub(super) fn shape<'a>(
             "Member must not be specified together with quantity",
         )),
         (Some(units), None) => {
-            if let Ok(value) = Quantity::try_from(units) {
+            if let Ok(value) = Quantity::from_integer_field(units) {
                 quantity = (value, Some(Kind::Integer));
             } else {
                 let rule = if units < 0 {
