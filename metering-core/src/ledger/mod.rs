@@ -41,6 +41,8 @@ use crate::timestamp::Timestamp;
 mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod flush;
+pub use flush::{FlushReport, Flusher};
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]

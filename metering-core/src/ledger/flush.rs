@@ -1,0 +1,262 @@
+//! The flush loop: seal the hours that closed, then claim, send and settle until nothing is
+//! left to send.
+//!
+//! Every record goes to the [`Submitter`] exactly as it was sealed, so a resend (after a
+//! crash, a lost lease or a retryable failure) carries the same timestamp and quantity, and
+//! the service's de-duplication makes it harmless. The submitter retries within one send;
+//! keep its attempts within the lease ([`MeterConfig::lease`]): a lease that expires
+//! mid-send lets another flusher send the same records again (harmless, but a waste) and
+//! fences this one's outcomes.
+
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+use tracing::{info, warn};
+
+use super::{Claim, Ledger, LedgerError, RecordId, SealReport, Settlement};
+use crate::customer::Customer;
+use crate::meter::MeterConfig;
+use crate::outcome::{Outcome, Report};
+use crate::plan::RecordKey;
+use crate::submit::{Submitter, Transport};
+use crate::timestamp::Timestamp;
+
+/// The first wait before a record that failed is sent again; it doubles per attempt.
+const FIRST_RETRY: Duration = Duration::from_secs(5);
+/// The longest wait between two sends of a record.
+const LAST_RETRY: Duration = Duration::from_mins(5);
+
+/// What one flush did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FlushReport {
+    /// What sealing did.
+    pub sealed: SealReport,
+    /// Claims taken (each one request scope, at most 25 records).
+    pub claims: usize,
+    /// Records billed.
+    pub success: usize,
+    /// Records of customers not subscribed.
+    pub not_subscribed: usize,
+    /// Records the service called duplicates.
+    pub duplicate: usize,
+    /// Records quarantined (the service's window would close first, or it rejected them).
+    pub quarantined: usize,
+    /// Records to be sent again after a backoff.
+    pub retried: usize,
+    /// Outcomes refused because this flusher no longer held their lease.
+    pub fenced: usize,
+}
+
+/// Seals and sends a ledger's records through a [`Submitter`].
+#[derive(Debug)]
+pub struct Flusher<L, T> {
+    ledger: L,
+    submitter: Submitter<T>,
+    config: MeterConfig,
+    owner: String,
+}
+
+impl<L: Ledger, T: Transport> Flusher<L, T> {
+    /// A flusher with the grace, lease, time policy and clock of `config`, named by a random
+    /// owner in the leases it takes.
+    pub fn new(ledger: L, submitter: Submitter<T>, config: MeterConfig) -> Self {
+        Self {
+            ledger,
+            submitter,
+            config,
+            owner: format!("flusher-{:016x}", fastrand::u64(..)),
+        }
+    }
+
+    /// The name this flusher's leases carry (give each flusher its own).
+    #[must_use]
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &L {
+        &self.ledger
+    }
+
+    /// Seals every hour that closed more than the grace ago, then sends every sendable
+    /// record.
+    ///
+    /// # Errors
+    /// When the ledger fails; records claimed but not settled are sent again once their
+    /// lease expires.
+    pub async fn flush(&self) -> Result<FlushReport, LedgerError> {
+        let now = self.config.clock().now();
+        let until = now.saturating_sub(self.config.grace());
+        let sealed = self.ledger.seal(until, now).await?;
+        self.send_all(sealed).await
+    }
+
+    /// Seals `customer`'s hours up to now (they unsubscribed: the service accepts their
+    /// usage for one more hour), then sends every sendable record.
+    ///
+    /// # Errors
+    /// As [`Flusher::flush`].
+    pub async fn flush_customer(&self, customer: &Customer) -> Result<FlushReport, LedgerError> {
+        let now = self.config.clock().now();
+        let sealed = self.ledger.seal_customer(customer, now).await?;
+        self.send_all(sealed).await
+    }
+
+    /// Flushes every flush interval until `stop` resolves; a failed flush is logged and
+    /// tried again at the next interval.
+    pub async fn run(&self, stop: impl Future<Output = ()>) {
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            match self.flush().await {
+                Ok(report) if report != FlushReport::default() => info!(?report, "flushed"),
+                Ok(_) => {}
+                Err(error) => warn!(%error, "flush failed; trying again at the next interval"),
+            }
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(self.config.flush_interval()) => {}
+            }
+        }
+    }
+
+    async fn send_all(&self, sealed: SealReport) -> Result<FlushReport, LedgerError> {
+        let mut report = FlushReport {
+            sealed,
+            ..FlushReport::default()
+        };
+        let lease = self.config.lease();
+        while let Some(claim) = self
+            .ledger
+            .claim(&self.owner, self.config.clock().now(), lease)
+            .await?
+        {
+            report.claims += 1;
+            let (settlements, stopped) = self.send(&claim).await;
+            for (_, settlement) in &settlements {
+                *match settlement {
+                    Settlement::Success { .. } => &mut report.success,
+                    Settlement::NotSubscribed => &mut report.not_subscribed,
+                    Settlement::Duplicate => &mut report.duplicate,
+                    Settlement::Quarantined { .. } => &mut report.quarantined,
+                    Settlement::Retry { .. } => &mut report.retried,
+                } += 1;
+            }
+            let settled = self
+                .ledger
+                .settle(&claim, &settlements, self.config.clock().now())
+                .await?;
+            report.fenced += settled.fenced;
+            if stopped {
+                // Nothing else will go through until someone acts (a disabled API, bad
+                // credentials): the rest waits for the next flush.
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sends a claim's records and says what to write back for each; true when the
+    /// submission was stopped.
+    async fn send(&self, claim: &Claim) -> (Vec<(RecordId, Settlement)>, bool) {
+        let now = self.config.clock().now();
+        let policy = self.config.time_policy();
+        // A record whose window closes before the lease ends might not make it: keep it
+        // back now, with the reason, rather than risk a rejected batch.
+        let horizon = now.saturating_add(self.config.lease());
+        let mut settlements = Vec::with_capacity(claim.records.len());
+        let mut ids = FxHashMap::default();
+        let mut records = Vec::with_capacity(claim.records.len());
+        for claimed in &claim.records {
+            let deadline = policy.deadline(claimed.record.timestamp());
+            if deadline <= horizon {
+                let reason = format!(
+                    "the service accepts this record only until {deadline}, before it could be \
+                     sent (now {now}, lease {}s)",
+                    self.config.lease().as_secs()
+                );
+                warn!(id = %claimed.id, %reason, "record quarantined");
+                settlements.push((claimed.id, Settlement::Quarantined { reason }));
+            } else {
+                ids.insert(claimed.record.key(), (claimed.id, claimed.attempt));
+                records.push(claimed.record.clone());
+            }
+        }
+        if records.is_empty() {
+            return (settlements, false);
+        }
+        let report = self.submitter.submit(records).await;
+        let stopped = report.stopped.is_some();
+        settlements.extend(settle(report, ids, self.config.clock().now()));
+        (settlements, stopped)
+    }
+}
+
+/// What to write back for each record of a report; records the report left out are retried.
+fn settle(
+    report: Report,
+    mut ids: FxHashMap<RecordKey, (RecordId, u32)>,
+    now: Timestamp,
+) -> Vec<(RecordId, Settlement)> {
+    let mut settlements = Vec::with_capacity(ids.len());
+    for entry in report.outcomes {
+        let Some((id, attempt)) = ids.remove(&entry.record.key()) else {
+            continue;
+        };
+        let settlement = match entry.outcome {
+            Outcome::Success { metering_record_id } => Settlement::Success { metering_record_id },
+            Outcome::CustomerNotSubscribed => Settlement::NotSubscribed,
+            Outcome::DuplicateRecord => Settlement::Duplicate,
+            Outcome::Quarantined(reason) => Settlement::Quarantined {
+                reason: reason.to_string(),
+            },
+            Outcome::Pending { last_error } => Settlement::Retry {
+                error: last_error,
+                retry_at: now.saturating_add(backoff(attempt)),
+            },
+        };
+        settlements.push((id, settlement));
+    }
+    settlements.extend(ids.into_values().map(|(id, attempt)| {
+        let settlement = Settlement::Retry {
+            error: "the submitter reported no outcome".to_owned(),
+            retry_at: now.saturating_add(backoff(attempt)),
+        };
+        (id, settlement)
+    }));
+    settlements
+}
+
+/// How long a record waits after its `attempt`-th send failed: doubling from
+/// [`FIRST_RETRY`] up to [`LAST_RETRY`], half of it random, so a fleet's retries spread.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = FIRST_RETRY
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(LAST_RETRY);
+    ceiling / 2 + (ceiling / 2).mul_f64(fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_within_its_bounds() {
+        for _ in 0..100 {
+            let first = backoff(1);
+            assert!(
+                (FIRST_RETRY / 2..=FIRST_RETRY).contains(&first),
+                "{first:?}"
+            );
+            let third = backoff(3);
+            assert!(
+                (FIRST_RETRY * 2..=FIRST_RETRY * 4).contains(&third),
+                "{third:?}"
+            );
+            let late = backoff(40);
+            assert!((LAST_RETRY / 2..=LAST_RETRY).contains(&late), "{late:?}");
+        }
+    }
+}

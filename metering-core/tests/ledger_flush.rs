@@ -1,0 +1,320 @@
+//! The flush loop over a real `SQLite` ledger file and a scripted service: each record is
+//! sent as sealed, settled once, resent identically after failures, crashes and lost
+//! leases, and kept back before the service's window closes.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use metering_core::ledger::conformance::{at, customer, delta, key, licensed, quantity};
+use metering_core::ledger::{
+    Checkpoint, Delta, Flusher, InstanceId, Ledger, RecordState, Settlement, SqliteLedger, UsageKey,
+};
+use metering_core::submit::{
+    Failure, FailureKind, RecordStatus, Response, SubmitConfig, Submitter, Transport,
+};
+use metering_core::{
+    Clock, Customer, ManualClock, MeterConfig, PlannedRequest, Quantity, RecordKey, UsageRecord,
+};
+
+/// A service that bills like the real one (the first quantity per key wins, an identical
+/// resend succeeds again), fails the requests scripted to fail, and keeps every record sent.
+#[derive(Default)]
+struct Service {
+    failures: Mutex<VecDeque<FailureKind>>,
+    sent: Mutex<Vec<UsageRecord>>,
+    billed: Mutex<HashMap<RecordKey, (Quantity, String)>>,
+}
+
+/// The account the service knows no subscription for.
+const UNSUBSCRIBED: &str = "000000000000";
+
+impl Transport for Service {
+    async fn send(&self, request: &PlannedRequest) -> Result<Response, Failure> {
+        self.sent
+            .lock()
+            .unwrap()
+            .extend_from_slice(request.records());
+        if let Some(kind) = self.failures.lock().unwrap().pop_front() {
+            return Err(Failure {
+                kind,
+                code: Some("ScriptedException".into()),
+                message: "scripted".into(),
+            });
+        }
+        let mut billed = self.billed.lock().unwrap();
+        let results = request.records().iter().enumerate().map(|(index, record)| {
+            let status = if record.customer().account().map(AsRef::as_ref) == Some(UNSUBSCRIBED) {
+                RecordStatus::CustomerNotSubscribed
+            } else {
+                let next = format!("mr-{}", billed.len());
+                let (quantity, id) = billed
+                    .entry(record.key())
+                    .or_insert((record.quantity(), next));
+                if *quantity == record.quantity() {
+                    RecordStatus::Success(id.clone())
+                } else {
+                    RecordStatus::DuplicateRecord
+                }
+            };
+            (index, status)
+        });
+        Ok(Response {
+            results: results.collect(),
+            unprocessed: Vec::new(),
+        })
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    clock: ManualClock,
+    service: Arc<Service>,
+}
+
+impl Fixture {
+    fn new(now: &str) -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            clock: ManualClock::new(at(now)),
+            service: Arc::default(),
+        }
+    }
+
+    fn ledger(&self) -> SqliteLedger {
+        SqliteLedger::open(self.dir.path().join("ledger.sqlite")).unwrap()
+    }
+
+    /// A flusher on its own connection, as another process would run it.
+    fn flusher(&self) -> Flusher<SqliteLedger, Arc<Service>> {
+        let config = MeterConfig::new()
+            .with_clock(self.clock.clone())
+            .with_grace(Duration::from_mins(15))
+            .with_lease(Duration::from_mins(1));
+        let submit = SubmitConfig {
+            requests_per_second: None,
+            max_attempts: 1,
+            ..SubmitConfig::default()
+        };
+        let submitter = Submitter::with_config(
+            Arc::clone(&self.service),
+            submit,
+            Arc::new(self.clock.clone()),
+        );
+        Flusher::new(self.ledger(), submitter, config)
+    }
+
+    async fn commit(&self, deltas: Vec<Delta>) {
+        let checkpoint = Checkpoint {
+            instance: InstanceId::random(),
+            number: 1,
+            deltas,
+        };
+        self.ledger()
+            .commit(&checkpoint, self.clock.now())
+            .await
+            .unwrap();
+    }
+
+    fn sent(&self) -> Vec<UsageRecord> {
+        self.service.sent.lock().unwrap().clone()
+    }
+
+    fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+}
+
+fn calls(customer: &Customer) -> Arc<UsageKey> {
+    key(customer, "calls", &[])
+}
+
+#[tokio::test]
+async fn a_flush_seals_closed_hours_and_settles_each_record_once() {
+    let fx = Fixture::new("2026-11-26T12:20:00Z");
+    let (a, b, gone) = (
+        customer("111111111111"),
+        licensed("222222222222"),
+        customer(UNSUBSCRIBED),
+    );
+    fx.commit(vec![
+        delta(&calls(&a), "2026-11-26T10:10:00Z", "1.5"),
+        delta(&calls(&a), "2026-11-26T11:10:00Z", "2"),
+        delta(&calls(&b), "2026-11-26T11:50:00Z", "3"),
+        delta(&calls(&gone), "2026-11-26T11:10:00Z", "4"),
+        // 12:00 has not closed: it stays open.
+        delta(&calls(&a), "2026-11-26T12:10:00Z", "5"),
+    ])
+    .await;
+    let flusher = fx.flusher();
+    let report = flusher.flush().await.unwrap();
+    assert_eq!(report.sealed.sealed, 4);
+    assert_eq!(report.claims, 2, "one claim per request scope");
+    assert_eq!((report.success, report.not_subscribed), (3, 1));
+    let records = flusher.ledger().records(None).await.unwrap();
+    let mut stored: Vec<_> = records.iter().map(|r| r.record.clone()).collect();
+    let mut sent = fx.sent();
+    stored.sort_by_key(UsageRecord::key);
+    sent.sort_by_key(UsageRecord::key);
+    assert_eq!(sent, stored, "every record sent once, as sealed");
+    let status = flusher.ledger().status().await.unwrap();
+    assert_eq!(
+        (
+            status.count(RecordState::Success),
+            status.count(RecordState::NotSubscribed)
+        ),
+        (3, 1)
+    );
+    assert_eq!(status.open_keys, 1);
+    assert_eq!(flusher.flush().await.unwrap().claims, 0);
+    assert_eq!(fx.sent().len(), 4);
+}
+
+#[tokio::test]
+async fn a_failed_send_is_retried_identically_after_its_backoff() {
+    let fx = Fixture::new("2026-11-26T12:20:00Z");
+    fx.commit(vec![delta(
+        &calls(&customer("111111111111")),
+        "2026-11-26T11:10:00Z",
+        "2.25",
+    )])
+    .await;
+    fx.service
+        .failures
+        .lock()
+        .unwrap()
+        .push_back(FailureKind::Retry);
+    let flusher = fx.flusher();
+    let report = flusher.flush().await.unwrap();
+    assert_eq!((report.retried, report.success), (1, 0));
+    let unsent = flusher
+        .ledger()
+        .records(Some(RecordState::Unsent))
+        .await
+        .unwrap();
+    assert!(
+        unsent[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains("ScriptedException")
+    );
+    assert_eq!(
+        flusher.flush().await.unwrap().claims,
+        0,
+        "the backoff holds it back"
+    );
+    fx.advance(Duration::from_secs(6));
+    // Another process, after a restart, sends it.
+    let report = fx.flusher().flush().await.unwrap();
+    assert_eq!(report.success, 1);
+    let sent = fx.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0], sent[1], "the resend is identical");
+    assert_eq!(sent[0].timestamp(), at("2026-11-26T11:00:00Z"));
+    assert_eq!(sent[0].quantity(), quantity("2.25"));
+}
+
+#[tokio::test]
+async fn records_of_a_flusher_that_died_are_sent_once_its_lease_expires() {
+    let fx = Fixture::new("2026-11-26T12:20:00Z");
+    fx.commit(vec![delta(
+        &calls(&customer("111111111111")),
+        "2026-11-26T11:10:00Z",
+        "1",
+    )])
+    .await;
+    // A process claimed the record, perhaps sent it, and was killed before settling.
+    let ledger = fx.ledger();
+    ledger
+        .seal(at("2026-11-26T12:00:00Z"), fx.clock.now())
+        .await
+        .unwrap();
+    let orphan = ledger
+        .claim("killed", fx.clock.now(), Duration::from_mins(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let living = fx.flusher();
+    assert_eq!(
+        living.flush().await.unwrap().claims,
+        0,
+        "the lease still holds"
+    );
+    fx.advance(Duration::from_mins(1));
+    let report = living.flush().await.unwrap();
+    assert_eq!(report.success, 1);
+    let record = &ledger.records(Some(RecordState::Success)).await.unwrap()[0];
+    assert_eq!((record.id, record.attempt), (orphan.records[0].id, 2));
+    assert_eq!(fx.sent(), [orphan.records[0].record.clone()]);
+    // The dead flusher's outcome, should it come back, is refused.
+    let late = [(orphan.records[0].id, Settlement::Duplicate)];
+    let stale = ledger.settle(&orphan, &late, fx.clock.now()).await.unwrap();
+    assert_eq!(stale.fenced, 1);
+}
+
+#[tokio::test]
+async fn records_about_to_leave_the_window_are_quarantined_unsent() {
+    // 05:59:30 on the 1st: November's records close at 06:00, within the one-minute lease.
+    let fx = Fixture::new("2026-11-30T22:30:00Z");
+    let a = customer("111111111111");
+    fx.commit(vec![delta(&calls(&a), "2026-11-30T23:10:00Z", "1")])
+        .await;
+    fx.clock.set(at("2026-12-01T05:59:30Z"));
+    let report = fx.flusher().flush().await.unwrap();
+    assert_eq!((report.quarantined, report.success), (1, 0));
+    assert!(fx.sent().is_empty());
+    let quarantined = fx
+        .ledger()
+        .records(Some(RecordState::Quarantined))
+        .await
+        .unwrap();
+    let detail = quarantined[0].detail.as_deref().unwrap();
+    assert!(detail.contains("2026-12-01T06:00:00Z"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_stopped_submission_leaves_the_rest_for_the_next_flush() {
+    let fx = Fixture::new("2026-11-26T12:20:00Z");
+    fx.commit(vec![
+        delta(
+            &calls(&licensed("222222222222")),
+            "2026-11-26T10:10:00Z",
+            "1",
+        ),
+        delta(
+            &calls(&customer("111111111111")),
+            "2026-11-26T11:10:00Z",
+            "1",
+        ),
+    ])
+    .await;
+    fx.service
+        .failures
+        .lock()
+        .unwrap()
+        .push_back(FailureKind::Stop);
+    let report = fx.flusher().flush().await.unwrap();
+    assert_eq!((report.claims, report.retried), (1, 1));
+    let status = fx.ledger().status().await.unwrap();
+    assert_eq!(status.count(RecordState::Unsent), 2);
+    assert_eq!(status.oldest_unsent_hour, Some(at("2026-11-26T10:00:00Z")));
+}
+
+#[tokio::test]
+async fn an_unsubscribing_customer_is_sealed_and_sent_now() {
+    let fx = Fixture::new("2026-11-26T12:20:00Z");
+    let (leaving, staying) = (customer("111111111111"), customer("333333333333"));
+    fx.commit(vec![
+        delta(&calls(&leaving), "2026-11-26T12:05:00Z", "2"),
+        delta(&calls(&staying), "2026-11-26T12:05:00Z", "3"),
+    ])
+    .await;
+    let report = fx.flusher().flush_customer(&leaving).await.unwrap();
+    assert_eq!((report.sealed.sealed, report.success), (1, 1));
+    let sent = fx.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].customer(), &leaving);
+    assert_eq!(sent[0].timestamp(), at("2026-11-26T12:00:00Z"));
+    assert_eq!(fx.ledger().status().await.unwrap().open_keys, 1);
+}
