@@ -36,11 +36,7 @@ impl Transport for Service {
             .unwrap()
             .extend_from_slice(request.records());
         if let Some(kind) = self.failures.lock().unwrap().pop_front() {
-            return Err(Failure {
-                kind,
-                code: Some("ScriptedException".into()),
-                message: "scripted".into(),
-            });
+            return Err(Failure::new(kind, "scripted").with_code("ScriptedException"));
         }
         let mut billed = self.billed.lock().unwrap();
         let results = request.records().iter().enumerate().map(|(index, record)| {

@@ -212,8 +212,8 @@ fn settle(
             Outcome::Quarantined(reason) => Settlement::Quarantined {
                 reason: reason.to_string(),
             },
-            Outcome::Pending { last_error } => Settlement::Retry {
-                error: last_error,
+            Outcome::Pending { last_error, .. } => Settlement::Retry {
+                error: last_error.to_string(),
                 retry_at: now.saturating_add(backoff(attempt)),
             },
         };

@@ -1,0 +1,333 @@
+//! A model-based property test of the `SQLite` ledger: random sequences of commits (some
+//! retried), seals, customer seals, claims, settles (some stale), requeues, clock moves and
+//! crashes (every handle dropped, the file reopened), checked against what was committed:
+//! - every committed quantity ends in exactly one sealed record or the set-aside list;
+//! - no key (customer, dimension, hour) ever has two sealed records, and a record never
+//!   changes once sealed;
+//! - a settled outcome is never overwritten, and a settle under a lost lease is refused.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use metering_core::ledger::conformance::{at, customer, key, licensed};
+use metering_core::ledger::{
+    Checkpoint, Claim, Delta, InstanceId, Ledger, RecordId, RecordState, Settlement, SqliteLedger,
+    StoredRecord,
+};
+use metering_core::{Customer, Quantity, RecordKey, Timestamp, UsageRecord};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// A checkpoint of instance `instance`; `retry` commits its previous one again instead.
+    Commit {
+        instance: usize,
+        retry: bool,
+        deltas: Vec<(usize, usize, bool, i64, u64)>,
+    },
+    /// Seal with a grace of this many minutes.
+    Seal(u64),
+    SealCustomer(usize),
+    /// Claim with a lease of this many seconds.
+    Claim(u64),
+    /// Settle the claim at this index (modulo) with this outcome.
+    Settle(usize, u8),
+    Requeue,
+    Advance(u64),
+    Crash,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let delta = (
+        0..4usize,
+        0..2usize,
+        any::<bool>(),
+        -30..2i64,
+        1..2_000_000u64,
+    );
+    prop_oneof![
+        4 => (0..2usize, prop::bool::weighted(0.2), prop::collection::vec(delta, 1..6))
+            .prop_map(|(instance, retry, deltas)| Op::Commit { instance, retry, deltas }),
+        2 => (0..120u64).prop_map(Op::Seal),
+        1 => (0..4usize).prop_map(Op::SealCustomer),
+        2 => (1..600u64).prop_map(Op::Claim),
+        2 => (any::<usize>(), 0..5u8).prop_map(|(i, o)| Op::Settle(i, o)),
+        1 => Just(Op::Requeue),
+        2 => (1..240u64).prop_map(Op::Advance),
+        1 => Just(Op::Crash),
+    ]
+}
+
+const STARTS: [&str; 3] = [
+    "2026-11-26T10:20:00Z",
+    "2026-11-30T21:40:00Z",
+    "2026-12-01T04:50:00Z",
+];
+
+fn customers() -> [Customer; 4] {
+    [
+        customer("111111111111"),
+        customer("222222222222"),
+        licensed("222222222222"),
+        licensed("333333333333"),
+    ]
+}
+
+/// What the test knows independently of the ledger.
+struct Model {
+    now: Timestamp,
+    /// Per instance: its id, next number, and the last checkpoint it committed.
+    instances: Vec<(InstanceId, u64, Option<Checkpoint>)>,
+    /// Micros committed per (customer, dimension).
+    committed: BTreeMap<(Customer, String), u64>,
+    claims: Vec<Claim>,
+    /// Every record seen, as first sealed, and each terminal state once reached.
+    sealed: HashMap<RecordId, UsageRecord>,
+    terminal: HashMap<RecordId, RecordState>,
+}
+
+struct Run {
+    path: std::path::PathBuf,
+    ledger: SqliteLedger,
+    model: Model,
+}
+
+impl Run {
+    async fn apply(&mut self, op: Op) {
+        let now = self.model.now;
+        match op {
+            Op::Commit {
+                instance,
+                retry,
+                deltas,
+            } => self.commit(instance, retry, &deltas).await,
+            Op::Seal(grace) => {
+                let until = now.saturating_sub(Duration::from_mins(grace));
+                self.ledger.seal(until, now).await.unwrap();
+            }
+            Op::SealCustomer(c) => {
+                self.ledger
+                    .seal_customer(&customers()[c], now)
+                    .await
+                    .unwrap();
+            }
+            Op::Claim(lease) => {
+                let owner = format!("owner-{}", self.model.claims.len());
+                let lease = Duration::from_secs(lease);
+                if let Some(claim) = self.ledger.claim(&owner, now, lease).await.unwrap() {
+                    assert!((1..=25).contains(&claim.records.len()));
+                    self.model.claims.push(claim);
+                }
+            }
+            Op::Settle(index, outcome) => self.settle(index, outcome).await,
+            Op::Requeue => {
+                let quarantined = self
+                    .ledger
+                    .records(Some(RecordState::Quarantined))
+                    .await
+                    .unwrap();
+                if let Some(record) = quarantined.first() {
+                    assert!(self.ledger.requeue(record.id, now).await.unwrap());
+                }
+            }
+            Op::Advance(minutes) => {
+                self.model.now = now.saturating_add(Duration::from_mins(minutes));
+            }
+            Op::Crash => {
+                // Every handle goes; the file stays.
+                self.ledger = SqliteLedger::open(&self.path).unwrap();
+            }
+        }
+        self.check_records().await;
+    }
+
+    async fn commit(
+        &mut self,
+        instance: usize,
+        retry: bool,
+        deltas: &[(usize, usize, bool, i64, u64)],
+    ) {
+        let now = self.model.now;
+        let (id, next, last) = &mut self.model.instances[instance];
+        let checkpoint = match (retry, last.clone()) {
+            (true, Some(previous)) => previous,
+            _ => {
+                let deltas = deltas
+                    .iter()
+                    .map(|&(c, d, tagged, hours, micros)| Delta {
+                        key: key(
+                            &customers()[c],
+                            ["calls", "bytes"][d],
+                            if tagged { &[("env", "prod")] } else { &[] },
+                        ),
+                        hour: now.saturating_add_signed(hours),
+                        quantity: Quantity::from_micros(micros).unwrap(),
+                    })
+                    .collect();
+                *next += 1;
+                Checkpoint {
+                    instance: *id,
+                    number: *next,
+                    deltas,
+                }
+            }
+        };
+        let report = self.ledger.commit(&checkpoint, now).await.unwrap();
+        assert_eq!(report.applied, !retry || last.is_none());
+        if report.applied {
+            for delta in &checkpoint.deltas {
+                let key = (
+                    delta.key.customer().clone(),
+                    delta.key.dimension().to_string(),
+                );
+                *self.model.committed.entry(key).or_default() += delta.quantity.micros();
+            }
+            *last = Some(checkpoint);
+        }
+    }
+
+    async fn settle(&mut self, index: usize, outcome: u8) {
+        if self.model.claims.is_empty() {
+            return;
+        }
+        let now = self.model.now;
+        let claim = &self.model.claims[index % self.model.claims.len()];
+        let settlement = match outcome {
+            0 => Settlement::Success {
+                metering_record_id: format!("mr-{}", claim.owner),
+            },
+            1 => Settlement::NotSubscribed,
+            2 => Settlement::Duplicate,
+            3 => Settlement::Quarantined {
+                reason: "model".into(),
+            },
+            _ => Settlement::Retry {
+                error: "model".into(),
+                retry_at: now.saturating_add(Duration::from_mins(5)),
+            },
+        };
+        // The claim still holds a record when it is leased under the claim's attempt.
+        let current: HashMap<RecordId, StoredRecord> = self
+            .ledger
+            .records(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        let held = claim
+            .records
+            .iter()
+            .filter(|r| {
+                let stored = &current[&r.id];
+                stored.state == RecordState::Leased && stored.attempt == r.attempt
+            })
+            .count();
+        let outcomes: Vec<_> = claim
+            .records
+            .iter()
+            .map(|r| (r.id, settlement.clone()))
+            .collect();
+        let report = self.ledger.settle(claim, &outcomes, now).await.unwrap();
+        assert_eq!(
+            (report.settled, report.fenced),
+            (held, claim.records.len() - held)
+        );
+    }
+
+    /// Records are immutable, unique per key, and terminal states stay.
+    async fn check_records(&mut self) {
+        let records = self.ledger.records(None).await.unwrap();
+        let mut keys: HashMap<RecordKey, RecordId> = HashMap::new();
+        for stored in records {
+            if let Some(other) = keys.insert(stored.record.key(), stored.id) {
+                panic!("two records {other} and {} for one key", stored.id);
+            }
+            let first = self
+                .model
+                .sealed
+                .entry(stored.id)
+                .or_insert_with(|| stored.record.clone());
+            assert_eq!(*first, stored.record, "record {} changed", stored.id);
+            match self.model.terminal.get(&stored.id) {
+                Some(state) => {
+                    assert_eq!(*state, stored.state, "outcome of {} overwritten", stored.id)
+                }
+                None if stored.state.is_terminal() => {
+                    self.model.terminal.insert(stored.id, stored.state);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// After sealing everything: each committed quantity is in exactly one record or set
+    /// aside.
+    async fn check_conservation(&mut self) {
+        let far = self.model.now.saturating_add(Duration::from_hours(48));
+        self.ledger.seal(far, far).await.unwrap();
+        assert_eq!(self.ledger.status().await.unwrap().open_keys, 0);
+        let mut found: BTreeMap<(Customer, String), u64> = BTreeMap::new();
+        for stored in self.ledger.records(None).await.unwrap() {
+            let record = &stored.record;
+            let key = (record.customer().clone(), record.dimension().to_string());
+            *found.entry(key).or_default() += record.quantity().micros();
+        }
+        for aside in self.ledger.set_aside().await.unwrap() {
+            let key = (
+                aside.key.customer().clone(),
+                aside.key.dimension().to_string(),
+            );
+            *found.entry(key).or_default() += aside.quantity.micros();
+        }
+        assert_eq!(found, self.model.committed);
+        self.check_records().await;
+    }
+}
+
+trait AddSigned {
+    fn saturating_add_signed(self, hours: i64) -> Self;
+}
+
+impl AddSigned for Timestamp {
+    fn saturating_add_signed(self, hours: i64) -> Self {
+        let by = Duration::from_hours(hours.unsigned_abs());
+        if hours < 0 {
+            self.saturating_sub(by)
+        } else {
+            self.saturating_add(by)
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_ledger_keeps_every_quantity_once(
+        start in 0..STARTS.len(),
+        ops in prop::collection::vec(op(), 1..40),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("ledger.sqlite");
+            let mut run = Run {
+                ledger: SqliteLedger::open(&path).unwrap(),
+                path,
+                model: Model {
+                    now: at(STARTS[start]),
+                    instances: (0..2).map(|_| (InstanceId::random(), 0, None)).collect(),
+                    committed: BTreeMap::new(),
+                    claims: Vec::new(),
+                    sealed: HashMap::new(),
+                    terminal: HashMap::new(),
+                },
+            };
+            for op in ops {
+                run.apply(op).await;
+            }
+            run.check_conservation().await;
+        });
+    }
+}
