@@ -149,27 +149,26 @@ impl Run {
     ) {
         let now = self.model.now;
         let (id, next, last) = &mut self.model.instances[instance];
-        let checkpoint = match (retry, last.clone()) {
-            (true, Some(previous)) => previous,
-            _ => {
-                let deltas = deltas
-                    .iter()
-                    .map(|&(c, d, tagged, hours, micros)| Delta {
-                        key: key(
-                            &customers()[c],
-                            ["calls", "bytes"][d],
-                            if tagged { &[("env", "prod")] } else { &[] },
-                        ),
-                        hour: now.saturating_add_signed(hours),
-                        quantity: Quantity::from_micros(micros).unwrap(),
-                    })
-                    .collect();
-                *next += 1;
-                Checkpoint {
-                    instance: *id,
-                    number: *next,
-                    deltas,
-                }
+        let checkpoint = if let (true, Some(previous)) = (retry, last.clone()) {
+            previous
+        } else {
+            let deltas = deltas
+                .iter()
+                .map(|&(c, d, tagged, hours, micros)| Delta {
+                    key: key(
+                        &customers()[c],
+                        ["calls", "bytes"][d],
+                        if tagged { &[("env", "prod")] } else { &[] },
+                    ),
+                    hour: shifted(now, hours),
+                    quantity: Quantity::from_micros(micros).unwrap(),
+                })
+                .collect();
+            *next += 1;
+            Checkpoint {
+                instance: *id,
+                number: *next,
+                deltas,
             }
         };
         let report = self.ledger.commit(&checkpoint, now).await.unwrap();
@@ -251,7 +250,7 @@ impl Run {
             assert_eq!(*first, stored.record, "record {} changed", stored.id);
             match self.model.terminal.get(&stored.id) {
                 Some(state) => {
-                    assert_eq!(*state, stored.state, "outcome of {} overwritten", stored.id)
+                    assert_eq!(*state, stored.state, "outcome of {} overwritten", stored.id);
                 }
                 None if stored.state.is_terminal() => {
                     self.model.terminal.insert(stored.id, stored.state);
@@ -285,18 +284,13 @@ impl Run {
     }
 }
 
-trait AddSigned {
-    fn saturating_add_signed(self, hours: i64) -> Self;
-}
-
-impl AddSigned for Timestamp {
-    fn saturating_add_signed(self, hours: i64) -> Self {
-        let by = Duration::from_hours(hours.unsigned_abs());
-        if hours < 0 {
-            self.saturating_sub(by)
-        } else {
-            self.saturating_add(by)
-        }
+/// `now` moved by `hours`, back when negative.
+fn shifted(now: Timestamp, hours: i64) -> Timestamp {
+    let by = Duration::from_hours(hours.unsigned_abs());
+    if hours < 0 {
+        now.saturating_sub(by)
+    } else {
+        now.saturating_add(by)
     }
 }
 
