@@ -127,6 +127,32 @@ impl UsageRecord {
     }
 }
 
+/// Why one `UsageRecords` entry, given as JSON text, is not a record.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EntryError {
+    /// Not JSON, or JSON of the wrong shape (a string where a number belongs).
+    #[error("{0}")]
+    Json(#[source] serde_json::Error),
+    /// A record that breaks a rule.
+    #[error(transparent)]
+    Invalid(ValidationError),
+}
+
+impl UsageRecord {
+    /// Reads one `UsageRecords` entry from JSON text, for a request whose `ProductCode` is
+    /// `product` (`None`: the entry's own `ProductCode`, if any). Unlike
+    /// [`UsageRecord::from_request_entry`], the error keeps the field, rule and value apart,
+    /// so a file of entries can be judged one entry at a time.
+    ///
+    /// # Errors
+    /// Malformed JSON or a wrong type, or the first rule the entry breaks.
+    pub fn from_entry_json(json: &str, product: Option<&ProductCode>) -> Result<Self, EntryError> {
+        let wire: WireRecordIn = serde_json::from_str(json).map_err(EntryError::Json)?;
+        wire.into_record(product).map_err(EntryError::Invalid)
+    }
+}
+
 impl Serialize for UsageRecord {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.wire(true).serialize(serializer)

@@ -257,3 +257,25 @@ fn customer_fields_round_trip_and_every_bad_combination_is_named() {
         r#"CustomerIdentifier: cannot be combined with CustomerAWSAccountId (value: "c-1")"#
     );
 }
+
+#[test]
+fn an_entry_read_alone_keeps_field_rule_and_value_apart() {
+    use metering_core::{EntryError, ProductCode, Rule};
+    let product = ProductCode::new("prod-a").unwrap();
+    let entry = r#"{"Timestamp": 1795690800, "CustomerAWSAccountId": "111122223333", "Dimension": "api", "Quantity": -1}"#;
+    match UsageRecord::from_entry_json(entry, Some(&product)) {
+        Err(EntryError::Invalid(e)) => {
+            assert_eq!(
+                (e.field.as_str(), &e.rule, e.value.as_str()),
+                ("Quantity", &Rule::Quantity, "-1")
+            );
+        }
+        other => panic!("expected a rule violation, got {other:?}"),
+    }
+    let record = UsageRecord::from_entry_json(&entry.replace("-1", "4"), Some(&product)).unwrap();
+    assert_eq!(record.customer().product(), Some(&product));
+    assert!(matches!(
+        UsageRecord::from_entry_json(r#"{"Quantity": "4"#, None),
+        Err(EntryError::Json(_))
+    ));
+}
