@@ -1,0 +1,107 @@
+//! `metering emulator`: the emulator library, served until Ctrl-C.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use metering_core::ManualClock;
+use metering_emulator::{Emulator, EmulatorConfig, Faults};
+
+use crate::args::EmulatorArgs;
+use crate::report::BOLD;
+
+/// Applies one `--fault KIND=VALUE` to `faults`.
+///
+/// # Errors
+/// An unknown kind or a value that is not a number, named.
+pub fn apply_fault(faults: &mut Faults, text: &str) -> Result<(), String> {
+    let hint = "write it as KIND=SHARE (throttle, internal_error, drop_connection, unprocessed), slow=SHARE:MILLISECONDS or seed=N";
+    let (kind, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} has no '='; {hint}"))?;
+    let share = |value: &str| {
+        value
+            .parse::<f64>()
+            .map_err(|e| format!("{value:?} is not a share 0..=1 ({e}); {hint}"))
+    };
+    match kind {
+        "throttle" => faults.throttle = share(value)?,
+        "internal_error" => faults.internal_error = share(value)?,
+        "drop_connection" => faults.drop_connection = share(value)?,
+        "unprocessed" => faults.unprocessed = share(value)?,
+        "slow" => {
+            let (fraction, millis) = value
+                .split_once(':')
+                .ok_or_else(|| format!("slow needs SHARE:MILLISECONDS; {hint}"))?;
+            let millis = millis
+                .parse()
+                .map_err(|e| format!("{millis:?} is not milliseconds ({e})"))?;
+            faults.slow = (share(fraction)?, Duration::from_millis(millis));
+        }
+        "seed" => {
+            faults.seed = value
+                .parse()
+                .map_err(|e| format!("{value:?} is not a seed ({e})"))?;
+        }
+        other => return Err(format!("unknown kind {other:?}; {hint}")),
+    }
+    Ok(())
+}
+
+/// Reads the configuration and faults, starts the emulator and serves until Ctrl-C.
+///
+/// # Errors
+/// A configuration that cannot be read, or an address that cannot be bound: the message says
+/// what to change.
+pub async fn run(args: &EmulatorArgs) -> Result<(), String> {
+    let config = match &args.config {
+        Some(path) => {
+            let shown = path.display();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("{shown}: cannot read: {e}; check the path"))?;
+            EmulatorConfig::from_json(&text).map_err(|e| {
+                format!("{shown}: {e}; see the emulator's README for the configuration's members")
+            })?
+        }
+        None => EmulatorConfig::default(),
+    };
+    let mut faults = config.faults();
+    for fault in &args.faults {
+        apply_fault(&mut faults, fault)?; // checked by clap already
+    }
+    let mut builder = Emulator::builder()
+        .config(config)
+        .faults(faults)
+        .bind(args.bind)
+        .allow_non_loopback(args.allow_non_loopback);
+    if let Some(now) = args.now {
+        builder = builder.clock(ManualClock::new(now));
+    }
+    // Tokio installs the Ctrl-C handler when the future is first polled: poll it once before
+    // the URL is printed, since a script may interrupt as soon as it reads it.
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    tokio::select! {
+        biased;
+        result = &mut interrupted => return result.map_err(|e| format!("cannot watch for Ctrl-C: {e}")),
+        () = std::future::ready(()) => {}
+    }
+    let emulator = builder.start().await.map_err(|e| {
+        format!(
+            "cannot start the emulator on {}: {e}; choose another address with --bind (port 0 picks a free one)",
+            args.bind
+        )
+    })?;
+    let url = emulator.endpoint_url();
+    // The URL alone on the first line, for scripts; the rest for people, on standard error.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{url}");
+    let _ = out.flush();
+    let mut err = anstream::stderr();
+    let _ = writeln!(
+        err,
+        "{BOLD}emulator{BOLD:#} serving BatchMeterUsage at {url}; billed records at {url}/_emulator/ledger; Ctrl-C stops it\n\
+         send to it with: metering submit --endpoint-url {url} FILE"
+    );
+    let result = interrupted.await;
+    emulator.shutdown().await;
+    result.map_err(|e| format!("cannot watch for Ctrl-C: {e}"))
+}

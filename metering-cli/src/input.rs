@@ -1,0 +1,312 @@
+//! Reading usage files one record at a time: a `BatchMeterUsage` request body or JSON Lines
+//! of `UsageRecords` entries. Memory holds one entry at a time, never the whole file.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+use metering_core::{EntryError, ProductCode, UsageRecord};
+use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::args::InputFormat;
+
+/// Where an entry sits in its file.
+#[derive(Debug, Clone)]
+pub struct Location<'f> {
+    /// The file's name as given (`-` for standard input).
+    pub file: &'f str,
+    /// The entry's number in the file, from 1.
+    pub record: usize,
+    /// Its line, for JSON Lines.
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line} (record {})", self.file, self.record),
+            None => write!(
+                f,
+                "{} (record {}, UsageRecords[{}])",
+                self.file,
+                self.record,
+                self.record - 1
+            ),
+        }
+    }
+}
+
+/// Why an entry is not a record.
+#[derive(Debug, thiserror::Error)]
+pub enum BadEntry {
+    /// Malformed JSON, a wrong type, or a broken rule.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// A line that is not UTF-8.
+    #[error("not UTF-8 text: {0}")]
+    Utf8(#[from] std::str::Utf8Error),
+}
+
+/// Why a whole file could not be read (entries read before the failure were reported).
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// Opening or reading failed.
+    #[error("{file}: cannot read: {source}; check the path and its permissions")]
+    Io {
+        /// The file.
+        file: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The request body is not one (malformed JSON, no `UsageRecords` list, a bad
+    /// `ProductCode`).
+    #[error(
+        "{file}: {message}; a usage file is a BatchMeterUsage request or JSON Lines of UsageRecords entries (see --input-format)"
+    )]
+    Request {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Nothing to read.
+    #[error("{file}: holds no records; was it truncated, or is it the wrong file?")]
+    Empty {
+        /// The file.
+        file: String,
+    },
+}
+
+impl FileError {
+    /// The file's name.
+    pub fn file(&self) -> &str {
+        match self {
+            Self::Io { file, .. } | Self::Request { file, .. } | Self::Empty { file } => file,
+        }
+    }
+}
+
+/// Reads `path` (`-`: standard input), calling `each` with every entry in order. Returns how
+/// many entries there were.
+///
+/// # Errors
+/// When the file cannot be read, is not a request nor JSON Lines, or holds no records.
+pub fn read_file(
+    path: &Path,
+    format: InputFormat,
+    product: Option<&ProductCode>,
+    mut each: impl FnMut(Location<'_>, Result<UsageRecord, BadEntry>),
+) -> Result<usize, FileError> {
+    let name = path.to_string_lossy();
+    let io_error = |source| FileError::Io {
+        file: name.to_string(),
+        source,
+    };
+    let source: Box<dyn Read> = if name == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).map_err(io_error)?)
+    };
+    let mut reader = BufReader::with_capacity(64 * 1024, source);
+    let capacity = reader.capacity();
+    let start = reader.fill_buf().map_err(io_error)?;
+    if start.len() < capacity && start.iter().all(u8::is_ascii_whitespace) {
+        return Err(FileError::Empty {
+            file: name.into_owned(),
+        });
+    }
+    let format = match format {
+        InputFormat::Auto => detect(path, &mut reader).map_err(io_error)?,
+        chosen => chosen,
+    };
+    let count = match format {
+        InputFormat::Lines => read_lines(&name, reader, product, &mut each).map_err(io_error)?,
+        _ => read_request(&name, reader, product, &mut each)?,
+    };
+    if count == 0 {
+        return Err(FileError::Empty {
+            file: name.into_owned(),
+        });
+    }
+    Ok(count)
+}
+
+/// JSON Lines by extension; otherwise a request unless the first line is a whole JSON value
+/// other than a request (a long or pretty-printed document does not end on its first line).
+fn detect(path: &Path, reader: &mut impl BufRead) -> io::Result<InputFormat> {
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if matches!(extension, "jsonl" | "ndjson") {
+        return Ok(InputFormat::Lines);
+    }
+    let buffer = reader.fill_buf()?;
+    let first = buffer.split(|&b| b == b'\n').next().unwrap_or_default();
+    let format = match serde_json::from_slice::<serde_json::Value>(first) {
+        Ok(value) if value.get("UsageRecords").is_some() => InputFormat::Request,
+        Err(e) if e.is_eof() => InputFormat::Request,
+        _ => InputFormat::Lines,
+    };
+    Ok(format)
+}
+
+fn read_lines(
+    file: &str,
+    mut reader: impl BufRead,
+    product: Option<&ProductCode>,
+    each: &mut impl FnMut(Location<'_>, Result<UsageRecord, BadEntry>),
+) -> io::Result<usize> {
+    let mut buffer = Vec::new();
+    let (mut line, mut record) = (0, 0);
+    loop {
+        buffer.clear();
+        if reader.read_until(b'\n', &mut buffer)? == 0 {
+            return Ok(record);
+        }
+        line += 1;
+        if buffer.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        record += 1;
+        let result = std::str::from_utf8(&buffer)
+            .map_err(BadEntry::from)
+            .and_then(|text| Ok(UsageRecord::from_entry_json(text, product)?));
+        each(
+            Location {
+                file,
+                record,
+                line: Some(line),
+            },
+            result,
+        );
+    }
+}
+
+fn read_request(
+    file: &str,
+    reader: impl Read,
+    product: Option<&ProductCode>,
+    each: &mut impl FnMut(Location<'_>, Result<UsageRecord, BadEntry>),
+) -> Result<usize, FileError> {
+    let mut deserializer = serde_json::Deserializer::from_reader(reader);
+    let request = |message: String| FileError::Request {
+        file: file.to_owned(),
+        message,
+    };
+    let visitor = RequestVisitor(Entries {
+        file,
+        product,
+        each,
+    });
+    let count = deserializer
+        .deserialize_map(visitor)
+        .and_then(|count| deserializer.end().map(|()| count))
+        .map_err(|e| request(e.to_string()))?;
+    count.ok_or_else(|| request("UsageRecords: is required".into()))
+}
+
+/// Walks a request body's members, reading `UsageRecords` entry by entry (the product
+/// given is used when the request has none).
+struct RequestVisitor<'a, F>(Entries<'a, F>);
+
+impl<'de, F> Visitor<'de> for RequestVisitor<'_, F>
+where
+    F: FnMut(Location<'_>, Result<UsageRecord, BadEntry>),
+{
+    /// How many entries `UsageRecords` had, if it was there.
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a BatchMeterUsage request object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::Error as _;
+        let mut product: Option<ProductCode> = None;
+        // Entries met before the request's `ProductCode` wait for it (JSON members are
+        // unordered, though every writer we know puts `ProductCode` first).
+        let mut waiting: Option<Vec<Box<RawValue>>> = None;
+        let mut count = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "ProductCode" => {
+                    let code = map.next_value::<String>()?;
+                    product = Some(ProductCode::new(code).map_err(A::Error::custom)?);
+                }
+                "UsageRecords" if product.is_some() || self.0.product.is_some() => {
+                    let entries = Entries {
+                        file: self.0.file,
+                        product: product.as_ref().or(self.0.product),
+                        each: &mut *self.0.each,
+                    };
+                    count = Some(map.next_value_seed(entries)?);
+                }
+                "UsageRecords" => waiting = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if let Some(waiting) = waiting {
+            let mut entries = Entries {
+                product: product.as_ref().or(self.0.product),
+                ..self.0
+            };
+            for (index, raw) in waiting.iter().enumerate() {
+                entries.emit(index + 1, raw);
+            }
+            count = Some(waiting.len());
+        }
+        Ok(count)
+    }
+}
+
+/// The `UsageRecords` list, one entry at a time.
+struct Entries<'a, F> {
+    file: &'a str,
+    product: Option<&'a ProductCode>,
+    each: &'a mut F,
+}
+
+impl<F: FnMut(Location<'_>, Result<UsageRecord, BadEntry>)> Entries<'_, F> {
+    /// Reads entry number `record` (from 1) and hands it on.
+    fn emit(&mut self, record: usize, raw: &RawValue) {
+        let location = Location {
+            file: self.file,
+            record,
+            line: None,
+        };
+        let entry = UsageRecord::from_entry_json(raw.get(), self.product).map_err(BadEntry::from);
+        (self.each)(location, entry);
+    }
+}
+
+impl<'de, F> DeserializeSeed<'de> for Entries<'_, F>
+where
+    F: FnMut(Location<'_>, Result<UsageRecord, BadEntry>),
+{
+    type Value = usize;
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, F> Visitor<'de> for Entries<'_, F>
+where
+    F: FnMut(Location<'_>, Result<UsageRecord, BadEntry>),
+{
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UsageRecords as a list of entries")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<usize, A::Error> {
+        let mut record = 0;
+        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+            record += 1;
+            self.emit(record, &raw);
+        }
+        Ok(record)
+    }
+}

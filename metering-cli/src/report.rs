@@ -1,0 +1,59 @@
+//! Output: colour only on a terminal (and never with `NO_COLOR`), exit codes.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anstyle::{AnsiColor, Style};
+
+/// The ways a command ends; see `args::EXIT_CODES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// All done, all good.
+    Ok,
+    /// Some records or files are invalid, kept back or unsettled.
+    Problems,
+    /// A file, the network or the emulator failed.
+    Failed,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        match exit {
+            Exit::Ok => Self::SUCCESS,
+            Exit::Problems => Self::from(1),
+            Exit::Failed => Self::from(3),
+        }
+    }
+}
+
+/// Red, for what is wrong.
+pub const ERROR: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
+/// Yellow, for what is kept back.
+pub const WARN: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
+/// Green, for what is fine.
+pub const GOOD: Style = Style::new()
+    .bold()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
+/// Bold, for headings.
+pub const BOLD: Style = Style::new().bold();
+
+/// Standard output, styled only where it can show it.
+pub fn stdout() -> anstream::AutoStream<std::io::StdoutLock<'static>> {
+    anstream::AutoStream::auto(std::io::stdout().lock())
+}
+
+/// Prints an error that stops a command, to standard error.
+pub fn fail(message: impl std::fmt::Display) {
+    let mut err = anstream::stderr();
+    let _ = writeln!(err, "{ERROR}error{ERROR:#}: {message}");
+}
+
+/// Writes one JSON value as a line.
+pub fn json_line(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,316 @@
+//! `metering validate` and `metering plan` on real files, through the built binary.
+
+mod common;
+
+use common::{Files, NOW, entry, json_lines, metering};
+use serde_json::json;
+
+/// Runs `metering ARGS... PATH`.
+fn run(args: &[&str], path: &std::path::Path) -> std::process::Output {
+    metering().args(args).arg(path).output().unwrap()
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_valid_request_file_passes() {
+    let files = Files::new();
+    let mut records: Vec<_> = (0..3).map(|i| entry("111122223333", "api", i, 5)).collect();
+    for record in &mut records {
+        record.as_object_mut().unwrap().remove("ProductCode");
+    }
+    let body = json!({"ProductCode": "prod-a", "UsageRecords": records});
+    let path = files.write("request.json", serde_json::to_string_pretty(&body).unwrap());
+    let output = run(&["validate", "--now", NOW], &path);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with("3 of 3 records valid"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// A file with one valid record and then one of each kind of bad record.
+fn every_kind_of_bad_record(files: &Files) -> std::path::PathBuf {
+    let mut bad_tag = entry("111122223333", "api", 1, 5);
+    bad_tag["UsageAllocations"] =
+        json!([{"AllocatedUsageQuantity": 5, "Tags": [{"Key": "env?", "Value": "prod"}]}]);
+    let lines = [
+        entry("111122223333", "api", 1, 5).to_string(),
+        entry("111122223333", "api", 1, -1).to_string(),
+        entry("111122223333", "", 1, 5).to_string(),
+        bad_tag.to_string(),
+        entry("not-digits", "api", 1, 5).to_string(),
+        entry("111122223333", "api", 1, 5)
+            .to_string()
+            .replace("\"Quantity\":5", "\"Quantity\":\"5\""),
+        r#"{"ProductCode": "prod-a", "Timestamp": "#.to_owned(),
+        entry("111122223333", "api", 30, 5).to_string(),
+        entry("111122223333", "api", -1, 5).to_string(),
+    ];
+    files.write("usage.jsonl", lines.join("\n"))
+}
+
+#[test]
+fn every_kind_of_bad_record_gets_a_verdict_naming_record_field_rule_and_value() {
+    let files = Files::new();
+    let path = every_kind_of_bad_record(&files);
+    let output = run(&["validate", "--format", "json", "--now", NOW], &path);
+    assert_eq!(output.status.code(), Some(1));
+    let verdicts = json_lines(&output.stdout);
+    let seen: Vec<_> = verdicts[..verdicts.len() - 1]
+        .iter()
+        .map(|v| {
+            (
+                v["record"].as_u64().unwrap(),
+                v["kind"].as_str().unwrap(),
+                v["field"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (2, "rule", Some("Quantity")),
+            (3, "rule", Some("Dimension")),
+            (4, "rule", Some("UsageAllocations[0].Tags[0].Key")),
+            (5, "rule", Some("CustomerAWSAccountId")),
+            (6, "type", None),
+            (7, "malformed", None),
+            (8, "unsendable", Some("Timestamp")),
+            (9, "unsendable", Some("Timestamp")),
+        ]
+    );
+    assert_eq!(verdicts[0]["value"], "-1");
+    assert_eq!(verdicts[0]["line"], 2);
+    assert!(
+        verdicts[2]["rule"].as_str().unwrap().contains("'?'"),
+        "{}",
+        verdicts[2]
+    );
+    assert!(
+        verdicts[4]["rule"]
+            .as_str()
+            .unwrap()
+            .contains("expected i64"),
+        "{}",
+        verdicts[4]
+    );
+    assert!(
+        verdicts[6]["rule"].as_str().unwrap().contains("24h"),
+        "{}",
+        verdicts[6]
+    );
+    assert!(
+        verdicts[7]["rule"]
+            .as_str()
+            .unwrap()
+            .contains("ahead of now"),
+        "{}",
+        verdicts[7]
+    );
+    let summary = &verdicts.last().unwrap()["summary"];
+    assert_eq!(
+        (
+            &summary["records"],
+            &summary["valid"],
+            &summary["broken_rule"],
+            &summary["wrong_type"],
+            &summary["malformed"],
+            &summary["unsendable"]
+        ),
+        (
+            &json!(9),
+            &json!(1),
+            &json!(4),
+            &json!(1),
+            &json!(1),
+            &json!(2)
+        )
+    );
+}
+
+#[test]
+fn verdicts_for_people_fit_one_line_without_colour() {
+    let files = Files::new();
+    let path = every_kind_of_bad_record(&files);
+    let output = run(&["validate", "--now", NOW], &path);
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!(
+            "invalid {}:2 (record 2): Quantity: must be an integer",
+            path.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("(value: \"-1\")"), "{text}");
+    assert!(text.contains("1 of 9 records valid"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour when NO_COLOR is set or output is not a terminal"
+    );
+}
+
+#[test]
+fn the_month_end_cut_off_is_applied_at_the_time_given() {
+    let files = Files::new();
+    let last_hour = json!({"ProductCode": "prod-a", "Timestamp": "2026-11-30T23:00:00Z",
+        "CustomerAWSAccountId": "111122223333", "Dimension": "api", "Quantity": 1});
+    let path = files.lines("late.jsonl", &[last_hour]);
+    let before = run(&["validate", "--now", "2026-12-01T05:59:59Z"], &path);
+    assert_eq!(before.status.code(), Some(0), "{}", stdout(&before));
+    let after = run(&["validate", "--now", "2026-12-01T06:00:00Z"], &path);
+    assert_eq!(after.status.code(), Some(1));
+    assert!(
+        stdout(&after).contains("previous month"),
+        "{}",
+        stdout(&after)
+    );
+}
+
+#[test]
+fn the_product_code_comes_from_the_flag_for_lines_without_one() {
+    let files = Files::new();
+    let mut record = entry("111122223333", "api", 1, 5);
+    record.as_object_mut().unwrap().remove("ProductCode");
+    let path = files.lines("no-product.jsonl", &[record]);
+    let without = run(&["validate", "--now", NOW], &path);
+    assert_eq!(without.status.code(), Some(1));
+    assert!(
+        stdout(&without).contains("ProductCode: is required"),
+        "{}",
+        stdout(&without)
+    );
+    let with = run(
+        &["validate", "--now", NOW, "--product-code", "prod-a"],
+        &path,
+    );
+    assert_eq!(with.status.code(), Some(0), "{}", stdout(&with));
+}
+
+#[test]
+fn empty_missing_and_malformed_files_are_named_and_the_others_still_checked() {
+    let files = Files::new();
+    let empty = files.write("empty.json", "\n\n");
+    let missing = files.path("missing.json");
+    let broken = files.write(
+        "broken.json",
+        "{\"ProductCode\": \"prod-a\",\n \"UsageRecords\": [",
+    );
+    let good = files.lines("good.jsonl", &[entry("111122223333", "api", 1, 5)]);
+    let output = metering()
+        .args(["validate", "--now", NOW])
+        .args([&empty, &missing, &broken, &good])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "an unreadable file is a failure, not a verdict"
+    );
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(errors.contains("empty.json: holds no records"), "{errors}");
+    assert!(errors.contains("missing.json: cannot read"), "{errors}");
+    assert!(
+        errors.contains("broken.json: EOF while parsing"),
+        "{errors}"
+    );
+    assert!(
+        stdout(&output).contains("1 of 1 records valid in 4 file(s)"),
+        "{}",
+        stdout(&output)
+    );
+
+    let only_empty = run(&["validate", "--now", NOW], &empty);
+    assert_eq!(only_empty.status.code(), Some(1));
+}
+
+#[test]
+fn standard_input_is_read_for_a_dash() {
+    let body = json!({"ProductCode": "prod-a", "UsageRecords": [
+        {"Timestamp": 1_795_690_800, "CustomerAWSAccountId": "111122223333", "Dimension": "api", "Quantity": 1},
+        {"Timestamp": 1_795_690_800, "CustomerAWSAccountId": "111122223333", "Quantity": 1}
+    ]});
+    let output = metering()
+        .args(["validate", "--now", NOW, "-"])
+        .write_stdin(body.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("invalid - (record 2, UsageRecords[1]): Dimension: is required"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn a_file_of_100_000_records_is_validated_whole() {
+    let files = Files::new();
+    let entries: Vec<_> = (0..100_000)
+        .map(|i| entry(&format!("{:012}", i % 5_000), "api", i % 20, i))
+        .collect();
+    let path = files.lines("large.jsonl", &entries);
+    let output = run(&["validate", "--now", NOW], &path);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with("100000 of 100000 records valid"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn plan_shows_requests_merges_and_what_it_keeps_back() {
+    let files = Files::new();
+    let mut entries: Vec<_> = (0..30)
+        .map(|i| entry(&format!("{i:012}"), "api", 1, 2))
+        .collect();
+    entries.push(entry("000000000000", "api", 1, 3)); // same key as the first: merged
+    entries.push(entry("000000000000", "api", 30, 3)); // too old: kept back
+    let path = files.lines("usage.jsonl", &entries);
+    let output = run(&["plan", "--format", "json", "--now", NOW], &path);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a record kept back is a problem to look at"
+    );
+    let lines = json_lines(&output.stdout);
+    let requests: Vec<_> = lines
+        .iter()
+        .filter(|l| l.get("request").is_some())
+        .collect();
+    assert_eq!(
+        requests
+            .iter()
+            .map(|r| r["records"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [25, 5]
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|r| r["product_code"] == "prod-a" && r["bytes"].as_u64().unwrap() > 0)
+    );
+    let kept: Vec<_> = lines
+        .iter()
+        .filter(|l| l.get("quarantined").is_some())
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert!(
+        kept[0]["reason"].as_str().unwrap().contains("24h"),
+        "{}",
+        kept[0]
+    );
+    let summary = &lines.last().unwrap()["summary"];
+    assert_eq!(
+        (
+            &summary["records_read"],
+            &summary["merged"],
+            &summary["records_to_send"]
+        ),
+        (&json!(32), &json!(1), &json!(30))
+    );
+}
