@@ -49,7 +49,7 @@ Prints its endpoint URL on the first line of standard output; what it billed is 
 {URL}/_emulator/ledger and {URL}/_emulator/summary.
 
 Example:
-  metering emulator --bind 127.0.0.1:8787 --fault throttle=0.1 --fault unprocessed=0.05
+  metering emulator --bind 127.0.0.1:8787 --fault throttle=0.1 --fault slow=0.5 --fault slow_ms=200
   metering submit --endpoint-url http://127.0.0.1:8787 usage.jsonl")]
     Emulator(EmulatorArgs),
     /// Print shell completions for bash, zsh, fish, elvish or PowerShell.
@@ -114,9 +114,9 @@ pub struct EmulatorArgs {
     /// faults).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// A fault to inject, as KIND=SHARE of requests (KIND: throttle, `internal_error`,
-    /// `drop_connection`, unprocessed), slow=SHARE:MILLISECONDS or seed=N. Overrides the
-    /// configuration's faults; repeat for several.
+    /// A fault to inject, named as in the configuration's faults: KIND=SHARE of requests
+    /// (throttle, `internal_error`, `drop_connection`, unprocessed, slow),
+    /// `slow_ms`=MILLISECONDS or seed=N. Overrides the configuration; repeat for several.
     #[arg(long = "fault", value_name = "KIND=VALUE", value_parser = parse_fault)]
     pub faults: Vec<String>,
     /// The emulator's clock, standing still at this time (RFC 3339; default: the system

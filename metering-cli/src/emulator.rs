@@ -14,7 +14,7 @@ use crate::report::BOLD;
 /// # Errors
 /// An unknown kind or a value that is not a number, named.
 pub fn apply_fault(faults: &mut Faults, text: &str) -> Result<(), String> {
-    let hint = "write it as KIND=SHARE (throttle, internal_error, drop_connection, unprocessed), slow=SHARE:MILLISECONDS or seed=N";
+    let hint = "write it as KIND=SHARE (throttle, internal_error, drop_connection, unprocessed, slow), slow_ms=MILLISECONDS or seed=N, as in the configuration's faults";
     let (kind, value) = text
         .split_once('=')
         .ok_or_else(|| format!("{text:?} has no '='; {hint}"))?;
@@ -28,14 +28,12 @@ pub fn apply_fault(faults: &mut Faults, text: &str) -> Result<(), String> {
         "internal_error" => faults.internal_error = share(value)?,
         "drop_connection" => faults.drop_connection = share(value)?,
         "unprocessed" => faults.unprocessed = share(value)?,
-        "slow" => {
-            let (fraction, millis) = value
-                .split_once(':')
-                .ok_or_else(|| format!("slow needs SHARE:MILLISECONDS; {hint}"))?;
-            let millis = millis
+        "slow" => faults.slow = share(value)?,
+        "slow_ms" => {
+            let millis = value
                 .parse()
-                .map_err(|e| format!("{millis:?} is not milliseconds ({e})"))?;
-            faults.slow = (share(fraction)?, Duration::from_millis(millis));
+                .map_err(|e| format!("{value:?} is not milliseconds ({e}); {hint}"))?;
+            faults.slow_delay = Duration::from_millis(millis);
         }
         "seed" => {
             faults.seed = value
@@ -53,7 +51,7 @@ pub fn apply_fault(faults: &mut Faults, text: &str) -> Result<(), String> {
 /// A configuration that cannot be read, or an address that cannot be bound: the message says
 /// what to change.
 pub async fn run(args: &EmulatorArgs) -> Result<(), String> {
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => {
             let shown = path.display();
             let text = std::fs::read_to_string(path)
@@ -64,13 +62,11 @@ pub async fn run(args: &EmulatorArgs) -> Result<(), String> {
         }
         None => EmulatorConfig::default(),
     };
-    let mut faults = config.faults();
     for fault in &args.faults {
-        apply_fault(&mut faults, fault)?; // checked by clap already
+        apply_fault(&mut config.faults, fault)?; // checked by clap already
     }
     let mut builder = Emulator::builder()
         .config(config)
-        .faults(faults)
         .bind(args.bind)
         .allow_non_loopback(args.allow_non_loopback);
     if let Some(now) = args.now {
