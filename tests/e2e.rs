@@ -205,6 +205,11 @@ async fn bisection_finds_the_record_only_the_service_can_reject() {
     let shown = rejected[0].outcome.to_string();
     assert!(shown.len() < 200, "{shown}");
     assert_eq!(shown.matches(failure.message()).count(), 1, "{shown}");
+    assert_eq!(rejected[0].inputs, [17]);
+    assert!(
+        shown.contains("input[17].Dimension") && !shown.contains("UsageRecords[0]"),
+        "the place is the caller's record, not its place in a split request: {shown}"
+    );
     assert!(
         shown.contains("InvalidUsageDimensionException") && !failure.message().is_empty(),
         "{shown}"

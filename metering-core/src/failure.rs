@@ -200,6 +200,40 @@ impl Failure {
         self
     }
 
+    /// This failure of a one-record request, told about the caller's records: the
+    /// service's `UsageRecords[0]` (the record's place in the request the planner made)
+    /// becomes `input[17]`, its place in what the caller submitted (`input[3,17]` for
+    /// merged records).
+    #[cfg(feature = "submit")]
+    #[must_use]
+    pub(crate) fn about_input(mut self, inputs: &[usize]) -> Self {
+        const PLACE: &str = "UsageRecords[";
+        let Some(start) = self.message.find(PLACE) else {
+            return self;
+        };
+        let positions: Vec<String> = inputs.iter().map(ToString::to_string).collect();
+        let input = format!("input[{}]", positions.join(","));
+        let mut message = String::with_capacity(self.message.len());
+        let mut rest = &self.message[..];
+        let mut at = Some(start);
+        while let Some(found) = at {
+            message.push_str(&rest[..found]);
+            let after = &rest[found + PLACE.len()..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 && after[digits..].starts_with(']') {
+                message.push_str(&input);
+                rest = &after[digits + 1..];
+            } else {
+                message.push_str(PLACE);
+                rest = after;
+            }
+            at = rest.find(PLACE);
+        }
+        message.push_str(rest);
+        self.message = message;
+        self
+    }
+
     /// How to handle it.
     #[must_use]
     pub fn kind(&self) -> FailureKind {
@@ -293,5 +327,20 @@ mod tests {
         let back: Failure = serde_json::from_str(&json).unwrap();
         assert_eq!(back, failure);
         assert!(back.source().is_none());
+    }
+
+    #[cfg(feature = "submit")]
+    #[test]
+    fn a_place_in_a_split_request_becomes_the_callers_record() {
+        let failure = Failure::service(
+            ErrorCode::InvalidTag,
+            "UsageRecords[0].UsageAllocations[1].Tags[0].Key: bad; UsageRecords[x] UsageRecords[12]",
+        );
+        assert_eq!(
+            failure.about_input(&[3, 17]).message(),
+            "input[3,17].UsageAllocations[1].Tags[0].Key: bad; UsageRecords[x] input[3,17]"
+        );
+        let plain = Failure::service(ErrorCode::InvalidTag, "no place named");
+        assert_eq!(plain.clone().about_input(&[4]), plain);
     }
 }

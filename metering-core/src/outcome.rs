@@ -80,11 +80,18 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// A record and its outcome. Records of the same customer, dimension and hour are merged
-/// before sending, so one outcome stands for all of them; its record is what was sent.
+/// What happened to one record, and which of the caller's input records it settles.
+///
+/// Records of the same customer, dimension and hour are merged into one before sending
+/// (the service bills only the first quantity it sees for a key), so one outcome can
+/// settle several input records: [`inputs`](Self::inputs) lists their positions in what
+/// was submitted, and [`record`](Self::record) is the merged record that was sent. Records
+/// that could not be merged each get their own outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RecordOutcome {
+    /// The positions (0-based, ascending) of the input records this outcome settles.
+    pub inputs: Vec<usize>,
     /// The record, as sent (or kept back).
     pub record: UsageRecord,
     /// What happened to it.
@@ -95,7 +102,9 @@ pub struct RecordOutcome {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Report {
-    /// One entry per record.
+    /// One entry per key sent or kept back (not per input record: see [`RecordOutcome`]),
+    /// in the order of their first input record; every input record is in exactly one
+    /// entry's `inputs`.
     pub outcomes: Vec<RecordOutcome>,
     /// The error that stopped the submission, if one did (an invalid product code, a
     /// disabled API, missing credentials); the records it left are `Pending`.

@@ -94,15 +94,21 @@ pub enum MergeError {
 pub struct Quarantined {
     /// The record, unchanged.
     pub record: UsageRecord,
+    /// The positions of the input records it stands for (several when records of one key
+    /// were merged), ascending.
+    pub inputs: Vec<usize>,
     /// Why it was kept back.
     pub reason: QuarantineReason,
 }
 
 /// One request to send: records of one scope, each key once, within the service's limits.
+/// Each record knows the input records it stands for ([`PlannedRequest::inputs`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedRequest {
     scope: RequestScope,
     records: Vec<UsageRecord>,
+    /// Per record, the positions of the input records it stands for.
+    inputs: Vec<Vec<usize>>,
     body_bytes: usize,
 }
 
@@ -119,10 +125,16 @@ impl PlannedRequest {
         &self.records
     }
 
-    /// The records, given back.
+    /// Per record, the positions (ascending) of the input records it stands for: one,
+    /// or several when records of one key were merged.
     #[must_use]
-    pub fn into_records(self) -> Vec<UsageRecord> {
-        self.records
+    pub fn inputs(&self) -> &[Vec<usize>] {
+        &self.inputs
+    }
+
+    /// The records, given back, each with its input positions.
+    pub fn into_records(self) -> impl Iterator<Item = (UsageRecord, Vec<usize>)> {
+        self.records.into_iter().zip(self.inputs)
     }
 
     /// The size of [`body`](Self::body) in bytes: exact when every record has allocations
@@ -138,13 +150,17 @@ impl PlannedRequest {
         if self.records.len() < 2 {
             return None;
         }
-        let (left, right) = self.records.split_at(self.records.len() / 2);
-        let half = |records: &[UsageRecord]| Self {
+        let middle = self.records.len() / 2;
+        let half = |records: &[UsageRecord], inputs: &[Vec<usize>]| Self {
             scope: self.scope.clone(),
             body_bytes: wire::request_bytes(&self.scope, records),
             records: records.to_vec(),
+            inputs: inputs.to_vec(),
         };
-        Some((half(left), half(right)))
+        Some((
+            half(&self.records[..middle], &self.inputs[..middle]),
+            half(&self.records[middle..], &self.inputs[middle..]),
+        ))
     }
 
     /// Takes out the records for which `take` (given each record's index) is true: they
@@ -154,7 +170,7 @@ impl PlannedRequest {
     pub(crate) fn partition(
         mut self,
         mut take: impl FnMut(usize, &UsageRecord) -> bool,
-    ) -> (Vec<UsageRecord>, Option<Self>) {
+    ) -> (Vec<(UsageRecord, Vec<usize>)>, Option<Self>) {
         let taking = self
             .records
             .iter()
@@ -165,23 +181,25 @@ impl PlannedRequest {
             return (Vec::new(), Some(self));
         }
         if taking == self.records.len() {
-            return (self.records, None);
+            return (self.into_records().collect(), None);
         }
-        let mut taken = Vec::new();
-        let mut kept = Vec::with_capacity(self.records.len());
-        for (index, record) in self.records.drain(..).enumerate() {
+        let mut taken = Vec::with_capacity(taking);
+        let mut kept = Vec::with_capacity(self.records.len() - taking);
+        let mut kept_inputs = Vec::with_capacity(self.records.len() - taking);
+        let records = std::mem::take(&mut self.records);
+        let inputs = std::mem::take(&mut self.inputs);
+        for (index, (record, inputs)) in records.into_iter().zip(inputs).enumerate() {
             if take(index, &record) {
-                taken.push(record);
+                taken.push((record, inputs));
             } else {
                 kept.push(record);
+                kept_inputs.push(inputs);
             }
         }
-        if !taken.is_empty() {
-            self.body_bytes = wire::request_bytes(&self.scope, &kept);
-        }
+        self.body_bytes = wire::request_bytes(&self.scope, &kept);
         self.records = kept;
-        let rest = (!self.records.is_empty()).then_some(self);
-        (taken, rest)
+        self.inputs = kept_inputs;
+        (taken, Some(self))
     }
 
     /// The request body as JSON, exactly as sent.
@@ -252,10 +270,10 @@ impl Planner {
         let accepted = self.policy.accepted_at(now);
         let mut deadlines = Deadlines::new(&self.policy);
         // Records by scope: a submission has few scopes, so a short list beats a map.
-        let mut by_scope: Vec<(RequestScope, Vec<(Timestamp, UsageRecord)>)> = Vec::new();
+        let mut by_scope: Vec<(RequestScope, Vec<Entry>)> = Vec::new();
         for merged in merge(records.into_iter().collect()) {
-            let record = match merged {
-                Ok(record) => record,
+            let (record, inputs) = match merged {
+                Ok(merged) => merged,
                 Err(quarantined) => {
                     plan.quarantined.extend(quarantined);
                     continue;
@@ -266,6 +284,7 @@ impl Planner {
             {
                 plan.quarantined.push(Quarantined {
                     record,
+                    inputs,
                     reason: violation.into(),
                 });
                 continue;
@@ -277,13 +296,15 @@ impl Planner {
                 RequestScope::Licensed => product.is_none(),
             });
             match scope {
-                Some(index) => by_scope[index].1.push((deadline, record)),
-                None => by_scope.push((record.customer().scope(), vec![(deadline, record)])),
+                Some(index) => by_scope[index].1.push((deadline, record, inputs)),
+                None => {
+                    by_scope.push((record.customer().scope(), vec![(deadline, record, inputs)]));
+                }
             }
         }
         for (scope, mut records) in by_scope {
-            if !records.is_sorted_by_key(|(deadline, _)| *deadline) {
-                records.sort_by_key(|(deadline, _)| *deadline);
+            if !records.is_sorted_by_key(|(deadline, ..)| *deadline) {
+                records.sort_by_key(|(deadline, ..)| *deadline);
             }
             self.pack(&scope, records, &mut plan);
         }
@@ -293,15 +314,17 @@ impl Planner {
         plan
     }
 
-    fn pack(&self, scope: &RequestScope, records: Vec<(Timestamp, UsageRecord)>, plan: &mut Plan) {
+    fn pack(&self, scope: &RequestScope, records: Vec<Entry>, plan: &mut Plan) {
         let envelope = wire::envelope_bytes(scope);
         let mut current: Vec<UsageRecord> = Vec::new();
+        let mut current_inputs: Vec<Vec<usize>> = Vec::new();
         let mut bytes = envelope;
-        for (_, record) in records {
+        for (_, record, inputs) in records {
             let record_bytes = wire::entry_bytes(&record);
             if envelope + record_bytes >= self.max_bytes {
                 plan.quarantined.push(Quarantined {
                     record,
+                    inputs,
                     reason: QuarantineReason::TooLarge {
                         bytes: envelope + record_bytes,
                     },
@@ -312,30 +335,41 @@ impl Planner {
                 plan.requests.push(PlannedRequest {
                     scope: scope.clone(),
                     records: std::mem::take(&mut current),
+                    inputs: std::mem::take(&mut current_inputs),
                     body_bytes: bytes,
                 });
                 bytes = envelope;
             }
             bytes += record_bytes;
             current.push(record);
+            current_inputs.push(inputs);
         }
         if !current.is_empty() {
             plan.requests.push(PlannedRequest {
                 scope: scope.clone(),
                 records: current,
+                inputs: current_inputs,
                 body_bytes: bytes,
             });
         }
     }
 }
 
+/// A record to pack: its deadline, the record, and the input positions it stands for.
+type Entry = (Timestamp, UsageRecord, Vec<usize>);
+
+/// A record to plan and the input positions it stands for, or the records of one key that
+/// could not be merged.
+type Merged = Result<(UsageRecord, Vec<usize>), Vec<Quarantined>>;
+
 /// Merges records of the same key into one: quantities add up, allocations with the same
 /// tags add up, and the merged record keeps the latest timestamp of the hour (the one the
 /// service will accept longest). Records that cannot merge are quarantined together.
 ///
 /// Keys are borrowed from the records, not built (this runs on every submission), and
-/// records come back in their order, merged ones where the key first appeared.
-fn merge(records: Vec<UsageRecord>) -> Vec<Result<UsageRecord, Vec<Quarantined>>> {
+/// records come back in their order, merged ones where the key first appeared, each with
+/// the positions of the input records it stands for.
+fn merge(records: Vec<UsageRecord>) -> Vec<Merged> {
     // For each record, the index of the first record with its key.
     let first_of: Vec<usize> = {
         let mut first: FxHashMap<(&Customer, &DimensionKey, Timestamp), usize> =
@@ -354,29 +388,39 @@ fn merge(records: Vec<UsageRecord>) -> Vec<Result<UsageRecord, Vec<Quarantined>>
         .enumerate()
         .all(|(index, first)| index == *first)
     {
-        return records.into_iter().map(Ok).collect();
+        return records
+            .into_iter()
+            .enumerate()
+            .map(|(index, record)| Ok((record, vec![index])))
+            .collect();
     }
-    let mut groups: Vec<Vec<UsageRecord>> = std::iter::repeat_with(Vec::new)
+    let mut groups: Vec<(Vec<UsageRecord>, Vec<usize>)> = std::iter::repeat_with(Default::default)
         .take(records.len())
         .collect();
-    for (record, first) in records.into_iter().zip(first_of) {
-        groups[first].push(record);
+    for (index, (record, first)) in records.into_iter().zip(first_of).enumerate() {
+        groups[first].0.push(record);
+        groups[first].1.push(index);
     }
     groups
         .into_iter()
-        .filter(|group| !group.is_empty())
-        .map(|group| match <[UsageRecord; 1]>::try_from(group) {
-            Ok([single]) => Ok(single),
-            Err(group) => merge_group(&group).map_err(|reason| {
-                group
-                    .into_iter()
-                    .map(|record| Quarantined {
-                        record,
-                        reason: QuarantineReason::Unmergeable(reason),
-                    })
-                    .collect()
-            }),
-        })
+        .filter(|(group, _)| !group.is_empty())
+        .map(
+            |(group, inputs)| match <[UsageRecord; 1]>::try_from(group) {
+                Ok([single]) => Ok((single, inputs)),
+                Err(group) => match merge_group(&group) {
+                    Ok(merged) => Ok((merged, inputs)),
+                    Err(reason) => Err(group
+                        .into_iter()
+                        .zip(inputs)
+                        .map(|(record, input)| Quarantined {
+                            record,
+                            inputs: vec![input],
+                            reason: QuarantineReason::Unmergeable(reason),
+                        })
+                        .collect()),
+                },
+            },
+        )
         .collect()
 }
 

@@ -178,7 +178,13 @@ impl<T: Transport> Submitter<T> {
         let mut outcomes: Vec<RecordOutcome> = plan
             .quarantined
             .into_iter()
-            .map(|Quarantined { record, reason }| quarantined(record, reason))
+            .map(
+                |Quarantined {
+                     record,
+                     inputs,
+                     reason,
+                 }| quarantined(record, inputs, reason),
+            )
             .collect();
 
         // Workers pull requests from one queue, so a finished request is followed by the
@@ -208,6 +214,8 @@ impl<T: Transport> Submitter<T> {
                 Err(panic) => std::panic::resume_unwind(panic.into_panic()),
             }
         }
+        // Input order: a caller reading the report finds its records where it put them.
+        outcomes.sort_unstable_by_key(|entry| entry.inputs.first().copied());
         Report {
             outcomes,
             stopped: stop.lock().unwrap_or_else(PoisonError::into_inner).take(),
@@ -215,8 +223,9 @@ impl<T: Transport> Submitter<T> {
     }
 }
 
-fn quarantined(record: UsageRecord, reason: QuarantineReason) -> RecordOutcome {
+fn quarantined(record: UsageRecord, inputs: Vec<usize>, reason: QuarantineReason) -> RecordOutcome {
     RecordOutcome {
+        inputs,
         record,
         outcome: Outcome::Quarantined(reason),
     }
@@ -229,8 +238,8 @@ fn pending(
 ) -> impl Iterator<Item = RecordOutcome> {
     request
         .into_records()
-        .into_iter()
-        .map(move |record| RecordOutcome {
+        .map(move |(record, inputs)| RecordOutcome {
+            inputs,
             record,
             outcome: Outcome::Pending {
                 attempts,
@@ -269,11 +278,11 @@ impl<T: Transport> Shared<T> {
             let accepted = policy.accepted_at(now);
             let (expired, request) =
                 request.partition(|_, record| !accepted.contains(record.timestamp()));
-            for record in expired {
+            for (record, inputs) in expired {
                 if let Err(violation) = policy.check(record.timestamp(), now) {
                     progress
                         .outcomes
-                        .push(quarantined(record, violation.into()));
+                        .push(quarantined(record, inputs, violation.into()));
                 }
             }
             let Some(request) = request else {
@@ -316,7 +325,8 @@ impl<T: Transport> Shared<T> {
         let outcomes = settled.into_iter().zip(statuses.into_iter().flatten());
         progress
             .outcomes
-            .extend(outcomes.map(|(record, status)| RecordOutcome {
+            .extend(outcomes.map(|((record, inputs), status)| RecordOutcome {
+                inputs,
                 record,
                 outcome: match status {
                     RecordStatus::Success(metering_record_id) => {
@@ -345,11 +355,9 @@ impl<T: Transport> Shared<T> {
                 if let Some((left, right)) = request.split() {
                     progress.work.push_front((right, 0));
                     progress.work.push_front((left, 0));
-                } else {
-                    let reason = QuarantineReason::Rejected(failure);
-                    progress
-                        .outcomes
-                        .push(quarantined(request.records()[0].clone(), reason));
+                } else if let Some((record, inputs)) = request.into_records().next() {
+                    let reason = QuarantineReason::Rejected(failure.about_input(&inputs));
+                    progress.outcomes.push(quarantined(record, inputs, reason));
                 }
             }
             FailureKind::Stop => {

@@ -191,6 +191,17 @@ async fn throttling_and_unprocessed_records_lose_nothing_and_bill_nothing_twice(
         "{summary}"
     );
     assert_eq!(summary.success, report.outcomes.len());
+    let mut inputs: Vec<usize> = report
+        .outcomes
+        .iter()
+        .flat_map(|o| o.inputs.iter().copied())
+        .collect();
+    inputs.sort_unstable();
+    assert_eq!(
+        inputs,
+        (0..3000).collect::<Vec<_>>(),
+        "each input settled once"
+    );
     assert_eq!(
         service.billed_total(),
         expected,
@@ -491,5 +502,32 @@ async fn a_report_round_trips_through_json_and_reads_as_a_table() {
         table.lines().count(),
         5,
         "a header and a row each:\n{table}"
+    );
+}
+
+#[tokio::test]
+async fn each_outcome_names_the_input_records_it_settles_in_input_order() {
+    let service = Arc::new(FakeService::new(Script::default()));
+    let hour = now().hour_start();
+    let later = hour.saturating_add(Duration::from_mins(30));
+    // Inputs 1 and 3 share a key (merged); 4 is rejected; 0 and 2 stand alone.
+    let records = vec![
+        record(account("prod-b", "1"), "api", now(), 1),
+        record(account("prod-a", "2"), "api", hour, 2),
+        record(account("prod-a", "3"), "gb", now(), 3),
+        record(account("prod-a", "2"), "api", later, 4),
+        record(account("prod-a", "4"), "unknown", now(), 5),
+    ];
+    let report = one_at_a_time(&service, records).await;
+    let inputs: Vec<&[usize]> = report.outcomes.iter().map(|o| &o.inputs[..]).collect();
+    assert_eq!(inputs, [&[0][..], &[1, 3], &[2], &[4]]);
+    assert_eq!(
+        report.outcomes[1].record.quantity(),
+        Quantity::new(6).unwrap()
+    );
+    let rejected = report.outcomes[3].outcome.to_string();
+    assert!(
+        rejected.contains("InvalidUsageDimensionException"),
+        "{rejected}"
     );
 }
