@@ -1,12 +1,4 @@
-//! The embedded ledger: one `SQLite` file in WAL mode.
-//!
-//! Each handle holds one connection and runs every operation as one `BEGIN IMMEDIATE`
-//! transaction on a blocking thread, so handles in several processes on one file take turns
-//! as `SQLite`'s single writer, and a crash at any moment leaves the last committed state.
-//! `synchronous = FULL`: a committed checkpoint survives a power cut too.
-//!
-//! The schema (read it with `sqlite3 FILE .schema`) is embedded and applied at open:
-#![doc = concat!("```sql\n", include_str!("v1.sql"), "```")]
+//! The embedded ledger: one `SQLite` file in WAL mode (see [`SqliteLedger`]).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -44,6 +36,18 @@ use seal::seal_rows;
 
 /// A ledger in a `SQLite` file. Cloning shares the connection; [`SqliteLedger::open`] the same
 /// file again for a handle that behaves like another process.
+///
+/// Every operation is one `BEGIN IMMEDIATE` transaction on a blocking thread: handles in
+/// several processes on one file take turns as `SQLite`'s single writer, and a crash at any
+/// moment leaves the last committed state. The file is in WAL mode with
+/// `synchronous = FULL`, so a committed checkpoint survives a power cut too.
+///
+/// # The schema
+/// Read it with `sqlite3 FILE .schema`; it is applied (and later migrated) at open, and the
+/// file's `user_version` counts the migrations applied. A sealed record and its state:
+/// `SELECT id, datetime(hour, 'unixepoch'), account, dimension, quantity, state, detail
+/// FROM records ORDER BY hour`.
+#[doc = concat!("```sql\n", include_str!("v1.sql"), "```")]
 #[derive(Clone)]
 pub struct SqliteLedger {
     inner: Arc<Mutex<Inner>>,

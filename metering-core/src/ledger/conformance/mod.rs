@@ -14,17 +14,17 @@
     reason = "these are tests: a panic is a failure"
 )]
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Checkpoint, Claim, Delta, InstanceId, Ledger, RecordState, Settlement, UsageKey};
-use crate::customer::{Customer, RequestScope};
+use super::{InstanceId, Ledger, RecordState, Settlement};
+use crate::customer::RequestScope;
 use crate::quantity::Quantity;
-use crate::record::{Tag, Tags, UsageAllocation, UsageRecord};
-use crate::strings::{
-    CustomerAwsAccountId, DimensionKey, LicenseArn, ProductCode, TagKey, TagValue,
-};
-use crate::timestamp::Timestamp;
+use crate::record::{UsageAllocation, UsageRecord};
+use crate::strings::{DimensionKey, ProductCode};
+
+mod fixtures;
+use fixtures::{all, one_claimed_record, seal_hours, sealed};
+pub use fixtures::{at, checkpoint, customer, delta, key, licensed, quantity};
 
 /// A store under test.
 pub trait Harness: Send + Sync {
@@ -46,7 +46,8 @@ macro_rules! ledger_conformance_tests {
             expired_leases_are_claimable_again, stale_settles_are_fenced,
             retries_wait_for_their_backoff, requeue_sends_a_quarantined_record_again,
             customer_seal_closes_one_customer_now, product_and_licence_in_one_hour_are_quarantined,
-            status_counts_every_state, state_survives_reopening);
+            status_counts_every_state, state_survives_reopening,
+            usage_no_record_can_hold_is_set_aside);
     };
     (@cases $harness:expr; $($case:ident),* $(,)?) => {$(
         #[::tokio::test]
@@ -54,117 +55,6 @@ macro_rules! ledger_conformance_tests {
             $crate::ledger::conformance::$case(&$harness).await;
         }
     )*};
-}
-
-/// An instant given in RFC 3339.
-#[must_use]
-pub fn at(text: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(text).expect("a valid RFC 3339 instant")
-}
-
-/// An account-based customer of product `prod-a`.
-#[must_use]
-pub fn customer(account: &str) -> Customer {
-    Customer::Account {
-        product: ProductCode::new("prod-a").unwrap(),
-        account: CustomerAwsAccountId::new(account.to_owned()).unwrap(),
-    }
-}
-
-/// A licence-based customer.
-#[must_use]
-pub fn licensed(account: &str) -> Customer {
-    Customer::Licensed {
-        account: CustomerAwsAccountId::new(account.to_owned()).unwrap(),
-        license: LicenseArn::new(format!(
-            "arn:aws:license-manager::{account}:license:l-{account}"
-        ))
-        .unwrap(),
-    }
-}
-
-/// A key of `customer` and `dimension`, with tags given as `key=value` pairs.
-#[must_use]
-pub fn key(customer: &Customer, dimension: &str, tags: &[(&str, &str)]) -> Arc<UsageKey> {
-    let tags = (!tags.is_empty()).then(|| {
-        Tags::new(
-            tags.iter()
-                .map(|(k, v)| {
-                    Tag::new(
-                        TagKey::new((*k).to_owned()).unwrap(),
-                        TagValue::new((*v).to_owned()).unwrap(),
-                    )
-                })
-                .collect(),
-        )
-        .unwrap()
-    });
-    Arc::new(UsageKey::new(
-        customer.clone(),
-        DimensionKey::new(dimension.to_owned()).unwrap(),
-        tags,
-    ))
-}
-
-/// A quantity in the service's decimal form.
-#[must_use]
-pub fn quantity(text: &str) -> Quantity {
-    text.parse().unwrap()
-}
-
-/// A delta of `key` at `instant` (RFC 3339).
-#[must_use]
-pub fn delta(key: &Arc<UsageKey>, instant: &str, amount: &str) -> Delta {
-    Delta {
-        key: Arc::clone(key),
-        hour: at(instant),
-        quantity: quantity(amount),
-    }
-}
-
-fn checkpoint(instance: InstanceId, number: u64, deltas: Vec<Delta>) -> Checkpoint {
-    Checkpoint {
-        instance,
-        number,
-        deltas,
-    }
-}
-
-/// The quantities of every sealed record, as (customer, dimension, hour, quantity).
-async fn sealed(ledger: &impl Ledger) -> Vec<(Customer, String, Timestamp, Quantity)> {
-    ledger
-        .records(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|stored| {
-            let record = stored.record;
-            (
-                record.customer().clone(),
-                record.dimension().to_string(),
-                record.timestamp(),
-                record.quantity(),
-            )
-        })
-        .collect()
-}
-
-/// Seals one record of `n` units per hour from `first` on, for `customer`.
-async fn seal_hours(ledger: &impl Ledger, customer: &Customer, first: Timestamp, hours: u32) {
-    let key = key(customer, "calls", &[]);
-    let deltas = (0..hours)
-        .map(|h| Delta {
-            key: Arc::clone(&key),
-            hour: first.saturating_add(Duration::from_hours(h.into())),
-            quantity: Quantity::from(1),
-        })
-        .collect();
-    let now = first.saturating_add(Duration::from_hours(hours.into()));
-    ledger
-        .commit(&checkpoint(InstanceId::random(), 1, deltas), now)
-        .await
-        .unwrap();
-    ledger.seal(now, now).await.unwrap();
 }
 
 /// A retried checkpoint applies once, from any handle; a lower number is ignored.
@@ -440,26 +330,6 @@ pub async fn expired_leases_are_claimable_again(harness: &impl Harness) {
     );
     let records = one.records(Some(RecordState::Leased)).await.unwrap();
     assert!(records.iter().all(|r| r.attempt == 2));
-}
-
-/// Seals one record (08:00) and claims it as `a`.
-async fn one_claimed_record(ledger: &impl Ledger, now: Timestamp, lease: Duration) -> Claim {
-    seal_hours(
-        ledger,
-        &customer("111111111111"),
-        at("2026-11-26T08:00:00Z"),
-        1,
-    )
-    .await;
-    ledger.claim("a", now, lease).await.unwrap().unwrap()
-}
-
-fn all(claim: &Claim, settlement: &Settlement) -> Vec<(super::RecordId, Settlement)> {
-    claim
-        .records
-        .iter()
-        .map(|r| (r.id, settlement.clone()))
-        .collect()
 }
 
 /// A flusher that lost its lease cannot overwrite a newer attempt's outcome, nor settle a
@@ -775,4 +645,58 @@ pub async fn state_survives_reopening(harness: &impl Harness) {
     ledger.seal(at("2026-11-26T13:00:00Z"), now).await.unwrap();
     let quantities: Vec<_> = sealed(&ledger).await.into_iter().map(|r| r.3).collect();
     assert_eq!(quantities, [quantity("1"), quantity("2"), quantity("3")]);
+}
+
+/// Usage that would make a quantity above the service's largest is set aside with the
+/// reason, at commit (one key's hour) or at seal (a record's tag sets together).
+pub async fn usage_no_record_can_hold_is_set_aside(harness: &impl Harness) {
+    let ledger = harness.open();
+    let buyer = customer("111111111111");
+    let (plain, a, b) = (
+        key(&buyer, "calls", &[]),
+        key(&buyer, "bytes", &[("env", "a")]),
+        key(&buyer, "bytes", &[("env", "b")]),
+    );
+    let now = at("2026-11-26T10:30:00Z");
+    let instance = InstanceId::random();
+    let max = Quantity::MAX.to_string();
+    let first = vec![
+        delta(&plain, "2026-11-26T10:10:00Z", &max),
+        delta(&a, "2026-11-26T10:10:00Z", &max),
+        delta(&b, "2026-11-26T10:10:00Z", "1"),
+    ];
+    let report = ledger
+        .commit(&checkpoint(instance, 1, first), now)
+        .await
+        .unwrap();
+    assert_eq!(report.set_aside, 0);
+    let more = vec![delta(&plain, "2026-11-26T10:20:00Z", "0.000001")];
+    let report = ledger
+        .commit(&checkpoint(instance, 2, more), now)
+        .await
+        .unwrap();
+    assert_eq!(report.set_aside, 1);
+    let report = ledger.seal(at("2026-11-26T11:00:00Z"), now).await.unwrap();
+    assert_eq!((report.sealed, report.set_aside), (1, 2));
+    assert_eq!(sealed(&ledger).await[0].3, Quantity::MAX);
+    let aside = ledger.set_aside().await.unwrap();
+    let found: Vec<_> = aside.iter().map(|s| (s.key.clone(), s.quantity)).collect();
+    assert_eq!(
+        found,
+        [
+            ((*plain).clone(), quantity("0.000001")),
+            ((*a).clone(), Quantity::MAX),
+            ((*b).clone(), quantity("1")),
+        ]
+    );
+    assert!(
+        aside[0].reason.contains("largest quantity"),
+        "{}",
+        aside[0].reason
+    );
+    assert!(
+        aside[1].reason.contains("no valid record"),
+        "{}",
+        aside[1].reason
+    );
 }
