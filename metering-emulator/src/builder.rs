@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use metering_core::{Clock, SystemClock, TimePolicy};
 use tokio::net::TcpListener;
@@ -25,6 +26,7 @@ pub struct Builder {
     pub(crate) faults: Faults,
     pub(crate) quota: Option<Quota>,
     pub(crate) disabled_api: bool,
+    pub(crate) request_timeout: Duration,
     bind: SocketAddr,
     allow_non_loopback: bool,
 }
@@ -40,6 +42,7 @@ impl Default for Builder {
             faults: Faults::none(),
             quota: None,
             disabled_api: false,
+            request_timeout: Duration::from_secs(20),
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             allow_non_loopback: false,
         }
@@ -131,6 +134,14 @@ impl Builder {
     #[must_use]
     pub fn disabled_api(mut self, disabled: bool) -> Self {
         self.disabled_api = disabled;
+        self
+    }
+
+    /// How long a request's headers, and then its body, may take to arrive (default 20 s);
+    /// a body that trickles in slower is answered `RequestTimeoutException` (HTTP 408).
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
         self
     }
 

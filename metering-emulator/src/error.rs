@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 /// An exception of the service (or of the AWS JSON protocol), as `__type` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// `InternalServiceErrorException` (HTTP 500): a fault on the service's side.
     InternalServiceError,
@@ -37,11 +38,13 @@ pub enum ErrorKind {
     UnknownOperation,
     /// `MissingAuthenticationTokenException` (HTTP 400): an unsigned request.
     MissingAuthenticationToken,
+    /// `RequestTimeoutException` (HTTP 408): the request's body did not arrive in time.
+    RequestTimeout,
 }
 
 impl ErrorKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::InternalServiceError,
         Self::Throttling,
         Self::DisabledApi,
@@ -56,6 +59,7 @@ impl ErrorKind {
         Self::Serialization,
         Self::UnknownOperation,
         Self::MissingAuthenticationToken,
+        Self::RequestTimeout,
     ];
 
     /// The name the body's `__type` and the `x-amzn-ErrorType` header carry.
@@ -76,14 +80,17 @@ impl ErrorKind {
             Self::Serialization => "SerializationException",
             Self::UnknownOperation => "UnknownOperationException",
             Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            Self::RequestTimeout => "RequestTimeoutException",
         }
     }
 
-    /// The HTTP status: 500 for the model's one fault, 400 for everything else.
+    /// The HTTP status: 500 for the model's one fault, 408 for a request that did not arrive
+    /// in time, 400 for everything else.
     #[must_use]
     pub const fn status(self) -> u16 {
         match self {
             Self::InternalServiceError => 500,
+            Self::RequestTimeout => 408,
             _ => 400,
         }
     }

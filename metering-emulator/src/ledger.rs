@@ -4,17 +4,12 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use metering_core::{Customer, DimensionKey, Quantity, Tags, Timestamp};
+use metering_core::{Customer, DimensionKey, Quantity, Timestamp, UsageAllocation, UsageRecord};
 use serde_json::{Value, json};
 
-/// A share of a billed record's quantity and the tags it was attributed to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BilledAllocation {
-    /// The allocated quantity.
-    pub quantity: Quantity,
-    /// The tags; `None` for the untagged bucket (the model lets `Tags` be left out).
-    pub tags: Option<Tags>,
-}
+/// A share of a billed record's quantity and the tags it was attributed to (`None` for the
+/// untagged bucket): the allocation as `metering-core` holds it.
+pub type BilledAllocation = UsageAllocation;
 
 /// One billed usage record: the first record accepted for its key (customer, product or
 /// licence, dimension, hour).
@@ -108,19 +103,14 @@ pub(crate) struct Ledger {
 impl Ledger {
     /// Bills a record unless its key is billed already: then a resend of the same quantity
     /// is a success with the first ID, and another quantity a duplicate.
-    pub(crate) fn bill(
-        &mut self,
-        customer: Customer,
-        dimension: DimensionKey,
-        timestamp: Timestamp,
-        quantity: Quantity,
-        allocations: Option<Vec<BilledAllocation>>,
-    ) -> Billed<'_> {
+    pub(crate) fn bill(&mut self, record: &UsageRecord) -> Billed<'_> {
+        let (timestamp, quantity) = (record.timestamp(), record.quantity());
         let hour = timestamp.hour_start();
-        match self
-            .entries
-            .entry((customer, dimension, hour.unix_seconds()))
-        {
+        match self.entries.entry((
+            record.customer().clone(),
+            record.dimension().clone(),
+            hour.unix_seconds(),
+        )) {
             Entry::Occupied(billed) => {
                 let billed = billed.into_mut();
                 if billed.quantity == quantity {
@@ -138,7 +128,7 @@ impl Ledger {
                     hour,
                     timestamp,
                     quantity,
-                    allocations,
+                    allocations: record.allocations().map(<[_]>::to_vec),
                 };
                 Billed::Success(&vacant.insert(entry).metering_record_id)
             }
@@ -239,7 +229,7 @@ impl SummaryRow {
 }
 
 /// A UUID-shaped ID derived from the key alone, so an idempotent resend (even to a
-/// restarted emulator) gets the same ID. Version nibble 8 (custom), RFC 4122 variant.
+/// restarted emulator) gets the same ID.
 pub(crate) fn metering_record_id(
     customer: &Customer,
     dimension: &DimensionKey,
@@ -263,8 +253,11 @@ pub(crate) fn metering_record_id(
             })
         })
     };
-    let high = hash(0xcbf2_9ce4_8422_2325);
-    let low = hash(0x6c62_272e_07bb_0142);
+    uuid_shaped(hash(0xcbf2_9ce4_8422_2325), hash(0x6c62_272e_07bb_0142))
+}
+
+/// 128 bits written as a UUID: version nibble 8 (custom), RFC 4122 variant.
+pub(crate) fn uuid_shaped(high: u64, low: u64) -> String {
     let bits = (u128::from(high) << 64 | u128::from(low)) & !(0xf << 76) & !(0b11 << 62)
         | (0x8 << 76)
         | (0b10 << 62);

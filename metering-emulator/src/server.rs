@@ -1,29 +1,31 @@
 //! The HTTP side: the builder, the running server, and one request's way through it.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use metering_core::{Clock, TimePolicy, Timestamp};
+use metering_core::{Clock, TimePolicy, Timestamp, UsageRecord};
 use serde_json::Value;
-use serde_json::value::RawValue;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::builder::Builder;
 use crate::error::{EmulatorError, ErrorKind, ServiceError};
-use crate::faults::{Fault, Faults, unprocessed_records};
-use crate::ledger::{Billed, Ledger, LedgerEntry, SummaryRow};
+use crate::faults::{Fault, Faults, mix, unprocessed_records};
+use crate::ledger::{Billed, Ledger, LedgerEntry, SummaryRow, uuid_shaped};
 use crate::quota::Bucket;
 use crate::request::{self, Catalog};
 
@@ -33,6 +35,8 @@ pub const TARGET: &str = "AWSMPMeteringService.BatchMeterUsage";
 pub const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.1";
 /// Bodies larger than this are not even read (the service's limit is 1 MB).
 const MAX_READ_BYTES: usize = 16 << 20;
+/// The header that names each answer, as AWS's do (`x-amzn-RequestId`).
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
 /// A running emulator. Dropping it stops serving, as [`RunningEmulator::shutdown`] does
 /// without waiting.
@@ -51,6 +55,8 @@ impl RunningEmulator {
             policy: builder.policy,
             catalog: builder.catalog,
             disabled_api: builder.disabled_api,
+            request_timeout: builder.request_timeout,
+            request_ids: (RandomState::new().hash_one(0_u64), AtomicU64::new(0)),
             faults: Mutex::new(builder.faults),
             quota: builder.quota.map(|quota| Mutex::new(Bucket::new(quota))),
             requests: AtomicU64::new(0),
@@ -169,6 +175,10 @@ struct Shared {
     policy: TimePolicy,
     catalog: Catalog,
     disabled_api: bool,
+    /// How long a request's headers, and then its body, may take to arrive.
+    request_timeout: Duration,
+    /// A seed of this run and a counter, for `x-amzn-RequestId`.
+    request_ids: (u64, AtomicU64),
     faults: Mutex<Faults>,
     quota: Option<Mutex<Bucket>>,
     requests: AtomicU64,
@@ -206,22 +216,55 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stopped: oneshot::Receiver<()>) {
+/// Where connections come from: a [`TcpListener`], or in a test one that fails.
+trait Accept: Send + 'static {
+    fn accept(&self) -> impl Future<Output = io::Result<TcpStream>> + Send;
+}
+
+impl Accept for TcpListener {
+    async fn accept(&self) -> io::Result<TcpStream> {
+        TcpListener::accept(self).await.map(|(stream, _)| stream)
+    }
+}
+
+/// The first pause after a failed accept; it doubles up to [`MAX_ACCEPT_BACKOFF`].
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+async fn serve(listener: impl Accept, shared: Arc<Shared>, mut stopped: oneshot::Receiver<()>) {
     let mut connections = JoinSet::new();
+    // After a failed accept (out of file descriptors, say) it fails again at once until
+    // something is freed: pause, or the loop would spin a core.
+    let mut backoff = Duration::ZERO;
     loop {
         tokio::select! {
             _ = &mut stopped => break,
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok(stream) = accepted else {
+                    backoff = (backoff * 2).clamp(ACCEPT_BACKOFF, MAX_ACCEPT_BACKOFF);
+                    tokio::select! {
+                        _ = &mut stopped => break,
+                        () = tokio::time::sleep(backoff) => continue,
+                    }
+                };
+                backoff = Duration::ZERO;
                 let _ = stream.set_nodelay(true);
                 let shared = Arc::clone(&shared);
+                let timeout = shared.request_timeout;
                 connections.spawn(async move {
                     let service = service_fn(move |request| {
                         let shared = Arc::clone(&shared);
-                        async move { shared.handle(request).await }
+                        async move {
+                            let id = shared.request_id();
+                            shared.handle(request).await.map(|mut response| {
+                                response.headers_mut().insert(REQUEST_ID, id);
+                                response
+                            })
+                        }
                     });
                     let _ = http1::Builder::new()
                         .timer(TokioTimer::new())
+                        .header_read_timeout(timeout)
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
                 });
@@ -247,12 +290,13 @@ impl Answer {
         Self { out, results: 0 }
     }
 
-    /// The record exactly as it was sent.
-    fn record(&mut self, record: &RawValue) {
-        self.out.extend_from_slice(record.get().as_bytes());
+    /// The record as it was read: the members the model defines, nothing else of the body.
+    fn record(&mut self, record: &UsageRecord) {
+        // Writing into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut self.out, &record.as_request_entry());
     }
 
-    fn result(&mut self, record: &RawValue, id: Option<&str>, status: &str) {
+    fn result(&mut self, record: &UsageRecord, id: Option<&str>, status: &str) {
         if self.results > 0 {
             self.out.push(b',');
         }
@@ -269,7 +313,7 @@ impl Answer {
         self.out.extend_from_slice(b"\"}");
     }
 
-    fn finish(mut self, unprocessed: &[&RawValue]) -> Vec<u8> {
+    fn finish(mut self, unprocessed: &[UsageRecord]) -> Vec<u8> {
         self.out.extend_from_slice(b"],\"UnprocessedRecords\":[");
         for (index, record) in unprocessed.iter().enumerate() {
             if index > 0 {
@@ -291,6 +335,15 @@ fn respond(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> 
     response
 }
 
+/// Asks the client to close the connection after this answer (its request was not read to
+/// the end, so the connection cannot carry another).
+fn closing(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 fn error_response(error: &ServiceError) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = respond(status, error.body());
@@ -302,13 +355,24 @@ fn error_response(error: &ServiceError) -> Response<Full<Bytes>> {
 }
 
 impl Shared {
+    /// A new UUID-shaped request ID.
+    fn request_id(&self) -> HeaderValue {
+        let (seed, counter) = &self.request_ids;
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        let id = uuid_shaped(mix(seed ^ mix(n)), mix(n));
+        HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("0"))
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Reply {
-        if request.method() == Method::GET {
-            return Ok(self.admin(request.uri().path()));
+        let path = request.uri().path();
+        if request.method() == Method::GET
+            && let Some(response) = self.admin(path)
+        {
+            return Ok(response);
         }
         let target = request
             .headers()
@@ -316,27 +380,42 @@ impl Shared {
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        if request.method() != Method::POST || path != "/" || target != TARGET {
+            let method = request.method();
+            return Ok(error_response(&ServiceError::new(
+                ErrorKind::UnknownOperation,
+                format!(
+                    "{method} {path:.100} with X-Amz-Target {target:.100?} is not an operation; this endpoint serves {TARGET} (POST /)"
+                ),
+            )));
+        }
         let signed = request
             .headers()
             .get(hyper::header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.starts_with("AWS4-HMAC-SHA256 "));
-        let is_post = request.method() == Method::POST;
-        let body = match Limited::new(request.into_body(), MAX_READ_BYTES)
-            .collect()
-            .await
-        {
-            Ok(body) => body.to_bytes(),
-            Err(_) => return Ok(error_response(&request::too_large(MAX_READ_BYTES))),
+        let body = Limited::new(request.into_body(), MAX_READ_BYTES).collect();
+        let body = match tokio::time::timeout(self.request_timeout, body).await {
+            Ok(Ok(body)) => body.to_bytes(),
+            Ok(Err(error)) if error.is::<LengthLimitError>() => {
+                return Ok(error_response(&request::too_large(MAX_READ_BYTES)));
+            }
+            Ok(Err(error)) => {
+                return Ok(closing(error_response(&ServiceError::new(
+                    ErrorKind::Serialization,
+                    format!("The request body could not be read: {error}"),
+                ))));
+            }
+            Err(_) => {
+                return Ok(closing(error_response(&ServiceError::new(
+                    ErrorKind::RequestTimeout,
+                    format!(
+                        "The request body did not arrive within {} ms",
+                        self.request_timeout.as_millis()
+                    ),
+                ))));
+            }
         };
-        if !is_post || target != TARGET {
-            return Ok(error_response(&ServiceError::new(
-                ErrorKind::UnknownOperation,
-                format!(
-                    "Operation {target:?} is not served; this emulator serves {TARGET} (POST /)"
-                ),
-            )));
-        }
         if !signed {
             return Ok(error_response(&ServiceError::new(
                 ErrorKind::MissingAuthenticationToken,
@@ -397,28 +476,21 @@ impl Shared {
         let mut state = self.state();
         for (index, record) in records.into_iter().enumerate() {
             if left_out.as_ref().is_some_and(|left_out| left_out[index]) {
-                unprocessed.push(record.raw);
+                unprocessed.push(record);
                 continue;
             }
-            let fields = record.customer.wire_fields();
+            let fields = record.customer().wire_fields();
             let who = fields.customer_aws_account_id.map_or_else(
                 || fields.customer_identifier.map_or("", |id| id.as_str()),
                 |account| account.as_str(),
             );
             if !state.is_subscribed(who) {
-                answer.result(record.raw, None, "CustomerNotSubscribed");
+                answer.result(&record, None, "CustomerNotSubscribed");
                 continue;
             }
-            let billed = state.ledger.bill(
-                record.customer,
-                record.dimension,
-                record.timestamp,
-                record.quantity,
-                record.allocations,
-            );
-            match billed {
-                Billed::Success(id) => answer.result(record.raw, Some(id), "Success"),
-                Billed::Duplicate => answer.result(record.raw, None, "DuplicateRecord"),
+            match state.ledger.bill(&record) {
+                Billed::Success(id) => answer.result(&record, Some(id), "Success"),
+                Billed::Duplicate => answer.result(&record, None, "DuplicateRecord"),
             }
         }
         drop(state);
@@ -426,7 +498,7 @@ impl Shared {
     }
 
     /// `GET /_emulator/ledger` and `GET /_emulator/summary`: what was billed, as JSON.
-    fn admin(&self, path: &str) -> Response<Full<Bytes>> {
+    fn admin(&self, path: &str) -> Option<Response<Full<Bytes>>> {
         let body: Option<Value> = match path {
             "/_emulator/ledger" => Some(
                 self.state()
@@ -446,9 +518,42 @@ impl Shared {
             ),
             _ => None,
         };
-        match body {
-            Some(body) => respond(StatusCode::OK, body.to_string()),
-            None => respond(StatusCode::NOT_FOUND, "{}"),
+        body.map(|body| respond(StatusCode::OK, body.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// Fails every accept, as a process out of file descriptors does, and counts them.
+    struct Exhausted(Arc<AtomicUsize>);
+
+    impl Accept for Exhausted {
+        async fn accept(&self) -> io::Result<TcpStream> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            tokio::task::yield_now().await;
+            Err(io::Error::other("Too many open files"))
         }
+    }
+
+    #[tokio::test]
+    async fn failing_accepts_back_off_instead_of_spinning() {
+        let builder = Builder::default();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let running = RunningEmulator::spawn(builder, listener, addr);
+        let shared = Arc::clone(&running.shared);
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let (stop, stopped) = oneshot::channel();
+        let server = tokio::spawn(serve(Exhausted(Arc::clone(&attempts)), shared, stopped));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop.send(()).unwrap();
+        server.await.unwrap();
+        // 5, 10, 20, 40, 80 ms: about six attempts; a spinning loop makes thousands.
+        let attempts = attempts.load(Ordering::Relaxed);
+        assert!((2..=10).contains(&attempts), "{attempts} accepts in 200 ms");
     }
 }

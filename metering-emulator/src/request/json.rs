@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
-use serde_json::Number;
 use serde_json::value::RawValue;
 
 /// A string member, borrowed from the body unless it has escapes.
@@ -37,6 +37,31 @@ impl std::ops::Deref for Text<'_> {
     type Target = str;
     fn deref(&self) -> &str {
         &self.0
+    }
+}
+
+/// A number member as sent. Its text is kept: `serde_json` reads an integer beyond 64 bits
+/// as a float, which would lose the digits an error must quote.
+#[derive(Clone, Copy)]
+pub(super) struct NumberText<'a>(pub(super) &'a str);
+
+impl<'de: 'a, 'a> Deserialize<'de> for NumberText<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <&'a RawValue>::deserialize(deserializer)?.get();
+        if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            Ok(Self(text))
+        } else {
+            Err(D::Error::custom(format_args!(
+                "invalid type: {text:.40}, expected a number"
+            )))
+        }
+    }
+}
+
+impl NumberText<'_> {
+    /// Whether it is written as an integer (no fraction, no exponent).
+    pub(super) fn is_integer(self) -> bool {
+        !self.0.contains(['.', 'e', 'E'])
     }
 }
 
@@ -82,8 +107,8 @@ pub(super) struct RequestIn<'a> {
 /// A `UsageRecords` entry's members.
 #[derive(Deserialize)]
 pub(super) struct RecordIn<'a> {
-    #[serde(rename = "Timestamp", default)]
-    pub(super) timestamp: Option<Number>,
+    #[serde(rename = "Timestamp", borrow, default)]
+    pub(super) timestamp: Option<NumberText<'a>>,
     #[serde(rename = "CustomerIdentifier", borrow, default)]
     pub(super) customer_identifier: Option<Text<'a>>,
     #[serde(rename = "CustomerAWSAccountId", borrow, default)]
@@ -92,8 +117,8 @@ pub(super) struct RecordIn<'a> {
     pub(super) license_arn: Option<Text<'a>>,
     #[serde(rename = "Dimension", borrow, default)]
     pub(super) dimension: Option<Text<'a>>,
-    #[serde(rename = "Quantity", default)]
-    pub(super) quantity: Option<Number>,
+    #[serde(rename = "Quantity", borrow, default)]
+    pub(super) quantity: Option<NumberText<'a>>,
     #[serde(rename = "QuantityAsDecimal", borrow, default)]
     pub(super) quantity_as_decimal: Option<Text<'a>>,
     #[serde(rename = "UsageAllocations", borrow, default)]
@@ -103,8 +128,8 @@ pub(super) struct RecordIn<'a> {
 /// A `UsageAllocations` entry's members.
 #[derive(Deserialize)]
 pub(super) struct AllocationIn<'a> {
-    #[serde(rename = "AllocatedUsageQuantity", default)]
-    pub(super) quantity: Option<Number>,
+    #[serde(rename = "AllocatedUsageQuantity", borrow, default)]
+    pub(super) quantity: Option<NumberText<'a>>,
     #[serde(rename = "AllocatedUsageQuantityAsDecimal", borrow, default)]
     pub(super) quantity_as_decimal: Option<Text<'a>>,
     #[serde(rename = "Tags", borrow, default)]

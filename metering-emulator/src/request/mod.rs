@@ -20,11 +20,9 @@
 use std::collections::{HashMap, HashSet};
 
 use metering_core::limits::MAX_RECORDS_PER_REQUEST;
-use metering_core::{Customer, DimensionKey, Quantity, TimePolicy, Timestamp};
-use serde_json::value::RawValue;
+use metering_core::{TimePolicy, Timestamp, UsageRecord};
 
 use crate::error::{ErrorKind, ServiceError};
-use crate::ledger::BilledAllocation;
 
 mod json;
 mod message;
@@ -33,9 +31,9 @@ mod shape;
 
 use json::{Object, RecordIn, RequestIn};
 pub(crate) use message::too_large;
-use message::{At, constraint, validation_exception};
-use record::{check, request_product};
-use shape::shape;
+use message::{At, constraint, invalid, validation_exception};
+use record::{Checked, check, request_product};
+use shape::{Shaped, shape};
 
 /// What the seller's catalogue holds; `None` accepts anything well-formed.
 #[derive(Debug, Clone, Default)]
@@ -46,25 +44,14 @@ pub(crate) struct Catalog {
     pub(crate) licenses: Option<HashMap<String, String>>,
 }
 
-/// A record that passed every check.
-pub(crate) struct Record<'v> {
-    /// The entry as sent, echoed in the answer.
-    pub(crate) raw: &'v RawValue,
-    pub(crate) customer: Customer,
-    pub(crate) dimension: DimensionKey,
-    pub(crate) timestamp: Timestamp,
-    pub(crate) quantity: Quantity,
-    pub(crate) allocations: Option<Vec<BilledAllocation>>,
-}
-
 /// Reads and checks a request body, returning its records or the exception.
-pub(crate) fn check_request<'a>(
-    body: &'a [u8],
+pub(crate) fn check_request(
+    body: &[u8],
     catalog: &Catalog,
     policy: &TimePolicy,
     now: Timestamp,
-) -> Result<Vec<Record<'a>>, ServiceError> {
-    let Object(request): Object<RequestIn<'a>> = serde_json::from_slice(body).map_err(|e| {
+) -> Result<Vec<UsageRecord>, ServiceError> {
+    let Object(request): Object<RequestIn<'_>> = serde_json::from_slice(body).map_err(|e| {
         ServiceError::new(ErrorKind::Serialization, format!("Malformed request: {e}"))
     })?;
     let mut problems = Vec::new();
@@ -92,13 +79,13 @@ pub(crate) fn check_request<'a>(
     };
     let mut shaped = Vec::with_capacity(entries.len());
     for (index, raw) in entries.into_iter().enumerate() {
-        let Object(entry): Object<RecordIn<'a>> = serde_json::from_str(raw.get()).map_err(|e| {
+        let Object(entry): Object<RecordIn<'_>> = serde_json::from_str(raw.get()).map_err(|e| {
             ServiceError::new(
                 ErrorKind::Serialization,
                 format!("{}: {e}", At::record(index)),
             )
         })?;
-        if let Some(record) = shape(entry, raw, index, &mut problems)? {
+        if let Some(record) = shape(entry, index, &mut problems)? {
             shaped.push(record);
         }
     }
@@ -106,29 +93,64 @@ pub(crate) fn check_request<'a>(
         return Err(validation_exception(&problems));
     }
     let product = request_product(request.product_code.as_deref(), catalog)?;
-    let records = shaped
-        .into_iter()
+    let checked = shaped
+        .iter()
         .enumerate()
-        .map(|(index, record)| check(&record, product.as_ref(), catalog, index))
+        .map(|(index, record)| check(record, product.as_ref(), catalog, index))
         .collect::<Result<Vec<_>, _>>()?;
-    check_times(&records, policy, now)?;
-    Ok(records)
+    let times = check_times(&shaped, policy, now)?;
+    checked
+        .into_iter()
+        .zip(shaped)
+        .zip(times)
+        .map(|((checked, shaped), timestamp)| {
+            let Checked {
+                customer,
+                dimension,
+                allocations,
+            } = checked;
+            match allocations {
+                None => Ok(UsageRecord::new(
+                    customer,
+                    dimension,
+                    timestamp,
+                    shaped.quantity,
+                )),
+                // Step 3 checked the count and the sum already.
+                Some(allocations) => {
+                    UsageRecord::with_allocations(customer, dimension, timestamp, allocations)
+                        .map_err(|e| invalid(ErrorKind::InvalidUsageAllocations, &e))
+                }
+            }
+        })
+        .collect()
 }
 
-/// Step 4: one timestamp out of bounds rejects the whole request.
+/// Step 4: one timestamp out of bounds rejects the whole request; a number no timestamp can
+/// hold is out of bounds too. Returns the records' timestamps.
 fn check_times(
-    records: &[Record<'_>],
+    records: &[Shaped<'_>],
     policy: &TimePolicy,
     now: Timestamp,
-) -> Result<(), ServiceError> {
-    let mut bad = records.iter().enumerate().filter_map(|(index, record)| {
-        policy
-            .check(record.timestamp, now)
-            .err()
-            .map(|violation| (index, violation))
-    });
+) -> Result<Vec<Timestamp>, ServiceError> {
+    let mut bad = records
+        .iter()
+        .enumerate()
+        .filter_map(|(index, record)| match record.timestamp {
+            Ok(timestamp) => policy
+                .check(timestamp, now)
+                .err()
+                .map(|violation| (index, violation.to_string())),
+            Err(text) => Some((
+                index,
+                format!("{text:.40} is not a time (epoch seconds) this service accepts"),
+            )),
+        });
     let Some((index, violation)) = bad.next() else {
-        return Ok(());
+        return Ok(records
+            .iter()
+            .filter_map(|record| record.timestamp.ok())
+            .collect());
     };
     let others = bad.count();
     let more = if others == 0 {
@@ -209,6 +231,61 @@ mod tests {
                 .starts_with("UsageRecords[0].UsageAllocations[0].AllocatedUsageQuantity:"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn quantities_beyond_64_bits_are_out_of_range_as_sent() {
+        for (members, kind, quoted) in [
+            (
+                r#","Quantity":99999999999999999999999"#,
+                ErrorKind::Validation,
+                "99999999999999999999999",
+            ),
+            (
+                r#","Quantity":-99999999999999999999"#,
+                ErrorKind::Validation,
+                "-99999999999999999999",
+            ),
+            (
+                r#","Quantity":9223372036854775808"#,
+                ErrorKind::Validation,
+                "9223372036854775808",
+            ),
+            (
+                r#","Quantity":1,"UsageAllocations":[{"AllocatedUsageQuantity":18446744073709551616}]"#,
+                ErrorKind::InvalidUsageAllocations,
+                "18446744073709551616",
+            ),
+        ] {
+            let error = run(&record(members)).unwrap_err();
+            assert_eq!(error.kind, kind, "{members}: {error}");
+            assert!(error.message.contains(quoted), "{error}");
+        }
+        let error = run(&record(r#","Quantity":-99999999999999999999"#)).unwrap_err();
+        assert!(
+            error.message.contains("greater than or equal to 0"),
+            "{error}"
+        );
+        let error = run(&record(r#","Quantity":1.5"#)).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Serialization, "{error}");
+    }
+
+    #[test]
+    fn timestamps_no_time_can_hold_are_out_of_bounds() {
+        for timestamp in ["99999999999999999999", "1e300", "-1e300", "-9999999999999"] {
+            let body = format!(
+                r#"{{"ProductCode":"prod-1","UsageRecords":[{{"Timestamp":{timestamp},"CustomerAWSAccountId":"123456789012","Dimension":"api"}}]}}"#
+            );
+            let error = run(&body).unwrap_err();
+            assert_eq!(
+                error.kind,
+                ErrorKind::TimestampOutOfBounds,
+                "{timestamp}: {error}"
+            );
+            assert!(error.message.contains(timestamp), "{error}");
+        }
+        let body = record("").replace(&format!("{}", NOW - 60), r#""yesterday""#);
+        assert_eq!(run(&body).unwrap_err().kind, ErrorKind::Serialization);
     }
 
     /// No body panics: every prefix of a rich body, and every byte of it replaced by each of

@@ -4,15 +4,14 @@ use metering_core::limits::{MAX_ALLOCATIONS, MIN_ALLOCATIONS};
 use metering_core::{
     Customer, CustomerAwsAccountId, CustomerFields, CustomerFieldsError, CustomerIdentifier,
     DimensionKey, LicenseArn, ProductCode, Quantity, Rule, Tag, TagKey, TagValue, Tags,
-    ValidationError,
+    UsageAllocation, ValidationError,
 };
 
+use super::Catalog;
 use super::json::{AllocationIn, Object, RecordIn, TagIn, Text};
 use super::message::{At, invalid};
-use super::shape::{Kind, Shaped, integer};
-use super::{Catalog, Record};
+use super::shape::{Integer, Kind, Shaped, integer};
 use crate::error::{ErrorKind, ServiceError};
-use crate::ledger::BilledAllocation;
 
 /// The request's `ProductCode`; empty counts as absent.
 pub(super) fn request_product(
@@ -35,13 +34,20 @@ pub(super) fn request_product(
     Ok(Some(product))
 }
 
+/// A record's parts after step 3; the time is step 4's.
+pub(super) struct Checked {
+    pub(super) customer: Customer,
+    pub(super) dimension: DimensionKey,
+    pub(super) allocations: Option<Vec<UsageAllocation>>,
+}
+
 /// Step 3 for one record.
-pub(super) fn check<'a>(
-    shaped: &Shaped<'a>,
+pub(super) fn check(
+    shaped: &Shaped<'_>,
     product: Option<&ProductCode>,
     catalog: &Catalog,
     index: usize,
-) -> Result<Record<'a>, ServiceError> {
+) -> Result<Checked, ServiceError> {
     let at = At::record(index);
     let customer = customer(&shaped.entry, product, catalog, at)?;
     let dimension = shaped.entry.dimension.as_deref().unwrap_or_default();
@@ -62,12 +68,9 @@ pub(super) fn check<'a>(
         None => None,
         Some(list) => Some(allocations(list, shaped, at)?),
     };
-    Ok(Record {
-        raw: shaped.raw,
+    Ok(Checked {
         customer,
         dimension,
-        timestamp: shaped.timestamp,
-        quantity: shaped.quantity,
         allocations,
     })
 }
@@ -137,7 +140,7 @@ fn allocations(
     list: &[Object<AllocationIn<'_>>],
     record: &Shaped<'_>,
     at: At,
-) -> Result<Vec<BilledAllocation>, ServiceError> {
+) -> Result<Vec<UsageAllocation>, ServiceError> {
     let allocation_error =
         |error: ValidationError| invalid(ErrorKind::InvalidUsageAllocations, &error.within(at));
     if !(MIN_ALLOCATIONS..=MAX_ALLOCATIONS).contains(&list.len()) {
@@ -158,11 +161,7 @@ fn allocations(
         let fail = |error: ValidationError| {
             invalid(ErrorKind::InvalidUsageAllocations, &error.within(within))
         };
-        let integer = integer(
-            allocation.quantity.as_ref(),
-            "AllocatedUsageQuantity",
-            within,
-        )?;
+        let integer = integer(allocation.quantity, "AllocatedUsageQuantity", within)?;
         let decimal = allocation.quantity_as_decimal.as_deref();
         let (field, this_kind, quantity) = match (integer, decimal) {
             (Some(_), Some(text)) => {
@@ -179,10 +178,10 @@ fn allocations(
                     "",
                 )));
             }
-            (Some(units), None) => (
+            (Some(Integer { text, value }), None) => (
                 "AllocatedUsageQuantity",
                 Kind::Integer,
-                Quantity::from_integer_field(units),
+                value.ok_or_else(|| ValidationError::new("Quantity", Rule::IntegerQuantity, text)),
             ),
             (None, Some(text)) => (
                 "AllocatedUsageQuantityAsDecimal",
@@ -210,7 +209,7 @@ fn allocations(
                     .map_err(|error| invalid(ErrorKind::InvalidTag, &error.within(within)))?,
             ),
         };
-        allocations.push(BilledAllocation { quantity, tags });
+        allocations.push(UsageAllocation { quantity, tags });
     }
     let sum = Quantity::checked_sum(allocations.iter().map(|a| a.quantity)).ok_or_else(|| {
         allocation_error(ValidationError::new(

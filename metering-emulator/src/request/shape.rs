@@ -3,10 +3,8 @@
 use metering_core::{Quantity, Timestamp};
 use metering_rules::{DIMENSION, QUANTITY_DECIMAL};
 use serde::Deserialize;
-use serde_json::Number;
-use serde_json::value::RawValue;
 
-use super::json::RecordIn;
+use super::json::{NumberText, RecordIn};
 use super::message::{At, constraint, constraint_rule, invalid, serialization};
 use crate::error::{ErrorKind, ServiceError};
 
@@ -20,26 +18,51 @@ pub(super) enum Kind {
 /// A record after the first two steps.
 pub(super) struct Shaped<'a> {
     pub(super) entry: RecordIn<'a>,
-    pub(super) raw: &'a RawValue,
-    pub(super) timestamp: Timestamp,
+    /// `Err` with the number as sent when no `Timestamp` can hold it: step 4 reports it.
+    pub(super) timestamp: Result<Timestamp, &'a str>,
     pub(super) quantity: Quantity,
     pub(super) kind: Option<Kind>,
 }
 
-/// An integer member; integers beyond `i64` (up to `u64::MAX`) saturate, as they break the
-/// range rule anyway. Beyond `u64::MAX` `serde_json` reads a float, so that is a
-/// `SerializationException`.
-pub(super) fn integer(
-    number: Option<&Number>,
+/// An integer member as sent: `value` is `None` when it is out of the quantity's range
+/// (beyond 64 bits too).
+pub(super) struct Integer<'a> {
+    pub(super) text: &'a str,
+    pub(super) value: Option<Quantity>,
+}
+
+/// An integer member; a fraction or an exponent is a `SerializationException`.
+pub(super) fn integer<'a>(
+    number: Option<NumberText<'a>>,
     name: &str,
     at: At,
-) -> Result<Option<i64>, ServiceError> {
-    match number {
-        None => Ok(None),
-        Some(number) if number.is_i64() || number.is_u64() => {
-            Ok(Some(number.as_i64().unwrap_or(i64::MAX)))
-        }
-        Some(_) => Err(serialization(at.member(name), "an integer")),
+) -> Result<Option<Integer<'a>>, ServiceError> {
+    let Some(number) = number else {
+        return Ok(None);
+    };
+    if !number.is_integer() {
+        return Err(serialization(at.member(name), "an integer"));
+    }
+    let value = number
+        .0
+        .parse::<i64>()
+        .ok()
+        .and_then(|units| Quantity::from_integer_field(units).ok());
+    Ok(Some(Integer {
+        text: number.0,
+        value,
+    }))
+}
+
+/// The range rule an out-of-range integer `text` breaks, as AWS words it.
+fn range_rule(text: &str) -> String {
+    if text.starts_with('-') {
+        "Member must have value greater than or equal to 0".to_owned()
+    } else {
+        format!(
+            "Member must have value less than or equal to {}",
+            metering_core::limits::MAX_INTEGER_QUANTITY
+        )
     }
 }
 
@@ -47,7 +70,6 @@ pub(super) fn integer(
 /// none.
 pub(super) fn shape<'a>(
     entry: RecordIn<'a>,
-    raw: &'a RawValue,
     index: usize,
     problems: &mut Vec<String>,
 ) -> Result<Option<Shaped<'a>>, ServiceError> {
@@ -64,12 +86,10 @@ pub(super) fn shape<'a>(
             ));
             None
         }
-        Some(seconds) => Some(Timestamp::deserialize(seconds.clone()).map_err(|e| {
-            ServiceError::new(
-                ErrorKind::Serialization,
-                format!("{}: {e}", at.member("Timestamp")),
-            )
-        })?),
+        Some(seconds) => Some(
+            Timestamp::deserialize(&mut serde_json::Deserializer::from_str(seconds.0))
+                .map_err(|_| seconds.0),
+        ),
     };
 
     match entry.dimension.as_deref() {
@@ -89,7 +109,7 @@ pub(super) fn shape<'a>(
         }
     }
 
-    let integer_quantity = integer(entry.quantity.as_ref(), "Quantity", at)?;
+    let integer_quantity = integer(entry.quantity, "Quantity", at)?;
     let decimal_quantity = entry.quantity_as_decimal.as_deref();
     let mut quantity = (Quantity::ZERO, None);
     match (integer_quantity, decimal_quantity) {
@@ -98,21 +118,10 @@ pub(super) fn shape<'a>(
             &path("quantityAsDecimal"),
             "Member must not be specified together with quantity",
         )),
-        (Some(units), None) => {
-            if let Ok(value) = Quantity::from_integer_field(units) {
-                quantity = (value, Some(Kind::Integer));
-            } else {
-                let rule = if units < 0 {
-                    "Member must have value greater than or equal to 0".to_owned()
-                } else {
-                    format!(
-                        "Member must have value less than or equal to {}",
-                        metering_core::limits::MAX_INTEGER_QUANTITY
-                    )
-                };
-                problems.push(constraint(&units.to_string(), &path("quantity"), &rule));
-            }
-        }
+        (Some(Integer { text, value }), None) => match value {
+            Some(value) => quantity = (value, Some(Kind::Integer)),
+            None => problems.push(constraint(text, &path("quantity"), &range_rule(text))),
+        },
         (None, Some(text)) => match QUANTITY_DECIMAL.check(text) {
             Ok(()) => {
                 let value = text
@@ -133,7 +142,6 @@ pub(super) fn shape<'a>(
     Ok(match timestamp {
         Some(timestamp) if problems.len() == before => Some(Shaped {
             entry,
-            raw,
             timestamp,
             quantity: quantity.0,
             kind: quantity.1,

@@ -387,6 +387,14 @@ def test_binary_refuses_non_loopback_without_the_flag():
 def test_admin_paths(emulator):
     assert emulator.get("/_emulator/ledger") == []
     assert emulator.get("/_emulator/summary") == []
+    # Any other path gets the error an AWS endpoint gives, with a request ID.
     with pytest.raises(urllib.error.HTTPError) as caught:
         emulator.get("/_emulator/nothing")
-    assert caught.value.code == 404
+    assert caught.value.code == 400
+    assert json.load(caught.value)["__type"] == "UnknownOperationException"
+    assert UUID.match(caught.value.headers["x-amzn-RequestId"])
+
+
+def test_answers_carry_a_request_id(emulator):
+    output = emulator.client().batch_meter_usage(ProductCode=PRODUCT, UsageRecords=[])
+    assert UUID.match(output["ResponseMetadata"]["RequestId"])
