@@ -154,6 +154,14 @@ fn bad_entries_name_the_field_the_rule_and_the_value() {
             "UsageAllocations[0].AllocatedUsageQuantity: is required",
         ),
         (
+            json!({"UsageAllocations": [{"AllocatedUsageQuantity": -1, "Tags": [{"Key": "k", "Value": "v"}]}]}),
+            "UsageAllocations[0].AllocatedUsageQuantity: must be an integer 0..=2147483647",
+        ),
+        (
+            json!({"Quantity": null, "QuantityAsDecimal": "3", "UsageAllocations": [{"AllocatedUsageQuantityAsDecimal": "1.1234567", "Tags": [{"Key": "k", "Value": "v"}]}]}),
+            "UsageAllocations[0].AllocatedUsageQuantityAsDecimal: must match ^(0|[1-9][0-9]{0,9})(\\.[0-9]{1,6})?$",
+        ),
+        (
             json!({"LicenseArn": "arn:aws:license-manager::1:license:l-1"}),
             "ProductCode: cannot be combined with LicenseArn",
         ),
