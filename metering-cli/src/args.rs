@@ -43,6 +43,19 @@ Example:
 Example:
   metering plan --now 2026-11-26T12:00:00Z usage-2026-11-26.jsonl")]
     Plan(PlanArgs),
+    /// Send usage files through the library's submitter, writing every record's outcome to
+    /// a file that `--resume` continues from.
+    #[command(after_help = "\
+Credentials, region and profile come from the AWS SDK's usual configuration (environment,
+~/.aws/config, instance or container role); the flags override them. Records are planned,
+rate-limited to the account's 10 requests a second and retried; every outcome is appended
+to the outcomes file as soon as it is known. If the run is interrupted or leaves records
+pending, run the same command with --resume: settled records are not sent again.
+
+Example:
+  metering submit --region us-east-1 usage-2026-11-26.jsonl
+  metering submit --endpoint-url http://127.0.0.1:8787 --resume usage-2026-11-26.jsonl")]
+    Submit(SubmitArgs),
     /// Run the local emulator of the metering service until Ctrl-C.
     #[command(after_help = "\
 Prints its endpoint URL on the first line of standard output; what it billed is at
@@ -99,6 +112,30 @@ pub struct PlanArgs {
     /// How to print the plan.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+/// `metering submit`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The input.
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Send to this endpoint instead of AWS's (the emulator's URL).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// The AWS region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The profile in the AWS configuration files.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Where outcomes go, one JSON line per record (default: FILE.outcomes.jsonl beside the
+    /// first file).
+    #[arg(long, value_name = "FILE")]
+    pub outcomes: Option<PathBuf>,
+    /// Continue the submission recorded in the outcomes file: settled records are skipped.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// `metering emulator`.

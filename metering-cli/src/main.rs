@@ -10,6 +10,7 @@ mod emulator;
 mod input;
 mod plan;
 mod report;
+mod submit;
 mod validate;
 
 use std::process::ExitCode;
@@ -24,6 +25,12 @@ fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Validate(args) => io_exit(validate::run(&args)),
         Command::Plan(args) => io_exit(plan::run(&args)),
+        Command::Submit(args) => runtime()
+            .and_then(|rt| rt.block_on(submit::run(&args)))
+            .unwrap_or_else(|message| {
+                report::fail(message);
+                Exit::Failed
+            }),
         Command::Emulator(args) => runtime()
             .and_then(|rt| rt.block_on(emulator::run(&args)))
             .map_or_else(
