@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::error::EmulatorError;
 use crate::faults::Faults;
 use crate::quota::Quota;
+use crate::registration::Registration;
 use crate::request::Catalog;
 use crate::server::RunningEmulator;
 
@@ -27,6 +28,7 @@ pub struct Builder {
     pub(crate) quota: Option<Quota>,
     pub(crate) disabled_api: bool,
     pub(crate) request_timeout: Duration,
+    pub(crate) registrations: HashMap<String, Registration>,
     bind: SocketAddr,
     allow_non_loopback: bool,
 }
@@ -43,6 +45,7 @@ impl Default for Builder {
             quota: None,
             disabled_api: false,
             request_timeout: Duration::from_secs(20),
+            registrations: HashMap::new(),
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             allow_non_loopback: false,
         }
@@ -110,6 +113,18 @@ impl Builder {
                 .into_iter()
                 .map(|(arn, account)| (arn.into(), account.into()))
                 .collect::<HashMap<_, _>>(),
+        );
+        self
+    }
+
+    /// Registration tokens `ResolveCustomer` resolves, each once; any other token is
+    /// answered `InvalidTokenException`. By default there are none.
+    #[must_use]
+    pub fn registrations(mut self, registrations: impl IntoIterator<Item = Registration>) -> Self {
+        self.registrations.extend(
+            registrations
+                .into_iter()
+                .map(|registration| (registration.token.clone(), registration)),
         );
         self
     }

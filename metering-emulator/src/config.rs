@@ -12,6 +12,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use crate::builder::Builder;
 use crate::faults::Faults;
 use crate::quota::Quota;
+use crate::registration::Registration;
 
 /// Settings read from JSON; every member is optional and defaults to the permissive choice.
 ///
@@ -29,11 +30,15 @@ use crate::quota::Quota;
 ///     "disabled_api": false,
 ///     "time": {"window_secs": 86400, "max_skew_secs": 300, "month_end_grace_secs": 21600},
 ///     "faults": {"seed": 7, "throttle": 0.1, "internal_error": 0.05, "drop_connection": 0.0,
-///                "unprocessed": 0.1, "slow": 0.2, "slow_ms": 50}
+///                "unprocessed": 0.1, "slow": 0.2, "slow_ms": 50},
+///     "registrations": [{"token": "tok-1", "customer_aws_account_id": "123456789012",
+///                        "product_code": "prod-example123",
+///                        "license_arn": "arn:aws:license-manager::123456789012:license:l-1"}]
 /// }"#)?;
 /// // Half a request a second still lets one through at once.
 /// assert_eq!(config.quota, Some(Quota::per_second(0.5)));
 /// assert_eq!(config.faults.slow_delay, Duration::from_millis(50));
+/// assert_eq!(config.registrations[0].token, "tok-1");
 /// let builder = metering_emulator::Emulator::builder().config(config);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
@@ -63,6 +68,8 @@ pub struct EmulatorConfig {
     pub time: TimePolicy,
     /// Faults to inject.
     pub faults: Faults,
+    /// Registration tokens `ResolveCustomer` resolves.
+    pub registrations: Vec<Registration>,
 }
 
 impl EmulatorConfig {
@@ -116,7 +123,8 @@ impl Builder {
             .faults(config.faults)
             .disabled_api(config.disabled_api)
             .quota(config.quota)
-            .unsubscribed(config.unsubscribed);
+            .unsubscribed(config.unsubscribed)
+            .registrations(config.registrations);
         if let Some(subscribed) = config.subscribed {
             self = self.subscribed(subscribed);
         }

@@ -34,17 +34,23 @@ pub enum ErrorKind {
     /// `SerializationException` (HTTP 400): the body is not JSON, or a field has the wrong
     /// JSON type.
     Serialization,
-    /// `UnknownOperationException` (HTTP 400): a target other than `BatchMeterUsage`.
+    /// `UnknownOperationException` (HTTP 400): a target other than `BatchMeterUsage` and
+    /// `ResolveCustomer`.
     UnknownOperation,
     /// `MissingAuthenticationTokenException` (HTTP 400): an unsigned request.
     MissingAuthenticationToken,
     /// `RequestTimeoutException` (HTTP 408): the request's body did not arrive in time.
     RequestTimeout,
+    /// `InvalidTokenException` (HTTP 400): `ResolveCustomer` with a token never issued.
+    InvalidToken,
+    /// `ExpiredTokenException` (HTTP 400): `ResolveCustomer` with a token that expired or
+    /// was already resolved.
+    ExpiredToken,
 }
 
 impl ErrorKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 17] = [
         Self::InternalServiceError,
         Self::Throttling,
         Self::DisabledApi,
@@ -60,6 +66,8 @@ impl ErrorKind {
         Self::UnknownOperation,
         Self::MissingAuthenticationToken,
         Self::RequestTimeout,
+        Self::InvalidToken,
+        Self::ExpiredToken,
     ];
 
     /// The name the body's `__type` and the `x-amzn-ErrorType` header carry.
@@ -81,6 +89,8 @@ impl ErrorKind {
             Self::UnknownOperation => "UnknownOperationException",
             Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             Self::RequestTimeout => "RequestTimeoutException",
+            Self::InvalidToken => "InvalidTokenException",
+            Self::ExpiredToken => "ExpiredTokenException",
         }
     }
 
@@ -161,19 +171,23 @@ pub enum EmulatorError {
 mod tests {
     use super::ErrorKind;
 
-    /// Read from the service model, not copied by hand: every exception `BatchMeterUsage`
-    /// declares has a kind, and its status is 500 exactly when the model calls it a fault.
+    /// Read from the service model, not copied by hand: every exception `BatchMeterUsage` and
+    /// `ResolveCustomer` declare has a kind, and its status is 500 exactly when the model
+    /// calls it a fault.
     #[test]
     fn every_exception_of_the_model_has_a_kind_and_its_status() {
         let model: serde_json::Value = serde_json::from_str(include_str!(
             "../../metering-core/tests/aws-model/meteringmarketplace-2016-01-14.service-2.json"
         ))
         .unwrap();
-        let errors = model["operations"]["BatchMeterUsage"]["errors"]
-            .as_array()
-            .unwrap();
-        assert!(!errors.is_empty());
-        for error in errors {
+        let errors = ["BatchMeterUsage", "ResolveCustomer"].map(|operation| {
+            model["operations"][operation]["errors"]
+                .as_array()
+                .unwrap()
+                .clone()
+        });
+        assert!(errors.iter().all(|errors| !errors.is_empty()));
+        for error in errors.iter().flatten() {
             let name = error["shape"].as_str().unwrap();
             let kind = ErrorKind::ALL
                 .into_iter()

@@ -6,6 +6,7 @@ mod error;
 mod faults;
 mod ledger;
 mod quota;
+mod registration;
 mod request;
 mod server;
 
@@ -15,7 +16,8 @@ pub use error::{EmulatorError, ErrorKind, ServiceError};
 pub use faults::Faults;
 pub use ledger::{BilledAllocation, LedgerEntry, SummaryRow, Total};
 pub use quota::Quota;
-pub use server::{CONTENT_TYPE_JSON, RunningEmulator, TARGET};
+pub use registration::Registration;
+pub use server::{CONTENT_TYPE_JSON, RESOLVE_CUSTOMER_TARGET, RunningEmulator, TARGET};
 
 /// The entry point: `Emulator::builder()...start().await`.
 #[derive(Debug, Clone, Copy)]

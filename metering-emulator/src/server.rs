@@ -1,6 +1,6 @@
 //! The HTTP side: the builder, the running server, and one request's way through it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::net::SocketAddr;
@@ -27,10 +27,13 @@ use crate::error::{EmulatorError, ErrorKind, ServiceError};
 use crate::faults::{Fault, Faults, mix, unprocessed_records};
 use crate::ledger::{Billed, Ledger, LedgerEntry, SummaryRow, uuid_shaped};
 use crate::quota::Bucket;
+use crate::registration::{self, Registration};
 use crate::request::{self, Catalog};
 
-/// The `X-Amz-Target` of the one operation served.
+/// The `X-Amz-Target` of `BatchMeterUsage`.
 pub const TARGET: &str = "AWSMPMeteringService.BatchMeterUsage";
+/// The `X-Amz-Target` of `ResolveCustomer`.
+pub const RESOLVE_CUSTOMER_TARGET: &str = "AWSMPMeteringService.ResolveCustomer";
 /// The AWS JSON 1.1 content type.
 pub const CONTENT_TYPE_JSON: &str = "application/x-amz-json-1.1";
 /// Bodies larger than this are not even read (the service's limit is 1 MB).
@@ -56,6 +59,7 @@ impl RunningEmulator {
             catalog: builder.catalog,
             disabled_api: builder.disabled_api,
             request_timeout: builder.request_timeout,
+            registrations: builder.registrations,
             request_ids: (RandomState::new().hash_one(0_u64), AtomicU64::new(0)),
             faults: Mutex::new(builder.faults),
             quota: builder.quota.map(|quota| Mutex::new(Bucket::new(quota))),
@@ -65,6 +69,7 @@ impl RunningEmulator {
                 ledger: Ledger::default(),
                 subscribed: builder.subscribed,
                 unsubscribed: builder.unsubscribed,
+                redeemed: HashSet::new(),
             }),
         });
         let (stop, stopped) = oneshot::channel();
@@ -177,6 +182,8 @@ struct Shared {
     disabled_api: bool,
     /// How long a request's headers, and then its body, may take to arrive.
     request_timeout: Duration,
+    /// Registration tokens by token.
+    registrations: HashMap<String, Registration>,
     /// A seed of this run and a counter, for `x-amzn-RequestId`.
     request_ids: (u64, AtomicU64),
     faults: Mutex<Faults>,
@@ -192,6 +199,8 @@ struct State {
     ledger: Ledger,
     subscribed: Option<HashSet<String>>,
     unsubscribed: HashSet<String>,
+    /// Registration tokens already resolved: a second submission has expired.
+    redeemed: HashSet<String>,
 }
 
 impl State {
@@ -380,12 +389,13 @@ impl Shared {
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        if request.method() != Method::POST || path != "/" || target != TARGET {
+        let resolve = target == RESOLVE_CUSTOMER_TARGET;
+        if request.method() != Method::POST || path != "/" || !(resolve || target == TARGET) {
             let method = request.method();
             return Ok(error_response(&ServiceError::new(
                 ErrorKind::UnknownOperation,
                 format!(
-                    "{method} {path:.100} with X-Amz-Target {target:.100?} is not an operation; this endpoint serves {TARGET} (POST /)"
+                    "{method} {path:.100} with X-Amz-Target {target:.100?} is not an operation; this endpoint serves {TARGET} and {RESOLVE_CUSTOMER_TARGET} (POST /)"
                 ),
             )));
         }
@@ -421,6 +431,12 @@ impl Shared {
                 ErrorKind::MissingAuthenticationToken,
                 "Request is missing Authentication Token",
             )));
+        }
+        if resolve {
+            return Ok(match self.resolve_customer(&body) {
+                Ok(body) => respond(StatusCode::OK, body),
+                Err(error) => error_response(&error),
+            });
         }
         let sequence = self.requests.fetch_add(1, Ordering::Relaxed);
         // The quota counts arrivals, so it is taken before any injected delay.
@@ -495,6 +511,25 @@ impl Shared {
         }
         drop(state);
         Ok(answer.finish(&unprocessed))
+    }
+
+    /// Resolves a registration token, once.
+    fn resolve_customer(&self, body: &[u8]) -> Result<Vec<u8>, ServiceError> {
+        if self.disabled_api {
+            return Err(ServiceError::new(
+                ErrorKind::DisabledApi,
+                "The ResolveCustomer API is disabled in this Region",
+            ));
+        }
+        let token = registration::token(body)?;
+        let registration = self
+            .registrations
+            .get(&token)
+            .ok_or_else(registration::invalid)?;
+        if registration.expired || !self.state().redeemed.insert(token) {
+            return Err(registration::expired());
+        }
+        Ok(registration.answer())
     }
 
     /// `GET /_emulator/ledger` and `GET /_emulator/summary`: what was billed, as JSON.

@@ -3,11 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
 use aws_sdk_marketplacemetering as sdk;
+use common::client;
 use metering_core::{ManualClock, Timestamp};
 use metering_emulator::{Emulator, Faults, Quota, RunningEmulator};
-use sdk::config::retry::RetryConfig;
-use sdk::config::{BehaviorVersion, Credentials, Region};
 use sdk::error::{ProvideErrorMetadata, SdkError};
 use sdk::operation::batch_meter_usage::{BatchMeterUsageError, BatchMeterUsageOutput};
 use sdk::primitives::DateTime;
@@ -22,17 +23,6 @@ type Outcome = Result<BatchMeterUsageOutput, SdkError<BatchMeterUsageError>>;
 
 fn now() -> Timestamp {
     Timestamp::parse_rfc3339(NOW).unwrap()
-}
-
-fn client(emulator: &RunningEmulator) -> sdk::Client {
-    let config = sdk::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-        .endpoint_url(emulator.endpoint_url())
-        .retry_config(RetryConfig::disabled())
-        .build();
-    sdk::Client::from_conf(config)
 }
 
 /// A record `hours_ago` hours before [`NOW`] (minus a minute, so it is inside the window).
