@@ -359,6 +359,22 @@ fn catalog_checked_enum() {
     assert_eq!(Catalogued::StorageGbHours.key(), "storage_gb_hours");
 }
 
+#[test]
+fn catalog_as_the_catalog_api_describes_the_product() {
+    // `DescribeEntity`'s answer as saved from the Catalog API; its `enterprise_seats` is a
+    // contract dimension (`Entitled`), not metered, so no variant names it.
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+    #[metering(
+        rename_all = "snake_case",
+        catalog = "examples/catalog/describe-entity.json"
+    )]
+    enum Product {
+        ApiCalls,
+        StorageGbHours,
+    }
+    assert_eq!(Product::ALL, &[Product::ApiCalls, Product::StorageGbHours]);
+}
+
 /// A crate that shadows the prelude's `Result`, `Option`, `Some`, `Ok` and `Vec`.
 mod shadowed_prelude {
     #![allow(dead_code)]
@@ -481,4 +497,74 @@ fn deprecated_fields_and_variants_are_still_used() {
     assert_eq!(keys, ["env", "stage"]);
     let old = OldTags { team: "t".into() };
     assert_eq!(old.tags().unwrap().as_slice()[0].key.as_str(), "team");
+}
+
+#[test]
+fn dimensions_from_configuration_are_checked_with_a_suggestion() {
+    assert_eq!("storage_gb_hours".parse::<Usage>(), Ok(Usage::Storage));
+    assert_eq!(Usage::parse_key("seats"), Ok(Usage::Seats));
+
+    let typo = "api_cals".parse::<Usage>().unwrap_err();
+    assert_eq!(typo.value, "api_cals");
+    assert_eq!(typo.suggestion, Some("api_calls"));
+    assert_eq!(
+        typo.to_string(),
+        r#"unknown dimension "api_cals": did you mean "api_calls"?"#
+    );
+
+    let case = "SEATS".parse::<Usage>().unwrap_err();
+    assert_eq!(
+        case.to_string(),
+        r#"unknown dimension "SEATS": did you mean "seats"? (keys are case-sensitive)"#
+    );
+
+    let far = "bandwidth".parse::<Usage>().unwrap_err();
+    assert_eq!(far.suggestion, None);
+    assert_eq!(
+        far.to_string(),
+        r#"unknown dimension "bandwidth": expected one of "api_calls", "storage_gb_hours", "seats""#
+    );
+}
+
+#[derive(UsageTags)]
+struct OptionalTags<'a> {
+    team: &'a str,
+    env: Option<Env>,
+    project: ::core::option::Option<String>,
+}
+
+#[test]
+fn a_none_tag_is_left_out() {
+    let keys = |tags: &OptionalTags<'_>| -> Vec<String> {
+        let tags = tags.tags().unwrap();
+        tags.as_slice()
+            .iter()
+            .map(|t| format!("{}={}", t.key.as_str(), t.value.as_str()))
+            .collect()
+    };
+    let all = OptionalTags {
+        team: "search",
+        env: Some(Env::Prod),
+        project: Some("p1".into()),
+    };
+    assert_eq!(keys(&all), ["team=search", "env=prod", "project=p1"]);
+    let some = OptionalTags {
+        team: "search",
+        env: None,
+        project: Some("p1".into()),
+    };
+    assert_eq!(keys(&some), ["team=search", "project=p1"]);
+    let bare = OptionalTags {
+        team: "ads",
+        env: None,
+        project: None,
+    };
+    assert_eq!(keys(&bare), ["team=ads"]);
+    // A present value is still checked.
+    let bad = OptionalTags {
+        team: "ads",
+        env: None,
+        project: Some("a>b".into()),
+    };
+    assert_eq!(bad.tags().unwrap_err().field, "Tags[project].Value");
 }

@@ -32,6 +32,23 @@ pub trait Dimension:
             .find(|dimension| dimension.key() == key)
     }
 
+    /// The dimension whose key is `key`, or an error naming the value and, when one is
+    /// close (a typo, or a difference in case only), the key it probably meant: for keys
+    /// read from configuration. `str::parse` does the same through the derived `FromStr`.
+    ///
+    /// # Errors
+    /// [`UnknownDimension`] when no variant has the key.
+    fn parse_key(key: &str) -> Result<Self, UnknownDimension> {
+        Self::from_key(key).ok_or_else(|| {
+            let keys: Vec<&'static str> = Self::ALL.iter().map(|d| d.key()).collect();
+            UnknownDimension {
+                value: key.to_owned(),
+                suggestion: metering_rules::closest(key, keys.iter().copied()),
+                expected: keys,
+            }
+        })
+    }
+
     /// The key as the validated type a [`UsageRecord`](crate::UsageRecord) holds.
     ///
     /// # Panics
@@ -48,3 +65,39 @@ pub trait Dimension:
         RecordBuilder::new(self)
     }
 }
+
+/// A dimension key that no variant of the enum names (see [`Dimension::parse_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnknownDimension {
+    /// The key as given.
+    pub value: String,
+    /// The enum's key closest to it, when one is close enough to be a likely typo.
+    pub suggestion: Option<&'static str>,
+    /// Every key of the enum.
+    pub expected: Vec<&'static str>,
+}
+
+impl std::fmt::Display for UnknownDimension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown dimension {:?}: ", self.value)?;
+        if let Some(suggestion) = self.suggestion {
+            let case = if suggestion.eq_ignore_ascii_case(&self.value) {
+                " (keys are case-sensitive)"
+            } else {
+                ""
+            };
+            return write!(f, "did you mean {suggestion:?}?{case}");
+        }
+        f.write_str("expected one of ")?;
+        for (index, key) in self.expected.iter().enumerate() {
+            if index > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{key:?}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownDimension {}

@@ -34,7 +34,7 @@ mod aws_transport;
 
 pub use builder::RecordBuilder;
 pub use customer::{Customer, CustomerFields, CustomerFieldsError, RequestScope};
-pub use dimension::Dimension;
+pub use dimension::{Dimension, UnknownDimension};
 pub use error::{Rule, ValidationError};
 pub use failure::{ErrorCode, Failure, FailureKind};
 pub use metering_rules::{QUANTITY_DECIMAL, StringRule, Violation, limits};

@@ -96,16 +96,20 @@ pub mod __private {
     )]
     pub trait DerivedDimension {}
 
-    /// The tags of a derived `UsageTags` struct, from `(key, value)` pairs. The keys (their
-    /// rule, count and uniqueness) were checked at compile time; a value's error is placed
-    /// under its key (`Tags[team].Value`). Values come as trait objects so that the code
-    /// generated per struct instantiates nothing.
+    /// The tags of a derived `UsageTags` struct, from `(key, value)` pairs; a `None` value
+    /// (an `Option` field's) leaves its tag out. The keys (their rule, count and
+    /// uniqueness) were checked at compile time, and so was that one field is not an
+    /// `Option`; a value's error is placed under its key (`Tags[team].Value`). Values come
+    /// as trait objects so that the code generated per struct instantiates nothing.
     ///
     /// # Errors
     /// When a value breaks the `TagValue` rule.
-    pub fn tags(fields: &[(&'static str, &dyn ToTagValue)]) -> Result<Tags, ValidationError> {
+    pub fn tags(
+        fields: &[(&'static str, Option<&dyn ToTagValue>)],
+    ) -> Result<Tags, ValidationError> {
         let mut tags = Vec::with_capacity(fields.len());
         for &(key, value) in fields {
+            let Some(value) = value else { continue };
             let value = value
                 .to_tag_value()
                 .map_err(|error| error.within(format_args!("Tags[{key}]")))?;

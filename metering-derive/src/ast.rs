@@ -36,7 +36,10 @@ pub struct TagStruct<'a> {
 
 pub struct Field<'a> {
     pub member: &'a Ident,
+    /// The tag value's type: `T` of an `Option<T>` field, else the field's type.
     pub ty: &'a Type,
+    /// An `Option<T>` field, whose `None` leaves the tag out.
+    pub optional: bool,
     pub key: Key,
 }
 
@@ -134,9 +137,14 @@ impl<'a> TagStruct<'a> {
                 let member = field.ident.as_ref()?;
                 let item = Item::from_ast(cx, &field.attrs, Derive::UsageTags);
                 let key = key(&item, member, |name| attrs.rename_all.apply_to_field(name));
+                let (ty, optional) = match option_inner(&field.ty) {
+                    Some(inner) => (inner, true),
+                    None => (&field.ty, false),
+                };
                 Some(Field {
                     member,
-                    ty: &field.ty,
+                    ty,
+                    optional,
                     key,
                 })
             })
@@ -159,5 +167,25 @@ fn key(item: &Item, ident: &Ident, rename_all: impl FnOnce(&str) -> String) -> K
             value: rename_all(&ident.unraw().to_string()),
             span: ident.span(),
         },
+    }
+}
+
+/// `T` when `ty` is written `Option<T>` (or `std::option::Option<T>`, ...): recognised by
+/// its name, as serde recognises `Option` fields, since a derive cannot resolve types.
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first() {
+        Some(syn::GenericArgument::Type(inner)) if args.args.len() == 1 => Some(inner),
+        _ => None,
     }
 }

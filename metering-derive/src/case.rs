@@ -49,6 +49,12 @@ impl fmt::Display for UnknownRule<'_> {
 }
 
 impl RenameRule {
+    /// Every rule's name, as `rename_all` spells it.
+    #[cfg(test)]
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        RULES.iter().map(|&(name, _)| name)
+    }
+
     pub fn from_str(name: &str) -> Result<Self, UnknownRule<'_>> {
         RULES
             .iter()

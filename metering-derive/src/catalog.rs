@@ -1,67 +1,53 @@
 //! The product's dimension list, as the seller keeps it beside the code: a JSON file of the
 //! dimension keys as the AWS Marketplace catalog lists them.
 //!
-//! Accepted shapes: `["api_calls", ...]`, `[{"Key": "api_calls", ...}, ...]` (the
-//! catalog's own `Dimensions` entries), or an object with such a list under `Dimensions`.
+//! Accepted shapes: `["api_calls", ...]`; `[{"Key": "api_calls", ...}, ...]` (the catalog's
+//! own `Dimensions` entries); an object with such a list under `Dimensions`; or the Catalog
+//! API's `DescribeEntity` answer for a SaaS product, whose `DetailsDocument` (or `Details`,
+//! an object or the JSON string the API returns) holds that object. An entry whose `Types`
+//! lacks `ExternallyMetered` is a contract dimension (`Entitled`): it is never metered.
 //! The parser is a small one of our own: the macro crate stays free of `serde_json`'s build
 //! time for a file of a few lines.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// Reads the dimension keys listed in the file at `relative`, looked up in each of `bases`
-/// in turn (the crate's directory first); returns the file's full path and the keys.
-pub fn read(
-    bases: impl IntoIterator<Item = PathBuf>,
-    relative: &str,
-) -> Result<(PathBuf, Vec<String>), String> {
-    let path = bases
-        .into_iter()
-        .map(|base| base.join(relative))
-        .find(|path| path.is_file())
-        .ok_or_else(|| {
-            format!(
-                "cannot find the catalog file `{relative}`: the path is relative to the \
-                 crate's directory (where its Cargo.toml is)"
-            )
-        })?;
+/// The type of a dimension the seller reports usage of; without it (for example only
+/// `Entitled`), a dimension is part of a contract and not metered.
+const METERED: &str = "ExternallyMetered";
+
+/// Containers deeper than this are refused: a real catalog nests four levels, and the
+/// parser recurses once per level.
+const MAX_DEPTH: usize = 64;
+
+/// One dimension the catalog lists.
+#[derive(Debug, PartialEq)]
+pub struct Listed {
+    pub key: String,
+    /// Whether usage of it is metered (`Types` absent, or holding `ExternallyMetered`).
+    pub metered: bool,
+}
+
+/// Reads the dimensions listed in the file at `relative`, a path relative to the crate's
+/// directory (`manifest_dir`) and to nothing else; returns the file's full path and them.
+pub fn read(manifest_dir: &Path, relative: &str) -> Result<(PathBuf, Vec<Listed>), String> {
+    let path = manifest_dir.join(relative);
+    if !path.is_file() {
+        return Err(format!(
+            "cannot find the catalog file `{relative}`: a catalog path is relative to the \
+             crate's directory (where its Cargo.toml is), and looked up nowhere else"
+        ));
+    }
     let text = std::fs::read_to_string(&path)
         .map_err(|error| format!("cannot read the catalog file `{relative}`: {error}"))?;
-    let keys = parse_keys(&text).map_err(|error| {
+    let listed = parse(&text).map_err(|error| {
         format!(
             "cannot read the catalog file `{relative}`: {error}; expected a JSON list of \
-             dimension keys, of `{{\"Key\": ...}}` objects, or an object with such a list \
-             under `Dimensions`"
+             dimension keys, of `{{\"Key\": ...}}` objects, an object with such a list under \
+             `Dimensions`, or a `DescribeEntity` answer with it in its `DetailsDocument` \
+             or `Details`"
         )
     })?;
-    Ok((path, keys))
-}
-
-/// The closest of `candidates` to `key`, if it is close enough to be a likely typo.
-pub fn closest<'a>(key: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|candidate| (distance(key, candidate), candidate))
-        .filter(|&(distance, candidate)| {
-            distance <= (key.chars().count().max(candidate.chars().count()) / 3).max(1)
-        })
-        .min_by_key(|&(distance, _)| distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance, in characters.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
+    Ok((path, listed))
 }
 
 #[derive(Debug, PartialEq)]
@@ -74,27 +60,8 @@ enum Json {
     Object(Vec<(String, Json)>),
 }
 
-fn parse_keys(text: &str) -> Result<Vec<String>, String> {
-    let mut parser = Parser {
-        bytes: text.as_bytes(),
-        at: 0,
-    };
-    let value = parser.value()?;
-    parser.skip_space();
-    if parser.at != parser.bytes.len() {
-        return Err(parser.fail("trailing characters"));
-    }
-    let list = match value {
-        Json::Array(list) => list,
-        Json::Object(fields) => match fields
-            .into_iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("dimensions"))
-        {
-            Some((_, Json::Array(list))) => list,
-            _ => return Err("no `Dimensions` list in the object".to_owned()),
-        },
-        _ => return Err("the top level is neither a list nor an object".to_owned()),
-    };
+fn parse(text: &str) -> Result<Vec<Listed>, String> {
+    let list = dimensions(parse_json(text)?)?;
     if list.is_empty() {
         // Every variant would be "not in the catalog; it lists " nothing.
         return Err("it lists no dimension".to_owned());
@@ -102,27 +69,106 @@ fn parse_keys(text: &str) -> Result<Vec<String>, String> {
     list.into_iter()
         .enumerate()
         .map(|(index, entry)| match entry {
-            Json::String(key) => Ok(key),
-            Json::Object(fields) => fields
-                .into_iter()
-                .find_map(|(name, value)| match value {
-                    Json::String(key) if name.eq_ignore_ascii_case("key") => Some(key),
-                    _ => None,
-                })
-                .ok_or_else(|| format!("entry {index} has no string `Key`")),
+            Json::String(key) => Ok(Listed { key, metered: true }),
+            Json::Object(fields) => {
+                entry_of(fields).map_err(|error| format!("entry {index} {error}"))
+            }
             _ => Err(format!("entry {index} is neither a string nor an object")),
         })
         .collect()
 }
 
+fn parse_json(text: &str) -> Result<Json, String> {
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        at: 0,
+        depth: 0,
+    };
+    let value = parser.value()?;
+    parser.skip_space();
+    if parser.at != parser.bytes.len() {
+        return Err(parser.fail("trailing characters"));
+    }
+    Ok(value)
+}
+
+/// The `Dimensions` list of a catalog file in any accepted shape.
+fn dimensions(value: Json) -> Result<Vec<Json>, String> {
+    let mut fields = match value {
+        Json::Array(list) => return Ok(list),
+        Json::Object(fields) => fields,
+        _ => return Err("the top level is neither a list nor an object".to_owned()),
+    };
+    if let Some(list) = take(&mut fields, "Dimensions") {
+        return match list {
+            Json::Array(list) => Ok(list),
+            _ => Err("`Dimensions` is not a list".to_owned()),
+        };
+    }
+    // A `DescribeEntity` answer: the details as an object, or as the JSON text the API
+    // returns in `Details`.
+    match take(&mut fields, "DetailsDocument").or_else(|| take(&mut fields, "Details")) {
+        Some(Json::Object(details)) => dimensions(Json::Object(details)),
+        Some(Json::String(details)) => dimensions(
+            parse_json(&details).map_err(|error| format!("in the `Details` string: {error}"))?,
+        ),
+        _ => Err(
+            "no `Dimensions` list in the object, nor in its `DetailsDocument` or `Details`"
+                .to_owned(),
+        ),
+    }
+}
+
+fn take(fields: &mut Vec<(String, Json)>, name: &str) -> Option<Json> {
+    let index = fields
+        .iter()
+        .position(|(field, _)| field.eq_ignore_ascii_case(name))?;
+    Some(fields.swap_remove(index).1)
+}
+
+fn entry_of(mut fields: Vec<(String, Json)>) -> Result<Listed, String> {
+    let Some(Json::String(key)) = take(&mut fields, "Key") else {
+        return Err("has no string `Key`".to_owned());
+    };
+    let metered = match take(&mut fields, "Types") {
+        None => true,
+        Some(Json::Array(types)) => types.iter().any(|t| *t == Json::String(METERED.to_owned())),
+        Some(_) => return Err(format!("({key:?}) has `Types` that is not a list")),
+    };
+    Ok(Listed { key, metered })
+}
+
 struct Parser<'t> {
     bytes: &'t [u8],
     at: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
+    /// `what` went wrong at the current place, given as a line and a column (in characters,
+    /// both from 1) as editors show them.
     fn fail(&self, what: &str) -> String {
-        format!("{what} at byte {}", self.at)
+        let before = &self.bytes[..self.at.min(self.bytes.len())];
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let line = before.split(|&b| b == b'\n').count();
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        format!("{what} at line {line}, column {column}")
+    }
+
+    /// Enters a list or an object, refusing to nest deeper than [`MAX_DEPTH`].
+    fn enter(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.fail(&format!("nested deeper than {MAX_DEPTH} levels")));
+        }
+        self.at += 1;
+        Ok(())
     }
 
     fn skip_space(&mut self) {
@@ -145,7 +191,7 @@ impl Parser<'_> {
         match self.bytes.get(self.at) {
             Some(b'"') => self.string().map(Json::String),
             Some(b'[') => {
-                self.at += 1;
+                self.enter()?;
                 let mut items = Vec::new();
                 if !self.eat(b']') {
                     loop {
@@ -158,10 +204,11 @@ impl Parser<'_> {
                         }
                     }
                 }
+                self.depth -= 1;
                 Ok(Json::Array(items))
             }
             Some(b'{') => {
-                self.at += 1;
+                self.enter()?;
                 let mut fields = Vec::new();
                 if !self.eat(b'}') {
                     loop {
@@ -179,6 +226,7 @@ impl Parser<'_> {
                         }
                     }
                 }
+                self.depth -= 1;
                 Ok(Json::Object(fields))
             }
             Some(b'-' | b'0'..=b'9') => {
@@ -287,44 +335,123 @@ impl Parser<'_> {
 mod tests {
     use super::*;
 
+    fn keys(text: &str) -> Result<Vec<String>, String> {
+        parse(text).map(|listed| listed.into_iter().map(|l| l.key).collect())
+    }
+
     #[test]
     fn shapes() {
-        assert_eq!(parse_keys(r#"["a", "b\u00e9"]"#).unwrap(), ["a", "bé"]);
-        let catalog = r#"{"Dimensions": [{"Key": "api_calls", "Types": ["Metered"], "Unit": "Units"},
+        assert_eq!(keys(r#"["a", "b\u00e9"]"#).unwrap(), ["a", "bé"]);
+        let catalog = r#"{"Dimensions": [{"Key": "api_calls", "Types": ["ExternallyMetered"], "Unit": "Units"},
                           {"Name": "Storage", "Key": "storage\"gb"}]}"#;
-        assert_eq!(parse_keys(catalog).unwrap(), ["api_calls", "storage\"gb"]);
-        assert_eq!(parse_keys(r#"["\ud83d\ude00"]"#).unwrap(), ["\u{1F600}"]);
-        assert!(parse_keys(r#"["a" "b"]"#).unwrap_err().contains("byte 5"));
+        assert_eq!(keys(catalog).unwrap(), ["api_calls", "storage\"gb"]);
+        assert_eq!(keys(r#"["\ud83d\ude00"]"#).unwrap(), ["\u{1F600}"]);
         assert!(
-            parse_keys(r#"[{"Name": "x"}]"#)
+            keys(r#"[{"Name": "x"}]"#)
                 .unwrap_err()
-                .contains("no string `Key`")
+                .contains("entry 0 has no string `Key`")
         );
-        assert!(parse_keys(r#"{"Other": []}"#).is_err());
-        assert!(parse_keys(r#"["a"] x"#).is_err());
-        assert!(parse_keys("[1, true]").is_err());
+        assert!(keys(r#"{"Other": []}"#).is_err());
+        assert!(keys(r#"["a"] x"#).is_err());
+        assert!(keys("[1, true]").is_err());
         // An empty list is refused rather than reported as "it lists " for every variant.
         assert!(
-            parse_keys(r#"{"Dimensions": []}"#)
+            keys(r#"{"Dimensions": []}"#)
                 .unwrap_err()
                 .contains("no dimension")
         );
         // A high surrogate followed by anything but a low one was decoded into another
         // character.
         assert!(
-            parse_keys(r#"["\ud83d\u0041"]"#)
+            keys(r#"["\ud83d\u0041"]"#)
                 .unwrap_err()
                 .contains("surrogate")
         );
     }
 
     #[test]
-    fn suggestions() {
-        assert_eq!(distance("kitten", "sitting"), 3);
-        assert_eq!(distance("", "abc"), 3);
-        let keys = ["api_calls", "storage_gb_hours", "seats"];
-        assert_eq!(closest("api_cals", keys), Some("api_calls"));
-        assert_eq!(closest("storage_gb_hour", keys), Some("storage_gb_hours"));
-        assert_eq!(closest("bandwidth", keys), None);
+    fn describe_entity_answers() {
+        let details = r#"{"Dimensions": [
+            {"Key": "api_calls", "Name": "API calls", "Description": "Calls", "Types": ["ExternallyMetered"], "Unit": "Requests"},
+            {"Key": "seats", "Name": "Seats", "Description": "Seats", "Types": ["Entitled"], "Unit": "Users"},
+            {"Key": "both", "Types": ["Entitled", "ExternallyMetered"], "Unit": "Units"}
+        ]}"#;
+        let expected = [
+            Listed {
+                key: "api_calls".into(),
+                metered: true,
+            },
+            Listed {
+                key: "seats".into(),
+                metered: false,
+            },
+            Listed {
+                key: "both".into(),
+                metered: true,
+            },
+        ];
+        let document =
+            format!(r#"{{"EntityType": "SaaSProduct@1.0", "DetailsDocument": {details}}}"#);
+        assert_eq!(parse(&document).unwrap(), expected);
+        // `Details` as the API returns it: the same document as a JSON string.
+        let escaped = details.replace('"', "\\\"").replace('\n', " ");
+        let text = format!(r#"{{"EntityType": "SaaSProduct@1.0", "Details": "{escaped}"}}"#);
+        assert_eq!(parse(&text).unwrap(), expected);
+        assert!(
+            parse(r#"{"Details": "{\"Dimensions\": [}"}"#)
+                .unwrap_err()
+                .starts_with("in the `Details` string: expected a JSON value at line 1, column 17")
+        );
+        assert!(parse(r#"[{"Key": "a", "Types": "Entitled"}]"#).is_err());
+    }
+
+    #[test]
+    fn errors_name_the_line_and_column() {
+        assert_eq!(
+            keys("{\"Dimensions\": [\n  {\"Key\": \"é\",}\n]}").unwrap_err(),
+            "expected a string at line 2, column 15"
+        );
+        assert!(
+            keys(r#"["a" "b"]"#)
+                .unwrap_err()
+                .ends_with("line 1, column 6")
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = "[".repeat(100_000);
+        assert_eq!(
+            keys(&deep).unwrap_err(),
+            format!(
+                "nested deeper than {MAX_DEPTH} levels at line 1, column {}",
+                MAX_DEPTH + 1
+            )
+        );
+        let within = format!("{}\"a\"{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(
+            keys(&within)
+                .unwrap_err()
+                .contains("neither a string nor an object")
+        );
+    }
+
+    #[test]
+    fn only_the_crate_directory_is_searched() {
+        let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // `src/lib.rs` exists beside this crate's manifest, `Cargo.toml` above the
+        // workspace's members: a path is not looked up in a parent directory.
+        assert!(
+            read(crate_dir, "src/no-such.json")
+                .unwrap_err()
+                .contains("cannot find")
+        );
+        let parent_only = "Cargo.lock";
+        assert!(crate_dir.parent().unwrap().join(parent_only).is_file());
+        assert!(
+            read(crate_dir, parent_only)
+                .unwrap_err()
+                .contains("cannot find")
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use metering_rules::{DIMENSION, StringRule, TAG_KEY, TAG_VALUE, limits};
 use syn::Ident;
@@ -27,7 +27,10 @@ pub fn dimension(cx: &Ctxt, input: &Enum<'_>) -> Option<PathBuf> {
     let items = input.variants.iter().map(|v| (&v.key, v.ident));
     keys(cx, items, &DIMENSION, "dimension key", "variant");
     let catalog = input.attrs.catalog.as_ref()?;
-    match catalog::read(catalog_bases(), &catalog.value) {
+    // Only the crate's own directory: a catalog found anywhere else (a parent directory,
+    // beside the source file) could be another product's.
+    let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    match catalog::read(&manifest_dir, &catalog.value) {
         Err(message) => {
             cx.syn_error(syn::Error::new(catalog.span, message));
             None
@@ -39,57 +42,55 @@ pub fn dimension(cx: &Ctxt, input: &Enum<'_>) -> Option<PathBuf> {
     }
 }
 
-/// Where a catalog path is looked up: the crate's directory (`CARGO_MANIFEST_DIR`), then
-/// the directories above the source file that invokes the derive. The second finds the
-/// file when the crate is compiled from a copy of its manifest elsewhere (as trybuild
-/// does), with the same crate-relative path.
-fn catalog_bases() -> Vec<PathBuf> {
-    let mut bases: Vec<PathBuf> = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    if proc_macro::is_available()
-        && let Some(file) = proc_macro::Span::call_site().local_file()
-    {
-        let file = std::path::absolute(&file).unwrap_or(file);
-        bases.extend(file.ancestors().skip(1).map(Path::to_path_buf));
-    }
-    bases
-}
-
+/// Each variant must name a metered dimension of the catalog, and each metered dimension
+/// must have a variant; contract dimensions (`Entitled`) are not metered and need none.
 fn compare_with_catalog(
     cx: &Ctxt,
     input: &Enum<'_>,
     file: &str,
     file_span: proc_macro2::Span,
-    listed: &[String],
+    listed: &[catalog::Listed],
 ) {
+    let metered: Vec<&str> = listed
+        .iter()
+        .filter(|dimension| dimension.metered)
+        .map(|dimension| dimension.key.as_str())
+        .collect();
     // A key suggested for a misspelled variant is not reported again as unmatched.
     let mut suggested = Vec::new();
     for variant in &input.variants {
         let key = &variant.key.value;
-        if listed.contains(key) {
+        if metered.contains(&key.as_str()) {
             continue;
         }
-        let hint = match catalog::closest(key, listed.iter().map(String::as_str)) {
-            Some(close) => {
-                suggested.push(close);
-                format!("did you mean {close:?}?")
-            }
-            None => format!("it lists {}", quoted_list(listed)),
+        let message = if listed.iter().any(|dimension| &dimension.key == key) {
+            format!(
+                "dimension key {key:?} is a contract dimension in the catalog `{file}` (its \
+                 `Types` lack `ExternallyMetered`): it is not metered, so remove the variant"
+            )
+        } else {
+            let hint = match metering_rules::closest(key, metered.iter().copied()) {
+                Some(close) => {
+                    suggested.push(close);
+                    let case = if close.eq_ignore_ascii_case(key) {
+                        " (keys are case-sensitive)"
+                    } else {
+                        ""
+                    };
+                    format!("did you mean {close:?}?{case}")
+                }
+                None => format!("it lists {}", quoted_list(&metered)),
+            };
+            format!("dimension key {key:?} is not in the catalog `{file}`; {hint}")
         };
-        cx.syn_error(syn::Error::new(
-            variant.key.span,
-            format!("dimension key {key:?} is not in the catalog `{file}`; {hint}"),
-        ));
+        cx.syn_error(syn::Error::new(variant.key.span, message));
     }
-    let unmatched: Vec<String> = listed
+    let unmatched: Vec<&str> = metered
         .iter()
+        .copied()
         .filter(|key| {
-            !suggested.contains(&key.as_str())
-                && !input.variants.iter().any(|v| &v.key.value == *key)
+            !suggested.contains(key) && !input.variants.iter().any(|v| v.key.value == *key)
         })
-        .cloned()
         .collect();
     if !unmatched.is_empty() {
         cx.syn_error(syn::Error::new(
@@ -98,9 +99,9 @@ fn compare_with_catalog(
                 "the catalog `{file}` lists {} that no variant of `{}` names: {}; add a \
                  variant for each (the meter reports zero usage for every dimension)",
                 if unmatched.len() == 1 {
-                    "a dimension"
+                    "a metered dimension"
                 } else {
-                    "dimensions"
+                    "metered dimensions"
                 },
                 input.input.ident,
                 quoted_list(&unmatched)
@@ -132,6 +133,17 @@ pub fn usage_tags(cx: &Ctxt, input: &TagStruct<'_>) {
                 limits::MAX_TAGS,
                 input.input.ident,
                 limits::MAX_TAGS + 1
+            ),
+        );
+    }
+    if count > 0 && input.fields.iter().all(|field| field.optional) {
+        cx.error_spanned_by(
+            &input.input.ident,
+            format!(
+                "every tag of `{}` is an `Option`, but an allocation needs at least one tag: \
+                 make one field not optional (usage with no tags goes to \
+                 `.allocate_untagged(...)`)",
+                input.input.ident
             ),
         );
     }
@@ -180,7 +192,7 @@ fn keys<'a>(
     }
 }
 
-fn quoted_list(keys: &[String]) -> String {
+fn quoted_list(keys: &[&str]) -> String {
     const SHOWN: usize = 10;
     let mut list: Vec<String> = keys.iter().take(SHOWN).map(|k| format!("{k:?}")).collect();
     if keys.len() > SHOWN {

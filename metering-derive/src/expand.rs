@@ -69,6 +69,13 @@ fn dimension_impl(input: &Enum<'_>, catalog: Option<&std::path::Path>) -> TokenS
             }
             #[automatically_derived]
             impl #krate::__private::DerivedDimension for #ident {}
+            #[automatically_derived]
+            impl ::core::str::FromStr for #ident {
+                type Err = #krate::UnknownDimension;
+                fn from_str(key: &str) -> ::core::result::Result<Self, Self::Err> {
+                    <Self as #krate::Dimension>::parse_key(key)
+                }
+            }
             #catalog
         };
     }
@@ -102,10 +109,20 @@ fn usage_tags_impl(input: &TagStruct<'_>) -> TokenStream {
     let tags = input.fields.iter().map(|field| {
         let member = field.member;
         let key = &field.key.value;
-        // Spanned at the field's type: a type that is no tag value is reported there.
-        quote_spanned! {field.ty.span()=>
-            (#key, &self.#member)
-        }
+        // Spanned at the value's type: a type that is no tag value is reported there.
+        let value = if field.optional {
+            quote_spanned! {field.ty.span()=>
+                ::core::option::Option::map(
+                    ::core::option::Option::as_ref(&self.#member),
+                    |value| value as &dyn #krate::ToTagValue,
+                )
+            }
+        } else {
+            quote_spanned! {field.ty.span()=>
+                ::core::option::Option::Some(&self.#member as &dyn #krate::ToTagValue)
+            }
+        };
+        quote!((#key, #value))
     });
     let allow_deprecated = allow_deprecated(input.input);
     quote! {

@@ -21,32 +21,100 @@ use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
 /// Implements `metering::Dimension` for a fieldless enum: one dimension key per variant,
-/// checked at compile time.
+/// each checked at compile time against the service's `UsageDimension` rule (1..=255
+/// characters), and unique. It also implements `FromStr`, for dimension names read from
+/// configuration, with a did-you-mean in its error.
 ///
-/// Attributes: on the enum `#[metering(rename_all = "...", catalog = "path.json",
-/// crate = "...")]`, on a variant `#[metering(rename = "...")]`.
+/// ```ignore
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, metering::Dimension)]
+/// #[metering(rename_all = "snake_case", catalog = "dimensions.json")]
+/// enum Usage {
+///     ApiCalls,                         // "api_calls"
+///     #[metering(rename = "storage_gb_hours")]
+///     Storage,
+/// }
+/// ```
+///
+/// On the enum:
+/// - `rename_all = "..."`: how a variant's name becomes its key (the rules below); without
+///   it, the key is the variant's name as written.
+/// - `catalog = "path.json"`: compare the keys with the product's dimension list. The path is
+///   relative to the crate's directory (where its `Cargo.toml` is), and nowhere else. The
+///   file is the Catalog API's `DescribeEntity` answer for a SaaS product (its
+///   `DetailsDocument`, or `Details` as a JSON string, holding `Dimensions`), an object with
+///   a `Dimensions` list, that list alone (`[{"Key": ..., "Types": [...]}]`), or a list of
+///   keys. Each metered dimension (`Types` holding `ExternallyMetered`, or no `Types`) needs
+///   a variant and each variant a metered dimension; contract dimensions (`Entitled`) are not
+///   metered and need none. Editing the file rebuilds the crate.
+/// - `crate = "path"`: where the runtime is, for crates that re-export `metering`.
+///
+/// On a variant: `rename = "key"`, the key as written.
+///
+/// `rename_all` takes the rules serde takes: `"lowercase"`, `"UPPERCASE"`, `"PascalCase"`,
+/// `"camelCase"`, `"snake_case"`, `"SCREAMING_SNAKE_CASE"`, `"kebab-case"` and
+/// `"SCREAMING-KEBAB-CASE"`.
+///
+/// `Dimension` is implemented by this derive only: a hand-written implementation, whose
+/// keys nothing would check, does not compile.
 #[proc_macro_derive(Dimension, attributes(metering))]
 pub fn derive_dimension(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::dimension(&input).into()
 }
 
-/// Implements `metering::UsageTags` for a struct whose 1..=5 named fields are the tags of
-/// an allocation, keyed by field name.
+/// Implements `metering::UsageTags` for a struct whose named fields are the tags of an
+/// allocation, keyed by field name: 1..=5 tags, each key checked at compile time against
+/// the service's `TagKey` rule, and unique.
 ///
-/// Attributes: on the struct `#[metering(rename_all = "...", crate = "...")]`, on a field
-/// `#[metering(rename = "...")]`.
+/// ```ignore
+/// #[derive(metering::UsageTags)]
+/// #[metering(rename_all = "camelCase")]
+/// struct CostTags {
+///     cost_center: String,              // "costCenter", checked when the tags are built
+///     #[metering(rename = "env")]
+///     environment: Env,                 // a `#[derive(ToTagValue)]` enum, checked now
+///     team: Option<String>,             // `None` leaves the tag out
+/// }
+/// ```
+///
+/// A field's type is anything implementing `metering::ToTagValue` (strings,
+/// `metering::TagValue`, `#[derive(ToTagValue)]` enums), or an `Option` of one: `None`
+/// leaves that tag out. An allocation needs at least one tag, so at least one field must
+/// not be an `Option`.
+///
+/// On the struct: `rename_all = "..."` (the rules below, applied to `snake_case` field
+/// names) and `crate = "path"`. On a field: `rename = "key"`.
+///
+/// `rename_all` takes the rules serde takes: `"lowercase"`, `"UPPERCASE"`, `"PascalCase"`,
+/// `"camelCase"`, `"snake_case"`, `"SCREAMING_SNAKE_CASE"`, `"kebab-case"` and
+/// `"SCREAMING-KEBAB-CASE"`.
 #[proc_macro_derive(UsageTags, attributes(metering))]
 pub fn derive_usage_tags(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::usage_tags(&input).into()
 }
 
-/// Implements `metering::ToTagValue` for a fieldless enum: one tag value per variant,
-/// checked at compile time.
+/// Implements `metering::ToTagValue` for a fieldless enum: one tag value per variant, each
+/// checked at compile time against the service's `TagValue` rule, and unique. Named after
+/// the trait it implements, as serde's derives are (`metering::TagValue` is the validated
+/// value type).
 ///
-/// Attributes: on the enum `#[metering(rename_all = "...", crate = "...")]`, on a variant
-/// `#[metering(rename = "...")]`.
+/// ```ignore
+/// #[derive(metering::ToTagValue)]
+/// #[metering(rename_all = "lowercase")]
+/// enum Env {
+///     Prod,                             // "prod"
+///     #[metering(rename = "dev/local")]
+///     Dev,
+/// }
+/// ```
+///
+/// On the enum: `rename_all = "..."` (the rules below, applied to `PascalCase` variant
+/// names) and `crate = "path"`. On a variant: `rename = "value"`.
+///
+/// `rename_all` takes the rules serde takes: `"lowercase"`, `"UPPERCASE"`, `"PascalCase"`,
+/// `"camelCase"`, `"snake_case"`, `"SCREAMING_SNAKE_CASE"`, `"kebab-case"` and
+/// `"SCREAMING-KEBAB-CASE"`.
 #[proc_macro_derive(ToTagValue, attributes(metering))]
 pub fn derive_to_tag_value(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

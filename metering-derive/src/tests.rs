@@ -40,6 +40,13 @@ fn dimension() {
                 }
                 #[automatically_derived]
                 impl ::metering::__private::DerivedDimension for Usage {}
+                #[automatically_derived]
+                impl ::core::str::FromStr for Usage {
+                    type Err = ::metering::UnknownDimension;
+                    fn from_str(key: &str) -> ::core::result::Result<Self, Self::Err> {
+                        <Self as ::metering::Dimension>::parse_key(key)
+                    }
+                }
             };
         "#]],
     );
@@ -67,6 +74,13 @@ fn dimension_with_crate_path() {
                 }
                 #[automatically_derived]
                 impl my::metering::__private::DerivedDimension for Usage {}
+                #[automatically_derived]
+                impl ::core::str::FromStr for Usage {
+                    type Err = my::metering::UnknownDimension;
+                    fn from_str(key: &str) -> ::core::result::Result<Self, Self::Err> {
+                        <Self as my::metering::Dimension>::parse_key(key)
+                    }
+                }
             };
         "#]],
     );
@@ -141,7 +155,20 @@ fn usage_tags() {
                         &self,
                     ) -> ::core::result::Result<::metering::Tags, ::metering::ValidationError> {
                         ::metering::__private::tags(
-                            &[("cost-center", &self.cost_center), ("env", &self.environment)],
+                            &[
+                                (
+                                    "cost-center",
+                                    ::core::option::Option::Some(
+                                        &self.cost_center as &dyn ::metering::ToTagValue,
+                                    ),
+                                ),
+                                (
+                                    "env",
+                                    ::core::option::Option::Some(
+                                        &self.environment as &dyn ::metering::ToTagValue,
+                                    ),
+                                ),
+                            ],
                         )
                     }
                 }
@@ -310,4 +337,27 @@ fn keys_at_their_limits_are_accepted() {
     no_error(crate::expand::tag_value(&syn::parse_quote! {
         enum Env { #[metering(rename = #value)] Prod }
     }));
+}
+
+#[test]
+fn each_derive_documents_every_rename_rule() {
+    let docs = include_str!("lib.rs");
+    for derive in [
+        "derive_dimension",
+        "derive_usage_tags",
+        "derive_to_tag_value",
+    ] {
+        let end = docs
+            .find(&format!("pub fn {derive}"))
+            .expect("the derive exists");
+        let start = docs[..end].rfind("#[proc_macro_derive").map_or(0, |at| at);
+        let doc_start = docs[..start].rfind("\n}\n").map_or(0, |at| at);
+        let doc = &docs[doc_start..end];
+        for rule in crate::case::RenameRule::names() {
+            assert!(
+                doc.contains(&format!("`\"{rule}\"`")),
+                "{derive} omits {rule:?}"
+            );
+        }
+    }
 }

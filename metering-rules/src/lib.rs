@@ -9,6 +9,11 @@
 
 use core::fmt;
 
+extern crate alloc;
+
+mod suggest;
+pub use suggest::closest;
+
 /// Limits of one `BatchMeterUsage` request and its records.
 pub mod limits {
     /// Records in one request (`UsageRecordList` max).

@@ -1,0 +1,12 @@
+use metering::Dimension;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+#[metering(rename_all = "snake_case", catalog = "tests/ui/catalog/dimensions.json")]
+enum Usage {
+    ApiCalls,
+    StorageGbHours,
+    Seats,
+    SupportPlan,
+}
+
+fn main() {}

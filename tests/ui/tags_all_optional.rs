@@ -1,0 +1,9 @@
+use metering::UsageTags;
+
+#[derive(UsageTags)]
+struct CostTags {
+    team: Option<String>,
+    env: std::option::Option<String>,
+}
+
+fn main() {}
