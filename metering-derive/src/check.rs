@@ -79,6 +79,7 @@ fn compare_with_catalog(
                     };
                     format!("did you mean {close:?}?{case}")
                 }
+                None if metered.is_empty() => "it lists no metered dimension".to_owned(),
                 None => format!("it lists {}", quoted_list(&metered)),
             };
             format!("dimension key {key:?} is not in the catalog `{file}`; {hint}")

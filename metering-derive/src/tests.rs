@@ -361,3 +361,29 @@ fn each_derive_documents_every_rename_rule() {
         }
     }
 }
+
+#[test]
+fn a_catalog_of_contract_dimensions_only_meters_nothing() {
+    check(
+        crate::expand::dimension,
+        quote! {
+            #[metering(catalog = "tests/catalog/contract-only.json")]
+            enum Usage { ApiCalls }
+        },
+        &expect![[r#"
+            ::core::compile_error! {
+                "dimension key \"ApiCalls\" is not in the catalog `tests/catalog/contract-only.json`; it lists no metered dimension"
+            }
+            const _: () = {
+                #[automatically_derived]
+                impl ::metering::Dimension for Usage {
+                    const ALL: &'static [Self] = &[];
+                    fn key(self) -> &'static str {
+                        ::core::unreachable!()
+                    }
+                }
+                impl ::metering::__private::DerivedDimension for Usage {}
+            };
+        "#]],
+    );
+}
