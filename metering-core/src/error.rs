@@ -91,6 +91,10 @@ pub enum Rule {
     /// A value this library cannot send (yet), though the service model allows it.
     #[error("cannot be sent: {0}")]
     Unsupported(&'static str),
+    /// A JSON value of the wrong type (a string where the model has an integer, an array
+    /// where it has an object).
+    #[error("must be {0}")]
+    JsonType(&'static str),
     /// A timestamp that is not epoch seconds or RFC 3339.
     #[error("must be epoch seconds or an RFC 3339 date-time")]
     Timestamp,

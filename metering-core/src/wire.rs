@@ -6,18 +6,19 @@
 //! an entry; an entry taken from a real request, whose product code sits on the request,
 //! reads with [`UsageRecord::from_request_entry`] or [`RequestRecords`].
 
-use serde::de::{DeserializeSeed, Error as _};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+mod read;
 
-use crate::customer::{Customer, CustomerFields, RequestScope};
-use crate::error::{Rule, ValidationError};
+use serde::{Serialize, Serializer};
+
+use crate::customer::RequestScope;
 use crate::quantity::Quantity;
-use crate::record::{Tag, Tags, UsageAllocation, UsageRecord};
+use crate::record::UsageRecord;
 use crate::strings::{
-    CustomerAwsAccountId, CustomerIdentifier, DimensionKey, LicenseArn, ProductCode, TagKey,
-    TagValue,
+    CustomerAwsAccountId, CustomerIdentifier, DimensionKey, LicenseArn, ProductCode,
 };
 use crate::timestamp::Timestamp;
+
+pub use read::{EntryError, RequestRecords};
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -114,54 +115,11 @@ impl UsageRecord {
     pub fn as_request_entry(&self) -> impl Serialize + '_ {
         self.wire(false)
     }
-
-    /// Reads one `UsageRecords` entry of a request whose `ProductCode` is `product`.
-    ///
-    /// # Errors
-    /// The first rule the entry breaks, as a deserializer error.
-    pub fn from_request_entry<'de, D: Deserializer<'de>>(
-        deserializer: D,
-        product: Option<&ProductCode>,
-    ) -> Result<Self, D::Error> {
-        InRequest(product).deserialize(deserializer)
-    }
-}
-
-/// Why one `UsageRecords` entry, given as JSON text, is not a record.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EntryError {
-    /// Not JSON, or JSON of the wrong shape (a string where a number belongs).
-    #[error("{0}")]
-    Json(#[source] serde_json::Error),
-    /// A record that breaks a rule.
-    #[error(transparent)]
-    Invalid(ValidationError),
-}
-
-impl UsageRecord {
-    /// Reads one `UsageRecords` entry from JSON text, for a request whose `ProductCode` is
-    /// `product` (`None`: the entry's own `ProductCode`, if any). Unlike
-    /// [`UsageRecord::from_request_entry`], the error keeps the field, rule and value apart,
-    /// so a file of entries can be judged one entry at a time.
-    ///
-    /// # Errors
-    /// Malformed JSON or a wrong type, or the first rule the entry breaks.
-    pub fn from_entry_json(json: &str, product: Option<&ProductCode>) -> Result<Self, EntryError> {
-        let wire: WireRecordIn = serde_json::from_str(json).map_err(EntryError::Json)?;
-        wire.into_record(product).map_err(EntryError::Invalid)
-    }
 }
 
 impl Serialize for UsageRecord {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.wire(true).serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for UsageRecord {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        InRequest(None).deserialize(deserializer)
     }
 }
 
@@ -231,232 +189,4 @@ impl std::io::Write for ByteCounter {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// Deserializes a record inside a request whose product code is known.
-struct InRequest<'p>(Option<&'p ProductCode>);
-
-impl<'de> DeserializeSeed<'de> for InRequest<'_> {
-    type Value = UsageRecord;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<UsageRecord, D::Error> {
-        WireRecordIn::deserialize(deserializer)?
-            .into_record(self.0)
-            .map_err(D::Error::custom)
-    }
-}
-
-/// The records of a whole `BatchMeterUsage` request body: its `ProductCode` applies to
-/// each `UsageRecords` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestRecords {
-    /// The request's product code, if it has one.
-    pub product_code: Option<ProductCode>,
-    /// The records, in order.
-    pub records: Vec<UsageRecord>,
-}
-
-impl<'de> Deserialize<'de> for RequestRecords {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct Body {
-            product_code: Option<ProductCode>,
-            usage_records: Option<Vec<serde_json::Value>>,
-        }
-        let body = Body::deserialize(deserializer)?;
-        let entries = body
-            .usage_records
-            .ok_or_else(|| D::Error::custom("UsageRecords: is required"))?;
-        let records = entries
-            .into_iter()
-            .enumerate()
-            .map(|(index, entry)| {
-                WireRecordIn::deserialize(entry)
-                    .map_err(|e| format!("UsageRecords[{index}]: {e}"))
-                    .and_then(|wire| {
-                        wire.into_record(body.product_code.as_ref()).map_err(|e| {
-                            e.within(format_args!("UsageRecords[{index}]")).to_string()
-                        })
-                    })
-            })
-            .collect::<Result<_, _>>()
-            .map_err(D::Error::custom)?;
-        Ok(Self {
-            product_code: body.product_code,
-            records,
-        })
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct WireRecordIn {
-    product_code: Option<String>,
-    timestamp: Option<Timestamp>,
-    customer_identifier: Option<String>,
-    #[serde(rename = "CustomerAWSAccountId")]
-    customer_aws_account_id: Option<String>,
-    license_arn: Option<String>,
-    dimension: Option<String>,
-    quantity: Option<i64>,
-    quantity_as_decimal: Option<String>,
-    usage_allocations: Option<Vec<WireAllocationIn>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct WireAllocationIn {
-    allocated_usage_quantity: Option<i64>,
-    allocated_usage_quantity_as_decimal: Option<String>,
-    tags: Option<Vec<WireTagIn>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct WireTagIn {
-    key: String,
-    value: String,
-}
-
-/// Which of the two quantity forms a record or allocation used.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Form {
-    Integer,
-    Decimal,
-}
-
-/// Reads one quantity given in at most one of its two fields; absent means zero, as the
-/// service treats a record without a quantity.
-fn read_quantity(
-    integer: Option<i64>,
-    decimal: Option<String>,
-    integer_field: &'static str,
-    decimal_field: &'static str,
-) -> Result<(Quantity, Option<Form>), ValidationError> {
-    match (integer, decimal) {
-        (Some(_), Some(text)) => Err(ValidationError::new(
-            decimal_field,
-            Rule::Exclusive(integer_field),
-            text,
-        )),
-        (Some(units), None) => Quantity::from_integer_field(units)
-            .map(|q| (q, Some(Form::Integer)))
-            .map_err(|e| ValidationError {
-                field: integer_field.into(),
-                ..e
-            }),
-        (None, Some(text)) => {
-            text.parse()
-                .map(|q| (q, Some(Form::Decimal)))
-                .map_err(|e: ValidationError| ValidationError {
-                    field: decimal_field.into(),
-                    ..e
-                })
-        }
-        (None, None) => Ok((Quantity::ZERO, None)),
-    }
-}
-
-fn required(field: &'static str) -> ValidationError {
-    ValidationError::new(field, Rule::Required, "")
-}
-
-impl WireRecordIn {
-    fn into_record(
-        self,
-        request_product: Option<&ProductCode>,
-    ) -> Result<UsageRecord, ValidationError> {
-        let product = match (self.product_code, request_product) {
-            (Some(code), _) => Some(ProductCode::new(code)?),
-            (None, product) => product.cloned(),
-        };
-        let customer = customer(
-            product.as_ref(),
-            // The Rust SDK 1.124 sends an empty identifier on every record.
-            self.customer_identifier.filter(|id| !id.is_empty()),
-            self.customer_aws_account_id,
-            self.license_arn,
-        )?;
-        let dimension = DimensionKey::new(self.dimension.ok_or_else(|| required("Dimension"))?)?;
-        let timestamp = self.timestamp.ok_or_else(|| required("Timestamp"))?;
-        let (quantity, form) = read_quantity(
-            self.quantity,
-            self.quantity_as_decimal,
-            "Quantity",
-            "QuantityAsDecimal",
-        )?;
-        let Some(wire_allocations) = self.usage_allocations else {
-            return Ok(UsageRecord::new(customer, dimension, timestamp, quantity));
-        };
-        let mut forms = Vec::from_iter(form);
-        let mut allocations = Vec::with_capacity(wire_allocations.len());
-        for (index, wire) in wire_allocations.into_iter().enumerate() {
-            let allocation = read_allocation(wire, &mut forms)
-                .map_err(|e| e.within(format_args!("UsageAllocations[{index}]")))?;
-            allocations.push(allocation);
-        }
-        if forms.windows(2).any(|pair| pair[0] != pair[1]) {
-            return Err(ValidationError::new(
-                "UsageAllocations",
-                Rule::MixedQuantityKinds,
-                "",
-            ));
-        }
-        let record = UsageRecord::with_allocations(customer, dimension, timestamp, allocations)?;
-        if record.quantity() != quantity {
-            return Err(ValidationError::new(
-                "UsageAllocations",
-                Rule::AllocationSum {
-                    expected: quantity,
-                    actual: record.quantity(),
-                },
-                record.quantity(),
-            ));
-        }
-        Ok(record)
-    }
-}
-
-fn read_allocation(
-    wire: WireAllocationIn,
-    forms: &mut Vec<Form>,
-) -> Result<UsageAllocation, ValidationError> {
-    let (quantity, form) = read_quantity(
-        wire.allocated_usage_quantity,
-        wire.allocated_usage_quantity_as_decimal,
-        "AllocatedUsageQuantity",
-        "AllocatedUsageQuantityAsDecimal",
-    )?;
-    // Unlike a record's, an allocation's quantity has no default: exactly one is required.
-    forms.push(form.ok_or_else(|| required("AllocatedUsageQuantity"))?);
-    let Some(wire_tags) = wire.tags else {
-        return Ok(UsageAllocation::untagged(quantity));
-    };
-    let mut tags = Vec::new();
-    for (index, tag) in wire_tags.into_iter().enumerate() {
-        let tag = TagKey::new(tag.key)
-            .and_then(|key| Ok(Tag::new(key, TagValue::new(tag.value)?)))
-            .map_err(|e| e.within(format_args!("Tags[{index}]")))?;
-        tags.push(tag);
-    }
-    Ok(UsageAllocation::new(quantity, Tags::new(tags)?))
-}
-
-/// Validates each customer field, then resolves the mode they name.
-fn customer(
-    product: Option<&ProductCode>,
-    identifier: Option<String>,
-    account: Option<String>,
-    license: Option<String>,
-) -> Result<Customer, ValidationError> {
-    let identifier = identifier.map(CustomerIdentifier::new).transpose()?;
-    let account = account.map(CustomerAwsAccountId::new).transpose()?;
-    let license = license.map(LicenseArn::new).transpose()?;
-    let fields = CustomerFields {
-        product_code: product,
-        customer_identifier: identifier.as_ref(),
-        customer_aws_account_id: account.as_ref(),
-        license_arn: license.as_ref(),
-    };
-    Customer::from_wire_fields(fields).map_err(|e| e.to_validation_error(&fields))
 }

@@ -70,6 +70,7 @@ fn records_round_trip_in_every_mode_and_form() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines, reason = "one table of cases")]
 fn bad_entries_name_the_field_the_rule_and_the_value() {
     let base = json!({"ProductCode": "p", "Timestamp": 1_795_690_800, "CustomerAWSAccountId": "1", "Dimension": "d", "Quantity": 3});
     let with = |patch: serde_json::Value| {
@@ -275,7 +276,7 @@ fn an_entry_read_alone_keeps_field_rule_and_value_apart() {
         Err(EntryError::Invalid(e)) => {
             assert_eq!(
                 (e.field.as_str(), &e.rule, e.value.as_str()),
-                ("Quantity", &Rule::Quantity, "-1")
+                ("Quantity", &Rule::IntegerQuantity, "-1")
             );
         }
         other => panic!("expected a rule violation, got {other:?}"),
@@ -286,4 +287,165 @@ fn an_entry_read_alone_keeps_field_rule_and_value_apart() {
         UsageRecord::from_entry_json(r#"{"Quantity": "4"#, None),
         Err(EntryError::Json(_))
     ));
+}
+
+fn request(entries: &[serde_json::Value]) -> serde_json::Value {
+    json!({"ProductCode": "prod-a", "UsageRecords": entries})
+}
+
+fn entry() -> serde_json::Value {
+    json!({"Timestamp": 1_795_690_800, "CustomerAWSAccountId": "111122223333", "Dimension": "d", "Quantity": 1})
+}
+
+fn read_request(body: &str) -> Result<RequestRecords, String> {
+    serde_json::from_str(body).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_request_is_judged_as_the_service_judges_it() {
+    // At most 25 records.
+    let body = request(&vec![entry(); 25]).to_string();
+    assert_eq!(read_request(&body).unwrap().records.len(), 25);
+    let err = read_request(&request(&vec![entry(); 26]).to_string()).unwrap_err();
+    assert!(
+        err.starts_with("UsageRecords: must have 0..=25 entries, has 26"),
+        "{err}"
+    );
+
+    // A record's own ProductCode is no member of a request's record: the request's bills.
+    let mut other = entry();
+    other["ProductCode"] = json!("prod-b");
+    let read = read_request(&request(&[other.clone()]).to_string()).unwrap();
+    assert_eq!(
+        read.records[0].customer().product().unwrap().as_str(),
+        "prod-a"
+    );
+    let read = UsageRecord::from_request_entry(other, None);
+    assert!(
+        read.unwrap_err()
+            .to_string()
+            .starts_with("ProductCode: is required")
+    );
+
+    // An empty ProductCode is absent.
+    let body = json!({"ProductCode": "", "UsageRecords": [entry()]}).to_string();
+    let err = read_request(&body).unwrap_err();
+    assert!(
+        err.starts_with("UsageRecords[0].ProductCode: is required"),
+        "{err}"
+    );
+
+    // Timestamps in a request are epoch seconds.
+    let mut text_time = entry();
+    text_time["Timestamp"] = json!("2026-11-26T11:00:00Z");
+    let err = read_request(&request(&[text_time]).to_string()).unwrap_err();
+    assert!(
+        err.starts_with("UsageRecords[0].Timestamp: must be epoch seconds (a JSON number)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn arrays_in_place_of_objects_are_refused_at_every_level() {
+    let e = entry().to_string();
+    for (body, expected) in [
+        (r#"["prod-a", []]"#.to_owned(), "request body: must be a JSON object"),
+        (
+            r#"{"ProductCode":"prod-a","UsageRecords":[[1795690800,null,"111122223333",null,"d",1]]}"#.to_owned(),
+            "UsageRecords[0].UsageRecords entry: must be a JSON object",
+        ),
+        (
+            e.replace(r#""Quantity":1"#, r#""Quantity":1,"UsageAllocations":[[1]]"#),
+            "UsageAllocations[0].UsageAllocations entry: must be a JSON object",
+        ),
+        (
+            e.replace(
+                r#""Quantity":1"#,
+                r#""Quantity":1,"UsageAllocations":[{"AllocatedUsageQuantity":1,"Tags":[["k","v"]]}]"#,
+            ),
+            "Tags[0].Tags entry: must be a JSON object",
+        ),
+    ] {
+        let body = if !body.contains("UsageRecords") && body.starts_with('{') {
+            format!(r#"{{"ProductCode":"prod-a","UsageRecords":[{body}]}}"#)
+        } else {
+            body
+        };
+        let err = read_request(&body).unwrap_err();
+        assert!(err.contains(expected), "{body}: {err}");
+    }
+}
+
+#[test]
+fn duplicate_members_are_refused_in_every_entry_point() {
+    let twice = r#"{"Timestamp":1795690800,"CustomerAWSAccountId":"111122223333","Dimension":"d","Quantity":1,"Quantity":2}"#;
+    let body = format!(r#"{{"ProductCode":"prod-a","UsageRecords":[{twice}]}}"#);
+    let err = read_request(&body).unwrap_err();
+    assert!(err.contains("duplicate field `Quantity`"), "{err}");
+    let alone = twice.replace('{', r#"{"ProductCode":"prod-a","#);
+    let err = serde_json::from_str::<UsageRecord>(&alone)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("duplicate field `Quantity`"), "{err}");
+    let mut entry = serde_json::Deserializer::from_str(twice);
+    let err = UsageRecord::from_request_entry(&mut entry, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("duplicate field `Quantity`"), "{err}");
+}
+
+#[test]
+fn a_wrong_json_type_names_the_field_and_the_rule() {
+    for (member, value, expected) in [
+        (
+            "Quantity",
+            json!("5"),
+            r#"UsageRecords[0].Quantity: must be an integer (value: "\"5\"")"#,
+        ),
+        (
+            "Quantity",
+            json!(1.5),
+            "UsageRecords[0].Quantity: must be an integer",
+        ),
+        (
+            "QuantityAsDecimal",
+            json!(5),
+            "UsageRecords[0].QuantityAsDecimal: must be a string",
+        ),
+        (
+            "Dimension",
+            json!(["d"]),
+            "UsageRecords[0].Dimension: must be a string",
+        ),
+        (
+            "CustomerAWSAccountId",
+            json!(111),
+            "UsageRecords[0].CustomerAWSAccountId: must be a string",
+        ),
+        (
+            "Timestamp",
+            json!(true),
+            "UsageRecords[0].Timestamp: must be epoch seconds",
+        ),
+        (
+            "UsageAllocations",
+            json!({}),
+            "UsageRecords[0].UsageAllocations: must be a JSON array",
+        ),
+        (
+            "UsageAllocations",
+            json!([{"AllocatedUsageQuantity": 1, "Tags": "k=v"}]),
+            "UsageRecords[0].UsageAllocations[0].Tags: must be a JSON array",
+        ),
+        (
+            "UsageAllocations",
+            json!([{"AllocatedUsageQuantity": 1, "Tags": [{"Key": 1, "Value": "v"}]}]),
+            "UsageRecords[0].UsageAllocations[0].Tags[0].Key: must be a string",
+        ),
+    ] {
+        let mut e = entry();
+        e[member] = value;
+        let err = read_request(&request(&[e]).to_string()).unwrap_err();
+        assert!(err.starts_with(expected), "{member}: {err}");
+    }
 }
