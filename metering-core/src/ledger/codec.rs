@@ -15,7 +15,7 @@ use crate::strings::{
 };
 use crate::timestamp::Timestamp;
 
-use super::LedgerError;
+use super::{LedgerError, RecordId, RecordState, SetAside, Settlement, StoredRecord, UsageKey};
 
 /// A customer as four text columns, `''` where its mode has no such part:
 /// `product`, `customer_identifier`, `account`, `license`.
@@ -136,6 +136,201 @@ pub(crate) fn record_from_columns(
         .collect::<Result<Vec<_>, String>>()?;
     UsageRecord::with_allocations(customer, dimension, hour, allocations)
         .map_err(|error| error.to_string())
+}
+
+/// One open row being sealed.
+pub(crate) struct OpenRow {
+    pub key_id: i64,
+    pub customer: CustomerColumns,
+    pub dimension: String,
+    pub tags: String,
+    pub hour: i64,
+    pub micros: i64,
+    pub late_micros: i64,
+}
+
+/// The record of one customer, dimension and hour; the outer error is a corrupt row, the
+/// inner one a record the service's rules cannot hold (too many tag sets, too large a sum).
+pub(crate) fn build_record(group: &[OpenRow]) -> Result<Result<UsageRecord, String>, String> {
+    let first = &group[0];
+    let customer = customer_from_columns(first.customer.clone()).map_err(|e| e.to_string())?;
+    let dimension = DimensionKey::new(first.dimension.clone()).map_err(|e| e.to_string())?;
+    let hour = Timestamp::from_unix_seconds(first.hour).map_err(|e| e.to_string())?;
+    let mut allocations = Vec::with_capacity(group.len());
+    for row in group {
+        let micros = u64::try_from(row.micros).map_err(|e| e.to_string())?;
+        let quantity = Quantity::from_micros(micros).map_err(|e| e.to_string())?;
+        let tags: Option<Tags> = tags_from_column(&row.tags)?;
+        allocations.push(UsageAllocation { quantity, tags });
+    }
+    if let [
+        UsageAllocation {
+            quantity,
+            tags: None,
+        },
+    ] = allocations[..]
+    {
+        return Ok(Ok(UsageRecord::new(customer, dimension, hour, quantity)));
+    }
+    Ok(
+        UsageRecord::with_allocations(customer, dimension, hour, allocations)
+            .map_err(|error| error.to_string()),
+    )
+}
+
+/// A `records` row as read, before it is checked.
+pub(crate) struct RecordRow {
+    pub id: i64,
+    pub customer: CustomerColumns,
+    pub dimension: String,
+    pub hour: i64,
+    pub quantity: String,
+    pub allocations: Option<String>,
+    pub late: String,
+    pub state: String,
+    pub attempt: i64,
+    pub metering_record_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl RecordRow {
+    pub(crate) fn into_stored(self) -> Result<StoredRecord, LedgerError> {
+        let id = self.id;
+        let customer = customer_from_columns(self.customer).map_err(|e| e.to_string());
+        let hour = timestamp("records", id, self.hour)?;
+        let record = customer
+            .and_then(|c| {
+                record_from_columns(
+                    c,
+                    &self.dimension,
+                    hour,
+                    &self.quantity,
+                    self.allocations.as_deref(),
+                )
+            })
+            .map_err(corrupt("records", id))?;
+        let state = RecordState::from_name(&self.state)
+            .ok_or_else(|| format!("unknown state {:?}", self.state))
+            .map_err(corrupt("records", id))?;
+        let late = self
+            .late
+            .parse::<Quantity>()
+            .map_err(|e| e.to_string())
+            .map_err(corrupt("records", id))?;
+        let attempt = u32::try_from(self.attempt)
+            .map_err(|e| e.to_string())
+            .map_err(corrupt("records", id))?;
+        Ok(StoredRecord {
+            id: RecordId(id),
+            record,
+            state,
+            attempt,
+            late,
+            metering_record_id: self.metering_record_id,
+            detail: self.detail,
+        })
+    }
+}
+
+/// A `set_aside` row joined with its key, as read.
+pub(crate) struct SetAsideRow {
+    pub id: i64,
+    pub customer: CustomerColumns,
+    pub dimension: String,
+    pub tags: String,
+    pub hour: i64,
+    pub micros: i64,
+    pub reason: String,
+    pub at: i64,
+}
+
+impl SetAsideRow {
+    pub(crate) fn into_set_aside(self) -> Result<SetAside, LedgerError> {
+        let id = self.id;
+        let key = (|| {
+            let customer = customer_from_columns(self.customer).map_err(|e| e.to_string())?;
+            let dimension = DimensionKey::new(self.dimension).map_err(|e| e.to_string())?;
+            Ok(UsageKey::new(
+                customer,
+                dimension,
+                tags_from_column(&self.tags)?,
+            ))
+        })()
+        .map_err(corrupt("set_aside", id))?;
+        Ok(SetAside {
+            key,
+            hour: timestamp("set_aside", id, self.hour)?,
+            quantity: quantity_from_micros("set_aside", id, self.micros)?,
+            reason: self.reason,
+            at: timestamp("set_aside", id, self.at)?,
+        })
+    }
+}
+
+/// What a settlement writes: the state, the service's record ID, the detail and, for a
+/// retry, when the record is claimable again.
+pub(crate) fn settlement_columns(
+    settlement: &Settlement,
+) -> (RecordState, Option<&str>, Option<&str>, Option<Timestamp>) {
+    match settlement {
+        Settlement::Success { metering_record_id } => (
+            RecordState::Success,
+            Some(metering_record_id.as_str()),
+            None,
+            None,
+        ),
+        Settlement::NotSubscribed => (RecordState::NotSubscribed, None, None, None),
+        Settlement::Duplicate => (RecordState::Duplicate, None, None, None),
+        Settlement::Quarantined { reason } => {
+            (RecordState::Quarantined, None, Some(reason.as_str()), None)
+        }
+        Settlement::Retry { error, retry_at } => (
+            RecordState::Unsent,
+            None,
+            Some(error.as_str()),
+            Some(*retry_at),
+        ),
+    }
+}
+
+/// Why both records of an account billed under a product and under a licence in one hour
+/// are quarantined; says so through `tracing` too.
+pub(crate) fn double_billing_reason(
+    account: &str,
+    product: &str,
+    license: &str,
+    hour: Timestamp,
+) -> String {
+    tracing::error!(%account, %product, %license, %hour, "usage recorded under a product and a licence in one hour");
+    format!(
+        "account {account} has usage under product {product} and under licence {license} \
+         in hour {hour}: the service would bill both; requeue the one to send"
+    )
+}
+
+/// Why usage of a sealed hour could not move to an open one.
+pub(crate) fn month_closed_reason(hour: Timestamp) -> String {
+    format!("hour {hour} was sealed and no hour of its month is open any more")
+}
+
+/// Why usage would not fit its hour's total.
+pub(crate) fn overflow_reason() -> String {
+    format!(
+        "the hour's total would exceed the largest quantity, {}",
+        Quantity::MAX
+    )
+}
+
+/// Why usage found its record sealed already, or could not make a valid one.
+pub(crate) fn unsealable_reason(error: Option<&str>) -> String {
+    error.map_or_else(
+        || "a record for this customer, dimension and hour was sealed already".to_owned(),
+        |error| format!("no valid record can hold this hour's usage: {error}"),
+    )
+}
+
+pub(crate) fn corrupt(table: &'static str, row: i64) -> impl FnOnce(String) -> LedgerError {
+    move |detail| LedgerError::Corrupt { table, row, detail }
 }
 
 /// An hour's start as the ledger stores it: Unix seconds.

@@ -37,7 +37,7 @@ use crate::record::{Tags, UsageRecord};
 use crate::strings::DimensionKey;
 use crate::timestamp::Timestamp;
 
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -47,6 +47,10 @@ pub use flush::{FlushReport, Flusher};
 mod sqlite;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteLedger;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresLedger, PostgresLedgerBuilder};
 
 /// What usage is aggregated by, within an hour: the customer, the dimension and the tag set.
 ///
@@ -394,6 +398,10 @@ pub enum LedgerError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The ledger's configuration is not valid (a connection URL, a schema name): what is
+    /// wrong, and the rule.
+    #[error("ledger configuration: {0}")]
+    Config(String),
     /// The storage was written by a newer version of this library.
     #[error("ledger schema version {found} is newer than this build knows ({known})")]
     SchemaTooNew {

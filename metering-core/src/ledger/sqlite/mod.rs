@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use rustc_hash::FxHashMap;
 
 use super::codec::{
-    CustomerColumns, customer_columns, customer_from_columns, micros, quantity_from_micros,
-    record_from_columns, seconds, tags_column, tags_from_column, timestamp,
+    CustomerColumns, RecordRow, SetAsideRow, corrupt, customer_columns, micros,
+    month_closed_reason, overflow_reason, seconds, settlement_columns, tags_column, timestamp,
 };
 use super::{
     Checkpoint, Claim, ClaimedRecord, CommitReport, Ledger, LedgerError, LedgerStatus, RecordId,
@@ -17,7 +17,7 @@ use super::{
 };
 use crate::customer::{Customer, RequestScope};
 use crate::quantity::Quantity;
-use crate::strings::{DimensionKey, ProductCode};
+use crate::strings::ProductCode;
 use crate::timestamp::Timestamp;
 
 /// The migrations, in order: the file's `user_version` counts those applied.
@@ -145,10 +145,6 @@ fn migrate(conn: &mut Connection) -> Result<(), LedgerError> {
     Ok(())
 }
 
-fn corrupt(table: &'static str, row: i64) -> impl FnOnce(String) -> LedgerError {
-    move |detail| LedgerError::Corrupt { table, row, detail }
-}
-
 fn sealed_before(tx: &Transaction<'_>) -> Result<Option<i64>, LedgerError> {
     Ok(
         tx.query_row("SELECT sealed_before FROM ledger WHERE id = 1", [], |row| {
@@ -273,10 +269,7 @@ fn commit(
             let month =
                 |seconds| timestamp("open_usage", key_id, seconds).map(Timestamp::month_start);
             if month(open)? != month(hour)? {
-                let reason = format!(
-                    "hour {} was sealed and no hour of its month is open any more",
-                    timestamp("open_usage", key_id, hour)?
-                );
+                let reason = month_closed_reason(timestamp("open_usage", key_id, hour)?);
                 set_aside(tx, key_id, hour, amount, &reason, now)?;
                 report.set_aside += 1;
                 continue;
@@ -287,11 +280,7 @@ fn commit(
         let late = if target == hour { 0 } else { amount };
         let max = micros(Quantity::MAX);
         if upsert.execute(params![key_id, target, amount, late, max])? == 0 {
-            let reason = format!(
-                "the hour's total would exceed the largest quantity, {}",
-                Quantity::MAX
-            );
-            set_aside(tx, key_id, hour, amount, &reason, now)?;
+            set_aside(tx, key_id, hour, amount, &overflow_reason(), now)?;
             report.set_aside += 1;
         }
     }
@@ -303,42 +292,20 @@ const RECORD_COLUMNS: &str = "id, product, customer_identifier, account, license
      hour, quantity, allocations, late, state, attempt, metering_record_id, detail";
 
 fn read_record(row: &Row<'_>) -> rusqlite::Result<Result<StoredRecord, LedgerError>> {
-    let id: i64 = row.get(0)?;
-    let customer: CustomerColumns = [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?];
-    let dimension: String = row.get(5)?;
-    let hour: i64 = row.get(6)?;
-    let quantity: String = row.get(7)?;
-    let allocations: Option<String> = row.get(8)?;
-    let late: String = row.get(9)?;
-    let state: String = row.get(10)?;
-    let attempt: u32 = row.get(11)?;
-    let metering_record_id: Option<String> = row.get(12)?;
-    let detail: Option<String> = row.get(13)?;
-    Ok((|| {
-        let customer = customer_from_columns(customer).map_err(|e| e.to_string());
-        let hour = timestamp("records", id, hour)?;
-        let record = customer
-            .and_then(|c| {
-                record_from_columns(c, &dimension, hour, &quantity, allocations.as_deref())
-            })
-            .map_err(corrupt("records", id))?;
-        let state = RecordState::from_name(&state)
-            .ok_or_else(|| format!("unknown state {state:?}"))
-            .map_err(corrupt("records", id))?;
-        let late = late
-            .parse::<Quantity>()
-            .map_err(|e| e.to_string())
-            .map_err(corrupt("records", id))?;
-        Ok(StoredRecord {
-            id: RecordId(id),
-            record,
-            state,
-            attempt,
-            late,
-            metering_record_id,
-            detail,
-        })
-    })())
+    let row = RecordRow {
+        id: row.get(0)?,
+        customer: [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?],
+        dimension: row.get(5)?,
+        hour: row.get(6)?,
+        quantity: row.get(7)?,
+        allocations: row.get(8)?,
+        late: row.get(9)?,
+        state: row.get(10)?,
+        attempt: row.get(11)?,
+        metering_record_id: row.get(12)?,
+        detail: row.get(13)?,
+    };
+    Ok(row.into_stored())
 }
 
 fn query_records(
@@ -427,30 +394,12 @@ fn settle(
             report.fenced += 1;
             continue;
         };
-        let (state, record_id, detail, retry_at) = match settlement {
-            Settlement::Success { metering_record_id } => (
-                RecordState::Success,
-                Some(metering_record_id.as_str()),
-                None,
-                None,
-            ),
-            Settlement::NotSubscribed => (RecordState::NotSubscribed, None, None, None),
-            Settlement::Duplicate => (RecordState::Duplicate, None, None, None),
-            Settlement::Quarantined { reason } => {
-                (RecordState::Quarantined, None, Some(reason.as_str()), None)
-            }
-            Settlement::Retry { error, retry_at } => (
-                RecordState::Unsent,
-                None,
-                Some(error.as_str()),
-                Some(seconds(*retry_at)),
-            ),
-        };
+        let (state, record_id, detail, retry_at) = settlement_columns(settlement);
         let changed = update.execute(params![
             state.as_str(),
             record_id,
             detail,
-            retry_at,
+            retry_at.map(seconds),
             seconds(now),
             id.0,
             claimed.attempt,
@@ -505,26 +454,17 @@ fn status(tx: &Transaction<'_>) -> Result<LedgerStatus, LedgerError> {
 
 fn list_set_aside(tx: &Transaction<'_>) -> Result<Vec<SetAside>, LedgerError> {
     let read = |row: &Row<'_>| -> rusqlite::Result<Result<SetAside, LedgerError>> {
-        let id: i64 = row.get(0)?;
-        let customer: CustomerColumns = [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?];
-        let dimension: String = row.get(5)?;
-        let tags: String = row.get(6)?;
-        let (hour, micros, reason, at) = (row.get(7)?, row.get(8)?, row.get(9)?, row.get(10)?);
-        Ok((|| {
-            let key = (|| {
-                let customer = customer_from_columns(customer).map_err(|e| e.to_string())?;
-                let dimension = DimensionKey::new(dimension).map_err(|e| e.to_string())?;
-                Ok(UsageKey::new(customer, dimension, tags_from_column(&tags)?))
-            })()
-            .map_err(corrupt("set_aside", id))?;
-            Ok(SetAside {
-                key,
-                hour: timestamp("set_aside", id, hour)?,
-                quantity: quantity_from_micros("set_aside", id, micros)?,
-                reason,
-                at: timestamp("set_aside", id, at)?,
-            })
-        })())
+        let row = SetAsideRow {
+            id: row.get(0)?,
+            customer: [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?],
+            dimension: row.get(5)?,
+            tags: row.get(6)?,
+            hour: row.get(7)?,
+            micros: row.get(8)?,
+            reason: row.get(9)?,
+            at: row.get(10)?,
+        };
+        Ok(row.into_set_aside())
     };
     tx.prepare_cached(
         "SELECT s.id, k.product, k.customer_identifier, k.account, k.license, k.dimension, \

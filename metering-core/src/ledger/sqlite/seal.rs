@@ -2,27 +2,12 @@
 
 use rusqlite::{Row, Transaction, params};
 
-use super::{corrupt, set_aside};
+use super::set_aside;
 use crate::ledger::codec::{
-    CustomerColumns, allocations_column, customer_from_columns, quantity_from_micros,
-    tags_from_column, timestamp,
+    CustomerColumns, OpenRow, allocations_column, build_record, corrupt, double_billing_reason,
+    quantity_from_micros, timestamp, unsealable_reason,
 };
 use crate::ledger::{LedgerError, SealReport};
-use crate::quantity::Quantity;
-use crate::record::{Tags, UsageAllocation, UsageRecord};
-use crate::strings::DimensionKey;
-use crate::timestamp::Timestamp;
-
-/// One open row being sealed.
-struct OpenRow {
-    key_id: i64,
-    customer: CustomerColumns,
-    dimension: String,
-    tags: String,
-    hour: i64,
-    micros: i64,
-    late_micros: i64,
-}
 
 /// Seals the open usage of hours starting before `before` (of one customer's keys when
 /// `customer` is given) into records.
@@ -122,44 +107,12 @@ fn seal_group(
         report.sealed += 1;
         return Ok(());
     }
-    let reason = match record {
-        Ok(_) => "a record for this customer, dimension and hour was sealed already".to_owned(),
-        Err(error) => format!("no valid record can hold this hour's usage: {error}"),
-    };
+    let reason = unsealable_reason(record.err().as_deref());
     for row in group {
         set_aside(tx, row.key_id, row.hour, row.micros, &reason, now)?;
         report.set_aside += 1;
     }
     Ok(())
-}
-
-/// The record of one customer, dimension and hour; the outer error is a corrupt row, the
-/// inner one a record the service's rules cannot hold (too many tag sets, too large a sum).
-fn build_record(group: &[OpenRow]) -> Result<Result<UsageRecord, String>, String> {
-    let first = &group[0];
-    let customer = customer_from_columns(first.customer.clone()).map_err(|e| e.to_string())?;
-    let dimension = DimensionKey::new(first.dimension.clone()).map_err(|e| e.to_string())?;
-    let hour = Timestamp::from_unix_seconds(first.hour).map_err(|e| e.to_string())?;
-    let mut allocations = Vec::with_capacity(group.len());
-    for row in group {
-        let micros = u64::try_from(row.micros).map_err(|e| e.to_string())?;
-        let quantity = Quantity::from_micros(micros).map_err(|e| e.to_string())?;
-        let tags: Option<Tags> = tags_from_column(&row.tags)?;
-        allocations.push(UsageAllocation { quantity, tags });
-    }
-    if let [
-        UsageAllocation {
-            quantity,
-            tags: None,
-        },
-    ] = allocations[..]
-    {
-        return Ok(Ok(UsageRecord::new(customer, dimension, hour, quantity)));
-    }
-    Ok(
-        UsageRecord::with_allocations(customer, dimension, hour, allocations)
-            .map_err(|error| error.to_string()),
-    )
 }
 
 /// Quarantines both sides when one account has records under a product code and under a
@@ -187,11 +140,7 @@ fn quarantine_double_billing(tx: &Transaction<'_>, first_new: i64) -> Result<usi
     let mut quarantined = 0;
     for (product_record, license_record, account, product, license, hour) in pairs {
         let hour = timestamp("records", product_record, hour)?;
-        let reason = format!(
-            "account {account} has usage under product {product} and under licence {license} \
-             in hour {hour}: the service would bill both; requeue the one to send"
-        );
-        tracing::error!(%account, %product, %license, %hour, "usage recorded under a product and a licence in one hour");
+        let reason = double_billing_reason(&account, &product, &license, hour);
         quarantined += tx.execute(
             "UPDATE records SET state = 'quarantined', detail = ?1 \
              WHERE id IN (?2, ?3) AND state = 'unsent'",

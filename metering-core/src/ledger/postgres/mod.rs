@@ -1,0 +1,736 @@
+//! The fleet ledger: one `PostgreSQL` database shared by every instance of a service.
+//!
+//! Every instance commits its own checkpoints; any instance may seal, claim and send. Each
+//! operation is one `READ COMMITTED` transaction on a pooled connection, and every step of
+//! the protocol holds under concurrency without session state (no advisory locks that would
+//! vanish with a connection):
+//! - **Commit** applies a checkpoint once: the instance's row is upserted only when the
+//!   number is above its last one, and that row lock makes a retried commit racing its
+//!   first try wait, then see it applied. Open usage rows are updated in one sorted
+//!   statement, so committers meeting on hot keys take row locks in one order and never
+//!   deadlock.
+//! - **Commit against seal**: a commit reads the seal watermark `FOR SHARE`, a seal takes it
+//!   `FOR UPDATE`. Commits run side by side; a seal waits for the commits in flight and
+//!   they wait for it, then read the new watermark and move their late usage on. No delta
+//!   can land in an hour while it is being sealed, or be deleted with it uncounted.
+//! - **Seal** runs once per hour whoever calls it: the second sealer waits on the
+//!   watermark's row, then finds nothing open below it; records are unique per customer,
+//!   dimension and hour besides.
+//! - **Claim** takes the oldest sendable records with `FOR UPDATE SKIP LOCKED`, so flushers
+//!   never wait on each other nor claim a record twice; **settle** writes an outcome only
+//!   where the record is still leased to the same owner under the same attempt.
+//!
+//! Connect with a URL (`postgres://user:password@host:5432/db`): `sslmode=require` turns
+//! TLS on (feature `postgres-tls`: rustls, verified against the system's roots). The
+//! migrations below are embedded and applied at start, under a transaction-level advisory
+//! lock so that instances starting at once take turns; `schema_migrations` lists those
+//! applied. The schema:
+#![doc = concat!("```sql\n", include_str!("v1.sql"), "```")]
+
+mod config;
+mod seal;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use deadpool_postgres::{Object, Pool};
+use rustc_hash::FxHashMap;
+use tokio::sync::OnceCell;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+pub use self::config::PostgresLedgerBuilder;
+use super::codec::{
+    CustomerColumns, RecordRow, SetAsideRow, customer_columns, micros, month_closed_reason,
+    overflow_reason, seconds, settlement_columns, tags_column, timestamp,
+};
+use super::{
+    Checkpoint, Claim, ClaimedRecord, CommitReport, Ledger, LedgerError, LedgerStatus, RecordId,
+    RecordState, SealReport, SetAside, SettleReport, Settlement, StoredRecord, UsageKey,
+};
+use crate::customer::{Customer, RequestScope};
+use crate::quantity::Quantity;
+use crate::strings::ProductCode;
+use crate::timestamp::Timestamp;
+
+/// The migrations, in order: `schema_migrations` lists the versions applied.
+const MIGRATIONS: &[&str] = &[include_str!("v1.sql")];
+
+/// The most records one claim leases: what one `BatchMeterUsage` request carries.
+const CLAIM_SIZE: i64 = 25;
+
+const HOUR_SECONDS: i64 = 3600;
+
+/// A ledger in a `PostgreSQL` database, through a pool of connections. Cloning shares the
+/// pool; build another ledger on the same URL for a handle that behaves like another
+/// process.
+#[derive(Clone)]
+pub struct PostgresLedger {
+    pool: Pool,
+    schema: Option<String>,
+    /// Set once the schema is up to date: migrations run before the first operation.
+    migrated: Arc<OnceCell<()>>,
+    /// Key ids never change once committed, so they are cached.
+    key_ids: Arc<Mutex<FxHashMap<Arc<UsageKey>, i64>>>,
+}
+
+impl fmt::Debug for PostgresLedger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresLedger")
+            .field("schema", &self.schema)
+            .field("pool", &self.pool.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<tokio_postgres::Error> for LedgerError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Storage(Box::new(error))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for LedgerError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Self::Storage(Box::new(error))
+    }
+}
+
+impl PostgresLedger {
+    /// A builder for the database at `url` (`postgres://user:password@host:port/database`,
+    /// or the `key=value` form), with the pool's defaults.
+    ///
+    /// # Errors
+    /// [`LedgerError::Config`] when the URL is not valid, or asks for TLS in a build
+    /// without the `postgres-tls` feature.
+    pub fn builder(url: &str) -> Result<PostgresLedgerBuilder, LedgerError> {
+        PostgresLedgerBuilder::new(url)
+    }
+
+    /// Connects to the database at `url` and brings its schema up to date.
+    ///
+    /// # Errors
+    /// When the URL is invalid, the database does not answer, or its schema was written by
+    /// a newer version of this library.
+    pub async fn connect(url: &str) -> Result<Self, LedgerError> {
+        Self::builder(url)?.connect().await
+    }
+
+    /// The database's schema, migrated once per ledger.
+    async fn client(&self) -> Result<Object, LedgerError> {
+        self.migrated
+            .get_or_try_init(|| migrate(&self.pool, self.schema.as_deref()))
+            .await?;
+        Ok(self.pool.get().await?)
+    }
+
+    /// The ids of the deltas' keys, in order. New keys are inserted first in their own
+    /// statement: a key is harmless without usage, and once committed its id can be cached.
+    async fn key_ids(&self, checkpoint: &Checkpoint) -> Result<Vec<i64>, LedgerError> {
+        let missing: BTreeMap<[String; 6], Arc<UsageKey>> = {
+            let cache = self.key_ids.lock().unwrap_or_else(PoisonError::into_inner);
+            checkpoint
+                .deltas
+                .iter()
+                .filter(|delta| !cache.contains_key(&delta.key))
+                .map(|delta| (key_columns(&delta.key), Arc::clone(&delta.key)))
+                .collect()
+        };
+        if !missing.is_empty() {
+            // Sorted, so that two processes inserting the same new keys lock them in one order.
+            let columns: [Vec<&str>; 6] = std::array::from_fn(|column| {
+                missing.keys().map(|key| key[column].as_str()).collect()
+            });
+            let params: Vec<&(dyn ToSql + Sync)> = columns
+                .iter()
+                .map(|column| column as &(dyn ToSql + Sync))
+                .collect();
+            let client = self.client().await?;
+            let insert = client
+                .prepare_cached(&format!(
+                    "INSERT INTO usage_keys (product, customer_identifier, account, license, \
+                     dimension, tags) SELECT * FROM {KEYS} ON CONFLICT DO NOTHING"
+                ))
+                .await?;
+            client.execute(&insert, &params).await?;
+            let select = client
+                .prepare_cached(&format!(
+                    "SELECT k.id, k.product, k.customer_identifier, k.account, k.license, \
+                     k.dimension, k.tags FROM usage_keys k JOIN {KEYS} USING (product, \
+                     customer_identifier, account, license, dimension, tags)"
+                ))
+                .await?;
+            let rows = client.query(&select, &params).await?;
+            let mut cache = self.key_ids.lock().unwrap_or_else(PoisonError::into_inner);
+            for row in rows {
+                let columns: [String; 6] = std::array::from_fn(|i| row.get(i + 1));
+                if let Some(key) = missing.get(&columns) {
+                    cache.insert(Arc::clone(key), row.get(0));
+                }
+            }
+        }
+        let cache = self.key_ids.lock().unwrap_or_else(PoisonError::into_inner);
+        checkpoint
+            .deltas
+            .iter()
+            .map(|delta| {
+                cache.get(&delta.key).copied().ok_or_else(|| {
+                    LedgerError::Storage(format!("no id was stored for key {:?}", delta.key).into())
+                })
+            })
+            .collect()
+    }
+}
+
+/// The keys passed as six arrays, as a table.
+const KEYS: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+     $5::text[], $6::text[]) AS n (product, customer_identifier, account, license, \
+     dimension, tags)";
+
+/// A key as the six text columns of `usage_keys`.
+fn key_columns(key: &UsageKey) -> [String; 6] {
+    let [product, identifier, account, license] = customer_columns(key.customer());
+    [
+        product,
+        identifier,
+        account,
+        license,
+        key.dimension().as_str().to_owned(),
+        tags_column(key.tags()),
+    ]
+}
+
+/// Applies the migrations not applied yet, in one transaction that holds a
+/// transaction-level advisory lock: instances starting at once take turns, and the lock
+/// goes with the transaction whatever happens to the connection.
+async fn migrate(pool: &Pool, schema: Option<&str>) -> Result<(), LedgerError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('metering ledger'), \
+         hashtext(COALESCE($1, current_schema(), '')))",
+        &[&schema],
+    )
+    .await?;
+    if let Some(schema) = schema {
+        // The name was checked to be a plain identifier.
+        tx.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path TO {schema}"
+        ))
+        .await?;
+    }
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, \
+         applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .await?;
+    let found: i32 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .get(0);
+    let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+    if found > known {
+        return Err(LedgerError::SchemaTooNew {
+            found: found.into(),
+            known: known.into(),
+        });
+    }
+    for (version, migration) in (1..).zip(MIGRATIONS).skip(found.unsigned_abs() as usize) {
+        tx.batch_execute(migration).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&version],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Usage placed by a commit: one open row's addition and the deltas it came from.
+#[derive(Default)]
+struct Placed {
+    micros: i64,
+    late_micros: i64,
+    /// (hour, micros) of each delta, to set aside one by one if the row cannot take them.
+    deltas: Vec<(i64, i64)>,
+}
+
+/// Entries to set aside: key id, hour, micros, reason.
+type Asides = Vec<(i64, i64, i64, String)>;
+
+async fn insert_set_aside(
+    tx: &deadpool_postgres::Transaction<'_>,
+    asides: &Asides,
+    now: i64,
+) -> Result<(), LedgerError> {
+    if asides.is_empty() {
+        return Ok(());
+    }
+    for (key_id, hour, micros, reason) in asides {
+        tracing::warn!(key_id, hour, micros, reason, "usage set aside");
+    }
+    let key_ids: Vec<i64> = asides.iter().map(|a| a.0).collect();
+    let hours: Vec<i64> = asides.iter().map(|a| a.1).collect();
+    let amounts: Vec<i64> = asides.iter().map(|a| a.2).collect();
+    let reasons: Vec<&str> = asides.iter().map(|a| a.3.as_str()).collect();
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO set_aside (key_id, hour, micros, reason, at) \
+             SELECT *, $5 FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[])",
+        )
+        .await?;
+    tx.execute(&statement, &[&key_ids, &hours, &amounts, &reasons, &now])
+        .await?;
+    Ok(())
+}
+
+impl PostgresLedger {
+    async fn commit_checkpoint(
+        &self,
+        checkpoint: &Checkpoint,
+        now: Timestamp,
+    ) -> Result<CommitReport, LedgerError> {
+        let mut report = CommitReport::default();
+        let key_ids = self.key_ids(checkpoint).await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let number = i64::try_from(checkpoint.number).unwrap_or(i64::MAX);
+        let now = seconds(now);
+        // The instance's row lock orders retries of one checkpoint: the second waits, then
+        // finds the number applied.
+        let applied = tx
+            .query_opt(
+                "INSERT INTO instances (instance, last_checkpoint, committed_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (instance) DO UPDATE \
+                 SET last_checkpoint = excluded.last_checkpoint, \
+                 committed_at = excluded.committed_at \
+                 WHERE instances.last_checkpoint < excluded.last_checkpoint RETURNING 1",
+                &[&checkpoint.instance.to_string(), &number, &now],
+            )
+            .await?
+            .is_some();
+        if !applied {
+            // Ended here rather than by a drop, which would leave the rollback to the
+            // connection's task.
+            tx.commit().await?;
+            return Ok(report);
+        }
+        report.applied = true;
+        let global: Option<i64> = tx
+            .query_one(
+                "SELECT sealed_before FROM ledger WHERE id = 1 FOR SHARE",
+                &[],
+            )
+            .await?
+            .get(0);
+        let own = customer_seals(&tx, checkpoint).await?;
+        let mut placed: BTreeMap<(i64, i64), Placed> = BTreeMap::new();
+        let mut asides = Asides::new();
+        let max = micros(Quantity::MAX);
+        for (delta, key_id) in checkpoint.deltas.iter().zip(key_ids) {
+            let hour = seconds(delta.hour.hour_start());
+            let amount = micros(delta.quantity);
+            let own = own.get(&customer_columns(delta.key.customer())).copied();
+            let mut target = hour;
+            if let Some(open) = global.max(own).filter(|&open| hour < open) {
+                let month =
+                    |seconds| timestamp("open_usage", key_id, seconds).map(Timestamp::month_start);
+                if month(open)? != month(hour)? {
+                    let reason = month_closed_reason(timestamp("open_usage", key_id, hour)?);
+                    asides.push((key_id, hour, amount, reason));
+                    report.set_aside += 1;
+                    continue;
+                }
+                target = open;
+                report.late += 1;
+            }
+            let row = placed.entry((key_id, target)).or_default();
+            if row.micros + amount > max {
+                asides.push((key_id, hour, amount, overflow_reason()));
+                report.set_aside += 1;
+                continue;
+            }
+            row.micros += amount;
+            if target != hour {
+                row.late_micros += amount;
+            }
+            row.deltas.push((hour, amount));
+        }
+        // One statement, rows in (key, hour) order: concurrent commits lock in one order.
+        let key_ids: Vec<i64> = placed.keys().map(|k| k.0).collect();
+        let hours: Vec<i64> = placed.keys().map(|k| k.1).collect();
+        let amounts: Vec<i64> = placed.values().map(|p| p.micros).collect();
+        let late: Vec<i64> = placed.values().map(|p| p.late_micros).collect();
+        let upsert = tx
+            .prepare_cached(
+                "INSERT INTO open_usage AS o (key_id, hour, micros, late_micros) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) \
+                 ON CONFLICT (key_id, hour) DO UPDATE SET micros = o.micros + excluded.micros, \
+                 late_micros = o.late_micros + excluded.late_micros \
+                 WHERE o.micros + excluded.micros <= $5 RETURNING key_id, hour",
+            )
+            .await?;
+        let written: Vec<(i64, i64)> = tx
+            .query(&upsert, &[&key_ids, &hours, &amounts, &late, &max])
+            .await?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        for (key, row) in &placed {
+            if !written.contains(key) {
+                for &(hour, amount) in &row.deltas {
+                    asides.push((key.0, hour, amount, overflow_reason()));
+                    report.set_aside += 1;
+                }
+            }
+        }
+        insert_set_aside(&tx, &asides, now).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+}
+
+/// The hours sealed ahead for the checkpoint's customers who unsubscribed.
+async fn customer_seals(
+    tx: &deadpool_postgres::Transaction<'_>,
+    checkpoint: &Checkpoint,
+) -> Result<FxHashMap<CustomerColumns, i64>, LedgerError> {
+    let customers: BTreeSet<CustomerColumns> = checkpoint
+        .deltas
+        .iter()
+        .map(|delta| customer_columns(delta.key.customer()))
+        .collect();
+    let columns: [Vec<&str>; 4] =
+        std::array::from_fn(|i| customers.iter().map(|c| c[i].as_str()).collect());
+    let statement = tx
+        .prepare_cached(
+            "SELECT product, customer_identifier, account, license, sealed_before \
+             FROM customer_seals JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) \
+             AS c (product, customer_identifier, account, license) \
+             USING (product, customer_identifier, account, license)",
+        )
+        .await?;
+    let rows = tx
+        .query(
+            &statement,
+            &[&columns[0], &columns[1], &columns[2], &columns[3]],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| (std::array::from_fn(|i| row.get(i)), row.get(4)))
+        .collect())
+}
+
+/// The columns [`read_record`] reads, in order.
+const RECORD_COLUMNS: &str = "id, product, customer_identifier, account, license, dimension, \
+     hour, quantity, allocations, late, state, attempt, metering_record_id, detail";
+
+fn read_record(row: &Row) -> Result<StoredRecord, LedgerError> {
+    RecordRow {
+        id: row.get(0),
+        customer: [row.get(1), row.get(2), row.get(3), row.get(4)],
+        dimension: row.get(5),
+        hour: row.get(6),
+        quantity: row.get(7),
+        allocations: row.get(8),
+        late: row.get(9),
+        state: row.get(10),
+        attempt: row.get::<_, i32>(11).into(),
+        metering_record_id: row.get(12),
+        detail: row.get(13),
+    }
+    .into_stored()
+}
+
+/// Records a flusher may claim at `$1`: unsent past their backoff, or leased past expiry.
+const CLAIMABLE: &str =
+    "((state = 'unsent' AND next_attempt_at <= $1) OR (state = 'leased' AND lease_expires <= $1))";
+
+impl Ledger for PostgresLedger {
+    async fn commit(
+        &self,
+        checkpoint: &Checkpoint,
+        now: Timestamp,
+    ) -> Result<CommitReport, LedgerError> {
+        self.commit_checkpoint(checkpoint, now).await
+    }
+
+    async fn seal(&self, until: Timestamp, now: Timestamp) -> Result<SealReport, LedgerError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Waits for the commits in flight; a second sealer waits here for the first.
+        let sealed: Option<i64> = tx
+            .query_one(
+                "SELECT sealed_before FROM ledger WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .await?
+            .get(0);
+        let before = seconds(until.hour_start()).max(sealed.unwrap_or(i64::MIN));
+        let report = seal::seal_rows(&tx, before, None, seconds(now)).await?;
+        tx.execute(
+            "UPDATE ledger SET sealed_before = $1 WHERE id = 1",
+            &[&before],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn seal_customer(
+        &self,
+        customer: &Customer,
+        now: Timestamp,
+    ) -> Result<SealReport, LedgerError> {
+        let columns = customer_columns(customer);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT 1 FROM ledger WHERE id = 1 FOR UPDATE", &[])
+            .await?;
+        let before = seconds(now.hour_start()) + HOUR_SECONDS;
+        let report = seal::seal_rows(&tx, before, Some(&columns), seconds(now)).await?;
+        let [product, identifier, account, license] = &columns;
+        tx.execute(
+            "INSERT INTO customer_seals AS s (product, customer_identifier, account, license, \
+             sealed_before) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (product, customer_identifier, account, license) DO UPDATE \
+             SET sealed_before = GREATEST(s.sealed_before, excluded.sealed_before)",
+            &[product, identifier, account, license, &before],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease: Duration,
+    ) -> Result<Option<Claim>, LedgerError> {
+        let expires = now.saturating_add(lease);
+        let now = seconds(now);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // Records another flusher is claiming right now are skipped, not waited for.
+        let first = tx
+            .query_opt(
+                &format!(
+                    "SELECT product FROM records WHERE {CLAIMABLE} ORDER BY hour, id LIMIT 1 \
+                     FOR UPDATE SKIP LOCKED"
+                ),
+                &[&now],
+            )
+            .await?;
+        let Some(first) = first else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let product: String = first.get(0);
+        let scope = if product.is_empty() {
+            RequestScope::Licensed
+        } else {
+            RequestScope::Product(
+                ProductCode::new(product.clone())
+                    .map_err(|e| e.to_string())
+                    .map_err(super::codec::corrupt("records", 0))?,
+            )
+        };
+        let statement = tx
+            .prepare_cached(&format!(
+                "UPDATE records SET state = 'leased', attempt = attempt + 1, lease_owner = $3, \
+                 lease_expires = $4 WHERE id IN (SELECT id FROM records WHERE product = $2 \
+                 AND {CLAIMABLE} ORDER BY hour, id LIMIT {CLAIM_SIZE} FOR UPDATE SKIP LOCKED) \
+                 RETURNING {RECORD_COLUMNS}"
+            ))
+            .await?;
+        let rows = tx
+            .query(&statement, &[&now, &product, &owner, &seconds(expires)])
+            .await?;
+        tx.commit().await?;
+        let mut records = rows
+            .iter()
+            .map(read_record)
+            .collect::<Result<Vec<_>, _>>()?;
+        records.sort_by_key(|stored| (stored.record.timestamp(), stored.id));
+        Ok(Some(Claim {
+            owner: owner.to_owned(),
+            expires,
+            scope,
+            records: records
+                .into_iter()
+                .map(|stored| ClaimedRecord {
+                    id: stored.id,
+                    attempt: stored.attempt,
+                    record: stored.record,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn settle(
+        &self,
+        claim: &Claim,
+        outcomes: &[(RecordId, Settlement)],
+        now: Timestamp,
+    ) -> Result<SettleReport, LedgerError> {
+        let held: Vec<_> = outcomes
+            .iter()
+            .filter_map(|(id, settlement)| {
+                let claimed = claim.records.iter().find(|record| record.id == *id)?;
+                Some((
+                    id.0,
+                    i64::from(claimed.attempt),
+                    settlement_columns(settlement),
+                ))
+            })
+            .collect();
+        let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
+        let attempts: Vec<i64> = held.iter().map(|h| h.1).collect();
+        let states: Vec<&str> = held.iter().map(|h| h.2.0.as_str()).collect();
+        let record_ids: Vec<Option<&str>> = held.iter().map(|h| h.2.1).collect();
+        let details: Vec<Option<&str>> = held.iter().map(|h| h.2.2).collect();
+        let retry_at: Vec<Option<i64>> = held.iter().map(|h| h.2.3.map(seconds)).collect();
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "UPDATE records r SET state = s.state, metering_record_id = s.record_id, \
+                 detail = s.detail, next_attempt_at = COALESCE(s.retry_at, r.next_attempt_at), \
+                 settled_at = $1, lease_owner = NULL, lease_expires = NULL \
+                 FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
+                 $7::bigint[]) AS s (id, attempt, state, record_id, detail, retry_at) \
+                 WHERE r.id = s.id AND r.state = 'leased' AND r.attempt = s.attempt \
+                 AND r.lease_owner = $8",
+            )
+            .await?;
+        let settled = client
+            .execute(
+                &statement,
+                &[
+                    &seconds(now),
+                    &ids,
+                    &attempts,
+                    &states,
+                    &record_ids,
+                    &details,
+                    &retry_at,
+                    &claim.owner,
+                ],
+            )
+            .await?;
+        let settled = usize::try_from(settled).unwrap_or(usize::MAX);
+        Ok(SettleReport {
+            settled,
+            fenced: outcomes.len().saturating_sub(settled),
+        })
+    }
+
+    async fn status(&self) -> Result<LedgerStatus, LedgerError> {
+        let mut client = self.client().await?;
+        // One snapshot for every count.
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let mut status = LedgerStatus {
+            records: RecordState::ALL.iter().map(|&state| (state, 0)).collect(),
+            ..LedgerStatus::default()
+        };
+        for row in tx
+            .query("SELECT state, COUNT(*) FROM records GROUP BY state", &[])
+            .await?
+        {
+            let (state, count): (String, i64) = (row.get(0), row.get(1));
+            if let Some(entry) = status
+                .records
+                .iter_mut()
+                .find(|(known, _)| known.as_str() == state)
+            {
+                entry.1 = count.unsigned_abs();
+            }
+        }
+        let row = tx
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM open_usage), (SELECT COUNT(*) FROM set_aside), \
+                 (SELECT MIN(hour) FROM records \
+                  WHERE state IN ('unsent', 'leased', 'quarantined')), \
+                 (SELECT sealed_before FROM ledger WHERE id = 1)",
+                &[],
+            )
+            .await?;
+        status.open_keys = row.get::<_, i64>(0).unsigned_abs();
+        status.set_aside = row.get::<_, i64>(1).unsigned_abs();
+        let hour = |column: usize, table| {
+            row.get::<_, Option<i64>>(column)
+                .map(|h| timestamp(table, 0, h))
+                .transpose()
+        };
+        status.oldest_unsent_hour = hour(2, "records")?;
+        status.sealed_before = hour(3, "ledger")?;
+        tx.commit().await?;
+        Ok(status)
+    }
+
+    async fn records(&self, state: Option<RecordState>) -> Result<Vec<StoredRecord>, LedgerError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE $1::text IS NULL OR state = $1 \
+                 ORDER BY hour, id"
+            ))
+            .await?;
+        client
+            .query(&statement, &[&state.map(RecordState::as_str)])
+            .await?
+            .iter()
+            .map(read_record)
+            .collect()
+    }
+
+    async fn set_aside(&self) -> Result<Vec<SetAside>, LedgerError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT s.id, k.product, k.customer_identifier, k.account, k.license, \
+                 k.dimension, k.tags, s.hour, s.micros, s.reason, s.at \
+                 FROM set_aside s JOIN usage_keys k ON k.id = s.key_id ORDER BY s.id",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                SetAsideRow {
+                    id: row.get(0),
+                    customer: [row.get(1), row.get(2), row.get(3), row.get(4)],
+                    dimension: row.get(5),
+                    tags: row.get(6),
+                    hour: row.get(7),
+                    micros: row.get(8),
+                    reason: row.get(9),
+                    at: row.get(10),
+                }
+                .into_set_aside()
+            })
+            .collect()
+    }
+
+    async fn requeue(&self, id: RecordId, now: Timestamp) -> Result<bool, LedgerError> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE records SET state = 'unsent', next_attempt_at = $1 \
+                 WHERE id = $2 AND state = 'quarantined'",
+                &[&seconds(now), &id.0],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+}

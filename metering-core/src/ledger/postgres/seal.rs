@@ -1,0 +1,214 @@
+//! Sealing: open usage of closed hours becomes immutable records, once.
+
+use deadpool_postgres::Transaction;
+use rustc_hash::FxHashSet;
+use tokio_postgres::types::ToSql;
+
+use super::{Asides, insert_set_aside};
+use crate::ledger::codec::{
+    CustomerColumns, OpenRow, allocations_column, build_record, corrupt, double_billing_reason,
+    quantity_from_micros, timestamp, unsealable_reason,
+};
+use crate::ledger::{LedgerError, SealReport};
+
+/// Seals the open usage of hours starting before `before` (of one customer's keys when
+/// `customer` is given) into records. The caller holds the watermark's row lock.
+pub(super) async fn seal_rows(
+    tx: &Transaction<'_>,
+    before: i64,
+    customer: Option<&CustomerColumns>,
+    now: i64,
+) -> Result<SealReport, LedgerError> {
+    const SELECT: &str = "SELECT k.id, k.product, k.customer_identifier, k.account, k.license, \
+         k.dimension, k.tags, o.hour, o.micros, o.late_micros \
+         FROM open_usage o JOIN usage_keys k ON k.id = o.key_id WHERE o.hour < $1";
+    const BY_CUSTOMER: &str = " AND k.product = $2 AND k.customer_identifier = $3 \
+         AND k.account = $4 AND k.license = $5";
+    const ORDER: &str = " ORDER BY k.product, k.customer_identifier, k.account, k.license, \
+         k.dimension, o.hour, k.tags";
+    const DELETE: &str = "DELETE FROM open_usage WHERE hour < $1";
+    const DELETE_BY_CUSTOMER: &str = " AND key_id IN (SELECT id FROM usage_keys \
+         WHERE product = $2 AND customer_identifier = $3 AND account = $4 AND license = $5)";
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&before];
+    let (select, delete) = match customer {
+        None => (format!("{SELECT}{ORDER}"), DELETE.to_owned()),
+        Some(columns) => {
+            params.extend(columns.iter().map(|c| c as &(dyn ToSql + Sync)));
+            (
+                format!("{SELECT}{BY_CUSTOMER}{ORDER}"),
+                format!("{DELETE}{DELETE_BY_CUSTOMER}"),
+            )
+        }
+    };
+    let rows: Vec<OpenRow> = tx
+        .query(&select, &params)
+        .await?
+        .iter()
+        .map(|row| OpenRow {
+            key_id: row.get(0),
+            customer: [row.get(1), row.get(2), row.get(3), row.get(4)],
+            dimension: row.get(5),
+            tags: row.get(6),
+            hour: row.get(7),
+            micros: row.get(8),
+            late_micros: row.get(9),
+        })
+        .collect();
+    let mut report = SealReport::default();
+    let mut asides = Asides::new();
+    let mut new = NewRecords::default();
+    let mut groups = Vec::new();
+    for group in rows
+        .chunk_by(|a, b| a.customer == b.customer && a.dimension == b.dimension && a.hour == b.hour)
+    {
+        let first = &group[0];
+        match build_record(group).map_err(corrupt("open_usage", first.key_id))? {
+            Ok(record) => {
+                let late = group.iter().map(|row| row.late_micros).sum::<i64>();
+                let late = quantity_from_micros("open_usage", first.key_id, late)?;
+                new.push(
+                    first,
+                    record.quantity().to_string(),
+                    allocations_column(&record),
+                    late.to_string(),
+                );
+                groups.push(group);
+            }
+            Err(error) => set_aside_group(group, &unsealable_reason(Some(&error)), &mut asides),
+        }
+    }
+    let inserted = new.insert(tx, now).await?;
+    report.sealed = inserted.len();
+    let identities: FxHashSet<&Identity> = inserted.iter().map(|(_, identity)| identity).collect();
+    for group in groups {
+        let first = &group[0];
+        let identity = (first.customer.clone(), first.dimension.clone(), first.hour);
+        if !identities.contains(&identity) {
+            set_aside_group(group, &unsealable_reason(None), &mut asides);
+        }
+    }
+    report.set_aside = asides.len();
+    insert_set_aside(tx, &asides, now).await?;
+    tx.execute(&delete, &params).await?;
+    let ids: Vec<i64> = inserted.iter().map(|(id, _)| *id).collect();
+    report.quarantined += quarantine_double_billing(tx, &ids).await?;
+    Ok(report)
+}
+
+fn set_aside_group(group: &[OpenRow], reason: &str, asides: &mut Asides) {
+    asides.extend(
+        group
+            .iter()
+            .map(|row| (row.key_id, row.hour, row.micros, reason.to_owned())),
+    );
+}
+
+/// A record's identity: customer, dimension, hour.
+type Identity = (CustomerColumns, String, i64);
+
+/// The columns of the records a seal makes, inserted in one statement.
+#[derive(Default)]
+struct NewRecords {
+    customer: [Vec<String>; 4],
+    dimension: Vec<String>,
+    hour: Vec<i64>,
+    quantity: Vec<String>,
+    allocations: Vec<Option<String>>,
+    late: Vec<String>,
+}
+
+impl NewRecords {
+    fn push(&mut self, row: &OpenRow, quantity: String, allocations: Option<String>, late: String) {
+        for (column, value) in self.customer.iter_mut().zip(&row.customer) {
+            column.push(value.clone());
+        }
+        self.dimension.push(row.dimension.clone());
+        self.hour.push(row.hour);
+        self.quantity.push(quantity);
+        self.allocations.push(allocations);
+        self.late.push(late);
+    }
+
+    /// Inserts the records; those whose identity was sealed already are left out. Returns
+    /// the ids and identities inserted.
+    async fn insert(
+        &self,
+        tx: &Transaction<'_>,
+        now: i64,
+    ) -> Result<Vec<(i64, Identity)>, LedgerError> {
+        if self.hour.is_empty() {
+            return Ok(Vec::new());
+        }
+        let statement = tx
+            .prepare_cached(
+                "INSERT INTO records (product, customer_identifier, account, license, dimension, \
+                 hour, quantity, allocations, late, sealed_at, state, next_attempt_at) \
+                 SELECT *, $10, 'unsent', $10 FROM unnest($1::text[], $2::text[], $3::text[], \
+                 $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[]) \
+                 ON CONFLICT DO NOTHING \
+                 RETURNING id, product, customer_identifier, account, license, dimension, hour",
+            )
+            .await?;
+        let [product, identifier, account, license] = &self.customer;
+        let rows = tx
+            .query(
+                &statement,
+                &[
+                    product,
+                    identifier,
+                    account,
+                    license,
+                    &self.dimension,
+                    &self.hour,
+                    &self.quantity,
+                    &self.allocations,
+                    &self.late,
+                    &now,
+                ],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let customer = [row.get(1), row.get(2), row.get(3), row.get(4)];
+                (row.get(0), (customer, row.get(5), row.get(6)))
+            })
+            .collect())
+    }
+}
+
+/// Quarantines both sides when one account has records under a product code and under a
+/// licence in the same hour (one of them among `new`): the service would bill both.
+async fn quarantine_double_billing(
+    tx: &Transaction<'_>,
+    new: &[i64],
+) -> Result<usize, LedgerError> {
+    if new.is_empty() {
+        return Ok(0);
+    }
+    let pairs = tx
+        .query(
+            "SELECT a.id, b.id, a.account, a.product, b.license, a.hour FROM records a \
+             JOIN records b ON b.account = a.account AND b.hour = a.hour \
+             WHERE a.account != '' AND a.license = '' AND b.license != '' \
+             AND (a.id = ANY($1) OR b.id = ANY($1))",
+            &[&new],
+        )
+        .await?;
+    let mut quarantined = 0;
+    for pair in pairs {
+        let (product_record, license_record): (i64, i64) = (pair.get(0), pair.get(1));
+        let (account, product, license): (String, String, String) =
+            (pair.get(2), pair.get(3), pair.get(4));
+        let hour = timestamp("records", product_record, pair.get(5))?;
+        let reason = double_billing_reason(&account, &product, &license, hour);
+        quarantined += tx
+            .execute(
+                "UPDATE records SET state = 'quarantined', detail = $1 \
+                 WHERE id IN ($2, $3) AND state = 'unsent'",
+                &[&reason, &product_record, &license_record],
+            )
+            .await?;
+    }
+    Ok(usize::try_from(quarantined).unwrap_or(usize::MAX))
+}
