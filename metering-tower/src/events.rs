@@ -1,10 +1,10 @@
 //! The Marketplace's subscription notifications (SNS topics `aws-mp-subscription-notification`
 //! and `aws-mp-entitlement-notification`), as an SQS message body carries them.
 
-use metering_core::{
-    Customer, CustomerAwsAccountId, CustomerIdentifier, LicenseArn, ProductCode, ValidationError,
-};
+use metering_core::Customer;
 use serde::Deserialize;
+
+use crate::customer::{CustomerError, Members};
 
 /// What happened to a subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -51,14 +51,9 @@ pub enum EventError {
         /// The parser's error, naming the member.
         source: serde_json::Error,
     },
-    /// A member breaks the service's rule for that field.
-    #[error("{0}")]
-    Field(#[from] ValidationError),
-    /// No member names the customer in a way the service bills.
-    #[error(
-        "the notification names no billable customer: it needs `product-code` with `customer-identifier` or `customer-aws-account-id`, or `customer-aws-account-id` with `licenseArn` (got: {0})"
-    )]
-    NoCustomer(String),
+    /// The members name no billable customer.
+    #[error("the notification's {0}")]
+    Customer(#[from] CustomerError),
 }
 
 /// The SNS envelope as SQS delivers it (without raw message delivery).
@@ -112,36 +107,13 @@ impl SubscriptionEvent {
 
 impl Message {
     fn into_event(self) -> Result<SubscriptionEvent, EventError> {
-        let described = format!(
-            "customer-identifier {:?}, customer-aws-account-id {:?}, product-code {:?}, licenseArn {:?}",
-            self.customer_identifier,
-            self.customer_aws_account_id,
-            self.product_code,
-            self.license_arn
-        );
-        let customer = match (
-            self.license_arn,
-            self.customer_aws_account_id,
-            self.product_code.filter(|code| !code.is_empty()),
-            // The Seller Guide's samples pad the identifier with a space; none has one.
-            self.customer_identifier
-                .map(|id| id.trim().to_owned())
-                .filter(|id| !id.is_empty()),
-        ) {
-            (Some(license), Some(account), _, _) => Customer::Licensed {
-                account: CustomerAwsAccountId::new(account)?,
-                license: LicenseArn::new(license)?,
-            },
-            (None, Some(account), Some(product), _) => Customer::Account {
-                product: ProductCode::new(product)?,
-                account: CustomerAwsAccountId::new(account)?,
-            },
-            (None, None, Some(product), Some(identifier)) => Customer::Legacy {
-                product: ProductCode::new(product)?,
-                identifier: CustomerIdentifier::new(identifier)?,
-            },
-            _ => return Err(EventError::NoCustomer(described)),
-        };
+        let customer = Members {
+            license: self.license_arn,
+            account: self.customer_aws_account_id,
+            product: self.product_code,
+            identifier: self.customer_identifier,
+        }
+        .customer()?;
         Ok(SubscriptionEvent {
             action: self.action,
             customer,

@@ -1,10 +1,16 @@
 #![doc = include_str!("../README.md")]
 
+mod customer;
 mod events;
 mod layer;
+#[cfg(feature = "axum")]
+mod registration;
 
+pub use customer::CustomerError;
 pub use events::{Action, EventError, SubscriptionEvent};
 
 pub use layer::{
     Failures, FromExtensions, Measure, MeterLayer, MeterService, ResponseFuture, Usage, UsageOf,
 };
+#[cfg(feature = "axum")]
+pub use registration::{Registered, Registrar, Registration, RegistrationError, TOKEN_FIELD};

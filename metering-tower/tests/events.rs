@@ -1,7 +1,7 @@
 //! Subscription notifications as SQS delivers them, into typed events.
 
 use metering::{Customer, CustomerAwsAccountId, CustomerIdentifier, LicenseArn, ProductCode};
-use metering_tower::{Action, EventError, SubscriptionEvent};
+use metering_tower::{Action, CustomerError, EventError, SubscriptionEvent};
 
 const ACCOUNT: &str = "123456789012";
 const LICENSE: &str = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef";
@@ -93,7 +93,10 @@ fn bad_messages_say_what_is_wrong() {
     let nobody =
         SubscriptionEvent::from_sqs_body(r#"{"action": "subscribe-success", "product-code": "p"}"#)
             .unwrap_err();
-    assert!(matches!(nobody, EventError::NoCustomer(_)), "{nobody}");
+    assert!(
+        matches!(nobody, EventError::Customer(CustomerError::NoCustomer(_))),
+        "{nobody}"
+    );
 
     let bad_account = SubscriptionEvent::from_sqs_body(
         r#"{"action": "subscribe-success", "customer-aws-account-id": "12ab", "product-code": "p"}"#,
@@ -101,7 +104,8 @@ fn bad_messages_say_what_is_wrong() {
     .unwrap_err();
     let text = bad_account.to_string();
     assert!(
-        matches!(bad_account, EventError::Field(_)) && text.contains("12ab"),
+        matches!(bad_account, EventError::Customer(CustomerError::Field(_)))
+            && text.contains("12ab"),
         "{text}"
     );
 
