@@ -77,7 +77,7 @@ fn every_kind_of_bad_record_gets_a_verdict_naming_record_field_rule_and_value() 
             (3, "rule", Some("Dimension")),
             (4, "rule", Some("UsageAllocations[0].Tags[0].Key")),
             (5, "rule", Some("CustomerAWSAccountId")),
-            (6, "type", None),
+            (6, "rule", Some("Quantity")),
             (7, "malformed", None),
             (8, "unsendable", Some("Timestamp")),
             (9, "unsendable", Some("Timestamp")),
@@ -94,7 +94,7 @@ fn every_kind_of_bad_record_gets_a_verdict_naming_record_field_rule_and_value() 
         verdicts[4]["rule"]
             .as_str()
             .unwrap()
-            .contains("expected i64"),
+            .contains("must be an integer"),
         "{}",
         verdicts[4]
     );
@@ -124,8 +124,8 @@ fn every_kind_of_bad_record_gets_a_verdict_naming_record_field_rule_and_value() 
         (
             &json!(9),
             &json!(1),
-            &json!(4),
-            &json!(1),
+            &json!(5),
+            &json!(0),
             &json!(1),
             &json!(2)
         )
