@@ -65,6 +65,7 @@ impl RunningEmulator {
             quota: builder.quota.map(|quota| Mutex::new(Bucket::new(quota))),
             requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
             state: Mutex::new(State {
                 ledger: Ledger::default(),
                 subscribed: builder.subscribed,
@@ -147,6 +148,13 @@ impl RunningEmulator {
         self.shared.throttled.load(Ordering::Relaxed)
     }
 
+    /// How many records were answered `DuplicateRecord` (another quantity was billed for
+    /// their key before).
+    #[must_use]
+    pub fn duplicates(&self) -> u64 {
+        self.shared.duplicates.load(Ordering::Relaxed)
+    }
+
     /// Stops accepting, closes every connection, and waits for the server to stop.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -191,6 +199,8 @@ struct Shared {
     requests: AtomicU64,
     /// `ThrottlingException` answers, injected or by the quota.
     throttled: AtomicU64,
+    /// `DuplicateRecord` answers.
+    duplicates: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -506,7 +516,10 @@ impl Shared {
             }
             match state.ledger.bill(&record) {
                 Billed::Success(id) => answer.result(&record, Some(id), "Success"),
-                Billed::Duplicate => answer.result(&record, None, "DuplicateRecord"),
+                Billed::Duplicate => {
+                    self.duplicates.fetch_add(1, Ordering::Relaxed);
+                    answer.result(&record, None, "DuplicateRecord");
+                }
             }
         }
         drop(state);

@@ -140,6 +140,11 @@ async fn success_is_billed_and_idempotent_and_other_quantities_are_duplicates() 
         again.results()[0].metering_record_id(),
         Some(ids[1].as_str())
     );
+    assert_eq!(
+        emulator.duplicates(),
+        0,
+        "an identical resend is no duplicate"
+    );
 
     // Same customer, dimension and hour, another quantity: DuplicateRecord, not billed.
     let other = send(
@@ -151,6 +156,7 @@ async fn success_is_billed_and_idempotent_and_other_quantities_are_duplicates() 
     .unwrap();
     assert_eq!(statuses(&other), [Status::DuplicateRecord]);
     assert_eq!(other.results()[0].metering_record_id(), None);
+    assert_eq!(emulator.duplicates(), 1);
 
     let ledger = emulator.ledger();
     assert_eq!(ledger.len(), 2);
