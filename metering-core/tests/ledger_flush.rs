@@ -314,3 +314,137 @@ async fn an_unsubscribing_customer_is_sealed_and_sent_now() {
     assert_eq!(sent[0].timestamp(), at("2026-11-26T12:00:00Z"));
     assert_eq!(fx.ledger().status().await.unwrap().open_keys, 1);
 }
+
+/// The seller's whole integration: a Meter on a ledger file, with a submitter.
+mod meter {
+    use metering_core::{Dimension, Meter, MeterError};
+
+    use super::*;
+
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    struct Calls;
+
+    // By hand: this crate cannot use `metering-derive`, which is what implements this seal.
+    impl metering_core::__private::DerivedDimension for Calls {}
+
+    impl Dimension for Calls {
+        const ALL: &'static [Self] = &[Self];
+        fn key(self) -> &'static str {
+            "calls"
+        }
+    }
+
+    impl Fixture {
+        fn config(&self) -> MeterConfig {
+            MeterConfig::new()
+                .with_clock(self.clock.clone())
+                .with_grace(Duration::from_mins(15))
+                .with_lease(Duration::from_mins(1))
+                .with_commit_interval(Duration::from_millis(10))
+                .with_flush_interval(Duration::from_hours(1))
+        }
+
+        fn meter(&self) -> Meter {
+            let submitter = Submitter::with_config(
+                Arc::clone(&self.service),
+                SubmitConfig {
+                    requests_per_second: None,
+                    max_attempts: 1,
+                    ..SubmitConfig::default()
+                },
+                Arc::new(self.clock.clone()),
+            );
+            Meter::open(self.dir.path().join("ledger.sqlite"))
+                .unwrap()
+                .config(self.config())
+                .submitter(submitter)
+                .build()
+                .unwrap()
+        }
+
+        fn billed(&self) -> Vec<(String, Quantity)> {
+            let mut billed: Vec<_> = self
+                .service
+                .billed
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(key, (quantity, _))| (format!("{key:?}"), *quantity))
+                .collect();
+            billed.sort();
+            billed
+        }
+    }
+
+    #[tokio::test]
+    async fn a_meter_on_a_file_records_seals_and_sends_each_hour_once() {
+        let fx = Fixture::new("2026-12-01T05:10:00Z");
+        let (a, b) = (customer("111111111111"), customer("222222222222"));
+        let meter = fx.meter();
+        meter.record(&a, Calls, quantity("1.5")).unwrap();
+        meter.record(&a, Calls, quantity("2")).unwrap();
+        meter
+            .record_durable(&b, Calls, quantity("4"))
+            .await
+            .unwrap();
+        // The hour is open: nothing is sealed, nothing sent.
+        let report = meter.flush().await.unwrap();
+        assert_eq!((report.claims, fx.sent().len()), (0, 0));
+
+        fx.advance(Duration::from_mins(70));
+        let report = meter.flush().await.unwrap();
+        assert_eq!(report.success, 2, "{report:?}");
+        let sent = fx.sent();
+        assert_eq!(sent.len(), 2);
+        let mut quantities: Vec<Quantity> = sent.iter().map(UsageRecord::quantity).collect();
+        quantities.sort();
+        assert_eq!(quantities, [quantity("3.5"), quantity("4")]);
+        assert!(
+            sent.iter()
+                .all(|r| r.timestamp() == at("2026-12-01T05:00:00Z"))
+        );
+
+        // Sent once: a later flush has nothing left, and a reopened meter neither.
+        assert_eq!(meter.flush().await.unwrap().claims, 0);
+        meter.shutdown().await.unwrap();
+        let again = fx.meter();
+        fx.advance(Duration::from_hours(2));
+        assert_eq!(again.flush().await.unwrap().claims, 0);
+        again.shutdown().await.unwrap();
+        assert_eq!(fx.sent().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_unsubscribing_customer_is_sealed_and_sent_at_once() {
+        let fx = Fixture::new("2026-11-26T12:20:00Z");
+        let (leaving, staying) = (customer("111111111111"), customer("222222222222"));
+        let meter = fx.meter();
+        meter.record(&leaving, Calls, quantity("3")).unwrap();
+        meter.record(&staying, Calls, quantity("5")).unwrap();
+        let report = meter.seal_and_flush_customer(&leaving).await.unwrap();
+        assert_eq!(report.success, 1, "{report:?}");
+        let sent = fx.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].customer(), &leaving);
+        assert_eq!(
+            (sent[0].quantity(), sent[0].timestamp()),
+            (quantity("3"), at("2026-11-26T12:00:00Z"))
+        );
+        assert_eq!(fx.billed().len(), 1);
+        meter.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_meter_without_a_submitter_says_so_when_asked_to_send() {
+        let fx = Fixture::new("2026-11-26T12:20:00Z");
+        let meter = Meter::open(fx.dir.path().join("ledger.sqlite"))
+            .unwrap()
+            .config(fx.config())
+            .build()
+            .unwrap();
+        let error = meter.flush().await.unwrap_err();
+        assert!(matches!(error, MeterError::NoSubmitter), "{error}");
+        assert!(error.to_string().contains(".submitter("), "{error}");
+        meter.shutdown().await.unwrap();
+    }
+}

@@ -68,6 +68,11 @@ pub enum MeterError {
         /// Its value.
         value: String,
     },
+    /// Sending was asked of a meter built without a submitter.
+    #[error(
+        "this Meter sends nothing: build it with `.submitter(...)` to flush, or let another process send"
+    )]
+    NoSubmitter,
     /// A Meter runs its writer on Tokio: build it inside a runtime.
     #[error("a Meter must be built inside a Tokio runtime")]
     NoRuntime,

@@ -36,6 +36,7 @@
 
 mod config;
 mod error;
+mod sender;
 mod slot;
 mod table;
 #[cfg(test)]
@@ -55,7 +56,8 @@ pub use self::config::MeterConfig;
 pub use self::error::MeterError;
 use self::slot::AddError;
 use self::table::{Entry, KeyRef, Table};
-use crate::ledger::{Checkpoint, Delta, InstanceId, Ledger, LedgerStatus, UsageKey};
+use crate::ledger::{Checkpoint, Delta, FlushReport, InstanceId, Ledger, LedgerStatus, UsageKey};
+use crate::submit::{Submitter, Transport};
 use crate::{Customer, Dimension, Quantity, Tags, Timestamp, UsageTags};
 
 const NANOS_PER_HOUR: i128 = 3_600_000_000_000;
@@ -350,6 +352,7 @@ pub struct Meter {
     shared: Arc<Shared>,
     ledger: Arc<dyn writer::LedgerDyn>,
     writer: Option<Writer>,
+    sender: Option<sender::Sender>,
 }
 
 impl std::fmt::Debug for Meter {
@@ -367,12 +370,22 @@ struct Writer {
     task: JoinHandle<Result<(), MeterError>>,
 }
 
-/// Builds a [`Meter`]: give it a ledger, and optionally a configuration.
-#[derive(Debug)]
+/// Builds a [`Meter`]: give it a ledger, and optionally a configuration and a submitter.
 #[must_use]
 pub struct MeterBuilder<L = ()> {
     config: MeterConfig,
     ledger: L,
+    sender: Option<sender::MakeFlusher>,
+}
+
+impl<L: std::fmt::Debug> std::fmt::Debug for MeterBuilder<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeterBuilder")
+            .field("config", &self.config)
+            .field("ledger", &self.ledger)
+            .field("sends", &self.sender.is_some())
+            .finish()
+    }
 }
 
 impl Meter {
@@ -381,7 +394,20 @@ impl Meter {
         MeterBuilder {
             config: MeterConfig::default(),
             ledger: (),
+            sender: None,
         }
+    }
+
+    /// A builder on the `SQLite` ledger file at `path` (created if missing): the embedded
+    /// default. Give it a submitter to send what it seals.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or migrated.
+    #[cfg(feature = "sqlite")]
+    pub fn open(
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<MeterBuilder<Arc<crate::ledger::SqliteLedger>>, MeterError> {
+        Ok(Self::builder().ledger(crate::ledger::SqliteLedger::open(path)?))
     }
 }
 
@@ -392,12 +418,23 @@ impl<L> MeterBuilder<L> {
         self
     }
 
-    /// The ledger the meter commits to.
+    /// The ledger the meter commits to (a submitter given before is dropped: give it after).
     pub fn ledger<N: Ledger>(self, ledger: N) -> MeterBuilder<Arc<N>> {
         MeterBuilder {
             config: self.config,
             ledger: Arc::new(ledger),
+            sender: None,
         }
+    }
+}
+
+impl<L: Ledger> MeterBuilder<Arc<L>> {
+    /// Sends what the ledger seals through `submitter`: the meter then seals closed hours
+    /// and claims, sends and settles their records every flush interval, in the background.
+    /// Without one, the meter only records and commits (another process may send).
+    pub fn submitter<T: Transport>(mut self, submitter: Submitter<T>) -> Self {
+        self.sender = Some(sender::make(self.ledger.clone(), submitter));
+        self
     }
 }
 
@@ -413,10 +450,16 @@ impl<L: Ledger> MeterBuilder<Arc<L>> {
         let shared = Arc::new(Shared::new(self.config));
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let task = runtime.spawn(writer::run(shared.clone(), self.ledger.clone(), stopped));
+        let sender = self.sender.map(|make| {
+            let mut sender = make(shared.config.clone());
+            sender.start(&runtime);
+            sender
+        });
         Ok(Meter {
             shared,
             ledger: self.ledger,
             writer: Some(Writer { stop, task }),
+            sender,
         })
     }
 }
@@ -472,6 +515,33 @@ impl Meter {
         self.shared.durable().await
     }
 
+    /// Commits what was recorded, seals the hours closed for longer than the grace, and
+    /// sends every sendable record now, without waiting for the flush interval.
+    ///
+    /// # Errors
+    /// [`MeterError::NoSubmitter`] when the meter was built without one; the ledger's error.
+    pub async fn flush(&self) -> Result<FlushReport, MeterError> {
+        let sender = self.sender.as_ref().ok_or(MeterError::NoSubmitter)?;
+        self.commit().await?;
+        Ok(sender.flush().await?)
+    }
+
+    /// For a customer who unsubscribed (the service takes their usage for one more hour):
+    /// commits what was recorded, seals every hour of theirs up to now, including the open
+    /// one, and sends it now. Their usage recorded later for a sealed hour goes to the
+    /// oldest open hour of the month, as any late usage.
+    ///
+    /// # Errors
+    /// As [`Meter::flush`].
+    pub async fn seal_and_flush_customer(
+        &self,
+        customer: &Customer,
+    ) -> Result<FlushReport, MeterError> {
+        let sender = self.sender.as_ref().ok_or(MeterError::NoSubmitter)?;
+        self.commit().await?;
+        Ok(sender.flush_customer(customer).await?)
+    }
+
     /// This process's instance in the ledger.
     #[must_use]
     pub fn instance(&self) -> InstanceId {
@@ -500,6 +570,9 @@ impl Meter {
     /// # Errors
     /// [`MeterError::Unflushed`] with the usage that could not be committed.
     pub async fn shutdown(mut self) -> Result<(), MeterError> {
+        if let Some(sender) = self.sender.as_mut() {
+            sender.stop(self.shared.config.shutdown_timeout()).await;
+        }
         let Some(Writer { stop, task }) = self.writer.take() else {
             return Ok(());
         };

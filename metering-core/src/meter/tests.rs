@@ -17,6 +17,8 @@ use crate::{CustomerAwsAccountId, ManualClock, ProductCode, Tag, TagKey, TagValu
 struct MemoryLedger {
     committed: Mutex<Vec<Checkpoint>>,
     failing: AtomicBool,
+    /// A bug in the ledger: its commit panics, taking the writer down.
+    panicking: AtomicBool,
     attempts: Mutex<Vec<(u64, usize)>>,
 }
 
@@ -48,6 +50,10 @@ impl Ledger for MemoryLedger {
             .lock()
             .unwrap()
             .push((checkpoint.number, checkpoint.deltas.len()));
+        assert!(
+            !self.panicking.load(Ordering::SeqCst),
+            "a bug in the ledger"
+        );
         if self.failing.load(Ordering::SeqCst) {
             return Err(LedgerError::Storage("disk full".into()));
         }
@@ -369,6 +375,20 @@ async fn record_durable_resolves_once_committed() {
         );
     }
     meter.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_writer_that_panicked_does_not_leave_durable_callers_waiting() {
+    let ledger = Arc::new(MemoryLedger::default());
+    let meter = meter(&ledger, &ManualClock::new(at(NOW)));
+    ledger.panicking.store(true, Ordering::SeqCst);
+    let a = customer("111111111111");
+    let durable = meter.record_durable(&a, Usage::ApiCalls, q("1"));
+    let answer = tokio::time::timeout(Duration::from_secs(10), durable)
+        .await
+        .expect("a durable caller waited for a writer that is gone");
+    assert!(matches!(answer, Err(MeterError::Closed)), "{answer:?}");
+    assert!(ledger.totals().is_empty());
 }
 
 #[tokio::test]

@@ -34,6 +34,8 @@ pub(super) async fn run<L: Ledger>(
     ledger: Arc<L>,
     mut stop: oneshot::Receiver<()>,
 ) -> Result<(), MeterError> {
+    // However the writer ends (a panic included), durable callers are told, not left waiting.
+    let _closed = Closed(&shared);
     loop {
         tokio::select! {
             biased;
@@ -45,11 +47,18 @@ pub(super) async fn run<L: Ledger>(
         checkpoint(&shared, false);
         commit(&shared, &*ledger).await;
     }
-    let result = finish(&shared, &*ledger).await;
-    shared
-        .progress
-        .send_modify(|progress| progress.closed = true);
-    result
+    finish(&shared, &*ledger).await
+}
+
+/// Marks the writer stopped when dropped.
+struct Closed<'a>(&'a Shared);
+
+impl Drop for Closed<'_> {
+    fn drop(&mut self) {
+        self.0
+            .progress
+            .send_modify(|progress| progress.closed = true);
+    }
 }
 
 /// Until the next commit, or the hour's turn if sooner (so that the current hour moves on

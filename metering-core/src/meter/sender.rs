@@ -1,0 +1,114 @@
+//! The Meter's sending side: a [`Flusher`] run in the background every flush interval, and
+//! asked directly for an unsubscribing customer.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::MeterConfig;
+use crate::Customer;
+use crate::ledger::{FlushReport, Flusher, Ledger, LedgerError};
+use crate::submit::{Submitter, Transport};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A flusher with its ledger's and transport's types erased, so that the Meter is generic
+/// over neither.
+trait FlushDyn: Send + Sync {
+    fn flush(&self) -> BoxFuture<'_, Result<FlushReport, LedgerError>>;
+    fn flush_customer<'a>(
+        &'a self,
+        customer: &'a Customer,
+    ) -> BoxFuture<'a, Result<FlushReport, LedgerError>>;
+    fn run(self: Arc<Self>, stop: oneshot::Receiver<()>) -> BoxFuture<'static, ()>;
+}
+
+impl<L: Ledger, T: Transport> FlushDyn for Flusher<L, T> {
+    fn flush(&self) -> BoxFuture<'_, Result<FlushReport, LedgerError>> {
+        Box::pin(Flusher::flush(self))
+    }
+
+    fn flush_customer<'a>(
+        &'a self,
+        customer: &'a Customer,
+    ) -> BoxFuture<'a, Result<FlushReport, LedgerError>> {
+        Box::pin(Flusher::flush_customer(self, customer))
+    }
+
+    fn run(self: Arc<Self>, stop: oneshot::Receiver<()>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            Flusher::run(&self, async {
+                let _ = stop.await;
+            })
+            .await;
+        })
+    }
+}
+
+/// How a builder makes the flusher once the configuration is final.
+pub(super) type MakeFlusher = Box<dyn FnOnce(MeterConfig) -> Sender + Send>;
+
+/// The flusher a builder was given, not yet started.
+pub(super) fn make<L: Ledger, T: Transport>(
+    ledger: Arc<L>,
+    submitter: Submitter<T>,
+) -> MakeFlusher {
+    Box::new(move |config| Sender {
+        flusher: Arc::new(Flusher::new(ledger, submitter, config)),
+        running: None,
+    })
+}
+
+/// The flusher, and its background loop once started.
+pub(super) struct Sender {
+    flusher: Arc<dyn FlushDyn>,
+    running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+}
+
+impl Sender {
+    /// Starts the background loop on `runtime`.
+    pub(super) fn start(&mut self, runtime: &tokio::runtime::Handle) {
+        let (stop, stopped) = oneshot::channel();
+        let task = runtime.spawn(self.flusher.clone().run(stopped));
+        self.running = Some((stop, task));
+    }
+
+    pub(super) async fn flush(&self) -> Result<FlushReport, LedgerError> {
+        self.flusher.flush().await
+    }
+
+    pub(super) async fn flush_customer(
+        &self,
+        customer: &Customer,
+    ) -> Result<FlushReport, LedgerError> {
+        self.flusher.flush_customer(customer).await
+    }
+
+    /// Stops the loop, waiting for a flush under way at most `within`; a flush cut short
+    /// leaves its claims to expire, and their records are sent again, identical.
+    pub(super) async fn stop(&mut self, within: std::time::Duration) {
+        let Some((stop, task)) = self.running.take() else {
+            return;
+        };
+        let _ = stop.send(());
+        let abort = task.abort_handle();
+        if tokio::time::timeout(within, task).await.is_err() {
+            tracing::warn!(
+                "the flush under way did not end within the shutdown timeout; its claimed \
+                 records are sent again when their lease expires"
+            );
+            abort.abort();
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        if let Some((_, task)) = self.running.take() {
+            task.abort();
+        }
+    }
+}
