@@ -421,8 +421,8 @@ mod meter {
         let meter = fx.meter();
         meter.record(&leaving, Calls, quantity("3")).unwrap();
         meter.record(&staying, Calls, quantity("5")).unwrap();
-        let report = meter.seal_and_flush_customer(&leaving).await.unwrap();
-        assert_eq!(report.success, 1, "{report:?}");
+        // Sent by this call, or by the background flush it waited for: sent either way.
+        meter.seal_and_flush_customer(&leaving).await.unwrap();
         let sent = fx.sent();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].customer(), &leaving);

@@ -55,6 +55,10 @@ pub struct Flusher<L, T> {
     submitter: Submitter<T>,
     config: MeterConfig,
     owner: String,
+    /// Held through each flush: one flusher runs one flush at a time, so a flush asked for
+    /// (an unsubscribing customer's) waits for the background one instead of racing it for
+    /// the same records.
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl<L: Ledger, T: Transport> Flusher<L, T> {
@@ -66,6 +70,7 @@ impl<L: Ledger, T: Transport> Flusher<L, T> {
             submitter,
             config,
             owner: format!("flusher-{:016x}", fastrand::u64(..)),
+            turn: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -88,6 +93,7 @@ impl<L: Ledger, T: Transport> Flusher<L, T> {
     /// When the ledger fails; records claimed but not settled are sent again once their
     /// lease expires.
     pub async fn flush(&self) -> Result<FlushReport, LedgerError> {
+        let _turn = self.turn.lock().await;
         let now = self.config.clock().now();
         let until = now.saturating_sub(self.config.grace());
         let sealed = self.ledger.seal(until, now).await?;
@@ -100,6 +106,7 @@ impl<L: Ledger, T: Transport> Flusher<L, T> {
     /// # Errors
     /// As [`Flusher::flush`].
     pub async fn flush_customer(&self, customer: &Customer) -> Result<FlushReport, LedgerError> {
+        let _turn = self.turn.lock().await;
         let now = self.config.clock().now();
         let sealed = self.ledger.seal_customer(customer, now).await?;
         self.send_all(sealed).await
