@@ -28,9 +28,9 @@ async fn main() {
     let start = || Emulator::builder().quota(Some(Quota::SERVICE)).start();
 
     let emulator = start().await.unwrap();
-    let submitter = Submitter::new(AwsTransport::from_config(common::sdk_config(
-        emulator.endpoint_url(),
-    )));
+    let submitter = Submitter::new(AwsTransport::from_conf(
+        common::sdk_config(emulator.endpoint_url()).build(),
+    ));
     let started = Instant::now();
     let report = submitter.submit(records.clone()).await;
     let ours = started.elapsed();

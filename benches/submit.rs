@@ -11,11 +11,10 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metering::submit::{SubmitConfig, Submitter};
-use metering::{AwsTransport, SystemClock, aws_sdk};
+use metering::{AwsTransport, aws_sdk};
 use metering_emulator::Emulator;
 use tokio::runtime::Runtime;
 
@@ -43,16 +42,10 @@ fn main() {
     };
     let raw_client = aws_sdk::Client::from_conf(sdk_config().build());
     let requests = common::sdk_requests(&records);
-    let config = SubmitConfig {
-        requests_per_second: None,
-        concurrency: CONCURRENCY,
-        ..SubmitConfig::default()
-    };
-    let submitter = Submitter::with_config(
-        AwsTransport::from_config(sdk_config()),
-        config,
-        Arc::new(SystemClock),
-    );
+    let config = SubmitConfig::default()
+        .with_requests_per_second(None)
+        .with_concurrency(CONCURRENCY);
+    let submitter = Submitter::with_config(AwsTransport::from_conf(sdk_config().build()), config);
 
     let raw = || {
         let started = Instant::now();

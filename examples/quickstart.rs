@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unsubscribed(["999999999999"])
         .start()
         .await?;
-    let submitter = Submitter::new(AwsTransport::from_config(
+    let submitter = Submitter::new(AwsTransport::from_conf(
         aws_sdk::Config::builder()
             .behavior_version_latest()
             .region(Region::new("us-east-1"))
@@ -63,7 +63,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 None,
                 "quickstart",
             ))
-            .endpoint_url(emulator.endpoint_url()),
+            .endpoint_url(emulator.endpoint_url())
+            .build(),
     ));
 
     let records = usage()?;

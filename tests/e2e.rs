@@ -4,20 +4,19 @@
 
 use std::collections::HashMap;
 use std::error::Error as _;
-use std::sync::Arc;
 use std::time::Duration;
 
 use metering::submit::{SubmitConfig, Submitter};
 use metering::{
     AwsTransport, Customer, CustomerAwsAccountId, DimensionKey, ErrorCode, Outcome, ProductCode,
-    Quantity, QuarantineReason, SystemClock, TimeViolation, Timestamp, UsageRecord, aws_sdk,
+    Quantity, QuarantineReason, TimeViolation, Timestamp, UsageRecord, aws_sdk,
 };
-use metering_emulator::{Emulator, Faults, RunningEmulator};
+use metering_emulator::{Emulator, Faults, Quota, RunningEmulator};
 
 const PRODUCT: &str = "prod-e2e";
 
 fn transport(emulator: &RunningEmulator) -> AwsTransport {
-    AwsTransport::from_config(
+    AwsTransport::from_conf(
         aws_sdk::Config::builder()
             .behavior_version_latest()
             .region(aws_sdk::config::Region::new("us-east-1"))
@@ -29,20 +28,19 @@ fn transport(emulator: &RunningEmulator) -> AwsTransport {
                 aws_sdk::config::timeout::TimeoutConfig::builder()
                     .operation_attempt_timeout(Duration::from_secs(5))
                     .build(),
-            ),
+            )
+            .build(),
     )
 }
 
 fn submitter(emulator: &RunningEmulator) -> Submitter<AwsTransport> {
-    let config = SubmitConfig {
-        requests_per_second: None,
-        concurrency: 8,
-        max_attempts: 40,
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(20),
-        ..SubmitConfig::default()
-    };
-    Submitter::with_config(transport(emulator), config, Arc::new(SystemClock))
+    let config = SubmitConfig::default()
+        .with_requests_per_second(None)
+        .with_concurrency(8)
+        .with_max_attempts(40)
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(20));
+    Submitter::with_config(transport(emulator), config)
 }
 
 fn customer(product: &str, account: u64) -> Customer {
@@ -332,11 +330,12 @@ async fn statuses_come_back_per_record_and_retries_are_idempotent() {
 #[tokio::test]
 async fn missing_credentials_stop_and_keep_every_record() {
     let emulator = Emulator::builder().start().await.unwrap();
-    let transport = AwsTransport::from_config(
+    let transport = AwsTransport::from_conf(
         aws_sdk::Config::builder()
             .behavior_version_latest()
             .region(aws_sdk::config::Region::new("us-east-1"))
-            .endpoint_url(emulator.endpoint_url()),
+            .endpoint_url(emulator.endpoint_url())
+            .build(),
     );
     let report = Submitter::new(transport)
         .submit([record(PRODUCT, 1, "api", hours_ago(1), 1)])
@@ -362,7 +361,7 @@ async fn credentials_never_show_in_debug_output_or_errors() {
         .start()
         .await
         .unwrap();
-    let transport = AwsTransport::from_config(
+    let transport = AwsTransport::from_conf(
         aws_sdk::Config::builder()
             .behavior_version_latest()
             .region(aws_sdk::config::Region::new("us-east-1"))
@@ -373,14 +372,13 @@ async fn credentials_never_show_in_debug_output_or_errors() {
                 None,
                 "e2e",
             ))
-            .endpoint_url(emulator.endpoint_url()),
+            .endpoint_url(emulator.endpoint_url())
+            .build(),
     );
-    let config = SubmitConfig {
-        max_attempts: 2,
-        initial_backoff: Duration::from_millis(1),
-        ..SubmitConfig::default()
-    };
-    let submitter = Submitter::with_config(transport, config, Arc::new(SystemClock));
+    let config = SubmitConfig::default()
+        .with_max_attempts(2)
+        .with_initial_backoff(Duration::from_millis(1));
+    let submitter = Submitter::with_config(transport, config);
     let report = submitter
         .submit([record(PRODUCT, 1, "api", hours_ago(1), 1)])
         .await;
@@ -401,4 +399,32 @@ async fn credentials_never_show_in_debug_output_or_errors() {
     ] {
         assert!(!shown.contains(SECRET), "{shown}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_submitters_in_one_process_share_the_accounts_quota() {
+    let emulator = Emulator::builder()
+        .quota(Some(Quota::SERVICE))
+        .start()
+        .await
+        .unwrap();
+    // Two products, two submitters with the default configuration, two tasks: 30 requests
+    // in all. Each alone would stay under 10 a second; together they would not, unless
+    // they share one budget.
+    let submit = |product: &'static str| {
+        let submitter = Submitter::new(transport(&emulator));
+        let records: Vec<_> = (0..375)
+            .map(|i| record(product, 1000 + i, "api", hours_ago(1), 1))
+            .collect();
+        tokio::spawn(async move { submitter.submit(records).await })
+    };
+    let (a, b) = (submit(PRODUCT), submit("prod-e2e-other"));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    assert_eq!(a.summary().success + b.summary().success, 750);
+    assert_eq!(emulator.requests(), 30);
+    assert_eq!(
+        emulator.throttled(),
+        0,
+        "no request over the account's quota"
+    );
 }

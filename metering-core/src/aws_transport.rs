@@ -36,35 +36,37 @@ impl std::fmt::Debug for AwsTransport {
     }
 }
 
+/// Named as the SDK names its client's constructors (`Client::new`, `Client::from_conf`).
 impl AwsTransport {
     /// A transport configured the way AWS SDK users expect: region and credentials from
     /// the environment, profile, or instance role (`aws_config::load_defaults`).
     pub async fn from_env() -> Self {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::from_sdk_config(&config)
+        Self::new(&config)
     }
 
-    /// A transport from a loaded `aws_config::SdkConfig`.
+    /// A transport from a loaded `aws_config::SdkConfig`, as `Client::new` takes it.
     #[must_use]
-    pub fn from_sdk_config(config: &aws_config::SdkConfig) -> Self {
-        Self::from_config(aws_sdk_marketplacemetering::config::Builder::from(config))
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self::from_conf(aws_sdk_marketplacemetering::Config::new(config))
     }
 
-    /// A transport from a client configuration (e.g. with `endpoint_url` set to the
-    /// emulator).
+    /// A transport from the service's own client configuration (e.g. with `endpoint_url`
+    /// set to the emulator), as `Client::from_conf` takes it. Its retries are turned off
+    /// (see [`AwsTransport`]).
     #[must_use]
-    pub fn from_config(config: aws_sdk_marketplacemetering::config::Builder) -> Self {
-        let config = config.retry_config(RetryConfig::disabled()).build();
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "the SDK's `Client::from_conf` shape"
+    )]
+    pub fn from_conf(config: aws_sdk_marketplacemetering::Config) -> Self {
+        let config = config
+            .to_builder()
+            .retry_config(RetryConfig::disabled())
+            .build();
         Self {
             client: Client::from_conf(config),
         }
-    }
-
-    /// A transport from an existing client, keeping its configuration but for the
-    /// retries (see [`AwsTransport`]).
-    #[must_use]
-    pub fn from_client(client: &Client) -> Self {
-        Self::from_config(client.config().to_builder())
     }
 
     /// The client requests go through.
@@ -75,6 +77,16 @@ impl AwsTransport {
 }
 
 impl Transport for AwsTransport {
+    /// The region: the service's quota is per account and region, and a process usually
+    /// sends as one account.
+    fn quota_key(&self) -> Option<String> {
+        let region = self.client.config().region().map(ToString::to_string);
+        Some(format!(
+            "aws-marketplace-metering:{}",
+            region.unwrap_or_default()
+        ))
+    }
+
     async fn send(&self, request: &PlannedRequest) -> Result<Response, Failure> {
         let body = request.body().into_bytes();
         let length = body.len().to_string();

@@ -60,7 +60,7 @@ async fn send_and_capture(records: Vec<metering_core::UsageRecord>) -> (String, 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let capture = tokio::spawn(capture_one(listener));
-    let transport = AwsTransport::from_config(
+    let transport = AwsTransport::from_conf(
         Builder::new()
             .behavior_version_latest()
             .region(Region::new("us-east-1"))
@@ -71,7 +71,8 @@ async fn send_and_capture(records: Vec<metering_core::UsageRecord>) -> (String, 
                 None,
                 "test",
             ))
-            .endpoint_url(url),
+            .endpoint_url(url)
+            .build(),
     );
     let plan = Planner::default().plan(records, at("2026-11-26T12:00:00Z"));
     assert_eq!(plan.requests.len(), 1);

@@ -87,16 +87,11 @@ impl Fixture {
             .with_clock(self.clock.clone())
             .with_grace(Duration::from_mins(15))
             .with_lease(Duration::from_mins(1));
-        let submit = SubmitConfig {
-            requests_per_second: None,
-            max_attempts: 1,
-            ..SubmitConfig::default()
-        };
-        let submitter = Submitter::with_config(
-            Arc::clone(&self.service),
-            submit,
-            Arc::new(self.clock.clone()),
-        );
+        let submit = SubmitConfig::default()
+            .with_requests_per_second(None)
+            .with_max_attempts(1)
+            .with_clock(self.clock.clone());
+        let submitter = Submitter::with_config(Arc::clone(&self.service), submit);
         Flusher::new(self.ledger(), submitter, config)
     }
 

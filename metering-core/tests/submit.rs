@@ -116,14 +116,12 @@ impl Transport for FakeService {
 }
 
 fn fast_config() -> SubmitConfig {
-    SubmitConfig {
-        requests_per_second: None,
-        concurrency: 4,
-        max_attempts: 40,
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(4),
-        ..SubmitConfig::default()
-    }
+    SubmitConfig::default()
+        .with_requests_per_second(None)
+        .with_concurrency(4)
+        .with_max_attempts(40)
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(4))
 }
 
 fn now() -> Timestamp {
@@ -135,7 +133,7 @@ fn submitter(
     config: SubmitConfig,
     clock: ManualClock,
 ) -> Submitter<Arc<FakeService>> {
-    Submitter::with_config(Arc::clone(service), config, Arc::new(clock))
+    Submitter::with_config(Arc::clone(service), config.with_clock(clock))
 }
 
 /// Submits with one request in flight, so requests go in plan order.
@@ -143,10 +141,7 @@ async fn one_at_a_time(
     service: &Arc<FakeService>,
     records: Vec<UsageRecord>,
 ) -> metering_core::Report {
-    let config = SubmitConfig {
-        concurrency: 1,
-        ..fast_config()
-    };
+    let config = fast_config().with_concurrency(1);
     submitter(service, config, ManualClock::new(now()))
         .submit(records)
         .await
@@ -295,10 +290,7 @@ async fn retries_give_up_as_pending_after_the_attempt_budget() {
     let records: Vec<_> = (0..30)
         .map(|i| record(account("prod-a", &format!("{}", 100 + i)), "api", now(), 1))
         .collect();
-    let config = SubmitConfig {
-        max_attempts: 3,
-        ..fast_config()
-    };
+    let config = fast_config().with_max_attempts(3);
     let report = submitter(&service, config, ManualClock::new(now()))
         .submit(records)
         .await;
@@ -346,11 +338,9 @@ async fn records_that_expire_while_waiting_are_quarantined_not_sent() {
         1,
     );
     let fresh = record(account("prod-a", "2"), "api", now(), 1);
-    let config = SubmitConfig {
-        concurrency: 1,
-        planner: fast_config().planner.with_max_records(1),
-        ..fast_config()
-    };
+    let config = fast_config()
+        .with_concurrency(1)
+        .with_planner(Planner::default().with_max_records(1));
     let report = submitter(&service, config, clock)
         .submit([fresh.clone(), old.clone()])
         .await;
@@ -387,10 +377,7 @@ async fn the_rate_limit_spaces_requests_evenly() {
     let service = Arc::new(FakeService::new(Script::default()));
     let records =
         (0..1250).map(|i| record(account("prod-a", &format!("{}", 1000 + i)), "api", now(), 1));
-    let config = SubmitConfig {
-        requests_per_second: Some(10.0),
-        ..fast_config()
-    };
+    let config = fast_config().with_requests_per_second(Some(10.0));
     let started = tokio::time::Instant::now();
     let report = submitter(&service, config, ManualClock::new(now()))
         .submit(records)
@@ -420,19 +407,14 @@ impl Transport for AlwaysThrottled {
 async fn retries_back_off_longer_each_time_up_to_the_ceiling() {
     let service = Arc::new(AlwaysThrottled::default());
     let (initial, ceiling) = (Duration::from_millis(100), Duration::from_secs(20));
-    let config = SubmitConfig {
-        max_attempts: 16,
-        initial_backoff: initial,
-        max_backoff: ceiling,
-        ..fast_config()
-    };
-    let report = Submitter::with_config(
-        Arc::clone(&service),
-        config,
-        Arc::new(ManualClock::new(now())),
-    )
-    .submit([record(account("prod-a", "1"), "api", now(), 1)])
-    .await;
+    let config = fast_config()
+        .with_max_attempts(16)
+        .with_initial_backoff(initial)
+        .with_max_backoff(ceiling)
+        .with_clock(ManualClock::new(now()));
+    let report = Submitter::with_config(Arc::clone(&service), config)
+        .submit([record(account("prod-a", "1"), "api", now(), 1)])
+        .await;
     assert_eq!(report.summary().pending, 1);
     let sent = service.0.lock().unwrap().clone();
     assert_eq!(sent.len(), 16);
@@ -530,4 +512,22 @@ async fn each_outcome_names_the_input_records_it_settles_in_input_order() {
         rejected.contains("InvalidUsageDimensionException"),
         "{rejected}"
     );
+}
+
+#[tokio::test]
+async fn a_plan_can_be_inspected_then_sent() {
+    let service = Arc::new(FakeService::new(Script::default()));
+    let submitter = submitter(&service, fast_config(), ManualClock::new(now()));
+    let records: Vec<_> = (0..30)
+        .map(|i| record(account("prod-a", &format!("{}", 100 + i)), "api", now(), 1))
+        .collect();
+    let plan = submitter.plan(records);
+    assert_eq!(plan.requests.len(), 2);
+    assert!(
+        service.requests.lock().unwrap().is_empty(),
+        "nothing sent yet"
+    );
+    let report = submitter.send(plan).await;
+    assert_eq!(report.summary().success, 30);
+    assert_eq!(service.requests.lock().unwrap().len(), 2);
 }

@@ -4,20 +4,24 @@
 //! The transport is a trait, so the same loop drives the AWS SDK (feature `aws`) and
 //! anything a test or a user plugs in.
 
+mod config;
+mod rate;
+
+pub use config::SubmitConfig;
+pub use rate::RateLimit;
+
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 
 pub use crate::failure::{ErrorCode, Failure, FailureKind};
 use crate::outcome::{Outcome, RecordOutcome, Report};
-use crate::plan::{PlannedRequest, Planner, QuarantineReason, Quarantined};
+use crate::plan::{Plan, PlannedRequest, QuarantineReason, Quarantined};
 use crate::record::UsageRecord;
-use crate::time_policy::{Clock, SystemClock};
 
 /// What the service said about one record of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +50,13 @@ pub trait Transport: Send + Sync + 'static {
         &self,
         request: &PlannedRequest,
     ) -> impl Future<Output = Result<Response, Failure>> + Send;
+
+    /// The quota this transport's requests count against (for AWS, the account's in one
+    /// region): submitters whose transports give the same key share one [`RateLimit`] by
+    /// default. `None` (the default) gives each submitter a budget of its own.
+    fn quota_key(&self) -> Option<String> {
+        None
+    }
 }
 
 impl<T: Transport> Transport for Arc<T> {
@@ -55,73 +66,17 @@ impl<T: Transport> Transport for Arc<T> {
     ) -> impl Future<Output = Result<Response, Failure>> + Send {
         (**self).send(request)
     }
-}
 
-/// The submitter's knobs. The defaults suit production: the account quota of 10 requests
-/// per second, 4 requests in flight, 8 attempts per request with backoff from 100 ms to 20 s.
-#[derive(Debug, Clone, Copy)]
-pub struct SubmitConfig {
-    /// Requests started per second, at most; `None` lifts the limit.
-    pub requests_per_second: Option<f64>,
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    /// Attempts per request (and per set of unprocessed records) before they are left
-    /// `Pending`.
-    pub max_attempts: u32,
-    /// The first backoff; each retry doubles it, up to `max_backoff`, with full jitter.
-    pub initial_backoff: Duration,
-    /// The longest backoff.
-    pub max_backoff: Duration,
-    /// How records are planned (time policy, limits).
-    pub planner: Planner,
-}
-
-impl Default for SubmitConfig {
-    fn default() -> Self {
-        Self {
-            requests_per_second: Some(10.0),
-            concurrency: 4,
-            max_attempts: 8,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(20),
-            planner: Planner::default(),
-        }
-    }
-}
-
-/// Spaces request starts evenly: at 10 per second, one every 100 ms, never a burst.
-#[derive(Debug)]
-struct RateLimiter {
-    interval: Option<Duration>,
-    next: Mutex<Instant>,
-}
-
-impl RateLimiter {
-    fn new(requests_per_second: Option<f64>) -> Self {
-        let interval = requests_per_second
-            .filter(|rate| rate.is_finite() && *rate > 0.0)
-            .map(|rate| Duration::from_secs_f64(1.0 / rate));
-        Self {
-            interval,
-            next: Mutex::new(Instant::now()),
-        }
-    }
-
-    async fn acquire(&self) {
-        let Some(interval) = self.interval else {
-            return;
-        };
-        let slot = {
-            let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
-            let slot = (*next).max(Instant::now());
-            *next = slot + interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
+    fn quota_key(&self) -> Option<String> {
+        (**self).quota_key()
     }
 }
 
 /// Sends records through a [`Transport`] and accounts for every one of them.
+///
+/// Share one submitter (it is cheap to clone) or at least one [`RateLimit`] per account
+/// and region: the service's 10 requests a second are the account's, and submitters whose
+/// transports name the same quota ([`Transport::quota_key`]) share one budget by default.
 pub struct Submitter<T> {
     shared: Arc<Shared<T>>,
 }
@@ -129,9 +84,16 @@ pub struct Submitter<T> {
 struct Shared<T> {
     transport: T,
     config: SubmitConfig,
-    clock: Arc<dyn Clock>,
-    /// Shared by every submission: the quota is the account's.
-    limiter: RateLimiter,
+    /// Shared by every submission, and by default with every submitter of the same quota.
+    limiter: RateLimit,
+}
+
+impl<T> Clone for Submitter<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
 /// The error that stopped one submission, seen by all its requests.
@@ -147,19 +109,23 @@ impl<T> std::fmt::Debug for Submitter<T> {
 }
 
 impl<T: Transport> Submitter<T> {
-    /// A submitter with the default configuration and the system clock.
+    /// A submitter with the default configuration.
     pub fn new(transport: T) -> Self {
-        Self::with_config(transport, SubmitConfig::default(), Arc::new(SystemClock))
+        Self::with_config(transport, SubmitConfig::default())
     }
 
-    /// A submitter with `config`, reading time from `clock`.
-    pub fn with_config(transport: T, config: SubmitConfig, clock: Arc<dyn Clock>) -> Self {
+    /// A submitter with `config`.
+    pub fn with_config(transport: T, config: SubmitConfig) -> Self {
+        let limiter = match (config.rate_limit(), transport.quota_key()) {
+            (Some(limit), _) => limit.clone(),
+            (None, Some(key)) => RateLimit::shared(&key, config.requests_per_second()),
+            (None, None) => RateLimit::new(config.requests_per_second()),
+        };
         Self {
             shared: Arc::new(Shared {
-                limiter: RateLimiter::new(config.requests_per_second),
                 transport,
                 config,
-                clock,
+                limiter,
             }),
         }
     }
@@ -170,11 +136,37 @@ impl<T: Transport> Submitter<T> {
         &self.shared.transport
     }
 
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &SubmitConfig {
+        &self.shared.config
+    }
+
+    /// The budget of request starts this submitter draws on.
+    #[must_use]
+    pub fn rate_limit(&self) -> &RateLimit {
+        &self.shared.limiter
+    }
+
+    /// Plans `records` as [`submit`](Self::submit) would, now, without sending anything:
+    /// inspect the plan, then [`send`](Self::send) it.
+    #[must_use]
+    pub fn plan(&self, records: impl IntoIterator<Item = UsageRecord>) -> Plan {
+        let config = &self.shared.config;
+        config.planner().plan(records, config.clock().now())
+    }
+
     /// Plans and sends `records`; every record comes back with an outcome.
     pub async fn submit(&self, records: impl IntoIterator<Item = UsageRecord>) -> Report {
+        self.send(self.plan(records)).await
+    }
+
+    /// Sends a plan (from [`plan`](Self::plan), or [`Planner::plan`](crate::Planner::plan)),
+    /// and accounts for each of its records: its quarantined records come back as they are,
+    /// and records whose time runs out before they are sent are quarantined then.
+    pub async fn send(&self, plan: Plan) -> Report {
         let shared = &self.shared;
         let stop = Stop::default();
-        let plan = shared.config.planner.plan(records, shared.clock.now());
         let mut outcomes: Vec<RecordOutcome> = plan
             .quarantined
             .into_iter()
@@ -191,7 +183,7 @@ impl<T: Transport> Submitter<T> {
         // next without a round trip through this task.
         let workers = shared
             .config
-            .concurrency
+            .concurrency()
             .clamp(1, plan.requests.len().max(1));
         let planned: usize = plan.requests.iter().map(|r| r.records().len()).sum();
         outcomes.reserve(planned);
@@ -273,8 +265,9 @@ impl<T: Transport> Shared<T> {
                 continue;
             }
             // Time passes while retrying: re-check the window before every attempt.
-            let now = self.clock.now();
-            let policy = self.config.planner.policy();
+            let now = self.config.clock().now();
+            let planner = self.config.planner();
+            let policy = planner.policy();
             let accepted = policy.accepted_at(now);
             let (expired, request) =
                 request.partition(|_, record| !accepted.contains(record.timestamp()));
@@ -386,7 +379,7 @@ impl<T: Transport> Shared<T> {
         progress: &mut Progress<'_>,
     ) {
         let next = attempt + 1;
-        if next >= self.config.max_attempts {
+        if next >= self.config.max_attempts() {
             progress.outcomes.extend(pending(request, next, error));
             return;
         }
@@ -398,9 +391,9 @@ impl<T: Transport> Shared<T> {
     fn backoff(&self, attempt: u32) -> Duration {
         let ceiling = self
             .config
-            .initial_backoff
+            .initial_backoff()
             .saturating_mul(1 << attempt.min(20))
-            .min(self.config.max_backoff);
+            .min(self.config.max_backoff());
         ceiling.mul_f64(fastrand::f64())
     }
 }

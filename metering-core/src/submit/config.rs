@@ -1,0 +1,139 @@
+//! The submitter's configuration, in the AWS SDK's style (`RetryConfig`): private fields,
+//! `with_*` setters, getters.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::RateLimit;
+use crate::plan::Planner;
+use crate::time_policy::{Clock, SystemClock};
+
+/// How a [`Submitter`](super::Submitter) plans, paces and retries, and the clock it reads.
+///
+/// The defaults suit production: 10 requests a second (the account's quota, shared with
+/// every other submitter of the process that sends to the same region: see
+/// [`RateLimit`]), 4 requests in flight, 8 attempts per request with backoff from 100 ms
+/// to 20 s, the service's time policy and the system clock.
+///
+/// ```
+/// # use std::time::Duration;
+/// use metering_core::submit::SubmitConfig;
+///
+/// let config = SubmitConfig::default()
+///     .with_max_attempts(4)
+///     .with_max_backoff(Duration::from_secs(5));
+/// assert_eq!(config.max_attempts(), 4);
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct SubmitConfig {
+    requests_per_second: Option<f64>,
+    rate_limit: Option<RateLimit>,
+    concurrency: usize,
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    planner: Planner,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for SubmitConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: Some(10.0),
+            rate_limit: None,
+            concurrency: 4,
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(20),
+            planner: Planner::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+impl fmt::Debug for SubmitConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubmitConfig")
+            .field("requests_per_second", &self.requests_per_second)
+            .field("rate_limit", &self.rate_limit)
+            .field("concurrency", &self.concurrency)
+            .field("max_attempts", &self.max_attempts)
+            .field("initial_backoff", &self.initial_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("planner", &self.planner)
+            .finish_non_exhaustive()
+    }
+}
+
+macro_rules! settings {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty, $with:ident;)*) => {
+        impl SubmitConfig {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $with(mut self, $field: $ty) -> Self {
+                    self.$field = $field;
+                    self
+                }
+
+                $(#[$doc])*
+                #[must_use]
+                pub fn $field(&self) -> $ty {
+                    self.$field
+                }
+            )*
+        }
+    };
+}
+
+settings! {
+    /// Requests started per second, at most; `None` lifts the limit. By default the
+    /// submitter shares this budget with every submitter of the process that has the same
+    /// rate and whose transport names the same quota (see [`RateLimit`]).
+    requests_per_second: Option<f64>, with_requests_per_second;
+    /// Requests in flight at once (at least 1).
+    concurrency: usize, with_concurrency;
+    /// Attempts per request (and per set of unprocessed records) before its records are
+    /// left `Pending`.
+    max_attempts: u32, with_max_attempts;
+    /// The first backoff; each retry doubles it, up to the longest, with full jitter.
+    initial_backoff: Duration, with_initial_backoff;
+    /// The longest backoff.
+    max_backoff: Duration, with_max_backoff;
+    /// How records are planned (time policy, records per request).
+    planner: Planner, with_planner;
+}
+
+impl SubmitConfig {
+    /// An explicit budget instead of the transport's process-wide one: give the same
+    /// [`RateLimit`] to submitters that share a quota the transport cannot tell apart, or a
+    /// fresh one to a submitter that has a quota of its own.
+    #[must_use]
+    pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> Self {
+        self.rate_limit = Some(rate_limit);
+        self
+    }
+
+    /// The explicit budget, if one was given.
+    #[must_use]
+    pub fn rate_limit(&self) -> Option<&RateLimit> {
+        self.rate_limit.as_ref()
+    }
+
+    /// Reads time from `clock` (the time policy's "now"; a test's [`ManualClock`]).
+    ///
+    /// [`ManualClock`]: crate::ManualClock
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The clock.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+}

@@ -1,0 +1,133 @@
+//! The client-side rate limit: one budget per account and region, shared by every
+//! submitter in the process that sends there.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A budget of request starts per second, spaced evenly (at 10 a second, one every
+/// 100 ms, never a burst). Clones share the budget: give one to every
+/// [`Submitter`](super::Submitter) that sends as the same account to the same region.
+///
+/// You rarely build one: by default a submitter joins the process-wide budget of its
+/// transport's [`quota_key`](super::Transport::quota_key) (for the AWS transport, the
+/// region and endpoint), so two submitters in one process never exceed the account's
+/// 10 requests a second together.
+#[derive(Clone)]
+pub struct RateLimit(Arc<Limiter>);
+
+struct Limiter {
+    rate: Option<f64>,
+    interval: Option<Duration>,
+    next: Mutex<Option<Instant>>,
+}
+
+/// The process-wide budgets by quota key; an entry lives while a submitter holds it.
+static SHARED: Mutex<Option<HashMap<String, Weak<Limiter>>>> = Mutex::new(None);
+
+impl RateLimit {
+    /// A budget of its own, `requests_per_second` at most (`None`, or a rate that is not a
+    /// positive number, for no limit).
+    #[must_use]
+    pub fn new(requests_per_second: Option<f64>) -> Self {
+        let rate = requests_per_second.filter(|rate| rate.is_finite() && *rate > 0.0);
+        Self(Arc::new(Limiter {
+            rate,
+            interval: rate.map(|rate| Duration::from_secs_f64(1.0 / rate)),
+            next: Mutex::new(None),
+        }))
+    }
+
+    /// No limit.
+    #[must_use]
+    pub fn unlimited() -> Self {
+        Self::new(None)
+    }
+
+    /// The process-wide budget of `key` at this rate: every call with the same key and
+    /// rate, while one is held, returns the same budget.
+    #[must_use]
+    pub fn shared(key: &str, requests_per_second: Option<f64>) -> Self {
+        let limit = Self::new(requests_per_second);
+        let Some(rate) = limit.0.rate else {
+            return limit;
+        };
+        let key = format!("{key} @{rate}/s");
+        let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        let shared = shared.get_or_insert_with(HashMap::new);
+        if let Some(limiter) = shared.get(&key).and_then(Weak::upgrade) {
+            return Self(limiter);
+        }
+        shared.retain(|_, limiter| limiter.strong_count() > 0);
+        shared.insert(key, Arc::downgrade(&limit.0));
+        limit
+    }
+
+    /// Requests started per second at most; `None` for no limit.
+    #[must_use]
+    pub fn requests_per_second(&self) -> Option<f64> {
+        self.0.rate
+    }
+
+    /// Waits for the next free slot of the budget.
+    pub(crate) async fn acquire(&self) {
+        let Some(interval) = self.0.interval else {
+            return;
+        };
+        let slot = {
+            let mut next = self.0.next.lock().unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            let slot = next.map_or(now, |next| next.max(now));
+            *next = Some(slot + interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+impl fmt::Debug for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("requests_per_second", &self.requests_per_second())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_key_one_budget_while_held() {
+        let first = RateLimit::shared("us-east-1 test-a", Some(10.0));
+        let second = RateLimit::shared("us-east-1 test-a", Some(10.0));
+        let other_region = RateLimit::shared("eu-west-1 test-a", Some(10.0));
+        let other_rate = RateLimit::shared("us-east-1 test-a", Some(5.0));
+        assert!(Arc::ptr_eq(&first.0, &second.0));
+        assert!(!Arc::ptr_eq(&first.0, &other_region.0));
+        assert!(!Arc::ptr_eq(&first.0, &other_rate.0));
+        let weak = Arc::downgrade(&first.0);
+        drop((first, second));
+        assert!(weak.upgrade().is_none(), "released when unheld");
+        assert_eq!(
+            RateLimit::shared("us-east-1 test-a", None).requests_per_second(),
+            None
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn holders_of_one_budget_share_its_slots() {
+        let a = RateLimit::new(Some(10.0));
+        let b = a.clone();
+        let started = Instant::now();
+        for _ in 0..5 {
+            a.acquire().await;
+            b.acquire().await;
+        }
+        // Ten starts at 10 a second: the last 0.9 s after the first.
+        assert_eq!(started.elapsed(), Duration::from_millis(900));
+    }
+}
