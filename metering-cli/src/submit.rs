@@ -67,7 +67,7 @@ async fn transport(args: &SubmitArgs) -> AwsTransport {
     if let Some(url) = &args.endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    AwsTransport::from_sdk_config(&loader.load().await)
+    AwsTransport::new(&loader.load().await)
 }
 
 /// The records cut into chunks along the lines of the requests the planner makes: records
@@ -118,9 +118,9 @@ pub async fn run(args: &SubmitArgs) -> Result<Exit, String> {
         Some(now) => Arc::new(ManualClock::new(now)),
         None => Arc::new(SystemClock),
     };
-    let config = SubmitConfig::default();
     let chunks = chunks(records, clock.now());
-    let submitter = Submitter::with_config(transport(args).await, config, clock);
+    let config = SubmitConfig::default().with_clock(clock);
+    let submitter = Submitter::with_config(transport(args).await, config);
     let file = OpenOptions::new()
         .create(true)
         .append(true)

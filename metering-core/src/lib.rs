@@ -6,6 +6,10 @@
 //! is always one the service's field rules accept. Time rules, which depend on when a
 //! record is sent, live in [`TimePolicy`].
 
+#[cfg(feature = "submit")]
+#[macro_use]
+mod settings;
+
 pub mod builder;
 mod customer;
 mod dimension;

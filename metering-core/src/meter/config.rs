@@ -60,28 +60,8 @@ impl fmt::Debug for MeterConfig {
     }
 }
 
-macro_rules! settings {
-    ($($(#[$doc:meta])* $field:ident: $ty:ty, $with:ident;)*) => {
-        impl MeterConfig {
-            $(
-                $(#[$doc])*
-                #[must_use]
-                pub fn $with(mut self, $field: $ty) -> Self {
-                    self.$field = $field;
-                    self
-                }
-
-                $(#[$doc])*
-                #[must_use]
-                pub fn $field(&self) -> $ty {
-                    self.$field
-                }
-            )*
-        }
-    };
-}
-
 settings! {
+    MeterConfig;
     /// How often in-memory usage is committed to the ledger: the most usage acknowledged by
     /// `record` that a killed process loses.
     commit_interval: Duration, with_commit_interval;

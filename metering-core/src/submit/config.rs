@@ -67,28 +67,8 @@ impl fmt::Debug for SubmitConfig {
     }
 }
 
-macro_rules! settings {
-    ($($(#[$doc:meta])* $field:ident: $ty:ty, $with:ident;)*) => {
-        impl SubmitConfig {
-            $(
-                $(#[$doc])*
-                #[must_use]
-                pub fn $with(mut self, $field: $ty) -> Self {
-                    self.$field = $field;
-                    self
-                }
-
-                $(#[$doc])*
-                #[must_use]
-                pub fn $field(&self) -> $ty {
-                    self.$field
-                }
-            )*
-        }
-    };
-}
-
 settings! {
+    SubmitConfig;
     /// Requests started per second, at most; `None` lifts the limit. By default the
     /// submitter shares this budget with every submitter of the process that has the same
     /// rate and whose transport names the same quota (see [`RateLimit`]).
