@@ -240,7 +240,7 @@ impl Transport for FailingTransport {
 }
 
 fn transport(endpoint: String) -> AwsTransport {
-    AwsTransport::from_config(
+    AwsTransport::from_conf(
         aws_sdk::Config::builder()
             .behavior_version_latest()
             .region(Region::new("us-east-1"))
@@ -250,7 +250,8 @@ fn transport(endpoint: String) -> AwsTransport {
                 aws_sdk::config::timeout::TimeoutConfig::builder()
                     .operation_attempt_timeout(Duration::from_secs(2))
                     .build(),
-            ),
+            )
+            .build(),
     )
 }
 
@@ -315,18 +316,17 @@ async fn child() {
         .ledger(ledger.clone())
         .build()
         .unwrap();
-    let submit = SubmitConfig {
-        requests_per_second: None,
-        max_attempts: 4,
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(20),
-        ..SubmitConfig::default()
-    };
+    let submit = SubmitConfig::default()
+        .with_requests_per_second(None)
+        .with_max_attempts(4)
+        .with_initial_backoff(Duration::from_millis(1))
+        .with_max_backoff(Duration::from_millis(20))
+        .with_clock(clock);
     let transport = FailingTransport {
         inner: transport(env("CRASH_ENDPOINT")),
         failpoint,
     };
-    let submitter = Submitter::with_config(transport, submit, Arc::new(clock));
+    let submitter = Submitter::with_config(transport, submit);
     let flusher = Flusher::new(ledger.clone(), submitter, config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let flushing = tokio::spawn(async move {
