@@ -342,12 +342,10 @@ mod meter {
         fn meter(&self) -> Meter {
             let submitter = Submitter::with_config(
                 Arc::clone(&self.service),
-                SubmitConfig {
-                    requests_per_second: None,
-                    max_attempts: 1,
-                    ..SubmitConfig::default()
-                },
-                Arc::new(self.clock.clone()),
+                SubmitConfig::default()
+                    .with_requests_per_second(None)
+                    .with_max_attempts(1)
+                    .with_clock(self.clock.clone()),
             );
             Meter::open(self.dir.path().join("ledger.sqlite"))
                 .unwrap()
