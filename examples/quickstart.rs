@@ -1,16 +1,21 @@
-//! The main example: meter usage with typed dimensions and tags, submit it to a local
-//! emulator of AWS Marketplace Metering through the real AWS SDK (no AWS account needed),
-//! and print what became of every record.
+//! The main example: the Meter end to end, with no AWS account. Usage is recorded as it
+//! happens into a Meter on a temporary `SQLite` file; once its hour has closed (a manual clock
+//! moves time on) the hour is sealed into one record per customer and dimension and sent
+//! through the real AWS SDK to a local emulator of AWS Marketplace Metering.
 
+use std::error::Error;
+use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use metering::aws_sdk::config::{Credentials, Region};
-use metering::submit::Submitter;
+use metering::ledger::{Flusher, Ledger, SqliteLedger};
+use metering::submit::{SubmitConfig, Submitter};
 use metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, Dimension, ProductCode, Quantity, Timestamp,
-    ToTagValue, UsageRecord, UsageTags, aws_sdk,
+    AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
+    ProductCode, Quantity, Timestamp, ToTagValue, UsageTags, aws_sdk,
 };
-use metering_emulator::{Emulator, Quota};
+use metering_emulator::Emulator;
 
 /// The product's dimensions, as its Marketplace listing names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Dimension)]
@@ -24,7 +29,7 @@ enum Usage {
 /// The tags a share of usage is attributed to (cost allocation).
 #[derive(UsageTags)]
 struct CostTags {
-    team: String,
+    team: &'static str,
     #[metering(rename = "env")]
     environment: Env,
 }
@@ -43,16 +48,60 @@ fn customer(account: &str) -> Result<Customer, metering::ValidationError> {
     })
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // A local BatchMeterUsage endpoint with the service's quota; one customer has not
-    // subscribed.
+/// Records an hour of usage, seals it, sends it, and writes what happened to `out`.
+///
+/// # Errors
+/// When the emulator, the ledger or the meter fails.
+pub async fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
+    // One clock for the meter, the flusher and the emulator: 10:05 on some day.
+    let clock = ManualClock::new(Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?);
     let emulator = Emulator::builder()
-        .quota(Some(Quota::SERVICE))
+        .clock(clock.clone())
         .unsubscribed(["999999999999"])
         .start()
         .await?;
-    let submitter = Submitter::new(AwsTransport::from_conf(
+    let dir = tempfile::tempdir()?;
+    let ledger = Arc::new(SqliteLedger::open(dir.path().join("meter.sqlite"))?);
+    let config = MeterConfig::new().with_clock(clock.clone());
+    let meter = Meter::builder()
+        .config(config.clone())
+        .ledger(ledger.clone())
+        .build()?;
+
+    // Usage as it happens, from any thread: added to the hour's total per key.
+    let (alice, bob, carol) = (
+        customer("111122223333")?,
+        customer("444455556666")?,
+        customer("999999999999")?,
+    );
+    meter.record(&alice, Usage::ApiCalls, Quantity::new(1_250)?)?;
+    meter.record(&alice, Usage::ApiCalls, Quantity::new(10)?)?;
+    let search = CostTags {
+        team: "search",
+        environment: Env::Prod,
+    };
+    let ads = CostTags {
+        team: "ads",
+        environment: Env::Staging,
+    };
+    meter
+        .usage(&alice, Usage::Storage)
+        .tags(&search)
+        .add("30".parse()?)?;
+    meter
+        .usage(&alice, Usage::Storage)
+        .tags(&ads)
+        .add("12.5".parse()?)?;
+    meter.record(&carol, Usage::ApiCalls, Quantity::new(5)?)?;
+    // Resolves once the usage is committed to the SQLite file.
+    meter
+        .record_durable(&bob, Usage::ApiCalls, Quantity::new(3)?)
+        .await?;
+    meter.shutdown().await?;
+
+    // The hour closes; 15 minutes of grace later it is sealed and sent, each record once.
+    clock.advance(Duration::from_mins(70));
+    let transport = AwsTransport::from_conf(
         aws_sdk::Config::builder()
             .behavior_version_latest()
             .region(Region::new("us-east-1"))
@@ -65,109 +114,46 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ))
             .endpoint_url(emulator.endpoint_url())
             .build(),
-    ));
-
-    let records = usage()?;
-    let report = submitter.submit(records.clone()).await;
-    println!("{}\n{}\n", report.table(), report.summary());
-
-    // Sending the same records again is safe: the same metering record IDs, billed once.
-    let again = submitter.submit(records).await;
-    println!("sent again: {}\n", again.summary());
-    println!("billed by the emulator:");
-    for row in emulator.summary() {
-        println!(
-            "  {:<16} {:<18} {:>6}",
-            row.customer.account().map_or("", |a| a.as_str()),
-            row.dimension,
-            row.total
-        );
+    );
+    let submitter = Submitter::with_config(transport, SubmitConfig::default().with_clock(clock));
+    let flusher = Flusher::new(ledger.clone(), submitter, config);
+    let report = flusher.flush().await?;
+    writeln!(
+        out,
+        "sealed {} records, billed {}, not subscribed {}",
+        report.sealed.sealed, report.success, report.not_subscribed
+    )?;
+    writeln!(
+        out,
+        "\nthe ledger ({}):",
+        dir.path().join("meter.sqlite").display()
+    )?;
+    for stored in ledger.records(None).await? {
+        let record = &stored.record;
+        writeln!(
+            out,
+            "  {:<15} {} {:<17} {:>6}  {}",
+            stored.state.as_str(),
+            record.customer().account().map_or("", |a| a.as_str()),
+            record.dimension().as_str(),
+            record.quantity(),
+            record.timestamp()
+        )?;
     }
-
-    show_refusals();
+    writeln!(out, "\nbilled by the emulator:")?;
+    for row in emulator.summary() {
+        writeln!(
+            out,
+            "  {} {:<17} {:>6}",
+            row.customer.account().map_or("", |a| a.as_str()),
+            row.dimension.as_str(),
+            row.total.to_string()
+        )?;
+    }
     Ok(())
 }
 
-/// An hour of usage: records built with the typed builder.
-fn usage() -> Result<Vec<UsageRecord>, Box<dyn std::error::Error>> {
-    let last_hour = Timestamp::now()
-        .hour_start()
-        .saturating_sub(Duration::from_hours(1));
-    let (alice, bob, carol) = (
-        customer("111122223333")?,
-        customer("444455556666")?,
-        customer("999999999999")?,
-    );
-    Ok(vec![
-        Usage::ApiCalls
-            .record()
-            .customer(alice.clone())
-            .at(last_hour)
-            .quantity(Quantity::new(1_250)?)
-            .build(),
-        // Same customer, dimension and hour: merged into one record of 1,260.
-        Usage::ApiCalls
-            .record()
-            .customer(alice.clone())
-            .at(last_hour)
-            .quantity(Quantity::new(10)?)
-            .build(),
-        Usage::Storage
-            .record()
-            .customer(alice.clone())
-            .at(last_hour)
-            .allocate(
-                Quantity::new(30)?,
-                &CostTags {
-                    team: "search".into(),
-                    environment: Env::Prod,
-                },
-            )
-            .allocate(
-                Quantity::new(12)?,
-                &CostTags {
-                    team: "ads".into(),
-                    environment: Env::Staging,
-                },
-            )
-            .build()?,
-        // AWS asks for a record every hour, zero included.
-        Usage::ApiCalls
-            .record()
-            .customer(bob)
-            .at(last_hour)
-            .quantity(Quantity::ZERO)
-            .build(),
-        Usage::ApiCalls
-            .record()
-            .customer(carol)
-            .at(last_hour)
-            .quantity(Quantity::new(5)?)
-            .build(),
-        // Too old to be accepted: kept back with its reason, never sent.
-        Usage::ApiCalls
-            .record()
-            .customer(alice)
-            .at(last_hour.saturating_sub(Duration::from_hours(24)))
-            .quantity(Quantity::new(7)?)
-            .build(),
-    ])
-}
-
-/// Bad values are refused with the field, the rule and the value.
-fn show_refusals() {
-    println!("\nRefused before anything is sent:");
-    let bad_tags = CostTags {
-        team: "search?".into(),
-        environment: Env::Prod,
-    };
-    if let Err(error) = bad_tags.tags() {
-        println!("  {error}");
-    }
-    if let Err(error) = CustomerAwsAccountId::new("12-34") {
-        println!("  {error}");
-    }
-    if let Err(error) = Quantity::new(10_000_000_000) {
-        println!("  {error}");
-    }
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    run(&mut std::io::stdout()).await
 }
