@@ -62,12 +62,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // the first record per customer, dimension and hour, so the fleet sends one, summed.
     clock.advance(Duration::from_mins(75));
     let emulator = Emulator::builder().clock(clock.clone()).start().await?;
-    let transport = AwsTransport::from_config(
+    let transport = AwsTransport::from_conf(
         aws_sdk::Config::builder()
             .behavior_version_latest()
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("example", "example", None, None, "fleet"))
-            .endpoint_url(emulator.endpoint_url()),
+            .endpoint_url(emulator.endpoint_url())
+            .build(),
     );
     let flusher = Flusher::new(ledger().await?, Submitter::new(transport), config);
     let report = flusher.flush().await?;

@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use metering::aws_sdk::config::{Credentials, Region};
@@ -89,21 +88,21 @@ fn flusher(
     clock: Accelerated,
     owner: &str,
 ) -> Flusher<PostgresLedger, AwsTransport> {
-    let transport = AwsTransport::from_config(
+    let transport = AwsTransport::from_conf(
         aws_sdk::Config::builder()
             .behavior_version_latest()
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("fleet", "fleet", None, None, "fleet"))
-            .endpoint_url(endpoint),
+            .endpoint_url(endpoint)
+            .build(),
     );
-    let submit = SubmitConfig {
-        requests_per_second: None,
-        max_attempts: 2,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(20),
-        ..SubmitConfig::default()
-    };
-    let submitter = Submitter::with_config(transport, submit, Arc::new(clock));
+    let submit = SubmitConfig::default()
+        .with_requests_per_second(None)
+        .with_max_attempts(2)
+        .with_initial_backoff(Duration::from_millis(5))
+        .with_max_backoff(Duration::from_millis(20))
+        .with_clock(clock);
+    let submitter = Submitter::with_config(transport, submit);
     Flusher::new(ledger(url, schema), submitter, config(clock)).with_owner(owner)
 }
 
