@@ -1,7 +1,8 @@
 //! The Marketplace's subscription notifications (SNS topics `aws-mp-subscription-notification`
 //! and `aws-mp-entitlement-notification`), as an SQS message body carries them.
 
-use metering_core::Customer;
+use metering_core::ledger::FlushReport;
+use metering_core::{Customer, Meter, MeterError};
 use serde::Deserialize;
 
 use crate::customer::{CustomerError, Members};
@@ -102,6 +103,43 @@ impl SubscriptionEvent {
             serde_json::from_value(value).map_err(error("body", body))?
         };
         message.into_event()
+    }
+}
+
+/// What [`SubscriptionEvent::apply`] did.
+#[derive(Debug)]
+pub enum Applied {
+    /// Unsubscribe-pending: the customer's usage up to now was sealed and sent; the report
+    /// says what the service answered.
+    Flushed(FlushReport),
+    /// Any other action: nothing for the Meter to do; the event is the seller's to act on
+    /// (start or stop serving the customer, read their entitlements again).
+    Seller(SubscriptionEvent),
+}
+
+impl SubscriptionEvent {
+    /// Does what `meter` must for this event: on [`Action::UnsubscribePending`], seals and
+    /// sends the customer's usage at once ([`Meter::seal_and_flush_customer`]), since the
+    /// service bills them for one more hour only; any other event is handed back.
+    ///
+    /// The customer is the one the notification names: their usage must be recorded under
+    /// the same [`Customer`] (registration reads the same members the same way).
+    ///
+    /// Delete the queue's message only once this succeeds: on an error the message comes
+    /// back after its visibility timeout and the flush is tried again (each record is sent
+    /// once however often it runs).
+    ///
+    /// # Errors
+    /// As [`Meter::seal_and_flush_customer`]: a meter without a submitter, or the ledger's
+    /// error.
+    pub async fn apply(self, meter: &Meter) -> Result<Applied, MeterError> {
+        match self.action {
+            Action::UnsubscribePending => meter
+                .seal_and_flush_customer(&self.customer)
+                .await
+                .map(Applied::Flushed),
+            _ => Ok(Applied::Seller(self)),
+        }
     }
 }
 

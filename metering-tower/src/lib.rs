@@ -7,7 +7,7 @@ mod layer;
 mod registration;
 
 pub use customer::CustomerError;
-pub use events::{Action, EventError, SubscriptionEvent};
+pub use events::{Action, Applied, EventError, SubscriptionEvent};
 
 pub use layer::{
     Failures, FromExtensions, Measure, MeterLayer, MeterService, ResponseFuture, Usage, UsageOf,

@@ -1,7 +1,16 @@
-//! Subscription notifications as SQS delivers them, into typed events.
+//! Subscription notifications as SQS delivers them, into typed events, and what the Meter
+//! does with them.
 
-use metering::{Customer, CustomerAwsAccountId, CustomerIdentifier, LicenseArn, ProductCode};
-use metering_tower::{Action, CustomerError, EventError, SubscriptionEvent};
+#[path = "../../metering-emulator/tests/common/mod.rs"]
+mod sdk_client;
+
+use metering::submit::{SubmitConfig, Submitter};
+use metering::{
+    AwsTransport, Customer, CustomerAwsAccountId, CustomerIdentifier, Dimension, LicenseArn,
+    ManualClock, Meter, MeterConfig, ProductCode, Quantity, Timestamp,
+};
+use metering_emulator::{Emulator, RunningEmulator};
+use metering_tower::{Action, Applied, CustomerError, EventError, SubscriptionEvent};
 
 const ACCOUNT: &str = "123456789012";
 const LICENSE: &str = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef";
@@ -114,4 +123,109 @@ fn bad_messages_say_what_is_wrong() {
         matches!(not_json, EventError::Json { part: "body", .. }),
         "{not_json}"
     );
+}
+
+/// A Meter on a real `SQLite` file sending through the real SDK client to the emulator, on
+/// one manual clock.
+struct Metered {
+    meter: Meter,
+    emulator: RunningEmulator,
+    _dir: tempfile::TempDir,
+}
+
+impl Metered {
+    async fn start(now: &str) -> Self {
+        let clock = ManualClock::new(Timestamp::parse_rfc3339(now).unwrap());
+        let emulator = Emulator::builder()
+            .clock(clock.clone())
+            .start()
+            .await
+            .unwrap();
+        let transport = AwsTransport::from_conf(sdk_client::client(&emulator).config().clone());
+        let dir = tempfile::tempdir().unwrap();
+        let meter = Meter::open(dir.path().join("meter.sqlite"))
+            .unwrap()
+            .config(MeterConfig::new().with_clock(clock.clone()))
+            .submitter(Submitter::with_config(
+                transport,
+                SubmitConfig::default().with_clock(clock),
+            ))
+            .build()
+            .unwrap();
+        Self {
+            meter,
+            emulator,
+            _dir: dir,
+        }
+    }
+
+    /// `(account, hour, quantity)` of every record the emulator billed.
+    fn billed(&self) -> Vec<(String, String, Quantity)> {
+        let mut billed: Vec<_> = self
+            .emulator
+            .ledger()
+            .into_iter()
+            .map(|entry| {
+                let account = entry.customer.account().map(ToString::to_string);
+                (account.unwrap(), entry.hour.to_string(), entry.quantity)
+            })
+            .collect();
+        billed.sort();
+        billed
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Dimension)]
+enum Api {
+    #[metering(rename = "api_calls")]
+    Calls,
+}
+
+fn event(action: &str, account: &str) -> SubscriptionEvent {
+    SubscriptionEvent::from_sqs_body(&envelope(&format!(
+        r#"{{"action": "{action}", "customer-aws-account-id": "{account}", "product-code": "prod-example123"}}"#
+    )))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn unsubscribe_pending_seals_and_sends_that_customers_open_hour_at_once() {
+    let metered = Metered::start("2026-11-26T10:20:00Z").await;
+    let leaving = event("unsubscribe-pending", "111111111111");
+    let staying = event("subscribe-success", "222222222222");
+    for (customer, calls) in [(&leaving.customer, 3), (&staying.customer, 5)] {
+        metered
+            .meter
+            .record(customer, Api::Calls, Quantity::new(calls).unwrap())
+            .unwrap();
+    }
+
+    // Another action is the seller's: handed back as it came, nothing sent.
+    match staying.clone().apply(&metered.meter).await.unwrap() {
+        Applied::Seller(event) => assert_eq!(event, staying),
+        other @ Applied::Flushed(_) => panic!("a subscribe-success flushed: {other:?}"),
+    }
+    assert_eq!(metered.billed(), []);
+
+    // The leaving customer's open hour is billed now, not after the hour and its grace;
+    // the staying customer's waits for its hour to close.
+    let Applied::Flushed(report) = leaving.clone().apply(&metered.meter).await.unwrap() else {
+        panic!("unsubscribe-pending did not flush");
+    };
+    assert_eq!((report.sealed.sealed, report.success), (1, 1), "{report:?}");
+    let expected = vec![(
+        "111111111111".to_owned(),
+        "2026-11-26T10:00:00Z".to_owned(),
+        Quantity::new(3).unwrap(),
+    )];
+    assert_eq!(metered.billed(), expected);
+
+    // A redelivered notification sends nothing again.
+    let Applied::Flushed(again) = leaving.apply(&metered.meter).await.unwrap() else {
+        panic!("unsubscribe-pending did not flush");
+    };
+    assert_eq!(again.success, 0, "{again:?}");
+    assert_eq!(metered.billed(), expected);
+    assert_eq!(metered.emulator.duplicates(), 0);
+    metered.meter.shutdown().await.unwrap();
 }

@@ -1,7 +1,9 @@
 //! Registration through an axum router, resolved by the real SDK client against the
 //! emulator.
 
-use aws_sdk_marketplacemetering as sdk;
+#[path = "../../metering-emulator/tests/common/mod.rs"]
+mod sdk_client;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header::CONTENT_TYPE};
@@ -10,8 +12,6 @@ use http_body_util::BodyExt;
 use metering::{Customer, CustomerAwsAccountId, LicenseArn, ProductCode};
 use metering_emulator::{Emulator, Registration as Seeded, RunningEmulator};
 use metering_tower::{Registrar, Registration};
-use sdk::config::retry::RetryConfig;
-use sdk::config::{BehaviorVersion, Credentials, Region};
 use tower::ServiceExt;
 
 const ACCOUNT: &str = "123456789012";
@@ -19,14 +19,7 @@ const PRODUCT: &str = "prod-example123";
 const LICENSE: &str = "arn:aws:license-manager::123456789012:license:l-0123456789abcdef";
 
 fn registrar(emulator: &RunningEmulator) -> Registrar {
-    let config = sdk::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-        .endpoint_url(emulator.endpoint_url())
-        .retry_config(RetryConfig::disabled())
-        .build();
-    Registrar::new(sdk::Client::from_conf(config))
+    Registrar::new(sdk_client::client(emulator))
 }
 
 /// The seller's registration page: who registered, as text.
