@@ -266,3 +266,202 @@ fn bad_settings_are_refused_clearly() {
     let require = PostgresLedger::builder("postgres://h/db?sslmode=require");
     assert_eq!(require.is_ok(), cfg!(feature = "postgres-tls"));
 }
+
+/// A TCP proxy on 127.0.0.1 to the test server that can be cut (every connection dropped, new
+/// ones refused) and restored on the same port: the database going away and coming back, as
+/// a failover or a network partition looks from the instance.
+struct Proxy {
+    listen: std::net::SocketAddr,
+    upstream: std::net::SocketAddr,
+    url: String,
+    accepting: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Proxy {
+    async fn start(server_url: &str) -> Self {
+        let config: tokio_postgres::Config = server_url.parse().expect("a PostgreSQL URL");
+        let host = match &config.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(host) => host.clone(),
+            tokio_postgres::config::Host::Unix(path) => {
+                panic!(
+                    "the test server must be reached over TCP, not {}",
+                    path.display()
+                )
+            }
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let upstream = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .unwrap()
+            .next()
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listen = listener.local_addr().unwrap();
+        let url = format!(
+            "postgres://{}@{listen}/{}",
+            config.get_user().unwrap_or("postgres"),
+            config.get_dbname().unwrap_or("postgres"),
+        );
+        let mut proxy = Self {
+            listen,
+            upstream,
+            url,
+            accepting: None,
+        };
+        proxy.accepting = Some(tokio::spawn(Self::serve(listener, upstream)));
+        proxy
+    }
+
+    /// Accepts and forwards until aborted; aborting drops every forwarded connection too.
+    async fn serve(listener: tokio::net::TcpListener, upstream: std::net::SocketAddr) {
+        let mut connections = tokio::task::JoinSet::new();
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                continue;
+            };
+            connections.spawn(async move {
+                if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    }
+
+    async fn cut(&mut self) {
+        let accepting = self.accepting.take().expect("the proxy is up");
+        accepting.abort();
+        let _ = accepting.await;
+    }
+
+    async fn restore(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.listen).await.unwrap();
+        self.accepting = Some(tokio::spawn(Self::serve(listener, self.upstream)));
+    }
+}
+
+/// The database going away in the middle of recording: usage is acknowledged in memory up to
+/// the backlog bound and refused past it (never dropped), a durable caller waits, the status
+/// says why, and once the database is back every acknowledged unit is committed exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_going_away_holds_usage_in_memory_and_commits_it_once_back() {
+    use metering_core::{ManualClock, Meter, MeterConfig, MeterError, Quantity};
+
+    let Some(schema) = Schema::new() else { return };
+    let mut proxy = Proxy::start(&schema.url).await;
+    let ledger = PostgresLedger::builder(&proxy.url)
+        .unwrap()
+        .max_connections(2)
+        .wait_timeout(Duration::from_millis(500))
+        .schema(&schema.name)
+        .unwrap()
+        .build()
+        .unwrap();
+    let backlog_limit = 4;
+    let meter = Meter::builder()
+        .config(
+            MeterConfig::new()
+                .with_clock(ManualClock::new(at("2026-11-26T10:10:00Z")))
+                .with_commit_interval(Duration::from_millis(20))
+                .with_backlog_limit(backlog_limit),
+        )
+        .ledger(ledger)
+        .build()
+        .unwrap();
+    let units = |n: u64| Quantity::new(n).unwrap();
+    let mut acknowledged = std::collections::BTreeMap::<String, u64>::new();
+    let first = customer("100000000000");
+    meter
+        .record_durable(&first, Calls, units(1))
+        .await
+        .expect("committed while the database is up");
+    *acknowledged.entry(first.to_string()).or_default() += 1;
+
+    proxy.cut().await;
+    // A durable caller is not answered while nothing can be committed...
+    let mut durable = Box::pin(meter.record_durable(&first, Calls, units(2)));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut durable)
+            .await
+            .is_err(),
+        "a durable record resolved while the database was away"
+    );
+    // ... the status says the ledger cannot be reached ...
+    let error = meter.status().await.unwrap_err();
+    assert!(
+        matches!(error, MeterError::Ledger(LedgerError::Storage(_))),
+        "{error}"
+    );
+    // ... and usage is acknowledged in memory until the backlog's bound, then refused, so
+    // the caller keeps what was not recorded.
+    let mut refused = None;
+    for i in 0..200u64 {
+        let customer = customer(&format!("{}", 200_000_000_000 + i));
+        match meter.record(&customer, Calls, units(i + 1)) {
+            Ok(()) => *acknowledged.entry(customer.to_string()).or_default() += i + 1,
+            Err(error) => {
+                refused = Some(error);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let refused = refused.expect("recording was refused once the backlog reached its bound");
+    assert!(
+        matches!(refused, MeterError::Backlog { limit, .. } if limit == backlog_limit),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("was not recorded"),
+        "{refused}"
+    );
+
+    proxy.restore().await;
+    tokio::time::timeout(Duration::from_secs(30), durable)
+        .await
+        .expect("the durable record resolves once the database is back")
+        .unwrap();
+    *acknowledged.entry(first.to_string()).or_default() += 2;
+    meter.commit().await.unwrap();
+    let status = meter.status().await.unwrap();
+    assert_eq!(status.last_commit_error, None);
+    meter.shutdown().await.unwrap();
+
+    // Exactly what was acknowledged, once.
+    assert_eq!(billed_per_customer(&schema.ledger()).await, acknowledged);
+    assert!(acknowledged.len() > 2, "some usage was held in memory");
+}
+
+/// A dimension for the meter, by hand: this crate cannot use `metering-derive`, which is what
+/// implements the seal.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Calls;
+
+impl metering_core::__private::DerivedDimension for Calls {}
+
+impl metering_core::Dimension for Calls {
+    const ALL: &'static [Self] = &[Self];
+    fn key(self) -> &'static str {
+        "calls"
+    }
+}
+
+/// Seals the hour of 10:00 and reads the whole units of each customer's record.
+async fn billed_per_customer(ledger: &PostgresLedger) -> std::collections::BTreeMap<String, u64> {
+    ledger
+        .seal(at("2026-11-26T11:00:00Z"), at("2026-11-26T11:20:00Z"))
+        .await
+        .unwrap();
+    ledger
+        .records(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|stored| {
+            let record = &stored.record;
+            (
+                record.customer().to_string(),
+                record.quantity().micros() / 1_000_000,
+            )
+        })
+        .collect()
+}
