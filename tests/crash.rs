@@ -22,8 +22,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use metering::aws_sdk::config::{Credentials, Region};
 use metering::ledger::{
-    Checkpoint, Claim, CommitReport, Flusher, Ledger, LedgerError, LedgerStatus, RecordId,
-    RecordState, SealReport, SetAside, SettleReport, Settlement, SqliteLedger, StoredRecord,
+    Checkpoint, Claim, CommitReport, Flusher, HourStatus, Ledger, LedgerError, LedgerStatus,
+    RecordId, RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport,
+    Settlement, SqliteLedger, StoredRecord,
 };
 use metering::submit::{Failure, Response, SubmitConfig, Submitter, Transport};
 use metering::{
@@ -222,6 +223,19 @@ impl Ledger for Failing {
     }
     async fn requeue(&self, id: RecordId, now: Timestamp) -> Result<bool, LedgerError> {
         self.inner.requeue(id, now).await
+    }
+    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, LedgerError> {
+        self.inner.record(id).await
+    }
+    async fn hours(&self, since: Timestamp) -> Result<Vec<HourStatus>, LedgerError> {
+        self.inner.hours(since).await
+    }
+    async fn requeue_set_aside(
+        &self,
+        id: SetAsideId,
+        now: Timestamp,
+    ) -> Result<SetAsideRequeue, LedgerError> {
+        self.inner.requeue_set_aside(id, now).await
     }
 }
 

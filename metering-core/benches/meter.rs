@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use metering_core::ledger::{
-    Checkpoint, Claim, CommitReport, Ledger, LedgerError, LedgerStatus, RecordId, RecordState,
-    SealReport, SetAside, SettleReport, Settlement, StoredRecord, UsageKey,
+    Checkpoint, Claim, CommitReport, HourStatus, Ledger, LedgerError, LedgerStatus, RecordId,
+    RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport, Settlement,
+    StoredRecord, UsageKey,
 };
 use metering_core::{
     Customer, CustomerAwsAccountId, Dimension, DimensionKey, Meter, MeterConfig, ProductCode,
@@ -66,6 +67,19 @@ impl Ledger for NullLedger {
     }
     async fn requeue(&self, _: RecordId, _: Timestamp) -> Result<bool, LedgerError> {
         Ok(false)
+    }
+    async fn record(&self, _: RecordId) -> Result<Option<StoredRecord>, LedgerError> {
+        Ok(None)
+    }
+    async fn hours(&self, _: Timestamp) -> Result<Vec<HourStatus>, LedgerError> {
+        Ok(Vec::new())
+    }
+    async fn requeue_set_aside(
+        &self,
+        _: SetAsideId,
+        _: Timestamp,
+    ) -> Result<SetAsideRequeue, LedgerError> {
+        Ok(SetAsideRequeue::NotFound)
     }
 }
 

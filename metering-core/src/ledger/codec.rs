@@ -15,7 +15,9 @@ use crate::strings::{
 };
 use crate::timestamp::Timestamp;
 
-use super::{LedgerError, RecordId, RecordState, SetAside, Settlement, StoredRecord, UsageKey};
+use super::{
+    LedgerError, RecordId, RecordState, SetAside, SetAsideId, Settlement, StoredRecord, UsageKey,
+};
 
 /// A customer as four text columns, `''` where its mode has no such part:
 /// `product`, `customer_identifier`, `account`, `license`.
@@ -258,6 +260,7 @@ impl SetAsideRow {
         })()
         .map_err(corrupt("set_aside", id))?;
         Ok(SetAside {
+            id: SetAsideId(id),
             key,
             hour: timestamp("set_aside", id, self.hour)?,
             quantity: quantity_from_micros("set_aside", id, self.micros)?,

@@ -337,10 +337,22 @@ pub struct SettleReport {
     pub fenced: usize,
 }
 
+/// An entry of usage set aside, by its identity in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SetAsideId(pub i64);
+
+impl fmt::Display for SetAsideId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
 /// Usage the ledger could not place in any record, kept for a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SetAside {
+    /// Its identity, for [`Ledger::requeue_set_aside`].
+    pub id: SetAsideId,
     /// What the usage is of.
     pub key: UsageKey,
     /// The hour it happened in.
@@ -373,11 +385,86 @@ impl LedgerStatus {
     /// The number of records in `state`.
     #[must_use]
     pub fn count(&self, state: RecordState) -> u64 {
-        self.records
-            .iter()
-            .find(|(s, _)| *s == state)
-            .map_or(0, |(_, n)| *n)
+        count_of(&self.records, state)
     }
+}
+
+/// The sealed records of one hour, per state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HourStatus {
+    /// The hour's start (the records' timestamp).
+    pub hour: Timestamp,
+    /// Records per state (every state is present, zero included).
+    pub records: Vec<(RecordState, u64)>,
+}
+
+impl HourStatus {
+    /// The number of the hour's records in `state`.
+    #[must_use]
+    pub fn count(&self, state: RecordState) -> u64 {
+        count_of(&self.records, state)
+    }
+}
+
+fn count_of(records: &[(RecordState, u64)], state: RecordState) -> u64 {
+    records
+        .iter()
+        .find(|(s, _)| *s == state)
+        .map_or(0, |(_, n)| *n)
+}
+
+/// Counts per state, every state at zero.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn zero_counts() -> Vec<(RecordState, u64)> {
+    RecordState::ALL.iter().map(|&state| (state, 0)).collect()
+}
+
+/// Adds `count` records of the state stored as `name` (a name this build does not know is
+/// left out: a row of it fails to read as a record anyway).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn add_count(counts: &mut [(RecordState, u64)], name: &str, count: i64) {
+    if let Some(entry) = counts.iter_mut().find(|(known, _)| known.as_str() == name) {
+        entry.1 += count.unsigned_abs();
+    }
+}
+
+/// Per-hour counts from (hour, state, count) rows in hour order.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn hour_statuses(
+    rows: impl IntoIterator<Item = (i64, String, i64)>,
+) -> Result<Vec<HourStatus>, LedgerError> {
+    let mut hours: Vec<HourStatus> = Vec::new();
+    for (hour, state, count) in rows {
+        let hour = codec::timestamp("records", 0, hour)?;
+        if hours.last().is_none_or(|last| last.hour != hour) {
+            hours.push(HourStatus {
+                hour,
+                records: zero_counts(),
+            });
+        }
+        if let Some(last) = hours.last_mut() {
+            add_count(&mut last.records, &state, count);
+        }
+    }
+    Ok(hours)
+}
+
+/// What [`Ledger::requeue_set_aside`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetAsideRequeue {
+    /// The usage was added, as late usage, to `hour`: the hour the requeue happened in, or
+    /// the first one open for its customer. The entry is gone; the usage is sealed and sent
+    /// with that hour.
+    Requeued {
+        /// The hour it now counts in.
+        hour: Timestamp,
+    },
+    /// No entry has that identity (it was requeued already, or never existed).
+    NotFound,
+    /// The hour's total would exceed the service's largest quantity: the entry stays.
+    TooLarge,
 }
 
 /// A ledger operation failed.
@@ -484,6 +571,29 @@ pub trait Ledger: Send + Sync + 'static {
         id: RecordId,
         now: Timestamp,
     ) -> impl Future<Output = Result<bool, LedgerError>> + Send;
+
+    /// The sealed record `id`, if there is one.
+    fn record(
+        &self,
+        id: RecordId,
+    ) -> impl Future<Output = Result<Option<StoredRecord>, LedgerError>> + Send;
+
+    /// Records per state for every hour from `since` on, and for every earlier hour that
+    /// still has a record not settled (unsent, leased or quarantined), oldest first. Hours
+    /// without records are left out.
+    fn hours(
+        &self,
+        since: Timestamp,
+    ) -> impl Future<Output = Result<Vec<HourStatus>, LedgerError>> + Send;
+
+    /// Puts usage set aside back, once a person has decided it is to be billed: its quantity
+    /// is added, as late usage, to the hour `now` falls in (or to its customer's first open
+    /// hour, when they were sealed ahead), and the entry is removed, in one step.
+    fn requeue_set_aside(
+        &self,
+        id: SetAsideId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SetAsideRequeue, LedgerError>> + Send;
 }
 
 /// A shared ledger: the meter can own one handle while the caller keeps another.
@@ -543,5 +653,24 @@ impl<L: Ledger> Ledger for Arc<L> {
         now: Timestamp,
     ) -> impl Future<Output = Result<bool, LedgerError>> + Send {
         (**self).requeue(id, now)
+    }
+    fn record(
+        &self,
+        id: RecordId,
+    ) -> impl Future<Output = Result<Option<StoredRecord>, LedgerError>> + Send {
+        (**self).record(id)
+    }
+    fn hours(
+        &self,
+        since: Timestamp,
+    ) -> impl Future<Output = Result<Vec<HourStatus>, LedgerError>> + Send {
+        (**self).hours(since)
+    }
+    fn requeue_set_aside(
+        &self,
+        id: SetAsideId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<SetAsideRequeue, LedgerError>> + Send {
+        (**self).requeue_set_aside(id, now)
     }
 }

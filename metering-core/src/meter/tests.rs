@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::ledger::{
-    Claim, CommitReport, LedgerError, RecordId, RecordState, SealReport, SetAside, SettleReport,
-    Settlement, StoredRecord,
+    Claim, CommitReport, HourStatus, LedgerError, RecordId, RecordState, SealReport, SetAside,
+    SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord,
 };
 use crate::{CustomerAwsAccountId, ManualClock, ProductCode, Tag, TagKey, TagValue};
 
@@ -93,6 +93,19 @@ impl Ledger for MemoryLedger {
     }
     async fn requeue(&self, _: RecordId, _: Timestamp) -> Result<bool, LedgerError> {
         Ok(false)
+    }
+    async fn record(&self, _: RecordId) -> Result<Option<StoredRecord>, LedgerError> {
+        Ok(None)
+    }
+    async fn hours(&self, _: Timestamp) -> Result<Vec<HourStatus>, LedgerError> {
+        Ok(Vec::new())
+    }
+    async fn requeue_set_aside(
+        &self,
+        _: SetAsideId,
+        _: Timestamp,
+    ) -> Result<SetAsideRequeue, LedgerError> {
+        Ok(SetAsideRequeue::NotFound)
     }
 }
 

@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use super::{InstanceId, Ledger, RecordState, Settlement};
+use super::{InstanceId, Ledger, RecordId, RecordState, SetAsideRequeue, Settlement};
 use crate::customer::RequestScope;
 use crate::quantity::Quantity;
 use crate::record::{UsageAllocation, UsageRecord};
@@ -46,8 +46,8 @@ macro_rules! ledger_conformance_tests {
             expired_leases_are_claimable_again, stale_settles_are_fenced,
             retries_wait_for_their_backoff, requeue_sends_a_quarantined_record_again,
             customer_seal_closes_one_customer_now, product_and_licence_in_one_hour_are_quarantined,
-            status_counts_every_state, state_survives_reopening,
-            usage_no_record_can_hold_is_set_aside);
+            status_counts_every_state_and_hour, state_survives_reopening,
+            usage_no_record_can_hold_is_set_aside, requeued_set_aside_usage_counts_in_an_open_hour);
     };
     (@cases $harness:expr; $($case:ident),* $(,)?) => {$(
         #[::tokio::test]
@@ -546,8 +546,8 @@ pub async fn product_and_licence_in_one_hour_are_quarantined(harness: &impl Harn
 }
 
 /// The status counts every state, the open keys, the set-aside entries and the oldest hour
-/// not settled.
-pub async fn status_counts_every_state(harness: &impl Harness) {
+/// not settled; the hours count their records per state; a record reads back by its id.
+pub async fn status_counts_every_state_and_hour(harness: &impl Harness) {
     let ledger = harness.open();
     let empty = ledger.status().await.unwrap();
     assert_eq!(empty.records.len(), RecordState::ALL.len());
@@ -597,6 +597,142 @@ pub async fn status_counts_every_state(harness: &impl Harness) {
     assert_eq!(status.open_keys, 1);
     assert_eq!(status.oldest_unsent_hour, Some(at("2026-11-26T08:00:00Z")));
     assert_eq!(status.sealed_before, Some(at("2026-11-26T10:00:00Z")));
+    // 05:00 success, 06:00 not subscribed, 07:00 duplicate, 08:00 quarantined, 09:00 leased.
+    let hours = |since| {
+        let ledger = &ledger;
+        async move {
+            let hours = ledger.hours(at(since)).await.unwrap();
+            hours
+                .iter()
+                .map(|hour| {
+                    let counted: Vec<_> = RecordState::ALL
+                        .into_iter()
+                        .filter(|&state| hour.count(state) > 0)
+                        .map(|state| (state, hour.count(state)))
+                        .collect();
+                    (hour.hour, counted)
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(hours("2026-11-26T05:00:00Z").await.len(), 5);
+    assert_eq!(
+        hours("2026-11-26T07:00:00Z").await,
+        [
+            (
+                at("2026-11-26T07:00:00Z"),
+                vec![(RecordState::Duplicate, 1)]
+            ),
+            (
+                at("2026-11-26T08:00:00Z"),
+                vec![(RecordState::Quarantined, 1)]
+            ),
+            (at("2026-11-26T09:00:00Z"), vec![(RecordState::Leased, 1)]),
+        ]
+    );
+    // Earlier hours still to settle come too, however old.
+    assert_eq!(
+        hours("2026-11-26T12:00:00Z").await,
+        [
+            (
+                at("2026-11-26T08:00:00Z"),
+                vec![(RecordState::Quarantined, 1)]
+            ),
+            (at("2026-11-26T09:00:00Z"), vec![(RecordState::Leased, 1)]),
+        ]
+    );
+    let billed = ledger.record(claim.records[0].id).await.unwrap().unwrap();
+    assert_eq!(billed.state, RecordState::Success);
+    assert_eq!(billed.metering_record_id.as_deref(), Some("m"));
+    assert_eq!(billed.record, claim.records[0].record);
+    let last = claim.records.iter().map(|r| r.id.0).max().unwrap();
+    assert_eq!(ledger.record(RecordId(last + 1)).await.unwrap(), None);
+}
+
+/// Usage set aside that a person requeues counts, as late usage, in the hour of the requeue
+/// (or its customer's first open hour); the entry goes, once. An entry that would push the
+/// hour past the largest quantity stays.
+pub async fn requeued_set_aside_usage_counts_in_an_open_hour(harness: &impl Harness) {
+    let (ledger, other) = (harness.open(), harness.open());
+    let (staying, leaving) = (customer("111111111111"), customer("222222222222"));
+    let (calls, leaving_calls) = (key(&staying, "calls", &[]), key(&leaving, "calls", &[]));
+    let instance = InstanceId::random();
+    // 00:30 on the 1st: every November hour is sealed, so November usage is set aside.
+    let now = at("2026-12-01T00:30:00Z");
+    ledger.seal(at("2026-12-01T00:00:00Z"), now).await.unwrap();
+    let max = Quantity::MAX.to_string();
+    let late = vec![
+        delta(&calls, "2026-11-30T23:10:00Z", &max),
+        delta(&calls, "2026-11-30T23:20:00Z", "4"),
+        delta(&leaving_calls, "2026-11-30T23:30:00Z", "2"),
+    ];
+    let report = ledger
+        .commit(&checkpoint(instance, 1, late), now)
+        .await
+        .unwrap();
+    assert_eq!(report.set_aside, 3);
+    let aside = ledger.set_aside().await.unwrap();
+    let ids: Vec<_> = aside.iter().map(|entry| entry.id).collect();
+    assert_eq!(
+        ledger.requeue_set_aside(ids[0], now).await.unwrap(),
+        SetAsideRequeue::Requeued {
+            hour: at("2026-12-01T00:00:00Z")
+        }
+    );
+    assert_eq!(
+        other.requeue_set_aside(ids[0], now).await.unwrap(),
+        SetAsideRequeue::NotFound
+    );
+    assert_eq!(
+        other.requeue_set_aside(ids[1], now).await.unwrap(),
+        SetAsideRequeue::TooLarge
+    );
+    ledger.seal_customer(&leaving, now).await.unwrap();
+    assert_eq!(
+        ledger.requeue_set_aside(ids[2], now).await.unwrap(),
+        SetAsideRequeue::Requeued {
+            hour: at("2026-12-01T01:00:00Z")
+        }
+    );
+    let left: Vec<_> = other.set_aside().await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!((left[0].id, left[0].quantity), (ids[1], quantity("4")));
+    let later = at("2026-12-01T02:30:00Z");
+    ledger
+        .seal(at("2026-12-01T02:00:00Z"), later)
+        .await
+        .unwrap();
+    let records: Vec<_> = ledger
+        .records(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.record.customer().clone(),
+                r.record.timestamp(),
+                r.record.quantity(),
+                r.late,
+            )
+        })
+        .collect();
+    assert_eq!(
+        records,
+        [
+            (
+                staying,
+                at("2026-12-01T00:00:00Z"),
+                Quantity::MAX,
+                Quantity::MAX
+            ),
+            (
+                leaving,
+                at("2026-12-01T01:00:00Z"),
+                quantity("2"),
+                quantity("2")
+            ),
+        ]
+    );
 }
 
 /// Everything committed, sealed and settled survives dropping every handle.

@@ -47,8 +47,9 @@ use super::codec::{
     overflow_reason, seconds, settlement_columns, tags_column, timestamp,
 };
 use super::{
-    Checkpoint, Claim, ClaimedRecord, CommitReport, Ledger, LedgerError, LedgerStatus, RecordId,
-    RecordState, SealReport, SetAside, SettleReport, Settlement, StoredRecord, UsageKey,
+    Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError, LedgerStatus,
+    RecordId, RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport,
+    Settlement, StoredRecord, UsageKey, add_count, hour_statuses, zero_counts,
 };
 use crate::customer::{Customer, RequestScope};
 use crate::quantity::Quantity;
@@ -321,13 +322,7 @@ impl PostgresLedger {
             return Ok(report);
         }
         report.applied = true;
-        let global: Option<i64> = tx
-            .query_one(
-                "SELECT sealed_before FROM ledger WHERE id = 1 FOR SHARE",
-                &[],
-            )
-            .await?
-            .get(0);
+        let global = sealed_before(&tx, "SHARE").await?;
         let own = customer_seals(&tx, checkpoint).await?;
         let mut placed: BTreeMap<(i64, i64), Placed> = BTreeMap::new();
         let mut asides = Asides::new();
@@ -393,6 +388,16 @@ impl PostgresLedger {
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// The seal watermark, locked `FOR SHARE` (commits, which run side by side) or `FOR UPDATE`
+/// (a seal, which waits for them and they for it).
+async fn sealed_before(
+    tx: &deadpool_postgres::Transaction<'_>,
+    lock: &'static str,
+) -> Result<Option<i64>, LedgerError> {
+    let sql = format!("SELECT sealed_before FROM ledger WHERE id = 1 FOR {lock}");
+    Ok(tx.query_one(&sql, &[]).await?.get(0))
 }
 
 /// The hours sealed ahead for the checkpoint's customers who unsubscribed.
@@ -465,13 +470,7 @@ impl Ledger for PostgresLedger {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         // Waits for the commits in flight; a second sealer waits here for the first.
-        let sealed: Option<i64> = tx
-            .query_one(
-                "SELECT sealed_before FROM ledger WHERE id = 1 FOR UPDATE",
-                &[],
-            )
-            .await?
-            .get(0);
+        let sealed = sealed_before(&tx, "UPDATE").await?;
         let before = seconds(until.hour_start()).max(sealed.unwrap_or(i64::MIN));
         let report = seal::seal_rows(&tx, before, None, seconds(now)).await?;
         tx.execute(
@@ -641,21 +640,14 @@ impl Ledger for PostgresLedger {
             .start()
             .await?;
         let mut status = LedgerStatus {
-            records: RecordState::ALL.iter().map(|&state| (state, 0)).collect(),
+            records: zero_counts(),
             ..LedgerStatus::default()
         };
         for row in tx
             .query("SELECT state, COUNT(*) FROM records GROUP BY state", &[])
             .await?
         {
-            let (state, count): (String, i64) = (row.get(0), row.get(1));
-            if let Some(entry) = status
-                .records
-                .iter_mut()
-                .find(|(known, _)| known.as_str() == state)
-            {
-                entry.1 = count.unsigned_abs();
-            }
+            add_count(&mut status.records, row.get(0), row.get(1));
         }
         let row = tx
             .query_one(
@@ -732,5 +724,83 @@ impl Ledger for PostgresLedger {
             )
             .await?;
         Ok(changed == 1)
+    }
+
+    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, LedgerError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE id = $1"
+            ))
+            .await?;
+        client
+            .query_opt(&statement, &[&id.0])
+            .await?
+            .as_ref()
+            .map(read_record)
+            .transpose()
+    }
+
+    async fn hours(&self, since: Timestamp) -> Result<Vec<HourStatus>, LedgerError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT hour, state, COUNT(*) FROM records WHERE hour >= $1 OR hour IN \
+                 (SELECT hour FROM records WHERE state IN ('unsent', 'leased', 'quarantined')) \
+                 GROUP BY hour, state ORDER BY hour",
+                &[&seconds(since)],
+            )
+            .await?;
+        hour_statuses(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))))
+    }
+
+    async fn requeue_set_aside(
+        &self,
+        id: SetAsideId,
+        now: Timestamp,
+    ) -> Result<SetAsideRequeue, LedgerError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // As a commit: the watermark FOR SHARE keeps a seal from closing the hour meanwhile.
+        let global = sealed_before(&tx, "SHARE").await?;
+        let entry = tx
+            .query_opt(
+                "DELETE FROM set_aside s USING usage_keys k WHERE s.id = $1 AND k.id = s.key_id \
+                 RETURNING s.key_id, s.micros, \
+                 (SELECT c.sealed_before FROM customer_seals c WHERE c.product = k.product \
+                  AND c.customer_identifier = k.customer_identifier AND c.account = k.account \
+                  AND c.license = k.license)",
+                &[&id.0],
+            )
+            .await?;
+        let Some(entry) = entry else {
+            tx.commit().await?;
+            return Ok(SetAsideRequeue::NotFound);
+        };
+        let (key_id, amount, own): (i64, i64, Option<i64>) =
+            (entry.get(0), entry.get(1), entry.get(2));
+        let hour = [global, own]
+            .into_iter()
+            .flatten()
+            .fold(seconds(now.hour_start()), i64::max);
+        let added = tx
+            .execute(
+                "INSERT INTO open_usage AS o (key_id, hour, micros, late_micros) \
+                 VALUES ($1, $2, $3, $3) ON CONFLICT (key_id, hour) DO UPDATE \
+                 SET micros = o.micros + excluded.micros, \
+                 late_micros = o.late_micros + excluded.late_micros \
+                 WHERE o.micros + excluded.micros <= $4",
+                &[&key_id, &hour, &amount, &micros(Quantity::MAX)],
+            )
+            .await?;
+        if added == 0 {
+            // The entry stays: its deletion is rolled back.
+            tx.rollback().await?;
+            return Ok(SetAsideRequeue::TooLarge);
+        }
+        tx.commit().await?;
+        Ok(SetAsideRequeue::Requeued {
+            hour: timestamp("open_usage", key_id, hour)?,
+        })
     }
 }

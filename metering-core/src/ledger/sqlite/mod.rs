@@ -4,7 +4,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Row, Transaction, TransactionBehavior, params,
+};
 use rustc_hash::FxHashMap;
 
 use super::codec::{
@@ -12,8 +14,9 @@ use super::codec::{
     month_closed_reason, overflow_reason, seconds, settlement_columns, tags_column, timestamp,
 };
 use super::{
-    Checkpoint, Claim, ClaimedRecord, CommitReport, Ledger, LedgerError, LedgerStatus, RecordId,
-    RecordState, SealReport, SetAside, SettleReport, Settlement, StoredRecord, UsageKey,
+    Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError, LedgerStatus,
+    RecordId, RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport,
+    Settlement, StoredRecord, UsageKey, add_count, hour_statuses, zero_counts,
 };
 use crate::customer::{Customer, RequestScope};
 use crate::quantity::Quantity;
@@ -81,7 +84,38 @@ impl SqliteLedger {
     /// # Errors
     /// When the file cannot be opened or migrated, or was written by a newer version.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
-        let mut conn = Connection::open(path)?;
+        Self::with_connection(Connection::open(path)?)
+    }
+
+    /// Opens the ledger file at `path`, which must exist and be a ledger already (for tools
+    /// that inspect one: a wrong path must not leave a new, empty ledger behind), and brings
+    /// its schema up to date.
+    ///
+    /// # Errors
+    /// [`LedgerError::Config`] when there is no file at `path` or it is not a ledger; else
+    /// as [`SqliteLedger::open`].
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
+        let path = path.as_ref();
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|error| {
+            LedgerError::Config(format!(
+                "{}: cannot open the ledger file: {error}",
+                path.display()
+            ))
+        })?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if version == 0 {
+            return Err(LedgerError::Config(format!(
+                "{}: not a ledger (its schema version is 0: no Meter has opened it)",
+                path.display()
+            )));
+        }
+        Self::with_connection(conn)
+    }
+
+    fn with_connection(mut conn: Connection) -> Result<Self, LedgerError> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -217,6 +251,13 @@ fn set_aside(
     Ok(())
 }
 
+/// Adds usage to a key's hour: key id, hour, micros, late micros, the largest total. Changes
+/// no row when the total would exceed it.
+const ADD_OPEN_USAGE: &str = "INSERT INTO open_usage (key_id, hour, micros, late_micros) \
+     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key_id, hour) DO UPDATE \
+     SET micros = micros + excluded.micros, late_micros = late_micros + excluded.late_micros \
+     WHERE micros + excluded.micros <= ?5";
+
 fn commit(
     tx: &Transaction<'_>,
     cached: &FxHashMap<Arc<UsageKey>, i64>,
@@ -247,12 +288,7 @@ fn commit(
     report.applied = true;
     let global = sealed_before(tx)?;
     let mut customers: FxHashMap<&Customer, Option<i64>> = FxHashMap::default();
-    let mut upsert = tx.prepare_cached(
-        "INSERT INTO open_usage (key_id, hour, micros, late_micros) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (key_id, hour) DO UPDATE SET micros = micros + excluded.micros, \
-         late_micros = late_micros + excluded.late_micros \
-         WHERE micros + excluded.micros <= ?5",
-    )?;
+    let mut upsert = tx.prepare_cached(ADD_OPEN_USAGE)?;
     for delta in &checkpoint.deltas {
         let key_id = key_id(tx, cached, &mut new_keys, &delta.key)?;
         let hour = seconds(delta.hour.hour_start());
@@ -416,7 +452,7 @@ fn settle(
 
 fn status(tx: &Transaction<'_>) -> Result<LedgerStatus, LedgerError> {
     let mut status = LedgerStatus {
-        records: RecordState::ALL.iter().map(|&state| (state, 0)).collect(),
+        records: zero_counts(),
         ..LedgerStatus::default()
     };
     let counts: Vec<(String, i64)> = tx
@@ -424,13 +460,7 @@ fn status(tx: &Transaction<'_>) -> Result<LedgerStatus, LedgerError> {
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (state, count) in counts {
-        if let Some(entry) = status
-            .records
-            .iter_mut()
-            .find(|(known, _)| known.as_str() == state)
-        {
-            entry.1 = count.unsigned_abs();
-        }
+        add_count(&mut status.records, &state, count);
     }
     let count = |table: &str| -> Result<u64, LedgerError> {
         let count: i64 = tx.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
@@ -474,6 +504,56 @@ fn list_set_aside(tx: &Transaction<'_>) -> Result<Vec<SetAside>, LedgerError> {
     .query_map([], read)?
     .map(|row| row?)
     .collect()
+}
+
+fn hours(tx: &Transaction<'_>, since: Timestamp) -> Result<Vec<HourStatus>, LedgerError> {
+    let rows: Vec<(i64, String, i64)> = tx
+        .prepare_cached(
+            "SELECT hour, state, COUNT(*) FROM records WHERE hour >= ?1 OR hour IN \
+             (SELECT hour FROM records WHERE state IN ('unsent', 'leased', 'quarantined')) \
+             GROUP BY hour, state ORDER BY hour",
+        )?
+        .query_map([seconds(since)], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    hour_statuses(rows)
+}
+
+fn requeue_set_aside(
+    tx: &Transaction<'_>,
+    id: SetAsideId,
+    now: Timestamp,
+) -> Result<SetAsideRequeue, LedgerError> {
+    let entry: Option<(i64, i64, CustomerColumns)> = tx
+        .query_row(
+            "SELECT s.key_id, s.micros, k.product, k.customer_identifier, k.account, \
+             k.license FROM set_aside s JOIN usage_keys k ON k.id = s.key_id WHERE s.id = ?1",
+            [id.0],
+            |row| {
+                let customer = [row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?];
+                Ok((row.get(0)?, row.get(1)?, customer))
+            },
+        )
+        .optional()?;
+    let Some((key_id, amount, customer)) = entry else {
+        return Ok(SetAsideRequeue::NotFound);
+    };
+    let hour = [sealed_before(tx)?, customer_sealed_before(tx, &customer)?]
+        .into_iter()
+        .flatten()
+        .fold(seconds(now.hour_start()), i64::max);
+    let max = micros(Quantity::MAX);
+    let added = tx
+        .prepare_cached(ADD_OPEN_USAGE)?
+        .execute(params![key_id, hour, amount, amount, max])?;
+    if added == 0 {
+        return Ok(SetAsideRequeue::TooLarge);
+    }
+    tx.execute("DELETE FROM set_aside WHERE id = ?1", [id.0])?;
+    Ok(SetAsideRequeue::Requeued {
+        hour: timestamp("open_usage", key_id, hour)?,
+    })
 }
 
 impl Ledger for SqliteLedger {
@@ -577,5 +657,27 @@ impl Ledger for SqliteLedger {
             Ok((changed == 1, Vec::new()))
         })
         .await
+    }
+
+    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, LedgerError> {
+        self.transact(move |tx, _| {
+            let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1");
+            Ok((query_records(tx, &sql, [id.0])?.pop(), Vec::new()))
+        })
+        .await
+    }
+
+    async fn hours(&self, since: Timestamp) -> Result<Vec<HourStatus>, LedgerError> {
+        self.transact(move |tx, _| Ok((hours(tx, since)?, Vec::new())))
+            .await
+    }
+
+    async fn requeue_set_aside(
+        &self,
+        id: SetAsideId,
+        now: Timestamp,
+    ) -> Result<SetAsideRequeue, LedgerError> {
+        self.transact(move |tx, _| Ok((requeue_set_aside(tx, id, now)?, Vec::new())))
+            .await
     }
 }
