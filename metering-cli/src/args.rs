@@ -10,7 +10,8 @@ use metering_core::{ProductCode, Timestamp};
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  everything was valid, planned or settled
-  1  some records are invalid, quarantined or not settled (see the verdicts)
+  1  some records are invalid, quarantined or not settled (see the verdicts), or a requeue
+     was refused
   2  the command line is wrong (see the usage)
   3  a file, the network or the emulator failed before the work was done";
 
@@ -65,6 +66,9 @@ Example:
   metering emulator --bind 127.0.0.1:8787 --fault throttle=0.1 --fault slow=0.5 --fault slow_ms=200
   metering submit --endpoint-url http://127.0.0.1:8787 usage.jsonl")]
     Emulator(EmulatorArgs),
+    /// Inspect the Meter's ledger: counts, records waiting or kept back, requeue, export.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Print shell completions for bash, zsh, fish, elvish or PowerShell.
     #[command(after_help = "\
 Example:
@@ -162,6 +166,156 @@ pub struct EmulatorArgs {
     pub now: Option<Timestamp>,
 }
 
+/// `metering ledger`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Records per state in total and per hour, the oldest hour not settled, usage set
+    /// aside.
+    #[command(after_help = "\
+Lists every hour from --since on, and every earlier hour that still has a record to settle.
+
+Example:
+  metering ledger status --ledger /var/lib/myapp/meter.sqlite
+  metering ledger status --postgres postgres://metering@db:5432/billing --format json
+
+Exit codes: 0 nothing waits for a person, 1 records are quarantined or usage is set aside
+(see `metering ledger quarantined`), 3 the ledger cannot be read.")]
+    Status(StatusArgs),
+    /// Records sealed and not settled yet (unsent or leased), with their last error.
+    #[command(after_help = "\
+Example:
+  metering ledger pending --ledger /var/lib/myapp/meter.sqlite
+
+Exit codes: 0 listed, 3 the ledger cannot be read.")]
+    Pending(ListArgs),
+    /// Records quarantined and usage set aside, with the reasons: they wait for a person.
+    #[command(after_help = "\
+Fix the cause a reason names, then put the record back with `metering ledger requeue ID`
+(or `--set-aside ID` for usage set aside, to bill it in the current hour).
+
+Example:
+  metering ledger quarantined --ledger /var/lib/myapp/meter.sqlite --format json
+
+Exit codes: 0 listed, 3 the ledger cannot be read.")]
+    Quarantined(ListArgs),
+    /// Put quarantined records (or usage set aside) back, once their cause is fixed: the
+    /// Meter's next flush sends them.
+    #[command(after_help = "\
+A quarantined record is sent again as it was sealed; usage set aside is added, as late
+usage, to the current hour and sent with it. Records in any other state are refused.
+
+Example:
+  metering ledger requeue --ledger /var/lib/myapp/meter.sqlite 42 43
+  metering ledger requeue --ledger /var/lib/myapp/meter.sqlite --set-aside 7
+
+Exit codes: 0 all put back, 1 some were refused (the message says why), 3 the ledger cannot
+be read or written.")]
+    Requeue(RequeueArgs),
+    /// Every sealed record and every entry set aside, for audit: CSV or JSON Lines.
+    #[command(after_help = "\
+Example:
+  metering ledger export --ledger /var/lib/myapp/meter.sqlite -o ledger-2026-11.csv
+  metering ledger export --postgres \"$DATABASE_URL\" --format jsonl | gzip > ledger.jsonl.gz
+
+Exit codes: 0 written, 3 the ledger cannot be read or the output cannot be written.")]
+    Export(ExportArgs),
+}
+
+/// Which ledger to open: the Meter's SQLite file or the fleet's PostgreSQL database.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The Meter's SQLite ledger file (it must exist).
+    #[arg(long, value_name = "PATH")]
+    #[cfg_attr(
+        feature = "postgres",
+        arg(required_unless_present = "postgres", conflicts_with = "postgres")
+    )]
+    #[cfg_attr(not(feature = "postgres"), arg(required = true))]
+    pub ledger: Option<PathBuf>,
+    /// The fleet's PostgreSQL ledger: `postgres://user:password@host:5432/database`.
+    #[cfg(feature = "postgres")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "METERING_POSTGRES_URL",
+        hide_env_values = true
+    )]
+    pub postgres: Option<String>,
+    /// The PostgreSQL schema holding the ledger's tables (default: the URL's
+    /// `search_path`).
+    #[cfg(feature = "postgres")]
+    #[arg(long, value_name = "NAME", requires = "postgres")]
+    pub schema: Option<String>,
+}
+
+/// `metering ledger status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The ledger.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The first hour to list (RFC 3339; default: 24 hours ago).
+    #[arg(long, value_parser = parse_timestamp, value_name = "RFC3339")]
+    pub since: Option<Timestamp>,
+    /// How to print it.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `metering ledger pending` and `quarantined`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The ledger.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// How to print them: a table, or JSON Lines, one object a record.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `metering ledger requeue`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("ids").required(true).multiple(true))]
+pub struct RequeueArgs {
+    /// The ledger.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Quarantined records, by the id `metering ledger quarantined` shows.
+    #[arg(value_name = "ID", value_parser = parse_id, group = "ids")]
+    pub records: Vec<i64>,
+    /// Entries of usage set aside, by the id `metering ledger quarantined` shows.
+    #[arg(long = "set-aside", value_name = "ID", value_parser = parse_id, group = "ids")]
+    pub set_aside: Vec<i64>,
+    /// The time to put them back at (RFC 3339; default: now): records are sendable from
+    /// then on, and usage set aside counts in that hour.
+    #[arg(long, value_parser = parse_timestamp, value_name = "RFC3339")]
+    pub now: Option<Timestamp>,
+}
+
+/// `metering ledger export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The ledger.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// CSV (one header line, allocations as JSON in one column) or JSON Lines (each record
+    /// in the service's wire form).
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// The file to write (default: standard output).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// How `metering ledger export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated values.
+    Csv,
+    /// JSON Lines.
+    Jsonl,
+}
+
 /// How usage files are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormat {
@@ -184,6 +338,13 @@ pub enum OutputFormat {
 
 fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
     Timestamp::parse_rfc3339(text).map_err(|e| format!("{e}; write it like 2026-11-26T12:00:00Z"))
+}
+
+/// An id as the ledger's listings show it (`42`, or `#42` as the library prints it).
+fn parse_id(text: &str) -> Result<i64, String> {
+    text.trim_start_matches('#').parse().map_err(|e| {
+        format!("{text:?} is not an id ({e}); use the id `metering ledger quarantined` shows")
+    })
 }
 
 fn parse_product_code(text: &str) -> Result<ProductCode, String> {

@@ -8,6 +8,7 @@
 mod args;
 mod emulator;
 mod input;
+mod ledger;
 mod plan;
 mod report;
 mod submit;
@@ -25,21 +26,11 @@ fn main() -> ExitCode {
     let exit = match cli.command {
         Command::Validate(args) => io_exit(validate::run(&args)),
         Command::Plan(args) => io_exit(plan::run(&args)),
-        Command::Submit(args) => runtime()
-            .and_then(|rt| rt.block_on(submit::run(&args)))
-            .unwrap_or_else(|message| {
-                report::fail(message);
-                Exit::Failed
-            }),
-        Command::Emulator(args) => runtime()
-            .and_then(|rt| rt.block_on(emulator::run(&args)))
-            .map_or_else(
-                |message| {
-                    report::fail(message);
-                    Exit::Failed
-                },
-                |()| Exit::Ok,
-            ),
+        Command::Submit(args) => block_on(submit::run(&args)),
+        Command::Emulator(args) => {
+            block_on(async { emulator::run(&args).await.map(|()| Exit::Ok) })
+        }
+        Command::Ledger(command) => block_on(ledger::run(&command)),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -63,9 +54,15 @@ fn io_exit(result: std::io::Result<Exit>) -> Exit {
     })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+/// Runs an async command; what stopped it is reported and fails the run.
+fn block_on(command: impl Future<Output = Result<Exit, String>>) -> Exit {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .and_then(|runtime| runtime.block_on(command))
+        .unwrap_or_else(|message| {
+            report::fail(message);
+            Exit::Failed
+        })
 }
