@@ -674,3 +674,49 @@ impl<L: Ledger> Ledger for Arc<L> {
         (**self).requeue_set_aside(id, now)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{InstanceId, RecordId, RecordState};
+
+    #[test]
+    fn an_instance_id_reads_back_as_the_value_it_was_stored_as() {
+        let value = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+        let instance = InstanceId::from_u128(value);
+        assert_eq!(instance.as_u128(), value);
+        assert_eq!(instance.to_string(), "0123456789abcdeffedcba9876543210");
+        assert_eq!(
+            InstanceId::from_u128(1).to_string(),
+            "00000000000000000000000000000001"
+        );
+        assert_eq!(
+            format!("{instance:?}"),
+            "InstanceId(0123456789abcdeffedcba9876543210)"
+        );
+    }
+
+    #[test]
+    fn only_billed_unsubscribed_and_duplicate_records_are_done_with() {
+        let terminal: Vec<RecordState> = RecordState::ALL
+            .into_iter()
+            .filter(|state| state.is_terminal())
+            .collect();
+        assert_eq!(
+            terminal,
+            [
+                RecordState::Success,
+                RecordState::NotSubscribed,
+                RecordState::Duplicate
+            ]
+        );
+    }
+
+    #[test]
+    fn records_and_states_display_as_a_person_reads_them_in_the_ledger() {
+        assert_eq!(RecordId(42).to_string(), "#42");
+        assert_eq!(RecordState::NotSubscribed.to_string(), "not_subscribed");
+        for state in RecordState::ALL {
+            assert_eq!(RecordState::from_name(&state.to_string()), Some(state));
+        }
+    }
+}
