@@ -277,6 +277,8 @@ fn meter_config(clock: FastClock) -> MeterConfig {
         .with_flush_interval(Duration::from_millis(20))
         .with_grace(Duration::from_mins(5))
         .with_lease(Duration::from_hours(1))
+        // More than a lease: the time to send a month's last hour (never met: mid-month).
+        .with_month_close_margin(Duration::from_hours(2))
 }
 
 /// Appends acknowledgments: `d` lines (durable, synced before the next event) and `m` lines

@@ -73,7 +73,11 @@ async fn flush_at<L: Ledger>(
     );
     let submitter =
         Submitter::with_config(transport, SubmitConfig::default().with_clock(clock.clone()));
-    let config = MeterConfig::new().with_clock(clock.clone());
+    // May's last hour is sealed once its grace ends (not held open until 05:00), so that
+    // May closes at 00:15 and the late usage of 00:20 is set aside.
+    let config = MeterConfig::new()
+        .with_clock(clock.clone())
+        .with_month_close_margin(std::time::Duration::from_hours(6));
     let report = Flusher::new(Arc::clone(ledger), submitter, config)
         .flush()
         .await

@@ -201,6 +201,13 @@ impl TimePolicy {
         self.window
     }
 
+    /// How long into a month the previous month's records are still accepted (`None`: no
+    /// month-end rule).
+    #[must_use]
+    pub const fn month_end_grace(&self) -> Option<Duration> {
+        self.month_end_grace
+    }
+
     /// Whether the service would accept `timestamp` at `now`.
     ///
     /// # Errors

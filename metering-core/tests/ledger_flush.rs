@@ -337,6 +337,7 @@ mod meter {
                 .with_lease(Duration::from_mins(1))
                 .with_commit_interval(Duration::from_millis(10))
                 .with_flush_interval(Duration::from_hours(1))
+                .with_month_close_margin(Duration::from_hours(2))
         }
 
         fn meter(&self) -> Meter {
@@ -412,6 +413,8 @@ mod meter {
         let fx = Fixture::new("2026-11-26T12:20:00Z");
         let (leaving, staying) = (customer("111111111111"), customer("222222222222"));
         let meter = fx.meter();
+        meter.register(&leaving, Calls);
+        meter.register(&staying, Calls);
         meter.record(&leaving, Calls, quantity("3")).unwrap();
         meter.record(&staying, Calls, quantity("5")).unwrap();
         // Sent by this call, or by the background flush it waited for: sent either way.
@@ -424,6 +427,22 @@ mod meter {
             (quantity("3"), at("2026-11-26T12:00:00Z"))
         );
         assert_eq!(fx.billed().len(), 1);
+        // Their registration ended with it; the other customer's goes on: 5 at 12:00, then 0.
+        fx.advance(Duration::from_hours(2));
+        meter.commit().await.unwrap();
+        meter.flush().await.unwrap();
+        let sent: Vec<_> = fx
+            .sent()
+            .iter()
+            .map(|r| (r.customer().clone(), r.timestamp(), r.quantity()))
+            .collect();
+        assert_eq!(
+            sent[1..],
+            [
+                (staying.clone(), at("2026-11-26T12:00:00Z"), quantity("5")),
+                (staying, at("2026-11-26T13:00:00Z"), Quantity::ZERO),
+            ]
+        );
         meter.shutdown().await.unwrap();
     }
 

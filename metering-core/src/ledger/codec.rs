@@ -159,7 +159,9 @@ pub(crate) fn build_record(group: &[OpenRow]) -> Result<Result<UsageRecord, Stri
     let dimension = DimensionKey::new(first.dimension.clone()).map_err(|e| e.to_string())?;
     let hour = Timestamp::from_unix_seconds(first.hour).map_err(|e| e.to_string())?;
     let mut allocations = Vec::with_capacity(group.len());
-    for row in group {
+    // A registered pair's zero (`Meter::register`) is a record only in an hour without usage.
+    let used = group.iter().any(|row| row.micros > 0);
+    for row in group.iter().filter(|row| row.micros > 0 || !used) {
         let micros = u64::try_from(row.micros).map_err(|e| e.to_string())?;
         let quantity = Quantity::from_micros(micros).map_err(|e| e.to_string())?;
         let tags: Option<Tags> = tags_from_column(&row.tags)?;

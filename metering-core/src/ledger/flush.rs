@@ -86,8 +86,8 @@ impl<L: Ledger, T: Transport> Flusher<L, T> {
         &self.ledger
     }
 
-    /// Seals every hour that closed more than the grace ago, then sends every sendable
-    /// record.
+    /// Seals every hour that closed more than the grace ago (a month's last hour: see
+    /// [`MeterConfig::seal_until`]), then sends every sendable record.
     ///
     /// # Errors
     /// When the ledger fails; records claimed but not settled are sent again once their
@@ -95,8 +95,7 @@ impl<L: Ledger, T: Transport> Flusher<L, T> {
     pub async fn flush(&self) -> Result<FlushReport, LedgerError> {
         let _turn = self.turn.lock().await;
         let now = self.config.clock().now();
-        let until = now.saturating_sub(self.config.grace());
-        let sealed = self.ledger.seal(until, now).await?;
+        let sealed = self.ledger.seal(self.config.seal_until(now), now).await?;
         self.send_all(sealed).await
     }
 

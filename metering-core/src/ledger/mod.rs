@@ -10,7 +10,9 @@
 //!    customer by [`Ledger::seal_customer`]) is added to the oldest open hour of the same
 //!    billing month, and counted as late. When no hour of that month is open any more, it
 //!    is set aside ([`Ledger::set_aside`]) for a person to handle: never dropped, never a
-//!    second quantity for a sealed key.
+//!    second quantity for a sealed key. (A [`Flusher`] keeps a month's last hour open until
+//!    shortly before the month's cut-off: see
+//!    [`MeterConfig::seal_until`](crate::MeterConfig::seal_until).)
 //! 3. **Seal.** [`Ledger::seal`] turns every open hour that ended at or before a given
 //!    instant into records, once, even when several processes seal at the same moment: one
 //!    record per customer, dimension and hour, its timestamp the hour's start, its tag sets

@@ -11,7 +11,8 @@ use crate::{Clock, SystemClock, TimePolicy, Timestamp};
 /// The Meter's timings and bounds, and the clock it reads.
 ///
 /// The defaults: a commit every second (the loss window of [`Meter::record`](super::Meter)
-/// when the process is killed), hours sealed 15 minutes after they close, timestamps at most
+/// when the process is killed), hours sealed 15 minutes after they close, a month's last hour
+/// sealed an hour before the month's cut-off (05:00 UTC on the 1st), timestamps at most
 /// 5 minutes ahead of the clock, 60-second leases, a flush every 10 seconds, at most
 /// 1,000,000 uncommitted deltas held while the ledger fails, 10 seconds to shut down, the
 /// service's current [`TimePolicy`] and the system clock.
@@ -20,6 +21,7 @@ use crate::{Clock, SystemClock, TimePolicy, Timestamp};
 pub struct MeterConfig {
     commit_interval: Duration,
     grace: Duration,
+    month_close_margin: Duration,
     future_bound: Duration,
     lease: Duration,
     flush_interval: Duration,
@@ -34,6 +36,7 @@ impl Default for MeterConfig {
         Self {
             commit_interval: Duration::from_secs(1),
             grace: Duration::from_mins(15),
+            month_close_margin: Duration::from_hours(1),
             future_bound: Duration::from_mins(5),
             lease: Duration::from_mins(1),
             flush_interval: Duration::from_secs(10),
@@ -50,6 +53,7 @@ impl fmt::Debug for MeterConfig {
         f.debug_struct("MeterConfig")
             .field("commit_interval", &self.commit_interval)
             .field("grace", &self.grace)
+            .field("month_close_margin", &self.month_close_margin)
             .field("future_bound", &self.future_bound)
             .field("lease", &self.lease)
             .field("flush_interval", &self.flush_interval)
@@ -68,6 +72,11 @@ settings! {
     /// How long after an hour closes it is sealed: late events arriving within it still
     /// count in their own hour.
     grace: Duration, with_grace;
+    /// How long before a month's cut-off (06:00 UTC on the 1st) the month's last hour is
+    /// sealed, rather than at the grace's end: until then late usage for the month is still
+    /// billed, in that hour; from then on it is set aside. The margin is the time left to
+    /// send the hour, retries included.
+    month_close_margin: Duration, with_month_close_margin;
     /// How far ahead of the clock an event's timestamp may be.
     future_bound: Duration, with_future_bound;
     /// How long a flusher holds the records it claimed.
@@ -101,6 +110,30 @@ impl MeterConfig {
     #[must_use]
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The instant up to which hours are sealed at `now` (what a flusher passes to
+    /// [`Ledger::seal`](crate::ledger::Ledger::seal)): hours that closed more than the grace
+    /// ago, except a month's last hour, which stays open until its cut-off less
+    /// [`MeterConfig::month_close_margin`], so that late usage for the month is still billed.
+    /// Sealing goes in hour order, so the new month's first hours wait with it (their own
+    /// deadline is a day away).
+    #[must_use]
+    pub fn seal_until(&self, now: Timestamp) -> Timestamp {
+        let until = now.saturating_sub(self.grace);
+        if self.time_policy.month_end_grace().is_none() {
+            return until;
+        }
+        let last_hour = now.month_start().saturating_sub(Duration::from_hours(1));
+        let close = self
+            .time_policy
+            .deadline(last_hour)
+            .saturating_sub(self.month_close_margin);
+        if now < close {
+            until.min(last_hour)
+        } else {
+            until
+        }
     }
 
     /// Refuses a configuration whose hours could not be sealed and sent before the service
@@ -145,6 +178,17 @@ impl MeterConfig {
                 value: format!("{:?}", self.grace),
             });
         }
+        let sending = self.flush_interval + self.lease;
+        if self.month_close_margin <= sending {
+            return Err(MeterError::Config {
+                setting: "month_close_margin",
+                rule: format!(
+                    "must exceed a flush interval ({:?}) and a lease ({:?}), to send the month's last hour after it is sealed",
+                    self.flush_interval, self.lease
+                ),
+                value: format!("{:?}", self.month_close_margin),
+            });
+        }
         Ok(())
     }
 }
@@ -164,6 +208,52 @@ mod tests {
         assert_eq!(config.commit_interval(), Duration::from_millis(50));
         assert_eq!(config.backlog_limit(), 7);
         assert!(format!("{config:?}").contains("50ms"));
+    }
+
+    #[test]
+    fn a_months_last_hour_is_sealed_an_hour_before_the_cut_off() {
+        let at = |text| Timestamp::parse_rfc3339(text).unwrap();
+        let config = MeterConfig::new();
+        let until = |now| config.seal_until(at(now)).to_string();
+        assert_eq!(until("2026-05-12T10:20:00Z"), "2026-05-12T10:05:00Z");
+        // May's last hour (23:00) stays open, and June's first hours with it, until 05:00.
+        assert_eq!(until("2026-06-01T00:20:00Z"), "2026-05-31T23:00:00Z");
+        assert_eq!(until("2026-06-01T04:59:59Z"), "2026-05-31T23:00:00Z");
+        assert_eq!(until("2026-06-01T05:00:00Z"), "2026-06-01T04:45:00Z");
+        // The margin is configurable; the hour's deadline binds under a 6-hour window.
+        let config = MeterConfig::new().with_month_close_margin(Duration::from_mins(30));
+        assert_eq!(
+            config.seal_until(at("2026-06-01T05:29:00Z")),
+            at("2026-05-31T23:00:00Z")
+        );
+        let six = MeterConfig::new()
+            .with_time_policy(TimePolicy::new().with_window(Duration::from_hours(6)));
+        assert_eq!(
+            six.seal_until(at("2026-06-01T04:00:00Z")),
+            at("2026-06-01T03:45:00Z")
+        );
+        // Without the month-end rule, no hour is held.
+        let no_rule =
+            MeterConfig::new().with_time_policy(TimePolicy::new().with_month_end_grace(None));
+        assert_eq!(
+            no_rule.seal_until(at("2026-06-01T00:20:00Z")),
+            at("2026-06-01T00:05:00Z")
+        );
+        // The margin must leave time to send: a flush interval and a lease.
+        let tight = MeterConfig::new().with_month_close_margin(Duration::from_secs(70));
+        let err = tight.validate().unwrap_err();
+        assert!(matches!(
+            err,
+            MeterError::Config {
+                setting: "month_close_margin",
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("(value: 70s)"), "{err}");
+        tight
+            .with_month_close_margin(Duration::from_secs(71))
+            .validate()
+            .unwrap();
     }
 
     #[test]

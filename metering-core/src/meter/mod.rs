@@ -28,6 +28,13 @@
 //!   would is refused ([`MeterError::Overflow`]). (Totals across processes and across tag
 //!   sets of one record are checked by the ledger when it seals.)
 //!
+//! # Hours
+//! An hour is sealed into records once it has closed plus the grace; a month's last hour
+//! later, shortly before the month's cut-off ([`MeterConfig::seal_until`]). Usage for an
+//! hour already sealed goes to the oldest open hour of its month, or, when its month has
+//! none left, is set aside for a person. A pair given to [`Meter::register`] gets a record
+//! every hour, of 0 when it had no usage.
+//!
 //! # How an add meets a checkpoint
 //! Each key holds its hours' running totals in atomic words (see `slot.rs`); a checkpoint
 //! takes what grew since the previous one. A durable add reads the checkpoint number `e`
@@ -81,12 +88,64 @@ enum Hour {
     Far(i64),
 }
 
-/// Usage that did not fit its key's ring (an hour outside the window): kept by hour.
+/// What the writer takes besides the keys' rings, under one lock.
 #[derive(Default)]
 struct Aside {
     /// Set once the final checkpoint was taken: later usage is refused.
     closed: bool,
+    /// Usage that did not fit its key's ring (an hour outside the window): kept by hour.
     usage: FxHashMap<(Arc<UsageKey>, i64), u64>,
+    /// The pairs registered for a record every hour ([`Meter::register`]), each with the
+    /// first hour it has no zero for yet.
+    registered: FxHashMap<Arc<UsageKey>, i64>,
+}
+
+impl Aside {
+    /// A zero for each registered pair and each hour through `hour` it has none for yet:
+    /// every hour a pair is registered in then seals into a record, of its usage or of 0.
+    /// (Hours before the previous one are skipped: the meter took no checkpoint in them, its
+    /// ledger refusing commits, and they may be sealed already.)
+    fn zero_registered(&mut self, hour: i64) {
+        let Self {
+            usage, registered, ..
+        } = self;
+        for (key, next) in registered.iter_mut() {
+            add_zeros(usage, key, *next, hour);
+            *next = (*next).max(hour + 1);
+        }
+    }
+
+    /// Ends `key`'s registration, with zeros through `hour`, the last hour it was in.
+    fn unregister(&mut self, key: &UsageKey, hour: i64) {
+        if let Some((key, next)) = self.registered.remove_entry(key) {
+            add_zeros(&mut self.usage, &key, next, hour);
+        }
+    }
+
+    /// Ends every registration of `customer`, as [`Aside::unregister`].
+    fn unregister_customer(&mut self, customer: &Customer, hour: i64) {
+        let keys: Vec<Arc<UsageKey>> = self
+            .registered
+            .keys()
+            .filter(|key| key.customer() == customer)
+            .cloned()
+            .collect();
+        for key in keys {
+            self.unregister(&key, hour);
+        }
+    }
+}
+
+/// Zeros for `key` from hour `next` (or the previous hour, if later) through `hour`.
+fn add_zeros(
+    usage: &mut FxHashMap<(Arc<UsageKey>, i64), u64>,
+    key: &Arc<UsageKey>,
+    next: i64,
+    hour: i64,
+) {
+    for zero in next.max(hour - 1)..=hour {
+        usage.entry((key.clone(), zero)).or_default();
+    }
 }
 
 /// Where the writer is: what every durable caller waits on.
@@ -264,6 +323,7 @@ impl Shared {
         });
         let usage = {
             let mut aside = self.aside.lock().unwrap_or_else(PoisonError::into_inner);
+            aside.zero_registered(self.hour_now.load(Ordering::Relaxed));
             aside.closed |= closing;
             std::mem::take(&mut aside.usage)
         };
@@ -291,6 +351,7 @@ impl Shared {
             aside
                 .usage
                 .iter()
+                .filter(|(_, micros)| **micros > 0)
                 .map(|((key, hour), micros)| delta(key, *hour, *micros)),
         );
         deltas
@@ -529,7 +590,8 @@ impl Meter {
     /// For a customer who unsubscribed (the service takes their usage for one more hour):
     /// commits what was recorded, seals every hour of theirs up to now, including the open
     /// one, and sends it now. Their usage recorded later for a sealed hour goes to the
-    /// oldest open hour of the month, as any late usage.
+    /// oldest open hour of the month, as any late usage. Their registrations
+    /// ([`Meter::register`]) end: the current hour is their last zero.
     ///
     /// # Errors
     /// As [`Meter::flush`].
@@ -538,8 +600,46 @@ impl Meter {
         customer: &Customer,
     ) -> Result<FlushReport, MeterError> {
         let sender = self.sender.as_ref().ok_or(MeterError::NoSubmitter)?;
+        let hour = self.shared.hour_now.load(Ordering::Relaxed);
+        self.shared
+            .aside
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unregister_customer(customer, hour);
         self.commit().await?;
         Ok(sender.flush_customer(customer).await?)
+    }
+
+    /// Registers `customer`'s use of `dimension` for a record every hour: from the current
+    /// hour on, each hour it is registered in is sealed into a record of its usage, or of
+    /// quantity 0 when it had none, as AWS asks sellers to report every customer and
+    /// dimension hourly. Registering a pair again changes nothing.
+    ///
+    /// Registrations live in this meter's memory, not in the ledger: register the seller's
+    /// subscribed customers again when a process starts (the seller keeps that list anyway,
+    /// to know whom to serve). Several processes may register one pair: zeros add up to 0.
+    pub fn register<D: Dimension>(&self, customer: &Customer, dimension: D) {
+        let key = Arc::new(KeyRef::untagged(customer, dimension.key()).to_key());
+        let hour = self.shared.hour_now.load(Ordering::Relaxed);
+        self.shared
+            .aside
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .registered
+            .entry(key)
+            .or_insert(hour);
+    }
+
+    /// Ends a registration: the current hour still gets its record, later hours only when
+    /// there is usage. Unregistering a pair not registered changes nothing.
+    pub fn unregister<D: Dimension>(&self, customer: &Customer, dimension: D) {
+        let key = KeyRef::untagged(customer, dimension.key()).to_key();
+        let hour = self.shared.hour_now.load(Ordering::Relaxed);
+        self.shared
+            .aside
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unregister(&key, hour);
     }
 
     /// This process's instance in the ledger.

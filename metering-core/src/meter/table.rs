@@ -28,7 +28,26 @@ pub(crate) struct KeyRef<'a> {
     pub(crate) tags: Option<&'a Tags>,
 }
 
-impl KeyRef<'_> {
+impl<'a> KeyRef<'a> {
+    /// The untagged key of `customer`'s usage of `dimension`.
+    pub(crate) fn untagged(customer: &'a Customer, dimension: &'a str) -> Self {
+        Self {
+            customer,
+            dimension,
+            tags: None,
+        }
+    }
+
+    /// The key, owned.
+    pub(crate) fn to_key(self) -> UsageKey {
+        UsageKey::new(
+            self.customer.clone(),
+            crate::DimensionKey::new(self.dimension.to_owned())
+                .unwrap_or_else(|_| unreachable!("dimension keys are validated")),
+            self.tags.cloned(),
+        )
+    }
+
     fn matches(&self, key: &UsageKey) -> bool {
         key.dimension().as_str() == self.dimension
             && key.customer() == self.customer
@@ -103,14 +122,8 @@ impl Table {
                 |entry| hash_of(&entry.key),
             )
             .or_insert_with(|| {
-                let usage = UsageKey::new(
-                    key.customer.clone(),
-                    crate::DimensionKey::new(key.dimension.to_owned())
-                        .unwrap_or_else(|_| unreachable!("dimension keys are validated")),
-                    key.tags.cloned(),
-                );
                 Arc::new(Entry {
-                    key: Arc::new(usage),
+                    key: Arc::new(key.to_key()),
                     counters: Counters::new(center()),
                 })
             });

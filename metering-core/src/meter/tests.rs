@@ -273,6 +273,49 @@ async fn the_hour_turns_and_late_events_keep_their_hour() {
 }
 
 #[tokio::test]
+async fn registered_pairs_get_a_zero_in_every_hour_they_are_registered_in() {
+    let ledger = Arc::new(MemoryLedger::default());
+    let clock = ManualClock::new(at(NOW));
+    let meter = meter(&ledger, &clock);
+    let (a, b, c) = (
+        customer("111111111111"),
+        customer("222222222222"),
+        customer("333333333333"),
+    );
+    meter.register(&a, Usage::ApiCalls);
+    meter.register(&b, Usage::Storage);
+    meter.record(&a, Usage::ApiCalls, q("2")).unwrap();
+    meter.commit().await.unwrap();
+    // Two hours pass between checkpoints: the skipped hour gets its zero too.
+    clock.advance(Duration::from_hours(2));
+    meter.commit().await.unwrap();
+    meter.unregister(&b, Usage::Storage);
+    // Registered and gone within one checkpoint: the hour still gets its zero.
+    meter.register(&c, Usage::ApiCalls);
+    meter.unregister(&c, Usage::ApiCalls);
+    clock.advance(Duration::from_hours(1));
+    meter.shutdown().await.unwrap();
+    let (ka, kb, kc) = (
+        "prod-1/111111111111 api_calls",
+        "prod-1/222222222222 storage",
+        "prod-1/333333333333 api_calls",
+    );
+    assert_eq!(
+        ledger.totals(),
+        totals(&[
+            (ka, "2026-12-01T05:00:00Z", "2"),
+            (ka, "2026-12-01T06:00:00Z", "0"),
+            (ka, "2026-12-01T07:00:00Z", "0"),
+            (ka, "2026-12-01T08:00:00Z", "0"),
+            (kb, "2026-12-01T05:00:00Z", "0"),
+            (kb, "2026-12-01T06:00:00Z", "0"),
+            (kb, "2026-12-01T07:00:00Z", "0"),
+            (kc, "2026-12-01T07:00:00Z", "0"),
+        ])
+    );
+}
+
+#[tokio::test]
 async fn timestamps_too_far_ahead_are_refused() {
     let ledger = Arc::new(MemoryLedger::default());
     let clock = ManualClock::new(at(NOW));

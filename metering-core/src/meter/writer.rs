@@ -141,6 +141,8 @@ async fn commit<L: Ledger>(shared: &Shared, ledger: &L) -> bool {
 async fn finish<L: Ledger>(shared: &Shared, ledger: &L) -> Result<(), MeterError> {
     let timeout = shared.config.shutdown_timeout();
     let deadline = Instant::now() + timeout;
+    // The hour may have turned since the last tick: the final checkpoint is of now.
+    shared.read_clock();
     checkpoint(shared, true);
     loop {
         let attempt = tokio::time::timeout_at(deadline, commit(shared, ledger)).await;

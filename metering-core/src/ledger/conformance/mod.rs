@@ -47,7 +47,8 @@ macro_rules! ledger_conformance_tests {
             retries_wait_for_their_backoff, requeue_sends_a_quarantined_record_again,
             customer_seal_closes_one_customer_now, product_and_licence_in_one_hour_are_quarantined,
             status_counts_every_state_and_hour, state_survives_reopening,
-            usage_no_record_can_hold_is_set_aside, requeued_set_aside_usage_counts_in_an_open_hour);
+            usage_no_record_can_hold_is_set_aside, requeued_set_aside_usage_counts_in_an_open_hour,
+            zero_usage_is_a_record_only_alone);
     };
     (@cases $harness:expr; $($case:ident),* $(,)?) => {$(
         #[::tokio::test]
@@ -120,6 +121,43 @@ pub async fn late_usage_moves_to_the_oldest_open_hour(harness: &impl Harness) {
         ]
     );
     assert!(ledger.set_aside().await.unwrap().is_empty());
+}
+
+/// A zero delta (a pair registered for a record every hour) makes a record of 0 in an hour
+/// without usage, and nothing beside usage: no zero allocation beside tagged usage.
+pub async fn zero_usage_is_a_record_only_alone(harness: &impl Harness) {
+    let ledger = harness.open();
+    let who = customer("111111111111");
+    let untagged = key(&who, "calls", &[]);
+    let tagged = key(&who, "calls", &[("env", "prod")]);
+    let now = at("2026-11-26T12:30:00Z");
+    let deltas = vec![
+        delta(&untagged, "2026-11-26T10:05:00Z", "0"),
+        delta(&untagged, "2026-11-26T11:05:00Z", "0"),
+        delta(&tagged, "2026-11-26T11:10:00Z", "4"),
+    ];
+    let zeros = checkpoint(InstanceId::random(), 1, deltas);
+    ledger.commit(&zeros, now).await.unwrap();
+    ledger.seal(at("2026-11-26T12:00:00Z"), now).await.unwrap();
+    let records = ledger.records(None).await.unwrap();
+    let found: Vec<_> = records
+        .iter()
+        .map(|r| {
+            let allocations = r.record.allocations().map(|a| (a.len(), a[0].quantity));
+            (r.record.timestamp(), r.record.quantity(), allocations)
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (at("2026-11-26T10:00:00Z"), Quantity::ZERO, None),
+            (
+                at("2026-11-26T11:00:00Z"),
+                quantity("4"),
+                Some((1, quantity("4")))
+            ),
+        ]
+    );
 }
 
 /// Late usage whose month has no open hour left is set aside, visible, never dropped; until
