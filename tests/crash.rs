@@ -1,7 +1,9 @@
 //! The crash test: a child process records a known, seeded stream of usage into a Meter on
 //! a `SQLite` file while a flusher sends it through the real AWS SDK to the emulator, which
 //! runs here in the parent and injects throttling, 500s, dropped connections and unprocessed
-//! records. Each child is killed (SIGKILL at a random moment, or by aborting itself at a
+//! records. The flusher is a task of its own beside a Meter built without a submitter (the
+//! production shape: recorders record, flushers send), or, in every other group of four
+//! rounds, the Meter's own (`MeterBuilder::submitter`). Each child is killed (SIGKILL at a random moment, or by aborting itself at a
 //! failpoint: after a commit, after a seal, after a send) and the next one starts on the
 //! same file. One clock runs for all of them, fast, so hours close within the test.
 //!
@@ -327,11 +329,6 @@ async fn child() {
         failpoint: failpoint.clone(),
     });
     let config = meter_config(clock);
-    let meter = Meter::builder()
-        .config(config.clone())
-        .ledger(ledger.clone())
-        .build()
-        .unwrap();
     let submit = SubmitConfig::default()
         .with_requests_per_second(None)
         .with_max_attempts(4)
@@ -343,15 +340,23 @@ async fn child() {
         failpoint,
     };
     let submitter = Submitter::with_config(transport, submit);
-    let flusher = Flusher::new(ledger.clone(), submitter, config);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let flushing = tokio::spawn(async move {
-        flusher
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
+    let builder = Meter::builder()
+        .config(config.clone())
+        .ledger(ledger.clone());
+    let (meter, flushing) = if std::env::var_os("CRASH_EMBEDDED").is_some() {
+        (builder.submitter(submitter).build().unwrap(), None)
+    } else {
+        let flusher = Flusher::new(ledger.clone(), submitter, config);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            flusher
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        (builder.build().unwrap(), Some((stop, task)))
+    };
 
     let mut acks = Acks(
         OpenOptions::new()
@@ -384,7 +389,9 @@ async fn child() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 
-    // The last child: commit everything, then flush until every hour is sealed and sent.
+    // The last child (a separate flusher): commit everything, then flush until every hour
+    // is sealed and sent.
+    let (stop, flushing) = flushing.expect("the last child has a flusher of its own");
     meter.shutdown().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -479,6 +486,7 @@ fn spawn_child(dir: &Path, endpoint: &str, anchor: i128, seed: u64, from: u64) -
         .env("CRASH_SEED", seed.to_string())
         .env("CRASH_FROM", from.to_string())
         .env_remove("CRASH_FAILPOINT")
+        .env_remove("CRASH_EMBEDDED")
         .env_remove("CRASH_FINAL")
         .stdout(Stdio::null());
     command
@@ -556,6 +564,9 @@ fn rounds(dir: &Path, endpoint: &str, anchor: i128, seed: u64) -> (Acked, usize)
     let mut aborted = 0;
     for round in 0..ROUNDS {
         let mut command = spawn_child(dir, endpoint, anchor, seed, from);
+        if round / 4 % 2 == 1 {
+            command.env("CRASH_EMBEDDED", "1");
+        }
         // Three in four abort at a failpoint (hours seal every 2 s: give those time), the
         // rest are killed at a random moment.
         let limit = match round % 4 {
