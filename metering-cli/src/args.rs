@@ -353,7 +353,9 @@ fn parse_product_code(text: &str) -> Result<ProductCode, String> {
 
 fn parse_fault(text: &str) -> Result<String, String> {
     let mut faults = metering_emulator::Faults::default();
-    crate::emulator::apply_fault(&mut faults, text)?;
-    faults.validate().map_err(|e| e.to_string())?;
+    faults
+        .set(text)
+        .and_then(|()| faults.validate())
+        .map_err(|e| e.to_string())?;
     Ok(text.to_owned())
 }

@@ -1,49 +1,11 @@
 //! `metering emulator`: the emulator library, served until Ctrl-C.
 
-use std::io::Write as _;
-use std::time::Duration;
-
 use metering_core::ManualClock;
-use metering_emulator::{Emulator, EmulatorConfig, Faults};
+use metering_emulator::{Emulator, EmulatorConfig};
+use std::io::Write as _;
 
 use crate::args::EmulatorArgs;
 use crate::report::BOLD;
-
-/// Applies one `--fault KIND=VALUE` to `faults`.
-///
-/// # Errors
-/// An unknown kind or a value that is not a number, named.
-pub fn apply_fault(faults: &mut Faults, text: &str) -> Result<(), String> {
-    let hint = "write it as KIND=SHARE (throttle, internal_error, drop_connection, unprocessed, slow), slow_ms=MILLISECONDS or seed=N, as in the configuration's faults";
-    let (kind, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("{text:?} has no '='; {hint}"))?;
-    let share = |value: &str| {
-        value
-            .parse::<f64>()
-            .map_err(|e| format!("{value:?} is not a share 0..=1 ({e}); {hint}"))
-    };
-    match kind {
-        "throttle" => faults.throttle = share(value)?,
-        "internal_error" => faults.internal_error = share(value)?,
-        "drop_connection" => faults.drop_connection = share(value)?,
-        "unprocessed" => faults.unprocessed = share(value)?,
-        "slow" => faults.slow = share(value)?,
-        "slow_ms" => {
-            let millis = value
-                .parse()
-                .map_err(|e| format!("{value:?} is not milliseconds ({e}); {hint}"))?;
-            faults.slow_delay = Duration::from_millis(millis);
-        }
-        "seed" => {
-            faults.seed = value
-                .parse()
-                .map_err(|e| format!("{value:?} is not a seed ({e})"))?;
-        }
-        other => return Err(format!("unknown kind {other:?}; {hint}")),
-    }
-    Ok(())
-}
 
 /// Reads the configuration and faults, starts the emulator and serves until Ctrl-C.
 ///
@@ -63,7 +25,7 @@ pub async fn run(args: &EmulatorArgs) -> Result<(), String> {
         None => EmulatorConfig::default(),
     };
     for fault in &args.faults {
-        apply_fault(&mut config.faults, fault)?; // checked by clap already
+        config.faults.set(fault).map_err(|e| e.to_string())?; // checked by clap already
     }
     let mut builder = Emulator::builder()
         .config(config)

@@ -2,7 +2,8 @@
 
 use std::io::{self, Write};
 
-use metering_core::{Plan, Planner, RequestScope, UsageRecord};
+use metering_core::submit::SubmitConfig;
+use metering_core::{Plan, RequestScope, UsageRecord};
 use serde::Serialize;
 
 use crate::args::{InputArgs, OutputFormat, PlanArgs};
@@ -77,8 +78,9 @@ pub fn run(args: &PlanArgs) -> io::Result<Exit> {
     let mut out = report::stdout();
     let (records, mut exit) = read_records(&args.input, args.format, &mut out)?;
     let read = records.len();
-    let plan = Planner::default().plan(records, now);
-    let to_send: usize = plan.requests.iter().map(|r| r.records().len()).sum();
+    // The planner `metering submit` uses: the plan shown is the plan sent.
+    let plan = SubmitConfig::default().planner().plan(records, now);
+    let to_send = plan.records_to_send();
     let totals = Totals {
         records_read: read,
         requests: plan.requests.len(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use metering_core::submit::{SubmitConfig, Submitter};
 use metering_core::{
-    AwsTransport, Clock, ManualClock, Outcome, Planner, RecordKey, RecordOutcome, SystemClock,
+    AwsTransport, Clock, ManualClock, Outcome, RecordKey, RecordOutcome, Summary, SystemClock,
     UsageRecord,
 };
 
@@ -20,7 +20,7 @@ use crate::report::{self, ERROR, Exit, GOOD, WARN};
 /// Requests sent between two writes of the outcomes file: what an interruption can leave
 /// unrecorded (those records are resent identically on `--resume`, which the service
 /// treats as the same record).
-const REQUESTS_PER_CHUNK: usize = 10;
+const REQUESTS_PER_BATCH: usize = 10;
 
 /// The outcomes file: given, or beside the first input.
 fn outcomes_path(args: &SubmitArgs) -> PathBuf {
@@ -70,25 +70,6 @@ async fn transport(args: &SubmitArgs) -> AwsTransport {
     AwsTransport::new(&loader.load().await)
 }
 
-/// The records cut into chunks along the lines of the requests the planner makes: records
-/// of one key land in one chunk, so the submitter merges them exactly as it would at once.
-/// Records the planner keeps back come first (the submitter records why).
-fn chunks(records: Vec<UsageRecord>, now: metering_core::Timestamp) -> Vec<Vec<UsageRecord>> {
-    let plan = Planner::default().plan(records, now);
-    let kept_back: Vec<UsageRecord> = plan.quarantined.into_iter().map(|q| q.record).collect();
-    let sendable = plan.requests.chunks(REQUESTS_PER_CHUNK).map(|requests| {
-        requests
-            .iter()
-            .flat_map(|r| r.records().iter().cloned())
-            .collect()
-    });
-    (!kept_back.is_empty())
-        .then_some(kept_back)
-        .into_iter()
-        .chain(sendable)
-        .collect()
-}
-
 /// Runs the command.
 ///
 /// # Errors
@@ -118,9 +99,18 @@ pub async fn run(args: &SubmitArgs) -> Result<Exit, String> {
         Some(now) => Arc::new(ManualClock::new(now)),
         None => Arc::new(SystemClock),
     };
-    let chunks = chunks(records, clock.now());
     let config = SubmitConfig::default().with_clock(clock);
     let submitter = Submitter::with_config(transport(args).await, config);
+    // Plan, inspect, then send: the plan is the library's, as `metering plan` shows it.
+    let plan = submitter.plan(records);
+    let (to_send, kept_back) = (plan.records_to_send(), plan.quarantined.len());
+    let total = to_send + kept_back;
+    writeln!(
+        out,
+        "{} request(s) to send carrying {to_send} record(s), {kept_back} kept back",
+        plan.requests.len()
+    )
+    .map_err(|e| e.to_string())?;
     let file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -132,51 +122,43 @@ pub async fn run(args: &SubmitArgs) -> Result<Exit, String> {
             )
         })?;
     let mut outcomes = BufWriter::new(file);
-    let total: usize = chunks.iter().map(Vec::len).sum();
     let bar = indicatif::ProgressBar::new(total as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} records {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let mut summary = [0usize; 5];
+    let mut summary = Summary::default();
     let mut stopped = None;
-    for chunk in chunks {
-        let size = chunk.len();
-        let report = submitter.submit(chunk).await;
+    for batch in plan.into_batches(REQUESTS_PER_BATCH) {
+        let report = submitter.send(batch).await;
         for entry in &report.outcomes {
-            summary[match entry.outcome {
-                Outcome::Success { .. } => 0,
-                Outcome::CustomerNotSubscribed => 1,
-                Outcome::DuplicateRecord => 2,
-                Outcome::Quarantined(_) => 3,
-                _ => 4,
-            }] += 1;
             report::json_line(&mut outcomes, entry)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
-        // On disk before the next request: an interruption loses at most one chunk.
+        // On disk before the next request: an interruption loses at most one batch.
         outcomes
             .flush()
             .and_then(|()| outcomes.get_ref().sync_data())
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        bar.inc(size as u64);
+        bar.inc(report.outcomes.len() as u64);
+        summary += report.summary();
         if let Some(failure) = report.stopped {
             stopped = Some(failure);
             break;
         }
     }
     bar.finish_and_clear();
-    let [success, not_subscribed, duplicate, quarantined, pending] = summary;
-    let unsent = total - summary.iter().sum::<usize>();
-    let style = if success == total { GOOD } else { WARN };
-    write_summary(&mut out, &path, skipped, style, summary, unsent).map_err(|e| e.to_string())?;
+    let settled =
+        summary.success + summary.not_subscribed + summary.duplicate + summary.quarantined;
+    let unsettled = total - settled;
+    write_summary(&mut out, &path, skipped, summary, unsettled).map_err(|e| e.to_string())?;
     if let Some(failure) = stopped {
         report::fail(format!(
             "the submission stopped: {failure}; fix the cause (credentials, region, product code), then run again with --resume"
         ));
         return Ok(Exit::Failed);
     }
-    if not_subscribed + duplicate + quarantined + pending + unsent > 0 {
+    if summary.success != total {
         exit = exit.max(Exit::Problems);
     }
     Ok(exit)
@@ -186,20 +168,24 @@ fn write_summary(
     out: &mut impl Write,
     path: &Path,
     skipped: usize,
-    style: anstyle::Style,
-    [success, not_subscribed, duplicate, quarantined, pending]: [usize; 5],
-    unsent: usize,
+    summary: Summary,
+    unsettled: usize,
 ) -> io::Result<()> {
+    let style = if unsettled + summary.not_subscribed + summary.duplicate + summary.quarantined == 0
+    {
+        GOOD
+    } else {
+        WARN
+    };
     writeln!(
         out,
-        "{style}{success} billed{style:#}, {not_subscribed} customer not subscribed, {duplicate} duplicate, {quarantined} quarantined, {pending} pending; {skipped} already settled before; outcomes in {}",
+        "{style}{summary}{style:#}; {skipped} already settled before; outcomes in {}",
         path.display()
     )?;
-    if pending + unsent > 0 {
+    if unsettled > 0 {
         writeln!(
             out,
-            "{ERROR}next{ERROR:#}: {} record(s) are not settled; run the same command with --resume to send them again (identically)",
-            pending + unsent
+            "{ERROR}next{ERROR:#}: {unsettled} record(s) are not settled; run the same command with --resume to send them again (identically)"
         )?;
     }
     Ok(())

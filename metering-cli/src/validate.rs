@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use metering_core::submit::SubmitConfig;
 use metering_core::{
     Clock, EntryError, Planner, QuarantineReason, SystemClock, Timestamp, UsageRecord,
 };
@@ -167,7 +168,8 @@ pub fn print_file_error(
 /// Runs the command.
 pub fn run(args: &ValidateArgs) -> io::Result<Exit> {
     let now = now(&args.input);
-    let planner = Planner::default();
+    // The planner `metering submit` uses: valid here means sendable there.
+    let planner = SubmitConfig::default().planner();
     let mut out = report::stdout();
     let mut summary = Summary {
         now: now.to_string(),

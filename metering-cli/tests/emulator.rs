@@ -92,7 +92,11 @@ fn a_bad_fault_or_configuration_says_what_to_change() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown kind \"jitter\""));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        errors.contains("jitter=0.5") && errors.contains("NAME one of throttle"),
+        "{errors}"
+    );
 
     let files = common::Files::new();
     let config = files.write("emulator.json", r#"{"quota": 3}"#);

@@ -160,6 +160,17 @@ impl Report {
     }
 }
 
+/// Adds another submission's counts (of a batch, or a resumed run).
+impl std::ops::AddAssign for Summary {
+    fn add_assign(&mut self, other: Self) {
+        self.success += other.success;
+        self.not_subscribed += other.not_subscribed;
+        self.duplicate += other.duplicate;
+        self.quarantined += other.quarantined;
+        self.pending += other.pending;
+    }
+}
+
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -218,6 +218,35 @@ pub struct Plan {
     pub quarantined: Vec<Quarantined>,
 }
 
+impl Plan {
+    /// How many records its requests carry (records of one key count once: they were
+    /// merged); [`quarantined`](Self::quarantined) holds the others.
+    #[must_use]
+    pub fn records_to_send(&self) -> usize {
+        self.requests
+            .iter()
+            .map(|request| request.records.len())
+            .sum()
+    }
+
+    /// The plan cut into plans of at most `requests` requests each (at least one), in
+    /// order, the records kept back going with the first. Sent one after the other they
+    /// send what the whole plan would, and a caller can record each batch's outcomes
+    /// before the next goes out.
+    pub fn into_batches(self, requests: usize) -> impl Iterator<Item = Plan> {
+        let size = requests.max(1);
+        let mut quarantined = Some(self.quarantined);
+        let mut requests = self.requests.into_iter();
+        std::iter::from_fn(move || {
+            let batch = Plan {
+                requests: requests.by_ref().take(size).collect(),
+                quarantined: quarantined.take().unwrap_or_default(),
+            };
+            (batch != Plan::default()).then_some(batch)
+        })
+    }
+}
+
 /// Plans requests from records.
 #[derive(Debug, Clone, Copy)]
 pub struct Planner {

@@ -206,6 +206,54 @@ fn a_record_too_old_is_quarantined_not_sent_with_the_rest() {
 }
 
 #[test]
+fn a_plan_cut_into_batches_keeps_every_request_in_order_and_the_kept_back_first() {
+    let now = at("2026-11-26T12:00:00Z");
+    let mut records: Vec<_> = (0..130)
+        .map(|i| {
+            let hour = if i % 2 == 0 {
+                "2026-11-26T11:00:00Z"
+            } else {
+                "2026-11-26T02:00:00Z"
+            };
+            record(
+                account("prod-a", &format!("{}", 1000 + i)),
+                "api",
+                at(hour),
+                1,
+            )
+        })
+        .collect();
+    records.push(record(
+        account("prod-a", "999"),
+        "api",
+        at("2026-11-25T11:00:00Z"),
+        1,
+    ));
+    let plan = Planner::default().plan(records, now);
+    assert_eq!((plan.requests.len(), plan.quarantined.len()), (6, 1));
+    assert_eq!(plan.records_to_send(), 130);
+    let batches: Vec<_> = plan.clone().into_batches(4).collect();
+    let shape: Vec<_> = batches
+        .iter()
+        .map(|b| (b.requests.len(), b.quarantined.len()))
+        .collect();
+    assert_eq!(shape, [(4, 1), (2, 0)]);
+    let rejoined: Vec<_> = batches.into_iter().flat_map(|b| b.requests).collect();
+    assert_eq!(rejoined, plan.requests);
+    assert_eq!(
+        plan.clone().into_batches(0).count(),
+        6,
+        "at least one request a batch"
+    );
+    let kept_only = metering_core::Plan {
+        requests: Vec::new(),
+        quarantined: plan.quarantined,
+    };
+    assert_eq!(kept_only.into_batches(10).count(), 1);
+    assert_eq!(metering_core::Plan::default().into_batches(10).count(), 0);
+}
+
+#[test]
 fn bodies_stay_under_one_megabyte_and_oversized_records_are_kept() {
     let now = at("2026-11-26T12:00:00Z");
     let long = "v".repeat(256);
@@ -249,7 +297,7 @@ fn bodies_stay_under_one_megabyte_and_oversized_records_are_kept() {
         matches!(plan.quarantined[0].reason, QuarantineReason::TooLarge { bytes } if bytes > 4_000_000)
     );
     assert!(plan.requests.len() > 1);
-    let sent: usize = plan.requests.iter().map(|r| r.records().len()).sum();
+    let sent = plan.records_to_send();
     assert_eq!(sent, 25);
     for request in &plan.requests {
         let actual = request.body().len();

@@ -103,6 +103,63 @@ impl Faults {
         Ok(())
     }
 
+    /// Sets one member from `NAME=VALUE`, named as in the configuration: a share for
+    /// `throttle`, `internal_error`, `drop_connection`, `unprocessed` or `slow`, milliseconds
+    /// for `slow_ms`, a number for `seed` (what a command line's `--fault` takes). Call
+    /// [`validate`](Self::validate) once every member is set.
+    ///
+    /// ```
+    /// use metering_emulator::Faults;
+    ///
+    /// let mut faults = Faults::none();
+    /// faults.set("throttle=0.1")?;
+    /// faults.set("slow_ms=200")?;
+    /// assert_eq!(faults.throttle, 0.1);
+    /// assert!(faults.set("jitter=0.5").unwrap_err().to_string().contains("throttle"));
+    /// # Ok::<(), metering_emulator::EmulatorError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`EmulatorError::Config`] naming the member: no `=`, an unknown name, or a value
+    /// that is not a number.
+    pub fn set(&mut self, setting: &str) -> Result<(), EmulatorError> {
+        let invalid = |field, rule| EmulatorError::Config {
+            field,
+            rule,
+            value: setting.to_owned(),
+        };
+        let names = "must be NAME=VALUE, NAME one of throttle, internal_error, \
+                     drop_connection, unprocessed, slow (shares), slow_ms (milliseconds), seed";
+        let (name, value) = setting
+            .split_once('=')
+            .ok_or_else(|| invalid("faults", names))?;
+        let share = |field| {
+            value
+                .parse::<f64>()
+                .map_err(|_| invalid(field, "must be a share within 0.0..=1.0"))
+        };
+        match name {
+            "throttle" => self.throttle = share("faults.throttle")?,
+            "internal_error" => self.internal_error = share("faults.internal_error")?,
+            "drop_connection" => self.drop_connection = share("faults.drop_connection")?,
+            "unprocessed" => self.unprocessed = share("faults.unprocessed")?,
+            "slow" => self.slow = share("faults.slow")?,
+            "slow_ms" => {
+                let millis = value
+                    .parse()
+                    .map_err(|_| invalid("faults.slow_ms", "must be whole milliseconds"))?;
+                self.slow_delay = Duration::from_millis(millis);
+            }
+            "seed" => {
+                self.seed = value
+                    .parse()
+                    .map_err(|_| invalid("faults.seed", "must be a whole number"))?;
+            }
+            _ => return Err(invalid("faults", names)),
+        }
+        Ok(())
+    }
+
     /// The fault, and the delay, for request number `sequence`.
     pub(crate) fn draw(&self, sequence: u64) -> (Option<Fault>, Option<Duration>) {
         let base = mix(self.seed ^ mix(sequence));
