@@ -46,6 +46,36 @@ pub fn stdout() -> anstream::AutoStream<std::io::StdoutLock<'static>> {
     anstream::AutoStream::auto(std::io::stdout().lock())
 }
 
+/// Any writer, with the styles taken out (`anstream`'s own streams are for the standard
+/// ones and files).
+pub struct Plain<W> {
+    inner: W,
+    strip: anstream::adapter::StripBytes,
+}
+
+impl<W: Write> Plain<W> {
+    /// `inner`, written without styles.
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            strip: anstream::adapter::StripBytes::default(),
+        }
+    }
+}
+
+impl<W: Write> Write for Plain<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for text in self.strip.strip_next(buf) {
+            self.inner.write_all(text)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Prints an error that stops a command, to standard error.
 pub fn fail(message: impl std::fmt::Display) {
     let mut err = anstream::stderr();

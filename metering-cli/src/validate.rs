@@ -166,11 +166,10 @@ pub fn print_file_error(
 }
 
 /// Runs the command.
-pub fn run(args: &ValidateArgs) -> io::Result<Exit> {
+pub fn run(args: &ValidateArgs, out: &mut impl Write) -> io::Result<Exit> {
     let now = now(&args.input);
     // The planner `metering submit` uses: valid here means sendable there.
     let planner = SubmitConfig::default().planner();
-    let mut out = report::stdout();
     let mut summary = Summary {
         now: now.to_string(),
         ..Summary::default()
@@ -198,7 +197,7 @@ pub fn run(args: &ValidateArgs) -> io::Result<Exit> {
                     }
                     Err(bad) => Problem::Bad(bad),
                 };
-                match print_problem(&mut out, args.format, &location, &problem) {
+                match print_problem(out, args.format, &location, &problem) {
                     Ok("rule") => summary.broken_rule += 1,
                     Ok("type") => summary.wrong_type += 1,
                     Ok("unsendable") => summary.unsendable += 1,
@@ -210,7 +209,7 @@ pub fn run(args: &ValidateArgs) -> io::Result<Exit> {
         write_error?;
         if let Err(e) = read {
             summary.unreadable_files += 1;
-            exit = exit.max(print_file_error(&mut out, args.format, &e)?);
+            exit = exit.max(print_file_error(out, args.format, &e)?);
         }
     }
     if summary.invalid() > 0 {
@@ -218,9 +217,9 @@ pub fn run(args: &ValidateArgs) -> io::Result<Exit> {
     }
     match args.format {
         OutputFormat::Json => {
-            report::json_line(&mut out, &serde_json::json!({ "summary": summary }))?;
+            report::json_line(out, &serde_json::json!({ "summary": summary }))?;
         }
-        OutputFormat::Text => print_summary(&mut out, &summary)?,
+        OutputFormat::Text => print_summary(out, &summary)?,
     }
     out.flush()?;
     Ok(exit)

@@ -314,3 +314,23 @@ fn plan_shows_requests_merges_and_what_it_keeps_back() {
         (&json!(32), &json!(1), &json!(30))
     );
 }
+
+/// `metering_cli::validate` is the command in this process, its report without colour.
+#[test]
+fn validate_runs_in_process_writing_where_it_is_told() {
+    let files = Files::new();
+    let usage = files.lines(
+        "usage.jsonl",
+        &[entry("111122223333", "api", 1, 5), json!({"Dimension": 7})],
+    );
+    let mut out = Vec::new();
+    let usage = usage.to_string_lossy().into_owned();
+    let exit = metering_cli::validate(["--now", NOW, &usage], &mut out).unwrap();
+    assert_eq!(exit, std::process::ExitCode::from(1));
+    let text = String::from_utf8(out).unwrap();
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(text.contains("usage.jsonl:2 (record 2)"), "{text}");
+    assert!(text.contains("1 of 2 records valid"), "{text}");
+    let error = metering_cli::validate(["--no-such-flag"], &mut std::io::sink()).unwrap_err();
+    assert!(error.to_string().contains("--no-such-flag"), "{error}");
+}
