@@ -2,23 +2,29 @@
 //! - `Handle::add` against a bare relaxed `AtomicU64::fetch_add`;
 //! - `Meter::record` on an open key against a `Mutex<HashMap<UsageKey, u64>>` increment,
 //!   with one thread, and the throughput of two threads against one;
-//! - a checkpoint of 100,000 open keys: time, and memory per open key.
+//! - a checkpoint of 100,000 open keys: time, and memory per open key;
+//! - `record_durable` from 64 tasks on a `SQLite` file against one `SQLite` transaction per
+//!   event, with the p99 latency of `record_durable`;
+//! - checkpointing and sealing 100,000 open keys on a `SQLite` file: time and peak memory,
+//!   beside one `rusqlite` transaction writing as many rows.
 //!
-//! `cargo bench -p metering-core --features meter --bench meter`
+//! `cargo bench -p metering-core --features sqlite --bench meter [-- PART]`, where `PART`
+//! (`memory`, `durable` or `sqlite`) runs one part only.
 //!
 //! Ours and the baseline are measured in alternating rounds and the ratio is taken round by
 //! round (the median is reported): on a shared virtual machine speed drifts within a minute.
 
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::Mutex;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use metering_core::ledger::{
     Checkpoint, Claim, CommitReport, HourStatus, Ledger, LedgerError, LedgerStatus, RecordId,
     RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport, Settlement,
-    StoredRecord, UsageKey,
+    SqliteLedger, StoredRecord, UsageKey,
 };
 use metering_core::{
     Customer, CustomerAwsAccountId, Dimension, DimensionKey, Meter, MeterConfig, ProductCode,
@@ -208,14 +214,251 @@ fn two_threads(meter: &Meter, one: Quantity) {
     );
 }
 
-#[allow(
-    clippy::too_many_lines,
-    reason = "one benchmark after another, in order"
-)]
+/// Forgets the peak resident memory so far (`VmHWM` restarts from the current size).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+#[allow(clippy::cast_precision_loss, reason = "a measurement")]
+fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// A `SQLite` file with the ledger's settings (WAL, `synchronous = FULL`) and one table of
+/// hourly totals: what a seller writes without a meter.
+fn baseline_file(path: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE usage (customer TEXT NOT NULL, dimension TEXT NOT NULL, \
+         hour INTEGER NOT NULL, micros INTEGER NOT NULL, PRIMARY KEY (customer, dimension, hour))",
+    )
+    .unwrap();
+    conn
+}
+
+/// Adds `micros` to a customer's hour, as the baseline does for each event.
+fn baseline_upsert(tx: &rusqlite::Transaction<'_>, customer: &str, hour: i64, micros: i64) {
+    tx.prepare_cached(
+        "INSERT INTO usage (customer, dimension, hour, micros) VALUES (?1, 'api_calls', ?2, ?3) \
+         ON CONFLICT DO UPDATE SET micros = micros + excluded.micros",
+    )
+    .unwrap()
+    .execute(rusqlite::params![customer, hour, micros])
+    .unwrap();
+}
+
+/// Events per second of one immediate transaction per event, one after another (`SQLite`
+/// has one writer: concurrent callers would take turns, adding only their waits).
+fn transactions_round(
+    conn: &mut rusqlite::Connection,
+    accounts: &[String],
+    length: Duration,
+) -> f64 {
+    let started = Instant::now();
+    let mut events = 0u64;
+    while started.elapsed() < length {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        let account = &accounts[usize::try_from(events).unwrap() % accounts.len()];
+        baseline_upsert(&tx, account, 0, 1_000_000);
+        tx.commit().unwrap();
+        events += 1;
+    }
+    #[allow(clippy::cast_precision_loss, reason = "a measurement")]
+    let rate = events as f64 / started.elapsed().as_secs_f64();
+    rate
+}
+
+/// Events per second of `record_durable` from `TASKS` tasks, each on its own customer,
+/// and every call's latency.
+async fn durable_round(
+    meter: &Arc<Meter>,
+    keys: &Arc<Vec<Customer>>,
+    length: Duration,
+) -> (f64, Vec<Duration>) {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..keys.len())
+        .map(|task| {
+            let (meter, keys) = (meter.clone(), keys.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while started.elapsed() < length {
+                    let call = Instant::now();
+                    meter
+                        .record_durable(&keys[task], ApiCalls, Quantity::new(1).unwrap())
+                        .await
+                        .unwrap();
+                    latencies.push(call.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    #[allow(clippy::cast_precision_loss, reason = "a measurement")]
+    let rate = latencies.len() as f64 / started.elapsed().as_secs_f64();
+    (rate, latencies)
+}
+
+/// `record_durable` from 64 tasks on a `SQLite` file against one transaction per event on a
+/// file with the same settings, alternating; and the p99 latency of `record_durable`.
+fn durable_vs_transactions() {
+    const TASKS: usize = 64;
+    const ROUND: Duration = Duration::from_secs(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let meter = {
+        let _guard = runtime.enter();
+        let ledger = SqliteLedger::open(dir.path().join("meter.sqlite")).unwrap();
+        Arc::new(Meter::builder().ledger(ledger).build().unwrap())
+    };
+    let keys = Arc::new(customers(TASKS, 500_000));
+    let mut conn = baseline_file(&dir.path().join("baseline.sqlite"));
+    let accounts: Vec<String> = (0..TASKS).map(|n| format!("{:012}", n + 500_000)).collect();
+    let (mut ours, mut theirs, mut ratios, mut latencies) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let (rate, calls) = runtime.block_on(durable_round(&meter, &keys, ROUND));
+        let baseline = transactions_round(&mut conn, &accounts, ROUND);
+        ours.push(rate);
+        theirs.push(baseline);
+        ratios.push(rate / baseline);
+        latencies.extend(calls);
+    }
+    latencies.sort();
+    let percentile = |p: usize| latencies[latencies.len() * p / 100].as_secs_f64() * 1e3;
+    println!(
+        "record_durable, {TASKS} tasks vs one SQLite transaction per event: {:.0} vs {:.0} events/s, ratio (median of rounds) {:.1}x",
+        median(&mut ours),
+        median(&mut theirs),
+        median(&mut ratios)
+    );
+    println!(
+        "record_durable latency over {} calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        latencies.len(),
+        percentile(50),
+        percentile(99),
+        latencies[latencies.len() - 1].as_secs_f64() * 1e3
+    );
+    let meter = Arc::into_inner(meter).unwrap();
+    runtime.block_on(meter.shutdown()).unwrap();
+}
+
+/// 100,000 open keys on a `SQLite` file: memory per key, then the checkpoint that commits
+/// them and the seal that makes them records, each timed with its peak resident memory;
+/// beside one `rusqlite` transaction upserting as many rows. Memory is read in the first
+/// round only: later rounds reuse the heap the first one freed.
+fn open_keys_on_sqlite() {
+    const KEYS: usize = 100_000;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let keys = customers(KEYS, 1_000_000);
+    let accounts: Vec<String> = (0..KEYS)
+        .map(|n| format!("{:012}", n + 1_000_000))
+        .collect();
+    let (mut checkpoints, mut seals, mut baselines, mut memory_line) =
+        (Vec::new(), Vec::new(), Vec::new(), String::new());
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Arc::new(SqliteLedger::open(dir.path().join("meter.sqlite")).unwrap());
+        let meter = {
+            let _guard = runtime.enter();
+            // No background checkpoint during the recording: the one timed takes every key.
+            let config = MeterConfig::new().with_commit_interval(Duration::from_mins(10));
+            Meter::builder()
+                .config(config)
+                .ledger(ledger.clone())
+                .build()
+                .unwrap()
+        };
+        let (before, _) = memory();
+        for customer in &keys {
+            meter
+                .record(customer, ApiCalls, Quantity::new(1).unwrap())
+                .unwrap();
+        }
+        let (open, _) = memory();
+        reset_peak();
+        let started = Instant::now();
+        runtime.block_on(meter.commit()).unwrap();
+        checkpoints.push(started.elapsed().as_secs_f64() * 1e3);
+        let (_, checkpoint_peak) = memory();
+        reset_peak();
+        let (sealing, _) = memory();
+        let now = Timestamp::now();
+        let started = Instant::now();
+        let report = runtime
+            .block_on(ledger.seal(now.saturating_add(Duration::from_hours(1)), now))
+            .unwrap();
+        seals.push(started.elapsed().as_secs_f64() * 1e3);
+        let (_, seal_peak) = memory();
+        assert_eq!(report.sealed, KEYS, "{report:?}");
+        runtime.block_on(meter.shutdown()).unwrap();
+        if memory_line.is_empty() {
+            #[allow(clippy::cast_precision_loss, reason = "a measurement")]
+            let per_key = open.saturating_sub(before) as f64 / KEYS as f64;
+            memory_line = format!(
+                "{per_key:.0} bytes per open key; peak resident {:.0} MB in the checkpoint ({:.0} MB above the open keys), {:.0} MB in the seal ({:.0} MB above its start)",
+                megabytes(checkpoint_peak),
+                megabytes(checkpoint_peak.saturating_sub(open)),
+                megabytes(seal_peak),
+                megabytes(seal_peak.saturating_sub(sealing)),
+            );
+        }
+
+        let mut conn = baseline_file(&dir.path().join("baseline.sqlite"));
+        let started = Instant::now();
+        let tx = conn.transaction().unwrap();
+        for account in &accounts {
+            baseline_upsert(&tx, account, 0, 1_000_000);
+        }
+        tx.commit().unwrap();
+        baselines.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    println!(
+        "100,000 open keys on SQLite: checkpoint committed in {:.0} ms, sealed into records in {:.0} ms; baseline, one transaction of 100,000 upserts, {:.0} ms (medians of 3); {memory_line}",
+        median(&mut checkpoints),
+        median(&mut seals),
+        median(&mut baselines),
+    );
+}
+
 fn main() {
     if !std::env::args().any(|arg| arg == "--bench") {
         return; // `cargo test --benches` builds this; only `cargo bench` runs it.
     }
+    let part = std::env::args().skip(1).find(|arg| !arg.starts_with("--"));
+    let runs = |name: &str| part.as_deref().is_none_or(|part| part == name);
+    if runs("memory") {
+        in_memory();
+    }
+    if runs("durable") {
+        durable_vs_transactions();
+    }
+    if runs("sqlite") {
+        open_keys_on_sqlite();
+    }
+}
+
+/// The in-memory parts, on a ledger that keeps nothing.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one benchmark after another, in order"
+)]
+fn in_memory() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
