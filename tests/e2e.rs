@@ -226,6 +226,71 @@ async fn bisection_finds_the_record_only_the_service_can_reject() {
     assert_eq!(billed_total(&emulator), 48_000_000);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misspelled_dimension_over_200_records_costs_a_few_requests_not_a_bisection_each() {
+    // 200 customers; every tenth record carries a dimension the product lacks.
+    let records = |typo: &str| -> Vec<UsageRecord> {
+        (0..200)
+            .map(|i| {
+                let dimension = if i % 10 == 7 {
+                    typo
+                } else {
+                    ["api", "gb"][i % 2]
+                };
+                record(
+                    PRODUCT,
+                    1000 + i as u64,
+                    dimension,
+                    hours_ago(1),
+                    1 + i as u64,
+                )
+            })
+            .collect()
+    };
+    let start = || Emulator::builder().known_dimensions(["api", "gb"]).start();
+    let clean = start().await.unwrap();
+    let report = submitter(&clean).submit(records("gb")).await;
+    assert_eq!(report.summary().success, 200);
+
+    let emulator = start().await.unwrap();
+    let report = submitter(&emulator).submit(records("api_calls_typo")).await;
+    assert!(
+        emulator.requests() <= clean.requests() + 20,
+        "{} requests, the clean batch {}",
+        emulator.requests(),
+        clean.requests()
+    );
+    let mut good = 0;
+    for entry in &report.outcomes {
+        if entry.record.dimension().as_str() != "api_calls_typo" {
+            assert!(
+                matches!(entry.outcome, Outcome::Success { .. }),
+                "{entry:?}"
+            );
+            good += u128::from(entry.record.quantity().micros());
+            continue;
+        }
+        let Outcome::Quarantined(QuarantineReason::Rejected(failure)) = &entry.outcome else {
+            panic!("{entry:?}")
+        };
+        assert_eq!(failure.code(), Some(&ErrorCode::InvalidUsageDimension));
+        let place = format!("input[{}].Dimension", entry.inputs[0]);
+        assert!(
+            failure.message().contains(&place)
+                && failure
+                    .message()
+                    .contains(r#""api_calls_typo" is not a usage dimension of this product"#),
+            "{failure}"
+        );
+    }
+    assert_eq!(report.summary().quarantined, 20, "{}", report.table());
+    assert_eq!(
+        billed_total(&emulator),
+        good,
+        "every good record billed exactly"
+    );
+}
+
 #[tokio::test]
 async fn an_invalid_product_code_stops_and_keeps_every_record() {
     let emulator = Emulator::builder()

@@ -211,8 +211,7 @@ impl Failure {
         let Some(start) = self.message.find(PLACE) else {
             return self;
         };
-        let positions: Vec<String> = inputs.iter().map(ToString::to_string).collect();
-        let input = format!("input[{}]", positions.join(","));
+        let input = input_place(inputs);
         let mut message = String::with_capacity(self.message.len());
         let mut rest = &self.message[..];
         let mut at = Some(start);
@@ -234,6 +233,19 @@ impl Failure {
         self
     }
 
+    /// This failure, told about a record kept back unsent because the service rejected the
+    /// caller's records `proof` for the same `what` (a dimension, a customer, tags).
+    #[cfg(feature = "submit")]
+    #[must_use]
+    pub(crate) fn proven_by(mut self, proof: &[usize], what: &str) -> Self {
+        self.message = format!(
+            "{} (not sent: the service rejected {} for the same {what})",
+            self.message,
+            input_place(proof)
+        );
+        self
+    }
+
     /// How to handle it.
     #[must_use]
     pub fn kind(&self) -> FailureKind {
@@ -251,6 +263,13 @@ impl Failure {
     pub fn message(&self) -> &str {
         &self.message
     }
+}
+
+/// The caller's records by their positions in what was submitted: `input[3,17]`.
+#[cfg(feature = "submit")]
+fn input_place(inputs: &[usize]) -> String {
+    let positions: Vec<String> = inputs.iter().map(ToString::to_string).collect();
+    format!("input[{}]", positions.join(","))
 }
 
 impl fmt::Display for Failure {

@@ -163,43 +163,67 @@ impl PlannedRequest {
         ))
     }
 
-    /// Takes out the records for which `take` (given each record's index) is true: they
-    /// come back apart, and the request keeps the rest (`None` when none is left). Nothing
-    /// is copied. `take` is asked twice about a record, so it must answer alike.
+    /// Takes out the records `take` (given each record's index) says something about: they
+    /// come back apart, each with what it said, and the request keeps the rest (`None` when
+    /// none is left). `take` is asked once per record; no record is copied.
     #[cfg(feature = "submit")]
-    pub(crate) fn partition(
+    pub(crate) fn partition<R>(
         mut self,
-        mut take: impl FnMut(usize, &UsageRecord) -> bool,
-    ) -> (Vec<(UsageRecord, Vec<usize>)>, Option<Self>) {
-        let taking = self
-            .records
-            .iter()
-            .enumerate()
-            .filter(|(index, record)| take(*index, record))
-            .count();
+        take: impl FnMut((usize, &UsageRecord)) -> Option<R>,
+    ) -> (Taken<R>, Option<Self>) {
+        let mut said: Vec<Option<R>> = self.records.iter().enumerate().map(take).collect();
+        let taking = said.iter().filter(|said| said.is_some()).count();
         if taking == 0 {
             return (Vec::new(), Some(self));
-        }
-        if taking == self.records.len() {
-            return (self.into_records().collect(), None);
         }
         let mut taken = Vec::with_capacity(taking);
         let mut kept = Vec::with_capacity(self.records.len() - taking);
         let mut kept_inputs = Vec::with_capacity(self.records.len() - taking);
         let records = std::mem::take(&mut self.records);
         let inputs = std::mem::take(&mut self.inputs);
-        for (index, (record, inputs)) in records.into_iter().zip(inputs).enumerate() {
-            if take(index, &record) {
-                taken.push((record, inputs));
+        for ((record, inputs), said) in records.into_iter().zip(inputs).zip(said.drain(..)) {
+            if let Some(said) = said {
+                taken.push((record, inputs, said));
             } else {
                 kept.push(record);
                 kept_inputs.push(inputs);
             }
         }
+        if kept.is_empty() {
+            return (taken, None);
+        }
         self.body_bytes = wire::request_bytes(&self.scope, &kept);
         self.records = kept;
         self.inputs = kept_inputs;
         (taken, Some(self))
+    }
+
+    /// Splits the request in two: the records for which `left` is true, then the others,
+    /// each side in the request's order. Gives the request back when one side would be
+    /// empty.
+    #[cfg(feature = "submit")]
+    pub(crate) fn split_by(
+        self,
+        mut left: impl FnMut(&UsageRecord) -> bool,
+    ) -> Result<(Self, Self), Self> {
+        let scope = self.scope.clone();
+        let (taken, rest) = self.partition(|(_, record)| left(record).then_some(()));
+        let (records, inputs): (Vec<_>, Vec<_>) = taken
+            .into_iter()
+            .map(|(record, inputs, ())| (record, inputs))
+            .unzip();
+        let body_bytes = wire::request_bytes(&scope, &records);
+        let taken = Self {
+            scope,
+            records,
+            inputs,
+            body_bytes,
+        };
+        match rest {
+            Some(rest) if !taken.records.is_empty() => Ok((taken, rest)),
+            Some(rest) => Err(rest),
+            None => Err(taken),
+        }
     }
 
     /// The request body as JSON, exactly as sent.
@@ -208,6 +232,10 @@ impl PlannedRequest {
         wire::request_body(&self.scope, &self.records)
     }
 }
+
+/// Records taken out of a request, each with its input positions and what was said of it.
+#[cfg(feature = "submit")]
+pub(crate) type Taken<R> = Vec<(UsageRecord, Vec<usize>, R)>;
 
 /// The result of planning: requests to send and records kept back.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{account, at, record};
+use common::{account, allocated, at, licensed, record, tags};
 use metering_core::submit::{
     ErrorCode, Failure, FailureKind, RecordStatus, Response, SubmitConfig, Submitter, Transport,
 };
 use metering_core::{
     ManualClock, Outcome, PlannedRequest, Planner, Quantity, QuarantineReason, RecordKey,
-    RequestScope, Timestamp, UsageRecord,
+    RequestScope, Tags, Timestamp, UsageRecord,
 };
 
 /// A service that bills first-write-wins per key and fails as scripted.
@@ -22,6 +22,8 @@ struct Script {
     unprocessed: f64,
     /// Called before each request is answered (e.g. to move a clock).
     before: Box<dyn Fn(usize) + Send + Sync>,
+    /// The code a record sinks its whole request with, if it does.
+    reject: fn(&UsageRecord) -> Option<&'static str>,
 }
 
 impl Default for Script {
@@ -30,8 +32,14 @@ impl Default for Script {
             throttle: 0.0,
             unprocessed: 0.0,
             before: Box::new(|_| ()),
+            reject: unknown_dimension,
         }
     }
+}
+
+/// The dimension `unknown` is not the product's.
+fn unknown_dimension(record: &UsageRecord) -> Option<&'static str> {
+    (record.dimension().as_str() == "unknown").then_some("InvalidUsageDimensionException")
 }
 
 struct FakeService {
@@ -79,15 +87,8 @@ impl Transport for FakeService {
         if rng.f64() < self.script.throttle {
             return fail(FailureKind::Retry, "ThrottlingException");
         }
-        if request
-            .records()
-            .iter()
-            .any(|r| r.dimension().as_str() == "unknown")
-        {
-            return fail(
-                FailureKind::RejectedRecords,
-                "InvalidUsageDimensionException",
-            );
+        if let Some(code) = request.records().iter().find_map(self.script.reject) {
+            return fail(FailureKind::RejectedRecords, code);
         }
         let mut billed = self.billed.lock().unwrap();
         let mut response = Response::default();
@@ -530,4 +531,401 @@ async fn a_plan_can_be_inspected_then_sent() {
     let report = submitter.send(plan).await;
     assert_eq!(report.summary().success, 30);
     assert_eq!(service.requests.lock().unwrap().len(), 2);
+}
+
+/// The failure a record was quarantined with, if the service rejected it.
+fn rejection(outcome: &Outcome) -> Option<&Failure> {
+    match outcome {
+        Outcome::Quarantined(QuarantineReason::Rejected(failure)) => Some(failure),
+        _ => None,
+    }
+}
+
+/// Requests sent, and the report, for `records` submitted to a fresh service.
+async fn requests_for(script: Script, records: Vec<UsageRecord>) -> (usize, metering_core::Report) {
+    let service = Arc::new(FakeService::new(script));
+    let report = submitter(&service, fast_config(), ManualClock::new(now()))
+        .submit(records)
+        .await;
+    let sent = service.requests.lock().unwrap().len();
+    (sent, report)
+}
+
+#[tokio::test]
+async fn a_dimension_proven_bad_keeps_its_other_records_back_unsent() {
+    // 200 customers; every tenth record has the dimension the product lacks.
+    let records = |bad: &str| -> Vec<UsageRecord> {
+        (0..200)
+            .map(|i| {
+                let dimension = if i % 10 == 3 {
+                    bad
+                } else {
+                    ["api", "gb"][i % 2]
+                };
+                let customer = account("prod-a", &(1000 + i).to_string());
+                record(customer, dimension, now(), 1 + i as u64)
+            })
+            .collect()
+    };
+    let (clean, _) = requests_for(Script::default(), records("seats")).await;
+    let service = Arc::new(FakeService::new(Script::default()));
+    let report = submitter(&service, fast_config(), ManualClock::new(now()))
+        .submit(records("unknown"))
+        .await;
+    let sent = service.requests.lock().unwrap().len();
+    assert!(
+        sent <= clean + 20,
+        "{sent} requests, the clean batch {clean}"
+    );
+
+    let mut good = 0;
+    let mut unsent = 0;
+    for entry in &report.outcomes {
+        if entry.record.dimension().as_str() == "unknown" {
+            let failure = rejection(&entry.outcome).unwrap_or_else(|| panic!("{entry:?}"));
+            assert_eq!(failure.code(), Some(&ErrorCode::InvalidUsageDimension));
+            assert!(failure.message().starts_with("scripted"), "{failure}");
+            if failure
+                .message()
+                .contains("(not sent: the service rejected input[")
+            {
+                unsent += 1;
+            }
+        } else {
+            assert!(
+                matches!(entry.outcome, Outcome::Success { .. }),
+                "{entry:?}"
+            );
+            good += entry.record.quantity().micros();
+        }
+    }
+    assert_eq!(report.summary().quarantined, 20);
+    assert!(unsent > 10, "most bad records were never sent: {unsent}");
+    assert_eq!(
+        service.billed_total(),
+        good,
+        "every good record billed exactly"
+    );
+}
+
+#[tokio::test]
+async fn a_customer_or_licence_proven_bad_is_kept_back_but_a_bad_timestamp_blames_no_one() {
+    let script = Script {
+        reject: |record| match record.customer().account()?.as_str() {
+            "666" => Some("InvalidCustomerIdentifierException"),
+            "555" => Some("InvalidLicenseException"),
+            // The service's clock says this one record is out of bounds: a property of the
+            // record, not of its customer or its dimension.
+            "777" if record.quantity() == Quantity::new(13).unwrap() => {
+                Some("TimestampOutOfBoundsException")
+            }
+            _ => None,
+        },
+        ..Script::default()
+    };
+    let hour = |h: u64| now().hour_start().saturating_sub(Duration::from_hours(h));
+    let mut records = Vec::new();
+    // 60 records of the product and 40 licensed ones: more than one request of each.
+    for h in 1..=20 {
+        records.push(record(account("prod-a", "666"), "api", hour(h), 1));
+        records.push(record(licensed("555"), "api", hour(h), 1));
+        records.push(record(licensed("556"), "api", hour(h), 1));
+        records.push(record(account("prod-a", "777"), "api", hour(h), 10 + h));
+        records.push(record(account("prod-a", "888"), "api", hour(h), 1));
+    }
+    let (_, report) = requests_for(script, records).await;
+    let mut unsent = Vec::new();
+    for entry in &report.outcomes {
+        let account = entry.record.customer().account().unwrap().as_str();
+        if rejection(&entry.outcome).is_some_and(|f| f.message().contains("(not sent")) {
+            unsent.push(account);
+        }
+        let code = rejection(&entry.outcome).and_then(Failure::code);
+        let expected = match account {
+            "666" => Some(ErrorCode::InvalidCustomerIdentifier),
+            "555" => Some(ErrorCode::InvalidLicense),
+            "777" if entry.record.quantity() == Quantity::new(13).unwrap() => {
+                Some(ErrorCode::TimestampOutOfBounds)
+            }
+            _ => None,
+        };
+        assert_eq!(code, expected.as_ref(), "{entry:?}");
+        if expected.is_none() {
+            assert!(
+                matches!(entry.outcome, Outcome::Success { .. }),
+                "{entry:?}"
+            );
+        }
+    }
+    assert_eq!(report.summary().quarantined, 41);
+    // Several requests hold records of each bad customer: those rejected after the first
+    // keep them back unsent.
+    assert!(
+        unsent.contains(&"666") && unsent.contains(&"555"),
+        "{unsent:?}"
+    );
+    assert!(!unsent.contains(&"777"), "{unsent:?}");
+}
+
+#[tokio::test]
+async fn tags_proven_bad_keep_back_records_tagged_alike_only() {
+    let script = Script {
+        reject: |record| {
+            let tags = record.allocations()?.iter().filter_map(|a| a.tags.as_ref());
+            let mut tags = tags.flat_map(Tags::as_slice);
+            tags.any(|tag| tag.value.as_str() == "bad")
+                .then_some("InvalidTagException")
+        },
+        ..Script::default()
+    };
+    let bad = tags(&[("env", "bad"), ("team", "a")]);
+    let also_bad = tags(&[("env", "bad"), ("team", "b")]);
+    let fine = tags(&[("env", "prod"), ("team", "a")]);
+    let records: Vec<_> = (0..60)
+        .map(|i| {
+            let tags = [&bad, &fine, &also_bad][i % 3].clone();
+            let customer = account("prod-a", &(100 + i).to_string());
+            allocated(customer, "api", now(), &[(2, tags)])
+        })
+        .collect();
+    let (_, report) = requests_for(script, records).await;
+    let mut unsent = 0;
+    for (i, entry) in report.outcomes.iter().enumerate() {
+        assert_eq!(entry.inputs, [i]);
+        if i % 3 == 1 {
+            assert!(
+                matches!(entry.outcome, Outcome::Success { .. }),
+                "{entry:?}"
+            );
+            continue;
+        }
+        let failure = rejection(&entry.outcome).unwrap_or_else(|| panic!("{entry:?}"));
+        assert_eq!(failure.code(), Some(&ErrorCode::InvalidTag));
+        if let Some(proof) = failure.message().split("rejected input[").nth(1) {
+            for proof in proof.split(']').next().unwrap().split(',') {
+                let proof: usize = proof.parse().unwrap();
+                assert_eq!(
+                    proof % 3,
+                    i % 3,
+                    "proven by records tagged alike: {failure}"
+                );
+            }
+            unsent += 1;
+        }
+    }
+    assert!(unsent > 20, "{unsent} kept back unsent");
+}
+
+/// A `tracing` layer that keeps every event with its fields and the spans it happened in.
+mod capture {
+    use std::collections::BTreeMap;
+    use std::fmt;
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id};
+    use tracing::{Level, Subscriber};
+    use tracing_subscriber::layer::{Context, Layer};
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// Fields by name, as `Debug` shows them (strings without quotes).
+    #[derive(Debug, Clone, Default)]
+    pub struct Fields(BTreeMap<&'static str, String>);
+
+    impl Fields {
+        pub fn get(&self, name: &str) -> &str {
+            self.0.get(name).map_or("", String::as_str)
+        }
+    }
+
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name(), value.to_owned());
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+            self.0.insert(field.name(), format!("{value:?}"));
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    pub struct Event {
+        pub target: String,
+        pub level: Level,
+        pub fields: Fields,
+        /// The spans it happened in, outermost first: name and fields.
+        pub spans: Vec<(&'static str, Fields)>,
+    }
+
+    impl Event {
+        pub fn message(&self) -> &str {
+            self.fields.get("message")
+        }
+    }
+
+    #[derive(Clone, Default)]
+    pub struct Capture(Arc<Mutex<Vec<Event>>>);
+
+    impl Capture {
+        pub fn events(&self) -> Vec<Event> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+        fn on_new_span(&self, attributes: &Attributes<'_>, id: &Id, context: Context<'_, S>) {
+            let mut fields = Fields::default();
+            attributes.record(&mut fields);
+            context.span(id).unwrap().extensions_mut().insert(fields);
+        }
+
+        fn on_event(&self, event: &tracing::Event<'_>, context: Context<'_, S>) {
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            let spans = context.event_scope(event).map_or_else(Vec::new, |scope| {
+                scope
+                    .from_root()
+                    .map(|span| {
+                        let fields = span.extensions().get::<Fields>().cloned();
+                        (span.name(), fields.unwrap_or_default())
+                    })
+                    .collect()
+            });
+            let metadata = event.metadata();
+            self.0.lock().unwrap().push(Event {
+                target: metadata.target().to_owned(),
+                level: *metadata.level(),
+                fields,
+                spans,
+            });
+        }
+    }
+
+    /// Captures the events of this thread (a current-thread runtime's tasks) while held.
+    pub fn start() -> (Capture, tracing::subscriber::DefaultGuard) {
+        use tracing_subscriber::layer::SubscriberExt;
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        (capture, tracing::subscriber::set_default(subscriber))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_is_logged_inside_its_request_with_attempts_counted_from_one() {
+    let (capture, _guard) = capture::start();
+    let config = fast_config()
+        .with_max_attempts(3)
+        .with_clock(ManualClock::new(now()));
+    let records = (0..2).map(|i| record(account("prod-a", &i.to_string()), "api", now(), 1));
+    let report = Submitter::with_config(Arc::new(AlwaysThrottled::default()), config)
+        .submit(records)
+        .await;
+    assert_eq!(
+        report.outcomes[0].outcome.to_string(),
+        "Pending (after 3 attempts: ThrottlingException: scripted)"
+    );
+
+    let events = capture.events();
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| e.message().starts_with("request failed"))
+        .collect();
+    let attempts: Vec<&str> = failed.iter().map(|e| e.fields.get("attempt")).collect();
+    assert_eq!(attempts, ["1", "2", "3"], "{failed:#?}");
+    assert!(
+        failed[2].message().contains("out of attempts"),
+        "{failed:#?}"
+    );
+    for event in &failed {
+        assert_eq!(event.target, "metering::submit");
+        assert_eq!(event.level, tracing::Level::WARN);
+        assert_eq!(event.fields.get("product"), "prod-a");
+        assert_eq!(event.fields.get("records"), "2");
+        assert_eq!(event.fields.get("reason"), "ThrottlingException: scripted");
+        let [(submit, _), (request, span)] = &event.spans[..] else {
+            panic!("{event:#?}")
+        };
+        assert_eq!((*submit, *request), ("submit", "batch_meter_usage"));
+        assert_eq!(
+            span.get("attempt"),
+            event.fields.get("attempt"),
+            "{event:#?}"
+        );
+        assert_eq!(span.get("product"), "prod-a");
+    }
+    let done: Vec<_> = events
+        .iter()
+        .filter(|e| e.message().starts_with("submission done"))
+        .collect();
+    let [done] = &done[..] else {
+        panic!("one summary: {events:#?}")
+    };
+    assert_eq!(done.level, tracing::Level::INFO);
+    assert_eq!(
+        (done.fields.get("requests"), done.fields.get("pending")),
+        ("3", "2")
+    );
+}
+
+#[tokio::test]
+async fn quarantines_bisections_proofs_and_stops_each_tell_product_dimension_and_reason() {
+    let (capture, _guard) = capture::start();
+    let service = Arc::new(FakeService::new(Script::default()));
+    let old = now().saturating_sub(Duration::from_hours(30));
+    let records = vec![
+        record(account("prod-a", "1"), "api", now(), 1),
+        record(account("prod-a", "2"), "api", now(), 1),
+        record(account("prod-a", "3"), "unknown", now(), 1),
+        record(account("prod-a", "4"), "gb", old, 1),
+        record(account("bad-product", "5"), "api", now(), 1),
+    ];
+    let report = one_at_a_time(&service, records).await;
+    assert_eq!(report.summary().quarantined, 2, "{}", report.table());
+
+    let events = capture.events();
+    let find = |message: &str, field: &str, value: &str| {
+        events
+            .iter()
+            .find(|e| e.message().starts_with(message) && e.fields.get(field) == value)
+            .unwrap_or_else(|| panic!("no {message:?} with {field}={value}: {events:#?}"))
+    };
+    let bisected = find("request rejected; bisecting", "product", "prod-a");
+    assert_eq!(bisected.fields.get("dimension"), "api,unknown");
+    assert!(
+        bisected
+            .fields
+            .get("reason")
+            .starts_with("InvalidUsageDimensionException")
+    );
+
+    let proven = find("the service proved a dimension bad", "dimension", "unknown");
+    assert_eq!(proven.fields.get("product"), "prod-a");
+    assert_eq!(proven.level, tracing::Level::WARN);
+
+    let rejected = find("record quarantined", "dimension", "unknown");
+    assert_eq!(rejected.fields.get("product"), "prod-a");
+    assert_eq!(rejected.fields.get("inputs"), "[2]");
+    assert_eq!(
+        rejected.fields.get("reason"),
+        "rejected by the service: InvalidUsageDimensionException: scripted"
+    );
+    let late = find("record quarantined", "dimension", "gb");
+    assert!(late.fields.get("reason").contains("old"), "{late:#?}");
+
+    let stopped = find("submission stopped", "product", "bad-product");
+    assert_eq!(stopped.level, tracing::Level::ERROR);
+    assert_eq!(stopped.fields.get("dimension"), "api");
+    assert_eq!(
+        stopped.fields.get("reason"),
+        "InvalidProductCodeException: scripted"
+    );
+    let done = find(
+        "submission done",
+        "stopped",
+        "InvalidProductCodeException: scripted",
+    );
+    assert_eq!(
+        (done.fields.get("success"), done.fields.get("quarantined")),
+        ("2", "2")
+    );
+    assert!(events.iter().all(|e| e.target == "metering::submit"));
 }

@@ -263,7 +263,7 @@ impl<D: Dimension> Pending<D> {
             .meter
             .record(&self.usage.customer, self.usage.dimension, quantity)
         {
-            tracing::error!(%error, customer = %self.usage.customer, dimension = self.usage.dimension.key(), %quantity, "usage not recorded");
+            tracing::error!(target: "metering::tower", %error, customer = %self.usage.customer, dimension = self.usage.dimension.key(), %quantity, "usage not recorded");
         }
     }
 }
@@ -281,11 +281,11 @@ fn response_bytes<B: Body>(response: &Response<B>) -> Option<Quantity> {
     match bytes.map(Quantity::new) {
         Some(Ok(quantity)) => Some(quantity),
         Some(Err(error)) => {
-            tracing::error!(%error, "response length is no quantity");
+            tracing::error!(target: "metering::tower", %error, "response length is no quantity");
             None
         }
         None => {
-            tracing::warn!("a streamed response of unknown length is not charged");
+            tracing::warn!(target: "metering::tower", "a streamed response of unknown length is not charged");
             None
         }
     }

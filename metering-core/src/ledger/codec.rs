@@ -306,7 +306,7 @@ pub(crate) fn double_billing_reason(
     license: &str,
     hour: Timestamp,
 ) -> String {
-    tracing::error!(%account, %product, %license, %hour, "usage recorded under a product and a licence in one hour");
+    tracing::error!(target: "metering::ledger", %account, %product, %license, %hour, "usage recorded under a product and a licence in one hour");
     format!(
         "account {account} has usage under product {product} and under licence {license} \
          in hour {hour}: the service would bill both; requeue the one to send"

@@ -117,9 +117,17 @@ impl<L: Ledger, T: Transport> Flusher<L, T> {
         let mut stop = std::pin::pin!(stop);
         loop {
             match self.flush().await {
-                Ok(report) if report != FlushReport::default() => info!(?report, "flushed"),
+                Ok(report) if report != FlushReport::default() => {
+                    info!(target: "metering::ledger", ?report, "flushed");
+                }
                 Ok(_) => {}
-                Err(error) => warn!(%error, "flush failed; trying again at the next interval"),
+                Err(error) => {
+                    warn!(
+                        target: "metering::ledger",
+                        %error,
+                        "flush failed; trying again at the next interval"
+                    );
+                }
             }
             tokio::select! {
                 () = &mut stop => return,
@@ -183,7 +191,7 @@ impl<L: Ledger, T: Transport> Flusher<L, T> {
                      sent (now {now}, lease {}s)",
                     self.config.lease().as_secs()
                 );
-                warn!(id = %claimed.id, %reason, "record quarantined");
+                warn!(target: "metering::ledger", id = %claimed.id, %reason, "record quarantined");
                 settlements.push((claimed.id, Settlement::Quarantined { reason }));
             } else {
                 ids.insert(claimed.record.key(), (claimed.id, claimed.attempt));

@@ -679,7 +679,7 @@ impl Meter {
         let _ = stop.send(());
         task.await.unwrap_or_else(|error| {
             // The writer panicked: what it held is reported as for a dropped meter.
-            tracing::error!(%error, "the meter's writer panicked");
+            tracing::error!(target: "metering::meter", %error, "the meter's writer panicked");
             Err(MeterError::Closed)
         })
     }
@@ -708,6 +708,7 @@ impl Drop for Meter {
             })
             .collect();
         tracing::error!(
+            target: "metering::meter",
             deltas = lost.len(),
             "a Meter was dropped without `shutdown`: its uncommitted usage is lost"
         );

@@ -97,6 +97,7 @@ impl Sender {
         let abort = task.abort_handle();
         if tokio::time::timeout(within, task).await.is_err() {
             tracing::warn!(
+                target: "metering::meter",
                 "the flush under way did not end within the shutdown timeout; its claimed \
                  records are sent again when their lease expires"
             );

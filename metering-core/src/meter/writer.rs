@@ -117,6 +117,7 @@ async fn commit<L: Ledger>(shared: &Shared, ledger: &L) -> bool {
             let now = shared.read_clock();
             if let Err(error) = ledger.commit(&checkpoint, now).await {
                 tracing::warn!(
+                    target: "metering::meter",
                     instance = %checkpoint.instance,
                     checkpoint = checkpoint.number,
                     deltas = checkpoint.deltas.len(),
@@ -162,6 +163,7 @@ async fn finish<L: Ledger>(shared: &Shared, ledger: &L) -> Result<(), MeterError
                 .clone()
                 .unwrap_or_else(|| "the commit did not finish in time".into());
             tracing::error!(
+                target: "metering::meter",
                 deltas = deltas.len(),
                 %last_error,
                 "shutting the meter down, usage could not be committed"

@@ -1,27 +1,34 @@
 //! Sending planned requests: a client-side rate limit, bounded concurrency, retries with
-//! backoff and jitter, bisection of rejected requests, and an outcome for every record.
+//! backoff and jitter, bisection of rejected requests (a dimension, customer or tag set the
+//! service proves bad keeps every other record of the submission with it back, unsent),
+//! and an outcome for every record.
 //!
 //! The transport is a trait, so the same loop drives the AWS SDK (feature `aws`) and
 //! anything a test or a user plugs in.
 
 mod config;
+mod proof;
 mod rate;
 
 pub use config::SubmitConfig;
 pub use rate::RateLimit;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
+use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::task::JoinSet;
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, error, field, info, info_span, warn};
 
+use crate::customer::RequestScope;
 pub use crate::failure::{ErrorCode, Failure, FailureKind};
 use crate::outcome::{Outcome, RecordOutcome, Report};
 use crate::plan::{Plan, PlannedRequest, QuarantineReason, Quarantined};
 use crate::record::UsageRecord;
+use proof::{Bisection, Proven};
 
 /// What the service said about one record of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,9 +103,6 @@ impl<T> Clone for Submitter<T> {
     }
 }
 
-/// The error that stopped one submission, seen by all its requests.
-type Stop = Arc<Mutex<Option<Failure>>>;
-
 impl<T> std::fmt::Debug for Submitter<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The transport may hold credentials: it is never printed.
@@ -165,8 +169,20 @@ impl<T: Transport> Submitter<T> {
     /// and accounts for each of its records: its quarantined records come back as they are,
     /// and records whose time runs out before they are sent are quarantined then.
     pub async fn send(&self, plan: Plan) -> Report {
+        let records: usize = plan
+            .requests
+            .iter()
+            .flat_map(PlannedRequest::inputs)
+            .chain(plan.quarantined.iter().map(|kept| &kept.inputs))
+            .map(Vec::len)
+            .sum();
+        let span = info_span!(target: TARGET, "submit", records);
+        self.send_plan(plan).instrument(span).await
+    }
+
+    async fn send_plan(&self, plan: Plan) -> Report {
         let shared = &self.shared;
-        let stop = Stop::default();
+        let submission = Arc::new(Submission::default());
         let mut outcomes: Vec<RecordOutcome> = plan
             .quarantined
             .into_iter()
@@ -190,15 +206,22 @@ impl<T: Transport> Submitter<T> {
         let queue = Arc::new(Mutex::new(plan.requests.into_iter()));
         let mut tasks = JoinSet::new();
         for _ in 0..workers {
-            let (shared, stop, queue) = (Arc::clone(shared), Arc::clone(&stop), Arc::clone(&queue));
-            tasks.spawn(async move {
-                let mut outcomes = Vec::with_capacity(planned / workers + 1);
-                loop {
-                    let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                    let Some(request) = next else { return outcomes };
-                    shared.run(request, &stop, &mut outcomes).await;
+            let (shared, submission, queue) = (
+                Arc::clone(shared),
+                Arc::clone(&submission),
+                Arc::clone(&queue),
+            );
+            tasks.spawn(
+                async move {
+                    let mut outcomes = Vec::with_capacity(planned / workers + 1);
+                    loop {
+                        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                        let Some(request) = next else { return outcomes };
+                        shared.run(request, &submission, &mut outcomes).await;
+                    }
                 }
-            });
+                .in_current_span(),
+            );
         }
         while let Some(done) = tasks.join_next().await {
             match done {
@@ -208,14 +231,84 @@ impl<T: Transport> Submitter<T> {
         }
         // Input order: a caller reading the report finds its records where it put them.
         outcomes.sort_unstable_by_key(|entry| entry.inputs.first().copied());
-        Report {
+        let report = Report {
             outcomes,
-            stopped: stop.lock().unwrap_or_else(PoisonError::into_inner).take(),
-        }
+            stopped: lock(&submission.stop).take(),
+        };
+        let summary = report.summary();
+        info!(
+            target: TARGET,
+            requests = submission.requests.load(Ordering::Relaxed),
+            success = summary.success,
+            not_subscribed = summary.not_subscribed,
+            duplicate = summary.duplicate,
+            quarantined = summary.quarantined,
+            pending = summary.pending,
+            stopped = report.stopped.as_ref().map(field::display),
+            "submission done: {summary}"
+        );
+        report
     }
 }
 
+/// The target of every event and span of the submitter (see the crate docs).
+const TARGET: &str = "metering::submit";
+
+/// One submission's state, seen by all its workers.
+#[derive(Default)]
+struct Submission {
+    /// The error that stopped it.
+    stop: Mutex<Option<Failure>>,
+    /// Values the service proved bad: records that have one are kept back unsent.
+    proven: Mutex<Vec<Proven>>,
+    /// Held while a rejected request is taken apart: one bisection at a time spends
+    /// requests, and what it proves spares the others theirs.
+    bisecting: tokio::sync::Mutex<()>,
+    /// Requests sent.
+    requests: AtomicUsize,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The product a request is for, for logs: its code, or `licensed` for licence-based
+/// records (each names its licence).
+fn product(scope: &RequestScope) -> &str {
+    match scope {
+        RequestScope::Product(code) => code.as_str(),
+        RequestScope::Licensed => "licensed",
+    }
+}
+
+/// A request's distinct dimensions, for logs: `api_calls,storage`.
+struct Dimensions<'a>(&'a [UsageRecord]);
+
+impl fmt::Display for Dimensions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dimensions: BTreeSet<&str> = self.0.iter().map(|r| r.dimension().as_str()).collect();
+        for (index, dimension) in dimensions.into_iter().enumerate() {
+            if index > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(dimension)?;
+        }
+        Ok(())
+    }
+}
+
+/// A record kept back, said in the log.
 fn quarantined(record: UsageRecord, inputs: Vec<usize>, reason: QuarantineReason) -> RecordOutcome {
+    warn!(
+        target: TARGET,
+        product = product(&record.customer().scope()),
+        dimension = record.dimension().as_str(),
+        customer = %record.customer(),
+        hour = %record.timestamp().hour_start(),
+        ?inputs,
+        %reason,
+        "record quarantined"
+    );
     RecordOutcome {
         inputs,
         record,
@@ -241,61 +334,165 @@ fn pending(
 }
 
 /// The work left for one planned request, and where its outcomes go.
-struct Progress<'o> {
+struct Progress<'s, 'o> {
     /// Requests still to send (pieces after bisection or partial processing) and the
     /// attempts each has had.
     work: VecDeque<(PlannedRequest, u32)>,
     outcomes: &'o mut Vec<RecordOutcome>,
+    submission: &'s Submission,
+    /// Held from this request's first rejection until its pieces are settled.
+    bisecting: Option<tokio::sync::MutexGuard<'s, ()>>,
+}
+
+impl Progress<'_, '_> {
+    /// Keeps back the records of `request` that cannot be sent now: those the service
+    /// would no longer accept (time passes while retrying) and those with a value the
+    /// service proved bad. Gives back the rest, if any.
+    fn withhold(
+        &mut self,
+        request: PlannedRequest,
+        config: &SubmitConfig,
+    ) -> Option<PlannedRequest> {
+        let now = config.clock().now();
+        let planner = config.planner();
+        let policy = planner.policy();
+        let accepted = policy.accepted_at(now);
+        let proven = lock(&self.submission.proven).clone();
+        let (withheld, request) = request.partition(|(_, record)| {
+            match proven.iter().find(|proven| proven.holds_for(record)) {
+                Some(proven) => Some(Err(proven)),
+                None if accepted.contains(record.timestamp()) => None,
+                None => policy.check(record.timestamp(), now).err().map(Ok),
+            }
+        });
+        for (record, inputs, reason) in withheld {
+            let reason = match reason {
+                Ok(violation) => violation.into(),
+                Err(proven) => QuarantineReason::Rejected(proven.reason_for(&inputs)),
+            };
+            self.outcomes.push(quarantined(record, inputs, reason));
+        }
+        request
+    }
+
+    /// Splits a rejected request in two for the work queue, or quarantines its records
+    /// when it is one record or proves a value bad (then remembered for the submission).
+    fn take_apart(&mut self, request: PlannedRequest, failure: &Failure) {
+        let request = match proof::bisect(request, failure.code()) {
+            Bisection::Halves(left, right) => {
+                info!(
+                    target: TARGET,
+                    product = product(left.scope()),
+                    dimension = %Dimensions(&[left.records(), right.records()].concat()),
+                    records = left.records().len() + right.records().len(),
+                    reason = %failure,
+                    "request rejected; bisecting"
+                );
+                self.work.push_front((right, 0));
+                self.work.push_front((left, 0));
+                return;
+            }
+            Bisection::Alone(request) => request,
+            Bisection::Proven(suspect, request) => {
+                let mut proof: Vec<usize> = request.inputs().iter().flatten().copied().collect();
+                proof.sort_unstable();
+                warn!(
+                    target: TARGET,
+                    product = product(request.scope()),
+                    dimension = %Dimensions(request.records()),
+                    field = suspect.field(),
+                    reason = %failure,
+                    "the service proved a {} bad: every record of the submission with it is kept back",
+                    suspect.field()
+                );
+                lock(&self.submission.proven).push(Proven::new(suspect, failure.clone(), proof));
+                request
+            }
+        };
+        for (record, inputs) in request.into_records() {
+            let reason = QuarantineReason::Rejected(failure.clone().about_input(&inputs));
+            self.outcomes.push(quarantined(record, inputs, reason));
+        }
+    }
 }
 
 impl<T: Transport> Shared<T> {
     /// Drives one planned request, and the pieces bisection or partial processing leave,
     /// to an outcome for each of its records.
-    async fn run(&self, request: PlannedRequest, stop: &Stop, outcomes: &mut Vec<RecordOutcome>) {
+    async fn run(
+        &self,
+        request: PlannedRequest,
+        submission: &Submission,
+        outcomes: &mut Vec<RecordOutcome>,
+    ) {
         let mut progress = Progress {
             work: VecDeque::from([(request, 0)]),
             outcomes,
+            submission,
+            bisecting: None,
         };
         while let Some((request, attempt)) = progress.work.pop_front() {
-            let stopped = stop.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let stopped = lock(&submission.stop).clone();
             if let Some(stopped) = stopped {
                 progress
                     .outcomes
                     .extend(pending(request, attempt, &stopped));
                 continue;
             }
-            // Time passes while retrying: re-check the window before every attempt.
-            let now = self.config.clock().now();
-            let planner = self.config.planner();
-            let policy = planner.policy();
-            let accepted = policy.accepted_at(now);
-            let (expired, request) =
-                request.partition(|_, record| !accepted.contains(record.timestamp()));
-            for (record, inputs) in expired {
-                if let Err(violation) = policy.check(record.timestamp(), now) {
-                    progress
-                        .outcomes
-                        .push(quarantined(record, inputs, violation.into()));
-                }
-            }
-            let Some(request) = request else {
+            let Some(request) = progress.withhold(request, &self.config) else {
                 continue;
             };
-
             self.limiter.acquire().await;
+            // What the wait for a slot let expire or another request prove stays back too.
+            let Some(request) = progress.withhold(request, &self.config) else {
+                continue;
+            };
             let span = info_span!(
+                target: TARGET,
                 "batch_meter_usage",
-                scope = ?request.scope(),
+                product = product(request.scope()),
                 records = request.records().len(),
-                attempt
+                attempt = attempt + 1,
             );
-            match self.transport.send(&request).instrument(span).await {
-                Ok(response) => self.settle(request, response, attempt, &mut progress).await,
-                Err(failure) => {
-                    self.fail(request, failure, attempt, stop, &mut progress)
+            self.attempt(request, attempt, &mut progress)
+                .instrument(span)
+                .await;
+        }
+    }
+
+    /// Sends `request` once and handles the answer.
+    async fn attempt(
+        &self,
+        request: PlannedRequest,
+        attempt: u32,
+        progress: &mut Progress<'_, '_>,
+    ) {
+        progress.submission.requests.fetch_add(1, Ordering::Relaxed);
+        match self.transport.send(&request).await {
+            Ok(response) => self.settle(request, response, attempt, progress).await,
+            Err(failure) => match failure.kind() {
+                FailureKind::RejectedRecords => {
+                    self.bisect(request, failure, progress).await;
+                }
+                FailureKind::Stop => {
+                    error!(
+                        target: TARGET,
+                        product = product(request.scope()),
+                        dimension = %Dimensions(request.records()),
+                        reason = %failure,
+                        "submission stopped; its records are left pending"
+                    );
+                    lock(&progress.submission.stop).get_or_insert_with(|| failure.clone());
+                    progress
+                        .outcomes
+                        .extend(pending(request, attempt + 1, &failure));
+                }
+                // A kind this loop does not know yet is retried: resending is always safe.
+                _ => {
+                    self.retry_or_give_up(request, attempt, &failure, progress)
                         .await;
                 }
-            }
+            },
         }
     }
 
@@ -306,7 +503,7 @@ impl<T: Transport> Shared<T> {
         request: PlannedRequest,
         response: Response,
         attempt: u32,
-        progress: &mut Progress<'_>,
+        progress: &mut Progress<'_, '_>,
     ) {
         let mut statuses = vec![None; request.records().len()];
         for (index, status) in response.results {
@@ -314,77 +511,86 @@ impl<T: Transport> Shared<T> {
                 slot.get_or_insert(status);
             }
         }
-        let (settled, rest) = request.partition(|index, _| statuses[index].is_some());
-        let outcomes = settled.into_iter().zip(statuses.into_iter().flatten());
+        let (settled, rest) = request.partition(|(index, _)| statuses[index].take());
         progress
             .outcomes
-            .extend(outcomes.map(|((record, inputs), status)| RecordOutcome {
-                inputs,
-                record,
-                outcome: match status {
-                    RecordStatus::Success(metering_record_id) => {
-                        Outcome::Success { metering_record_id }
-                    }
-                    RecordStatus::CustomerNotSubscribed => Outcome::CustomerNotSubscribed,
-                    RecordStatus::DuplicateRecord => Outcome::DuplicateRecord,
-                },
-            }));
+            .extend(
+                settled
+                    .into_iter()
+                    .map(|(record, inputs, status)| RecordOutcome {
+                        inputs,
+                        record,
+                        outcome: match status {
+                            RecordStatus::Success(metering_record_id) => {
+                                Outcome::Success { metering_record_id }
+                            }
+                            RecordStatus::CustomerNotSubscribed => Outcome::CustomerNotSubscribed,
+                            RecordStatus::DuplicateRecord => Outcome::DuplicateRecord,
+                        },
+                    }),
+            );
         if let Some(rest) = rest {
             let error = Failure::new(FailureKind::Retry, "unprocessed by the service");
             self.retry_or_give_up(rest, attempt, &error, progress).await;
         }
     }
 
-    async fn fail(
+    /// Takes apart a request the service rejected as a whole, one such request of the
+    /// submission at a time: what the pieces prove bad (see [`proof`]) keeps the same
+    /// value back everywhere else in the submission, unsent.
+    async fn bisect(
         &self,
         request: PlannedRequest,
         failure: Failure,
-        attempt: u32,
-        stop: &Stop,
-        progress: &mut Progress<'_>,
+        progress: &mut Progress<'_, '_>,
     ) {
-        match failure.kind() {
-            FailureKind::RejectedRecords => {
-                if let Some((left, right)) = request.split() {
-                    progress.work.push_front((right, 0));
-                    progress.work.push_front((left, 0));
-                } else if let Some((record, inputs)) = request.into_records().next() {
-                    let reason = QuarantineReason::Rejected(failure.about_input(&inputs));
-                    progress.outcomes.push(quarantined(record, inputs, reason));
-                }
+        let request = if progress.bisecting.is_some() {
+            request
+        } else {
+            progress.bisecting = Some(progress.submission.bisecting.lock().await);
+            // While this waited, another bisection may have proven what sank this request.
+            let before = request.records().len();
+            let Some(request) = progress.withhold(request, &self.config) else {
+                return;
+            };
+            if request.records().len() < before {
+                progress.work.push_front((request, 0));
+                return;
             }
-            FailureKind::Stop => {
-                warn!(%failure, "submission stopped");
-                stop.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .get_or_insert_with(|| failure.clone());
-                progress
-                    .outcomes
-                    .extend(pending(request, attempt + 1, &failure));
-            }
-            // A kind this loop does not know yet is retried: resending is always safe.
-            _ => {
-                warn!(%failure, attempt, "request failed; retrying");
-                self.retry_or_give_up(request, attempt, &failure, progress)
-                    .await;
-            }
-        }
+            request
+        };
+        progress.take_apart(request, &failure);
     }
 
+    /// Sends `request` again after a backoff, or leaves its records `Pending` once its
+    /// attempts are spent. `attempt` counts the attempts before the one that failed.
     async fn retry_or_give_up(
         &self,
         request: PlannedRequest,
         attempt: u32,
         error: &Failure,
-        progress: &mut Progress<'_>,
+        progress: &mut Progress<'_, '_>,
     ) {
-        let next = attempt + 1;
-        if next >= self.config.max_attempts() {
-            progress.outcomes.extend(pending(request, next, error));
+        // Counted from 1, as `Pending` counts them.
+        let failed = attempt + 1;
+        let (product, records) = (product(request.scope()), request.records().len());
+        if failed >= self.config.max_attempts() {
+            warn!(
+                target: TARGET,
+                product, records, attempt = failed, reason = %error,
+                "request failed; out of attempts, its records are left pending"
+            );
+            progress.outcomes.extend(pending(request, failed, error));
             return;
         }
-        tokio::time::sleep(self.backoff(attempt)).await;
-        progress.work.push_front((request, next));
+        let backoff = self.backoff(attempt);
+        warn!(
+            target: TARGET,
+            product, records, attempt = failed, reason = %error, ?backoff,
+            "request failed; retrying"
+        );
+        tokio::time::sleep(backoff).await;
+        progress.work.push_front((request, failed));
     }
 
     /// Exponential backoff with full jitter.

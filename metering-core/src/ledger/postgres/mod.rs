@@ -273,7 +273,7 @@ async fn insert_set_aside(
         return Ok(());
     }
     for (key_id, hour, micros, reason) in asides {
-        tracing::warn!(key_id, hour, micros, reason, "usage set aside");
+        tracing::warn!(target: "metering::ledger", key_id, hour, micros, reason, "usage set aside");
     }
     let key_ids: Vec<i64> = asides.iter().map(|a| a.0).collect();
     let hours: Vec<i64> = asides.iter().map(|a| a.1).collect();

@@ -243,7 +243,7 @@ fn set_aside(
     reason: &str,
     now: i64,
 ) -> Result<(), LedgerError> {
-    tracing::warn!(key_id, hour, micros, reason, "usage set aside");
+    tracing::warn!(target: "metering::ledger", key_id, hour, micros, reason, "usage set aside");
     tx.prepare_cached(
         "INSERT INTO set_aside (key_id, hour, micros, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
