@@ -5,6 +5,14 @@
 //! a [`ValidationError`] naming the field, the rule and the value), so a [`UsageRecord`]
 //! is always one the service's field rules accept. Time rules, which depend on when a
 //! record is sent, live in [`TimePolicy`].
+//!
+//! # Tracing
+//! Every span and event has a target under `metering`, by part: `metering::submit` (a
+//! span per submission and per request; a summary at info when a submission ends, each
+//! bisection, retry, quarantined record, value proven bad and stop), `metering::meter` (the
+//! Meter's commits) and `metering::ledger` (flushes, usage set aside). `metering=info`
+//! selects them all. The `metering` crate's README, "Running in production", lists their
+//! fields.
 
 #[cfg(feature = "submit")]
 #[macro_use]
