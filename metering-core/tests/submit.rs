@@ -720,7 +720,7 @@ async fn tags_proven_bad_keep_back_records_tagged_alike_only() {
 mod capture {
     use std::collections::BTreeMap;
     use std::fmt;
-    use std::sync::{Arc, Mutex};
+    use std::sync::{Arc, Mutex, OnceLock};
 
     use tracing::field::{Field, Visit};
     use tracing::span::{Attributes, Id};
@@ -803,6 +803,12 @@ mod capture {
     /// Captures the events of this thread (a current-thread runtime's tasks) while held.
     pub fn start() -> (Capture, tracing::subscriber::DefaultGuard) {
         use tracing_subscriber::layer::SubscriberExt;
+        // While one dispatcher exists, `tracing` asks only the registering thread whether a
+        // callsite is of interest, and caches the answer for every thread: another test's
+        // thread, which has none, would turn this thread's events off for good. A second
+        // dispatcher, kept for the whole run, makes it ask them all.
+        static SECOND: OnceLock<tracing::Dispatch> = OnceLock::new();
+        SECOND.get_or_init(|| tracing::Dispatch::new(tracing_subscriber::registry()));
         let capture = Capture::default();
         let subscriber = tracing_subscriber::registry().with(capture.clone());
         (capture, tracing::subscriber::set_default(subscriber))
