@@ -1,13 +1,12 @@
 //! The command line, as clap derives it.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use metering_core::{ProductCode, Timestamp};
 
 /// Exit codes, listed in `--help` and the README.
-pub const EXIT_CODES: &str = "\
+pub(crate) const EXIT_CODES: &str = "\
 Exit codes:
   0  everything was valid, planned or settled
   1  some records are invalid, quarantined or not settled (see the verdicts), or a requeue
@@ -18,7 +17,7 @@ Exit codes:
 /// Validate, plan and submit AWS Marketplace usage, run the emulator, inspect the ledger.
 #[derive(Debug, Parser)]
 #[command(name = "metering", version, after_help = EXIT_CODES)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -26,7 +25,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Check every record of usage files against every rule of the service, including
     /// whether it can still be sent now.
     #[command(after_help = "\
@@ -65,7 +64,7 @@ Prints its endpoint URL on the first line of standard output; what it billed is 
 Example:
   metering emulator --bind 127.0.0.1:8787 --fault throttle=0.1 --fault slow=0.5 --fault slow_ms=200
   metering submit --endpoint-url http://127.0.0.1:8787 usage.jsonl")]
-    Emulator(EmulatorArgs),
+    Emulator(metering_emulator::ServeArgs),
     /// Inspect the Meter's ledger: counts, records waiting or kept back, requeue, export.
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -81,7 +80,7 @@ Example:
 
 /// Where records come from and how to read them.
 #[derive(Debug, Args)]
-pub struct InputArgs {
+pub(crate) struct InputArgs {
     /// Usage files; `-` reads standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -98,7 +97,7 @@ pub struct InputArgs {
 
 /// `metering validate`.
 #[derive(Debug, Args)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// The input.
     #[command(flatten)]
     pub input: InputArgs,
@@ -109,7 +108,7 @@ pub struct ValidateArgs {
 
 /// `metering plan`.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// The input.
     #[command(flatten)]
     pub input: InputArgs,
@@ -120,7 +119,7 @@ pub struct PlanArgs {
 
 /// `metering submit`.
 #[derive(Debug, Args)]
-pub struct SubmitArgs {
+pub(crate) struct SubmitArgs {
     /// The input.
     #[command(flatten)]
     pub input: InputArgs,
@@ -140,30 +139,6 @@ pub struct SubmitArgs {
     /// Continue the submission recorded in the outcomes file: settled records are skipped.
     #[arg(long)]
     pub resume: bool,
-}
-
-/// `metering emulator`.
-#[derive(Debug, Args)]
-pub struct EmulatorArgs {
-    /// The address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8787")]
-    pub bind: SocketAddr,
-    /// Listen on an address other than loopback (the emulator checks no credentials).
-    #[arg(long)]
-    pub allow_non_loopback: bool,
-    /// The emulator's JSON configuration (subscriptions, dimensions, quota, time rules,
-    /// faults).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// A fault to inject, named as in the configuration's faults: KIND=SHARE of requests
-    /// (throttle, `internal_error`, `drop_connection`, unprocessed, slow),
-    /// `slow_ms`=MILLISECONDS or seed=N. Overrides the configuration; repeat for several.
-    #[arg(long = "fault", value_name = "KIND=VALUE", value_parser = parse_fault)]
-    pub faults: Vec<String>,
-    /// The emulator's clock, standing still at this time (RFC 3339; default: the system
-    /// clock).
-    #[arg(long, value_parser = parse_timestamp, value_name = "RFC3339")]
-    pub now: Option<Timestamp>,
 }
 
 /// `metering ledger`'s subcommands.
@@ -318,7 +293,7 @@ pub enum ExportFormat {
 
 /// How usage files are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InputFormat {
+pub(crate) enum InputFormat {
     /// A request if the first line is not a whole JSON object without `UsageRecords`.
     Auto,
     /// One `BatchMeterUsage` request body.
@@ -329,7 +304,7 @@ pub enum InputFormat {
 
 /// How to print results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// For people.
     Text,
     /// JSON Lines, one object a verdict and a summary last.
@@ -349,13 +324,4 @@ fn parse_id(text: &str) -> Result<i64, String> {
 
 fn parse_product_code(text: &str) -> Result<ProductCode, String> {
     ProductCode::new(text.to_owned()).map_err(|e| e.to_string())
-}
-
-fn parse_fault(text: &str) -> Result<String, String> {
-    let mut faults = metering_emulator::Faults::default();
-    faults
-        .set(text)
-        .and_then(|()| faults.validate())
-        .map_err(|e| e.to_string())?;
-    Ok(text.to_owned())
 }

@@ -3,31 +3,21 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use metering_core::ErrorCode;
 
 /// An exception of the service (or of the AWS JSON protocol), as `__type` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// The exceptions `BatchMeterUsage` models are the client library's own list,
+/// [`ErrorCode`], so the emulator answers with exactly the codes the submitter handles.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// `InternalServiceErrorException` (HTTP 500): a fault on the service's side.
-    InternalServiceError,
-    /// `ThrottlingException` (HTTP 400).
-    Throttling,
-    /// `DisabledApiException` (HTTP 400): the API is disabled in the region.
-    DisabledApi,
-    /// `InvalidProductCodeException` (HTTP 400).
-    InvalidProductCode,
-    /// `InvalidUsageDimensionException` (HTTP 400).
-    InvalidUsageDimension,
-    /// `InvalidTagException` (HTTP 400).
-    InvalidTag,
-    /// `InvalidUsageAllocationsException` (HTTP 400).
-    InvalidUsageAllocations,
-    /// `InvalidCustomerIdentifierException` (HTTP 400).
-    InvalidCustomerIdentifier,
-    /// `InvalidLicenseException` (HTTP 400).
-    InvalidLicense,
-    /// `TimestampOutOfBoundsException` (HTTP 400): rejects the whole request.
-    TimestampOutOfBounds,
+    /// An exception `BatchMeterUsage` models (`InvalidTagException`,
+    /// `ThrottlingException`, ...): HTTP 500 for `InternalServiceErrorException`, the model's
+    /// one fault, 400 for the others.
+    Metering(ErrorCode),
     /// `ValidationException` (HTTP 400): a constraint of the model that has no exception of
     /// its own (26 records, a 256-character dimension, a body of 1 MB or more, ...).
     Validation,
@@ -49,41 +39,11 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Every kind, for tests and documentation.
-    pub const ALL: [Self; 17] = [
-        Self::InternalServiceError,
-        Self::Throttling,
-        Self::DisabledApi,
-        Self::InvalidProductCode,
-        Self::InvalidUsageDimension,
-        Self::InvalidTag,
-        Self::InvalidUsageAllocations,
-        Self::InvalidCustomerIdentifier,
-        Self::InvalidLicense,
-        Self::TimestampOutOfBounds,
-        Self::Validation,
-        Self::Serialization,
-        Self::UnknownOperation,
-        Self::MissingAuthenticationToken,
-        Self::RequestTimeout,
-        Self::InvalidToken,
-        Self::ExpiredToken,
-    ];
-
     /// The name the body's `__type` and the `x-amzn-ErrorType` header carry.
     #[must_use]
-    pub const fn type_name(self) -> &'static str {
+    pub fn type_name(&self) -> &str {
         match self {
-            Self::InternalServiceError => "InternalServiceErrorException",
-            Self::Throttling => "ThrottlingException",
-            Self::DisabledApi => "DisabledApiException",
-            Self::InvalidProductCode => "InvalidProductCodeException",
-            Self::InvalidUsageDimension => "InvalidUsageDimensionException",
-            Self::InvalidTag => "InvalidTagException",
-            Self::InvalidUsageAllocations => "InvalidUsageAllocationsException",
-            Self::InvalidCustomerIdentifier => "InvalidCustomerIdentifierException",
-            Self::InvalidLicense => "InvalidLicenseException",
-            Self::TimestampOutOfBounds => "TimestampOutOfBoundsException",
+            Self::Metering(code) => code.as_str(),
             Self::Validation => "ValidationException",
             Self::Serialization => "SerializationException",
             Self::UnknownOperation => "UnknownOperationException",
@@ -97,12 +57,18 @@ impl ErrorKind {
     /// The HTTP status: 500 for the model's one fault, 408 for a request that did not arrive
     /// in time, 400 for everything else.
     #[must_use]
-    pub const fn status(self) -> u16 {
+    pub fn status(&self) -> u16 {
         match self {
-            Self::InternalServiceError => 500,
+            Self::Metering(ErrorCode::InternalServiceError) => 500,
             Self::RequestTimeout => 408,
             _ => 400,
         }
+    }
+}
+
+impl From<ErrorCode> for ErrorKind {
+    fn from(code: ErrorCode) -> Self {
+        Self::Metering(code)
     }
 }
 
@@ -124,9 +90,9 @@ pub struct ServiceError {
 
 impl ServiceError {
     /// An exception with its message.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub fn new(kind: impl Into<ErrorKind>, message: impl Into<String>) -> Self {
         Self {
-            kind,
+            kind: kind.into(),
             message: message.into(),
         }
     }
@@ -148,13 +114,34 @@ pub enum EmulatorError {
     )]
     NonLoopback(SocketAddr),
     /// Binding the listener failed.
-    #[error("cannot bind {addr}: {source}")]
+    #[error(
+        "cannot bind {addr}: {source}; choose another address (`bind(...)`, `--bind`; port 0 picks a free one)"
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The cause.
         source: std::io::Error,
     },
+    /// The configuration file cannot be read.
+    #[error("{}: cannot read: {source}; check the path", path.display())]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The configuration file is not an `EmulatorConfig`.
+    #[error("{}: {source}; see the emulator's README for the configuration's members", path.display())]
+    ParseConfig {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        source: serde_json::Error,
+    },
+    /// Ctrl-C cannot be watched for.
+    #[error("cannot watch for Ctrl-C: {0}")]
+    Signal(std::io::Error),
     /// A configuration value out of range.
     #[error("{field}: {rule} (value: {value})")]
     Config {
@@ -169,31 +156,40 @@ pub enum EmulatorError {
 
 #[cfg(test)]
 mod tests {
+    use metering_core::ErrorCode;
+
     use super::ErrorKind;
 
     /// Read from the service model, not copied by hand: every exception `BatchMeterUsage` and
-    /// `ResolveCustomer` declare has a kind, and its status is 500 exactly when the model
-    /// calls it a fault.
+    /// `ResolveCustomer` declare has a kind, each of `BatchMeterUsage`'s is the client's
+    /// own code, and its status is 500 exactly when the model calls it a fault.
     #[test]
     fn every_exception_of_the_model_has_a_kind_and_its_status() {
         let model: serde_json::Value = serde_json::from_str(include_str!(
             "../../metering-core/tests/aws-model/meteringmarketplace-2016-01-14.service-2.json"
         ))
         .unwrap();
-        let errors = ["BatchMeterUsage", "ResolveCustomer"].map(|operation| {
+        let [metering, resolve] = ["BatchMeterUsage", "ResolveCustomer"].map(|operation| {
             model["operations"][operation]["errors"]
                 .as_array()
                 .unwrap()
-                .clone()
+                .iter()
+                .map(|error| error["shape"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
         });
-        assert!(errors.iter().all(|errors| !errors.is_empty()));
-        for error in errors.iter().flatten() {
-            let name = error["shape"].as_str().unwrap();
-            let kind = ErrorKind::ALL
-                .into_iter()
-                .find(|kind| kind.type_name() == name)
-                .unwrap_or_else(|| panic!("{name} has no ErrorKind"));
-            let fault = model["shapes"][name]["fault"].as_bool() == Some(true);
+        assert!(!metering.is_empty() && !resolve.is_empty());
+        let own = [ErrorKind::InvalidToken, ErrorKind::ExpiredToken];
+        for name in metering.iter().chain(&resolve) {
+            let kind = match ErrorCode::from(name.as_str()) {
+                ErrorCode::Other(_) => own
+                    .iter()
+                    .find(|kind| kind.type_name() == name)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{name} has no ErrorKind")),
+                code => ErrorKind::Metering(code),
+            };
+            assert_eq!(kind.type_name(), name);
+            let fault = model["shapes"][name.as_str()]["fault"].as_bool() == Some(true);
             assert_eq!(kind.status(), if fault { 500 } else { 400 }, "{name}");
         }
     }

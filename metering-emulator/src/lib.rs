@@ -8,6 +8,7 @@ mod ledger;
 mod quota;
 mod registration;
 mod request;
+mod serve;
 mod server;
 
 pub use builder::Builder;
@@ -17,6 +18,7 @@ pub use faults::Faults;
 pub use ledger::{BilledAllocation, LedgerEntry, SummaryRow, Total};
 pub use quota::Quota;
 pub use registration::Registration;
+pub use serve::ServeArgs;
 pub use server::{CONTENT_TYPE_JSON, RESOLVE_CUSTOMER_TARGET, RunningEmulator, TARGET};
 
 /// The entry point: `Emulator::builder()...start().await`.

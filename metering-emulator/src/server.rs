@@ -16,7 +16,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use metering_core::{Clock, TimePolicy, Timestamp, UsageRecord};
+use metering_core::{Clock, ErrorCode, TimePolicy, Timestamp, UsageRecord};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -366,10 +366,10 @@ fn closing(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
 fn error_response(error: &ServiceError) -> Response<Full<Bytes>> {
     let status = StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = respond(status, error.body());
-    response.headers_mut().insert(
-        "x-amzn-ErrorType",
-        HeaderValue::from_static(error.kind.type_name()),
-    );
+    // Every name the emulator answers with is a valid header value.
+    if let Ok(name) = HeaderValue::from_str(error.kind.type_name()) {
+        response.headers_mut().insert("x-amzn-ErrorType", name);
+    }
     response
 }
 
@@ -468,10 +468,10 @@ impl Shared {
             Some(Fault::DropConnection) => return Err(Dropped),
             Some(Fault::Throttle) => {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
-                Err(ServiceError::new(ErrorKind::Throttling, "Rate exceeded"))
+                Err(ServiceError::new(ErrorCode::Throttling, "Rate exceeded"))
             }
             Some(Fault::InternalError) => Err(ServiceError::new(
-                ErrorKind::InternalServiceError,
+                ErrorCode::InternalServiceError,
                 "An internal error has occurred (injected fault)",
             )),
             Some(Fault::Unprocessed(draw)) => self.meter(&body, Some(draw)),
@@ -487,7 +487,7 @@ impl Shared {
     fn meter(&self, body: &[u8], unprocessed: Option<u64>) -> Result<Vec<u8>, ServiceError> {
         if self.disabled_api {
             return Err(ServiceError::new(
-                ErrorKind::DisabledApi,
+                ErrorCode::DisabledApi,
                 "The BatchMeterUsage API is disabled in this Region",
             ));
         }
@@ -530,7 +530,7 @@ impl Shared {
     fn resolve_customer(&self, body: &[u8]) -> Result<Vec<u8>, ServiceError> {
         if self.disabled_api {
             return Err(ServiceError::new(
-                ErrorKind::DisabledApi,
+                ErrorCode::DisabledApi,
                 "The ResolveCustomer API is disabled in this Region",
             ));
         }

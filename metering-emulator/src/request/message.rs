@@ -97,6 +97,6 @@ pub(super) fn serialization(what: impl std::fmt::Display, expected: &str) -> Ser
     )
 }
 
-pub(super) fn invalid(kind: ErrorKind, error: &ValidationError) -> ServiceError {
+pub(super) fn invalid(kind: impl Into<ErrorKind>, error: &ValidationError) -> ServiceError {
     ServiceError::new(kind, error.to_string())
 }

@@ -20,7 +20,7 @@
 use std::collections::{HashMap, HashSet};
 
 use metering_core::limits::MAX_RECORDS_PER_REQUEST;
-use metering_core::{TimePolicy, Timestamp, UsageRecord};
+use metering_core::{ErrorCode, TimePolicy, Timestamp, UsageRecord};
 
 use crate::error::{ErrorKind, ServiceError};
 
@@ -119,7 +119,7 @@ pub(crate) fn check_request(
                 // Step 3 checked the count and the sum already.
                 Some(allocations) => {
                     UsageRecord::with_allocations(customer, dimension, timestamp, allocations)
-                        .map_err(|e| invalid(ErrorKind::InvalidUsageAllocations, &e))
+                        .map_err(|e| invalid(ErrorCode::InvalidUsageAllocations, &e))
                 }
             }
         })
@@ -159,7 +159,7 @@ fn check_times(
         format!(" ({others} more records out of bounds)")
     };
     Err(ServiceError::new(
-        ErrorKind::TimestampOutOfBounds,
+        ErrorCode::TimestampOutOfBounds,
         format!("UsageRecords[{index}].Timestamp: {violation}{more}"),
     ))
 }
@@ -214,7 +214,10 @@ mod tests {
             r#","Quantity":1,"UsageAllocations":[{"AllocatedUsageQuantityAsDecimal":"1"}]"#,
         ))
         .unwrap_err();
-        assert_eq!(error.kind, ErrorKind::InvalidUsageAllocations);
+        assert_eq!(
+            error.kind,
+            ErrorKind::Metering(ErrorCode::InvalidUsageAllocations)
+        );
         assert!(
             error.message.starts_with(
                 "UsageRecords[0].UsageAllocations[0].AllocatedUsageQuantityAsDecimal:"
@@ -253,7 +256,7 @@ mod tests {
             ),
             (
                 r#","Quantity":1,"UsageAllocations":[{"AllocatedUsageQuantity":18446744073709551616}]"#,
-                ErrorKind::InvalidUsageAllocations,
+                ErrorKind::Metering(ErrorCode::InvalidUsageAllocations),
                 "18446744073709551616",
             ),
         ] {
@@ -279,7 +282,7 @@ mod tests {
             let error = run(&body).unwrap_err();
             assert_eq!(
                 error.kind,
-                ErrorKind::TimestampOutOfBounds,
+                ErrorKind::Metering(ErrorCode::TimestampOutOfBounds),
                 "{timestamp}: {error}"
             );
             assert!(error.message.contains(timestamp), "{error}");

@@ -3,7 +3,7 @@
 use metering_core::limits::{MAX_ALLOCATIONS, MIN_ALLOCATIONS};
 use metering_core::{
     Customer, CustomerAwsAccountId, CustomerFields, CustomerFieldsError, CustomerIdentifier,
-    DimensionKey, LicenseArn, ProductCode, Quantity, Rule, Tag, TagKey, TagValue, Tags,
+    DimensionKey, ErrorCode, LicenseArn, ProductCode, Quantity, Rule, Tag, TagKey, TagValue, Tags,
     UsageAllocation, ValidationError,
 };
 
@@ -22,12 +22,12 @@ pub(super) fn request_product(
         return Ok(None);
     };
     let product = ProductCode::new(code.to_owned())
-        .map_err(|e| invalid(ErrorKind::InvalidProductCode, &e))?;
+        .map_err(|e| invalid(ErrorCode::InvalidProductCode, &e))?;
     if let Some(products) = &catalog.products
         && !products.contains(code)
     {
         return Err(ServiceError::new(
-            ErrorKind::InvalidProductCode,
+            ErrorCode::InvalidProductCode,
             format!("ProductCode {code:?} is not a product of this seller"),
         ));
     }
@@ -57,7 +57,7 @@ pub(super) fn check(
         && !dimensions.contains(dimension.as_str())
     {
         return Err(ServiceError::new(
-            ErrorKind::InvalidUsageDimension,
+            ErrorCode::InvalidUsageDimension,
             format!(
                 "{at}.Dimension: {:?} is not a usage dimension of this product",
                 dimension.as_str()
@@ -84,7 +84,7 @@ fn customer(
     at: At,
 ) -> Result<Customer, ServiceError> {
     let fail = |kind, error: ValidationError| invalid(kind, &error.within(at));
-    let customer_error = |error| fail(ErrorKind::InvalidCustomerIdentifier, error);
+    let customer_error = |error| fail(ErrorCode::InvalidCustomerIdentifier, error);
     let text = |member: &Option<Text<'_>>| member.as_deref().map(str::to_owned);
     let identifier = text(&entry.customer_identifier)
         .filter(|id| !id.is_empty())
@@ -98,7 +98,7 @@ fn customer(
     let license = text(&entry.license_arn)
         .map(LicenseArn::new)
         .transpose()
-        .map_err(|error| fail(ErrorKind::InvalidLicense, error))?;
+        .map_err(|error| fail(ErrorCode::InvalidLicense, error))?;
     let fields = CustomerFields {
         product_code: product,
         customer_identifier: identifier.as_ref(),
@@ -108,9 +108,9 @@ fn customer(
     let customer = Customer::from_wire_fields(fields).map_err(|error| {
         let kind = match error {
             CustomerFieldsError::MissingProduct | CustomerFieldsError::ProductWithLicense => {
-                ErrorKind::InvalidProductCode
+                ErrorCode::InvalidProductCode
             }
-            _ => ErrorKind::InvalidCustomerIdentifier,
+            _ => ErrorCode::InvalidCustomerIdentifier,
         };
         fail(kind, error.to_validation_error(&fields))
     })?;
@@ -126,7 +126,7 @@ fn customer(
         };
         if let Some(problem) = problem {
             return Err(ServiceError::new(
-                ErrorKind::InvalidLicense,
+                ErrorCode::InvalidLicense,
                 format!("{at}.LicenseArn: {problem} (value: {:?})", license.as_str()),
             ));
         }
@@ -142,7 +142,7 @@ fn allocations(
     at: At,
 ) -> Result<Vec<UsageAllocation>, ServiceError> {
     let allocation_error =
-        |error: ValidationError| invalid(ErrorKind::InvalidUsageAllocations, &error.within(at));
+        |error: ValidationError| invalid(ErrorCode::InvalidUsageAllocations, &error.within(at));
     if !(MIN_ALLOCATIONS..=MAX_ALLOCATIONS).contains(&list.len()) {
         return Err(allocation_error(ValidationError::new(
             "UsageAllocations",
@@ -159,7 +159,7 @@ fn allocations(
     for (index, allocation) in list.iter().enumerate() {
         let within = at.allocation(index);
         let fail = |error: ValidationError| {
-            invalid(ErrorKind::InvalidUsageAllocations, &error.within(within))
+            invalid(ErrorCode::InvalidUsageAllocations, &error.within(within))
         };
         let integer = integer(allocation.quantity, "AllocatedUsageQuantity", within)?;
         let decimal = allocation.quantity_as_decimal.as_deref();
@@ -206,7 +206,7 @@ fn allocations(
             None => None,
             Some(tags) => Some(
                 self::tags(tags)
-                    .map_err(|error| invalid(ErrorKind::InvalidTag, &error.within(within)))?,
+                    .map_err(|error| invalid(ErrorCode::InvalidTag, &error.within(within)))?,
             ),
         };
         allocations.push(UsageAllocation { quantity, tags });
