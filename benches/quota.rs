@@ -3,14 +3,13 @@
 //! Ours: the default `Submitter` (even 10 requests a second). Baseline, in the same run: a
 //! plain loop over the raw SDK (its default retries: 3 attempts) at the same concurrency.
 //!
-//! `cargo bench --bench quota` (it runs once, about a minute and a half).
+//! `cargo bench --bench quota --features aws` (it runs once, about a minute and a half).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use metering::submit::Submitter;
-use metering::{AwsTransport, aws_sdk};
+use metering::{AwsTransport, Submitter, aws_sdk};
 use metering_emulator::{Emulator, Quota};
 
 const RECORDS: usize = 10_000;

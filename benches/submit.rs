@@ -2,7 +2,7 @@
 //! `Submitter` over `AwsTransport` beside a plain loop over the raw AWS SDK sending the same
 //! requests at the same concurrency, in the same run.
 //!
-//! `cargo bench --bench submit`
+//! `cargo bench --bench submit --features aws`
 //!
 //! The two are measured in alternating rounds, and the ratio is taken round by round: on
 //! this shared virtual machine the speed of everything drifts by up to 1.7x within a
@@ -13,8 +13,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use metering::submit::{SubmitConfig, Submitter};
-use metering::{AwsTransport, aws_sdk};
+use metering::{AwsTransport, SubmitConfig, Submitter, aws_sdk};
 use metering_emulator::Emulator;
 use tokio::runtime::Runtime;
 

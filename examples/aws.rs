@@ -6,15 +6,15 @@
 //!
 //! ```sh
 //! METERING_PRODUCT_CODE=prod-abc123 METERING_CUSTOMER_ACCOUNT=123456789012 \
-//!     cargo run --example aws
+//!     cargo run --example aws --features aws
 //! ```
 //!
 //! It sends one record of zero usage for the current hour, which bills nothing: AWS's own
 //! guidance is to send a record every hour for every customer and dimension.
 
-use metering::submit::Submitter;
 use metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, Dimension, ProductCode, Quantity, Timestamp,
+    AwsTransport, Customer, CustomerAwsAccountId, Dimension, ProductCode, Quantity, Submitter,
+    Timestamp,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Dimension)]

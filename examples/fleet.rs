@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use metering::aws_sdk::config::{Credentials, Region};
 use metering::ledger::{Flusher, PostgresLedger};
-use metering::submit::Submitter;
 use metering::{
     AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
-    ProductCode, Quantity, Timestamp, aws_sdk,
+    ProductCode, Quantity, Submitter, Timestamp, aws_sdk,
 };
 use metering_emulator::Emulator;
 

@@ -2,6 +2,10 @@
 //! happens into a Meter on a temporary `SQLite` file; once its hour has closed (a manual clock
 //! moves time on) the hour is sealed into one record per customer and dimension and sent
 //! through the real AWS SDK to a local emulator of AWS Marketplace Metering.
+//!
+//! ```text
+//! cargo run --example quickstart --features aws,sqlite
+//! ```
 
 use std::error::Error;
 use std::io::Write;
@@ -10,10 +14,9 @@ use std::time::Duration;
 
 use metering::aws_sdk::config::{Credentials, Region};
 use metering::ledger::{Flusher, Ledger, SqliteLedger};
-use metering::submit::{SubmitConfig, Submitter};
 use metering::{
     AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
-    ProductCode, Quantity, Timestamp, ToTagValue, UsageTags, aws_sdk,
+    ProductCode, Quantity, SubmitConfig, Submitter, Timestamp, ToTagValue, UsageTags, aws_sdk,
 };
 use metering_emulator::Emulator;
 
@@ -52,7 +55,7 @@ fn customer(account: &str) -> Result<Customer, metering::ValidationError> {
 ///
 /// # Errors
 /// When the emulator, the ledger or the meter fails.
-pub async fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
+pub(crate) async fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     // One clock for the meter, the flusher and the emulator: 10:05 on some day.
     let clock = ManualClock::new(Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?);
     let emulator = Emulator::builder()

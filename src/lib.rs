@@ -1,4 +1,9 @@
 #![doc = include_str!("../README.md")]
+//!
+//! ## Features
+//!
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use metering_core::*;
 

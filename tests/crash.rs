@@ -28,10 +28,11 @@ use metering::ledger::{
     RecordId, RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport,
     Settlement, SqliteLedger, StoredRecord,
 };
-use metering::submit::{Failure, Response, SubmitConfig, Submitter, Transport};
+use metering::submit::{Response, Transport};
 use metering::{
-    AwsTransport, Clock, Customer, CustomerAwsAccountId, Dimension, Meter, MeterConfig,
-    PlannedRequest, ProductCode, Quantity, Tags, Timestamp, UsageTags, aws_sdk,
+    AwsTransport, Clock, Customer, CustomerAwsAccountId, Dimension, Failure, Meter, MeterConfig,
+    PlannedRequest, ProductCode, Quantity, SubmitConfig, Submitter, Tags, Timestamp, UsageTags,
+    aws_sdk,
 };
 use metering_emulator::{Emulator, Faults, RunningEmulator};
 

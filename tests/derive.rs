@@ -387,17 +387,17 @@ mod shadowed_prelude {
     mod std {}
 
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, metering::Dimension)]
-    pub enum Usage {
+    pub(crate) enum Usage {
         Calls,
     }
 
     #[derive(metering::ToTagValue)]
-    pub enum Env {
+    pub(crate) enum Env {
         Prod,
     }
 
     #[derive(metering::UsageTags)]
-    pub struct Tags {
+    pub(crate) struct Tags {
         pub env: Env,
     }
 }
@@ -413,8 +413,8 @@ fn derives_work_beside_shadowed_prelude_names() {
 
 /// A crate that re-exports `metering` under another name and points the derives at it.
 mod reexporter {
-    pub mod my_metering {
-        pub use metering::*;
+    pub(crate) mod my_metering {
+        pub(crate) use metering::*;
     }
 }
 
@@ -423,19 +423,19 @@ mod through_a_reexport {
 
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, my_metering::Dimension)]
     #[metering(crate = "super::reexporter::my_metering")]
-    pub enum Usage {
+    pub(crate) enum Usage {
         Calls,
     }
 
     #[derive(my_metering::ToTagValue)]
     #[metering(crate = "super::reexporter::my_metering")]
-    pub enum Env {
+    pub(crate) enum Env {
         Prod,
     }
 
     #[derive(my_metering::UsageTags)]
     #[metering(crate = "super::reexporter::my_metering")]
-    pub struct Tags {
+    pub(crate) struct Tags {
         pub env: Env,
     }
 }
@@ -455,30 +455,30 @@ fn crate_attribute_for_reexporters() {
 #[deny(warnings)]
 mod deprecated_items {
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, metering::Dimension)]
-    pub enum Usage {
+    pub(super) enum Usage {
         Calls,
         #[deprecated = "billed as Calls since 2026"]
         LegacyCalls,
     }
 
     #[derive(metering::ToTagValue)]
-    pub enum Env {
+    pub(super) enum Env {
         Prod,
         #[deprecated]
         Qa,
     }
 
     #[derive(metering::UsageTags)]
-    pub struct Tags {
-        pub env: Env,
+    pub(super) struct Tags {
+        pub(super) env: Env,
         #[deprecated = "use env"]
-        pub stage: String,
+        pub(super) stage: String,
     }
 
     #[deprecated]
     #[derive(metering::UsageTags)]
-    pub struct OldTags {
-        pub team: String,
+    pub(super) struct OldTags {
+        pub(super) team: String,
     }
 }
 

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::error::Error as _;
 use std::time::Duration;
 
-use metering::submit::{SubmitConfig, Submitter};
 use metering::{
     AwsTransport, Customer, CustomerAwsAccountId, DimensionKey, ErrorCode, Outcome, ProductCode,
-    Quantity, QuarantineReason, TimeViolation, Timestamp, UsageRecord, aws_sdk,
+    Quantity, QuarantineReason, SubmitConfig, Submitter, TimeViolation, Timestamp, UsageRecord,
+    aws_sdk,
 };
 use metering_emulator::{Emulator, Faults, Quota, RunningEmulator};
 

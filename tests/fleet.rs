@@ -14,10 +14,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use metering::aws_sdk::config::{Credentials, Region};
 use metering::ledger::{Flusher, Ledger, PostgresLedger, RecordState};
-use metering::submit::{SubmitConfig, Submitter};
 use metering::{
     AwsTransport, Clock, Customer, CustomerAwsAccountId, Dimension, Meter, MeterConfig,
-    ProductCode, Quantity, Tag, TagKey, TagValue, Tags, Timestamp, aws_sdk,
+    ProductCode, Quantity, SubmitConfig, Submitter, Tag, TagKey, TagValue, Tags, Timestamp,
+    aws_sdk,
 };
 use metering_emulator::{Emulator, Faults};
 

@@ -10,10 +10,10 @@ use metering::{
 };
 use tokio::task::JoinSet;
 
-pub const PRODUCT: &str = "prod-bench";
+pub(crate) const PRODUCT: &str = "prod-bench";
 
 /// `count` records of distinct keys, five dimensions per customer, an hour ago.
-pub fn records(count: usize) -> Vec<UsageRecord> {
+pub(crate) fn records(count: usize) -> Vec<UsageRecord> {
     let hour = Timestamp::now()
         .hour_start()
         .saturating_sub(Duration::from_hours(1));
@@ -34,7 +34,7 @@ pub fn records(count: usize) -> Vec<UsageRecord> {
 }
 
 /// The SDK configured for the emulator at `endpoint`, with its default retries.
-pub fn sdk_config(endpoint: String) -> aws_sdk::config::Builder {
+pub(crate) fn sdk_config(endpoint: String) -> aws_sdk::config::Builder {
     aws_sdk::Config::builder()
         .behavior_version_latest()
         .region(aws_sdk::config::Region::new("us-east-1"))
@@ -45,7 +45,7 @@ pub fn sdk_config(endpoint: String) -> aws_sdk::config::Builder {
 }
 
 /// The same requests our planner makes, as SDK records.
-pub fn sdk_requests(records: &[UsageRecord]) -> Arc<Vec<Vec<aws_sdk::types::UsageRecord>>> {
+pub(crate) fn sdk_requests(records: &[UsageRecord]) -> Arc<Vec<Vec<aws_sdk::types::UsageRecord>>> {
     let plan = Planner::default().plan(records.to_vec(), Timestamp::now());
     assert!(plan.quarantined.is_empty());
     Arc::new(
@@ -62,7 +62,7 @@ pub fn sdk_requests(records: &[UsageRecord]) -> Arc<Vec<Vec<aws_sdk::types::Usag
 }
 
 /// What the baseline achieved.
-pub struct Sent {
+pub(crate) struct Sent {
     /// Records answered `Success`.
     pub billed: usize,
     /// Requests that failed after the SDK's own retries: their records were lost.
@@ -71,7 +71,7 @@ pub struct Sent {
 
 /// The baseline: what a seller writes by hand. `concurrency` tasks send the requests with
 /// the raw SDK, count the `Success` statuses, and give up on a request when the SDK does.
-pub async fn raw_sdk_loop(
+pub(crate) async fn raw_sdk_loop(
     client: &aws_sdk::Client,
     requests: &Arc<Vec<Vec<aws_sdk::types::UsageRecord>>>,
     concurrency: usize,

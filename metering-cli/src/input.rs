@@ -14,7 +14,7 @@ use crate::args::InputFormat;
 
 /// Where an entry sits in its file.
 #[derive(Debug, Clone)]
-pub struct Location<'f> {
+pub(crate) struct Location<'f> {
     /// The file's name as given (`-` for standard input).
     pub file: &'f str,
     /// The entry's number in the file, from 1.
@@ -40,7 +40,7 @@ impl fmt::Display for Location<'_> {
 
 /// Why an entry is not a record.
 #[derive(Debug, thiserror::Error)]
-pub enum BadEntry {
+pub(crate) enum BadEntry {
     /// Malformed JSON, a wrong type, or a broken rule.
     #[error(transparent)]
     Entry(#[from] EntryError),
@@ -51,7 +51,7 @@ pub enum BadEntry {
 
 /// Why a whole file could not be read (entries read before the failure were reported).
 #[derive(Debug, thiserror::Error)]
-pub enum FileError {
+pub(crate) enum FileError {
     /// Opening or reading failed.
     #[error("{file}: cannot read: {source}; check the path and its permissions")]
     Io {
@@ -81,7 +81,7 @@ pub enum FileError {
 
 impl FileError {
     /// The file's name.
-    pub fn file(&self) -> &str {
+    pub(crate) fn file(&self) -> &str {
         match self {
             Self::Io { file, .. } | Self::Request { file, .. } | Self::Empty { file } => file,
         }
@@ -93,7 +93,7 @@ impl FileError {
 ///
 /// # Errors
 /// When the file cannot be read, is not a request nor JSON Lines, or holds no records.
-pub fn read_file(
+pub(crate) fn read_file(
     path: &Path,
     format: InputFormat,
     product: Option<&ProductCode>,

@@ -15,7 +15,7 @@ use crate::validate::{self, Problem};
 ///
 /// # Errors
 /// When the output cannot be written.
-pub fn read_records(
+pub(crate) fn read_records(
     input: &InputArgs,
     format: OutputFormat,
     out: &mut impl Write,
@@ -73,7 +73,7 @@ struct Totals {
 ///
 /// # Errors
 /// When the output cannot be written.
-pub fn run(args: &PlanArgs) -> io::Result<Exit> {
+pub(crate) fn run(args: &PlanArgs) -> io::Result<Exit> {
     let now = validate::now(&args.input);
     let mut out = report::stdout();
     let (records, mut exit) = read_records(&args.input, args.format, &mut out)?;

@@ -27,22 +27,22 @@ impl From<Exit> for ExitCode {
 }
 
 /// Red, for what is wrong.
-pub const ERROR: Style = Style::new()
+pub(crate) const ERROR: Style = Style::new()
     .bold()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)));
 /// Yellow, for what is kept back.
-pub const WARN: Style = Style::new()
+pub(crate) const WARN: Style = Style::new()
     .bold()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Yellow)));
 /// Green, for what is fine.
-pub const GOOD: Style = Style::new()
+pub(crate) const GOOD: Style = Style::new()
     .bold()
     .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
 /// Bold, for headings.
-pub const BOLD: Style = Style::new().bold();
+pub(crate) const BOLD: Style = Style::new().bold();
 
 /// Standard output, styled only where it can show it.
-pub fn stdout() -> anstream::AutoStream<std::io::StdoutLock<'static>> {
+pub(crate) fn stdout() -> anstream::AutoStream<std::io::StdoutLock<'static>> {
     anstream::AutoStream::auto(std::io::stdout().lock())
 }
 
@@ -77,13 +77,16 @@ impl<W: Write> Write for Plain<W> {
 }
 
 /// Prints an error that stops a command, to standard error.
-pub fn fail(message: impl std::fmt::Display) {
+pub(crate) fn fail(message: impl std::fmt::Display) {
     let mut err = anstream::stderr();
     let _ = writeln!(err, "{ERROR}error{ERROR:#}: {message}");
 }
 
 /// Writes one JSON value as a line.
-pub fn json_line(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+pub(crate) fn json_line(
+    out: &mut impl Write,
+    value: &impl serde::Serialize,
+) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
 }

@@ -74,7 +74,7 @@ async fn transport(args: &SubmitArgs) -> AwsTransport {
 ///
 /// # Errors
 /// What stopped it before records were sent, with what to do.
-pub async fn run(args: &SubmitArgs) -> Result<Exit, String> {
+pub(crate) async fn run(args: &SubmitArgs) -> Result<Exit, String> {
     let path = outcomes_path(args);
     let settled = if args.resume {
         settled_keys(&path)?

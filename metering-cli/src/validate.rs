@@ -50,13 +50,13 @@ impl Summary {
 }
 
 /// The time to judge at: `--now`, or the clock.
-pub fn now(input: &InputArgs) -> Timestamp {
+pub(crate) fn now(input: &InputArgs) -> Timestamp {
     input.now.unwrap_or_else(|| SystemClock.now())
 }
 
 /// Whether `record` could be sent alone at `now`, as the planner judges it (its time window
 /// and its size).
-pub fn unsendable(
+pub(crate) fn unsendable(
     planner: &Planner,
     record: UsageRecord,
     now: Timestamp,
@@ -111,7 +111,7 @@ fn verdict<'a>(location: &Location<'a>, problem: &'a Problem) -> Verdict<'a> {
 
 /// What is wrong with one entry.
 #[derive(Debug, thiserror::Error)]
-pub enum Problem {
+pub(crate) enum Problem {
     /// Not a record.
     #[error(transparent)]
     Bad(BadEntry),
@@ -125,7 +125,7 @@ pub enum Problem {
 ///
 /// # Errors
 /// When the output cannot be written.
-pub fn print_problem(
+pub(crate) fn print_problem(
     out: &mut impl Write,
     format: OutputFormat,
     location: &Location<'_>,
@@ -147,7 +147,7 @@ pub fn print_problem(
 ///
 /// # Errors
 /// When the output cannot be written.
-pub fn print_file_error(
+pub(crate) fn print_file_error(
     out: &mut impl Write,
     format: OutputFormat,
     e: &FileError,

@@ -239,3 +239,31 @@ fn chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_marketplacemetering::config::{Credentials, Region};
+
+    use super::AwsTransport;
+
+    #[test]
+    fn debug_never_shows_credentials() {
+        let transport = AwsTransport::from_conf(
+            aws_sdk_marketplacemetering::Config::builder()
+                .behavior_version_latest()
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new(
+                    "AKIDEXAMPLE",
+                    "wJalrXUtnFEMI-secret",
+                    Some("session-token-secret".into()),
+                    None,
+                    "test",
+                ))
+                .build(),
+        );
+        let shown = format!("{transport:?}");
+        for secret in ["AKIDEXAMPLE", "wJalrXUtnFEMI-secret", "session-token-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+}

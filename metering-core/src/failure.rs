@@ -186,13 +186,6 @@ impl Failure {
         self
     }
 
-    /// Handled as `kind` instead.
-    #[must_use]
-    pub fn with_kind(mut self, kind: FailureKind) -> Self {
-        self.kind = kind;
-        self
-    }
-
     /// With the error this failure came from, for [`source()`](Error::source).
     #[must_use]
     pub fn with_source(mut self, source: impl Error + Send + Sync + 'static) -> Self {

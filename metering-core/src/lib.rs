@@ -13,6 +13,11 @@
 //! Meter's commits) and `metering::ledger` (flushes, usage set aside). `metering=info`
 //! selects them all. The `metering` crate's README, "Running in production", lists their
 //! fields.
+//!
+//! # Features
+//!
+#![doc = document_features::document_features!()]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "submit")]
 #[macro_use]
@@ -72,6 +77,13 @@ pub use tags::__private;
 pub use aws_transport::AwsTransport;
 #[cfg(feature = "meter")]
 pub use meter::{Handle, Meter, MeterBuilder, MeterConfig, MeterError, MeterStatus, Recording};
+/// What sends records, and how, beside its AWS transport: `use metering::{AwsTransport,
+/// SubmitConfig, Submitter}`. The [`submit`] module holds the rest (the [`Transport`]
+/// trait for a transport of your own, [`RateLimit`](submit::RateLimit)).
+///
+/// [`Transport`]: submit::Transport
+#[cfg(feature = "submit")]
+pub use submit::{SubmitConfig, Submitter};
 
 /// The AWS SDK crate this library converts into and submits through.
 #[cfg(feature = "aws")]

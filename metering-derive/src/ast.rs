@@ -10,31 +10,31 @@ use crate::ctxt::Ctxt;
 
 /// The key a variant or field stands for, and where to point errors about it: the
 /// `rename` literal when there is one, else the identifier.
-pub struct Key {
+pub(crate) struct Key {
     pub value: String,
     pub span: Span,
 }
 
 /// A fieldless enum: a `Dimension` or a `ToTagValue`.
-pub struct Enum<'a> {
+pub(crate) struct Enum<'a> {
     pub input: &'a DeriveInput,
     pub attrs: Container,
     pub variants: Vec<Variant<'a>>,
 }
 
-pub struct Variant<'a> {
+pub(crate) struct Variant<'a> {
     pub ident: &'a Ident,
     pub key: Key,
 }
 
 /// A struct whose named fields are tags.
-pub struct TagStruct<'a> {
+pub(crate) struct TagStruct<'a> {
     pub input: &'a DeriveInput,
     pub attrs: Container,
     pub fields: Vec<Field<'a>>,
 }
 
-pub struct Field<'a> {
+pub(crate) struct Field<'a> {
     pub member: &'a Ident,
     /// The tag value's type: `T` of an `Option<T>` field, else the field's type.
     pub ty: &'a Type,
@@ -46,7 +46,7 @@ pub struct Field<'a> {
 impl<'a> Enum<'a> {
     /// The view, or `None` (with the error recorded) when the input is no enum.
     /// Variants with fields are reported and left out, so checks go on for the others.
-    pub fn from_ast(cx: &Ctxt, input: &'a DeriveInput, derive: Derive) -> Option<Self> {
+    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput, derive: Derive) -> Option<Self> {
         let attrs = Container::from_ast(cx, &input.attrs, derive);
         let what = match derive {
             Derive::Dimension => "a dimension",
@@ -113,7 +113,7 @@ impl<'a> Enum<'a> {
 impl<'a> TagStruct<'a> {
     /// The view, or `None` (with the error recorded) when the input is no struct with named
     /// fields.
-    pub fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
         let attrs = Container::from_ast(cx, &input.attrs, Derive::UsageTags);
         let named = match &input.data {
             Data::Struct(data) => match &data.fields {

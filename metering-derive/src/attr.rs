@@ -10,14 +10,14 @@ use crate::ctxt::Ctxt;
 
 /// Which derive reads the attributes: it decides the keys a container accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Derive {
+pub(crate) enum Derive {
     Dimension,
     UsageTags,
     ToTagValue,
 }
 
 impl Derive {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Dimension => "Dimension",
             Self::UsageTags => "UsageTags",
@@ -33,7 +33,7 @@ impl Derive {
     }
 
     /// What a variant or field of this derive is called in messages.
-    pub fn item(self) -> &'static str {
+    pub(crate) fn item(self) -> &'static str {
         match self {
             Self::UsageTags => "field",
             Self::Dimension | Self::ToTagValue => "variant",
@@ -71,7 +71,7 @@ impl<'c, T> Attr<'c, T> {
 
 /// A string given in an attribute, with the literal to point errors at.
 #[derive(Clone)]
-pub struct Spanned {
+pub(crate) struct Spanned {
     pub value: String,
     pub span: Span,
 }
@@ -86,7 +86,7 @@ impl Spanned {
 }
 
 /// The attributes of the enum or struct itself.
-pub struct Container {
+pub(crate) struct Container {
     pub rename_all: RenameRule,
     pub catalog: Option<Spanned>,
     /// The path generated code names the runtime by (`::metering` unless `crate = "..."`).
@@ -94,7 +94,7 @@ pub struct Container {
 }
 
 impl Container {
-    pub fn from_ast(cx: &Ctxt, attrs: &[Attribute], derive: Derive) -> Self {
+    pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute], derive: Derive) -> Self {
         let mut rename_all = Attr::none(cx, "rename_all");
         let mut catalog = Attr::none(cx, "catalog");
         let mut krate = Attr::none(cx, "crate");
@@ -141,12 +141,12 @@ impl Container {
 }
 
 /// The attributes of one variant or field: only `rename`.
-pub struct Item {
+pub(crate) struct Item {
     pub rename: Option<Spanned>,
 }
 
 impl Item {
-    pub fn from_ast(cx: &Ctxt, attrs: &[Attribute], derive: Derive) -> Self {
+    pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute], derive: Derive) -> Self {
         let mut rename = Attr::none(cx, "rename");
         for attr in metering_attrs(attrs) {
             let parsed = attr.parse_nested_meta(|meta| {

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// How an identifier becomes a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RenameRule {
+pub(crate) enum RenameRule {
     /// Keep the identifier as written.
     None,
     LowerCase,
@@ -29,7 +29,7 @@ static RULES: &[(&str, RenameRule)] = &[
 ];
 
 /// A `rename_all` value that names no rule; its message lists the valid ones.
-pub struct UnknownRule<'a>(pub &'a str);
+pub(crate) struct UnknownRule<'a>(pub &'a str);
 
 impl fmt::Display for UnknownRule<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -51,11 +51,11 @@ impl fmt::Display for UnknownRule<'_> {
 impl RenameRule {
     /// Every rule's name, as `rename_all` spells it.
     #[cfg(test)]
-    pub fn names() -> impl Iterator<Item = &'static str> {
+    pub(crate) fn names() -> impl Iterator<Item = &'static str> {
         RULES.iter().map(|&(name, _)| name)
     }
 
-    pub fn from_str(name: &str) -> Result<Self, UnknownRule<'_>> {
+    pub(crate) fn from_str(name: &str) -> Result<Self, UnknownRule<'_>> {
         RULES
             .iter()
             .find(|(known, _)| *known == name)
@@ -64,7 +64,7 @@ impl RenameRule {
     }
 
     /// Applies the rule to an enum variant, written in `PascalCase`.
-    pub fn apply_to_variant(self, variant: &str) -> String {
+    pub(crate) fn apply_to_variant(self, variant: &str) -> String {
         match self {
             Self::None | Self::PascalCase => variant.to_owned(),
             Self::LowerCase => variant.to_ascii_lowercase(),
@@ -96,7 +96,7 @@ impl RenameRule {
     }
 
     /// Applies the rule to a struct field, written in `snake_case`.
-    pub fn apply_to_field(self, field: &str) -> String {
+    pub(crate) fn apply_to_field(self, field: &str) -> String {
         match self {
             Self::None | Self::LowerCase | Self::SnakeCase => field.to_owned(),
             Self::UpperCase | Self::ScreamingSnakeCase => field.to_ascii_uppercase(),

@@ -21,7 +21,7 @@ const MAX_DEPTH: usize = 64;
 
 /// One dimension the catalog lists.
 #[derive(Debug, PartialEq)]
-pub struct Listed {
+pub(crate) struct Listed {
     pub key: String,
     /// Whether usage of it is metered (`Types` absent, or holding `ExternallyMetered`).
     pub metered: bool,
@@ -29,7 +29,7 @@ pub struct Listed {
 
 /// Reads the dimensions listed in the file at `relative`, a path relative to the crate's
 /// directory (`manifest_dir`) and to nothing else; returns the file's full path and them.
-pub fn read(manifest_dir: &Path, relative: &str) -> Result<(PathBuf, Vec<Listed>), String> {
+pub(crate) fn read(manifest_dir: &Path, relative: &str) -> Result<(PathBuf, Vec<Listed>), String> {
     let path = manifest_dir.join(relative);
     if !path.is_file() {
         return Err(format!(

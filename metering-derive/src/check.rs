@@ -14,7 +14,7 @@ use crate::ctxt::Ctxt;
 
 /// Checks a dimension enum; returns the catalog file it was compared with, if any, so the
 /// expansion can make the build depend on it.
-pub fn dimension(cx: &Ctxt, input: &Enum<'_>) -> Option<PathBuf> {
+pub(crate) fn dimension(cx: &Ctxt, input: &Enum<'_>) -> Option<PathBuf> {
     if let syn::Data::Enum(data) = &input.input.data
         && data.variants.is_empty()
     {
@@ -112,7 +112,7 @@ fn compare_with_catalog(
 }
 
 /// Checks a tag struct: 1..=5 fields, each key legal and unique.
-pub fn usage_tags(cx: &Ctxt, input: &TagStruct<'_>) {
+pub(crate) fn usage_tags(cx: &Ctxt, input: &TagStruct<'_>) {
     let count = input.fields.len();
     if count < limits::MIN_TAGS {
         cx.error_spanned_by(
@@ -153,7 +153,7 @@ pub fn usage_tags(cx: &Ctxt, input: &TagStruct<'_>) {
 }
 
 /// Checks a tag-value enum: each value legal and unique.
-pub fn tag_value(cx: &Ctxt, input: &Enum<'_>) {
+pub(crate) fn tag_value(cx: &Ctxt, input: &Enum<'_>) {
     let items = input.variants.iter().map(|v| (&v.key, v.ident));
     keys(cx, items, &TAG_VALUE, "tag value", "variant");
 }

@@ -7,24 +7,24 @@ use quote::ToTokens;
 
 /// The errors found so far. It must be consumed with [`Ctxt::check`]: dropping it
 /// unchecked panics, so no error can be forgotten.
-pub struct Ctxt {
+pub(crate) struct Ctxt {
     errors: RefCell<Option<Vec<syn::Error>>>,
 }
 
 impl Ctxt {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             errors: RefCell::new(Some(Vec::new())),
         }
     }
 
     /// Records `msg`, pointing at the tokens of `obj`.
-    pub fn error_spanned_by(&self, obj: impl ToTokens, msg: impl Display) {
+    pub(crate) fn error_spanned_by(&self, obj: impl ToTokens, msg: impl Display) {
         self.syn_error(syn::Error::new_spanned(obj.into_token_stream(), msg));
     }
 
     /// Records an error syn (or our own parsing) made.
-    pub fn syn_error(&self, error: syn::Error) {
+    pub(crate) fn syn_error(&self, error: syn::Error) {
         self.errors
             .borrow_mut()
             .as_mut()
@@ -33,7 +33,7 @@ impl Ctxt {
     }
 
     /// All errors found, combined into one, if there are any.
-    pub fn check(self) -> syn::Result<()> {
+    pub(crate) fn check(self) -> syn::Result<()> {
         let errors = self
             .errors
             .borrow_mut()

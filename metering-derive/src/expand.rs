@@ -15,7 +15,7 @@ use crate::check;
 use crate::ctxt::Ctxt;
 
 /// `#[derive(Dimension)]`.
-pub fn dimension(input: &DeriveInput) -> TokenStream {
+pub(crate) fn dimension(input: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let parsed = Enum::from_ast(&cx, input, Derive::Dimension);
     let catalog = parsed
@@ -82,7 +82,7 @@ fn dimension_impl(input: &Enum<'_>, catalog: Option<&std::path::Path>) -> TokenS
 }
 
 /// `#[derive(UsageTags)]`.
-pub fn usage_tags(input: &DeriveInput) -> TokenStream {
+pub(crate) fn usage_tags(input: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let parsed = TagStruct::from_ast(&cx, input);
     if let Some(parsed) = &parsed {
@@ -139,7 +139,7 @@ fn usage_tags_impl(input: &TagStruct<'_>) -> TokenStream {
 }
 
 /// `#[derive(ToTagValue)]`.
-pub fn tag_value(input: &DeriveInput) -> TokenStream {
+pub(crate) fn tag_value(input: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let parsed = Enum::from_ast(&cx, input, Derive::ToTagValue);
     if let Some(parsed) = &parsed {

@@ -33,6 +33,25 @@ pub struct Builder {
     allow_non_loopback: bool,
 }
 
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The clock is a trait object with no `Debug`; the rest is what a reader checks.
+        f.debug_struct("Builder")
+            .field("policy", &self.policy)
+            .field("catalog", &self.catalog)
+            .field("subscribed", &self.subscribed)
+            .field("unsubscribed", &self.unsubscribed)
+            .field("faults", &self.faults)
+            .field("quota", &self.quota)
+            .field("disabled_api", &self.disabled_api)
+            .field("request_timeout", &self.request_timeout)
+            .field("registrations", &self.registrations)
+            .field("bind", &self.bind)
+            .field("allow_non_loopback", &self.allow_non_loopback)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for Builder {
     fn default() -> Self {
         Self {

@@ -8,17 +8,17 @@ use assert_cmd::Command;
 use serde_json::{Value, json};
 
 /// The moment the tests judge records at: fixed, so they pass on every day.
-pub const NOW: &str = "2026-11-26T12:00:00Z";
+pub(crate) const NOW: &str = "2026-11-26T12:00:00Z";
 
 /// The built binary.
-pub fn metering() -> Command {
+pub(crate) fn metering() -> Command {
     let mut command = Command::cargo_bin("metering").expect("the metering binary is built");
     command.env("NO_COLOR", "1");
     command
 }
 
 /// A valid entry for `prod-a`'s customer `account`, `hours` hours before [`NOW`].
-pub fn entry(account: &str, dimension: &str, hours: i64, quantity: i64) -> Value {
+pub(crate) fn entry(account: &str, dimension: &str, hours: i64, quantity: i64) -> Value {
     json!({
         "ProductCode": "prod-a",
         "Timestamp": 1_795_694_400 - hours * 3600, // NOW is 1_795_694_400
@@ -29,33 +29,33 @@ pub fn entry(account: &str, dimension: &str, hours: i64, quantity: i64) -> Value
 }
 
 /// A directory of files that lives as long as the test.
-pub struct Files(tempfile::TempDir);
+pub(crate) struct Files(tempfile::TempDir);
 
 impl Files {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(tempfile::tempdir().expect("a temporary directory"))
     }
 
     /// Writes `text` to `name` and returns its path.
-    pub fn write(&self, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+    pub(crate) fn write(&self, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
         let path = self.0.path().join(name);
         std::fs::write(&path, text).expect("the file is written");
         path
     }
 
     /// Writes entries as JSON Lines.
-    pub fn lines(&self, name: &str, entries: &[Value]) -> PathBuf {
+    pub(crate) fn lines(&self, name: &str, entries: &[Value]) -> PathBuf {
         let lines: Vec<String> = entries.iter().map(Value::to_string).collect();
         self.write(name, lines.join("\n"))
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.0.path().join(name)
     }
 }
 
 /// The JSON Lines a `--format json` run printed.
-pub fn json_lines(output: &[u8]) -> Vec<Value> {
+pub(crate) fn json_lines(output: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(output)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))

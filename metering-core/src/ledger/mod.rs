@@ -117,18 +117,6 @@ impl InstanceId {
     pub fn random() -> Self {
         Self(fastrand::u128(..))
     }
-
-    /// The identifier with this value (to read one back from storage).
-    #[must_use]
-    pub const fn from_u128(value: u128) -> Self {
-        Self(value)
-    }
-
-    /// The identifier's value.
-    #[must_use]
-    pub const fn as_u128(self) -> u128 {
-        self.0
-    }
 }
 
 impl fmt::Display for InstanceId {

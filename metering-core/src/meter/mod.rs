@@ -746,6 +746,17 @@ pub struct Recording<'m> {
     at: Option<Timestamp>,
 }
 
+impl std::fmt::Debug for Recording<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recording")
+            .field("customer", self.customer)
+            .field("dimension", &self.dimension)
+            .field("tags", &self.tags)
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'m> Recording<'m> {
     /// The tags the usage is allocated to (a `#[derive(UsageTags)]` struct). Converting
     /// them allocates; a hot path keeps a [`Handle`], or passes built [`Tags`] to

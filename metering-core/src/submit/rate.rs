@@ -41,12 +41,6 @@ impl RateLimit {
         }))
     }
 
-    /// No limit.
-    #[must_use]
-    pub fn unlimited() -> Self {
-        Self::new(None)
-    }
-
     /// The process-wide budget of `key` at this rate: every call with the same key and
     /// rate, while one is held, returns the same budget.
     #[must_use]

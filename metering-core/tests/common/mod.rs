@@ -6,18 +6,18 @@ use metering_core::{
     TagValue, Tags, Timestamp, UsageAllocation, UsageRecord,
 };
 
-pub fn at(text: &str) -> Timestamp {
+pub(crate) fn at(text: &str) -> Timestamp {
     Timestamp::parse_rfc3339(text).unwrap()
 }
 
-pub fn account(product: &str, account: &str) -> Customer {
+pub(crate) fn account(product: &str, account: &str) -> Customer {
     Customer::Account {
         product: ProductCode::new(product.to_owned()).unwrap(),
         account: CustomerAwsAccountId::new(account.to_owned()).unwrap(),
     }
 }
 
-pub fn licensed(account: &str) -> Customer {
+pub(crate) fn licensed(account: &str) -> Customer {
     Customer::Licensed {
         account: CustomerAwsAccountId::new(account.to_owned()).unwrap(),
         license: LicenseArn::new(format!(
@@ -27,7 +27,7 @@ pub fn licensed(account: &str) -> Customer {
     }
 }
 
-pub fn record(
+pub(crate) fn record(
     customer: Customer,
     dimension: &str,
     timestamp: Timestamp,
@@ -41,7 +41,7 @@ pub fn record(
     )
 }
 
-pub fn tags(pairs: &[(&str, &str)]) -> Tags {
+pub(crate) fn tags(pairs: &[(&str, &str)]) -> Tags {
     Tags::new(
         pairs
             .iter()
@@ -56,7 +56,7 @@ pub fn tags(pairs: &[(&str, &str)]) -> Tags {
     .unwrap()
 }
 
-pub fn allocated(
+pub(crate) fn allocated(
     customer: Customer,
     dimension: &str,
     timestamp: Timestamp,

@@ -6,7 +6,7 @@ use sdk::config::retry::RetryConfig;
 use sdk::config::{BehaviorVersion, Credentials, Region};
 
 /// The real SDK client, pointed at `emulator`, without retries.
-pub fn client(emulator: &RunningEmulator) -> sdk::Client {
+pub(crate) fn client(emulator: &RunningEmulator) -> sdk::Client {
     let config = sdk::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))

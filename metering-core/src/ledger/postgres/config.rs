@@ -180,3 +180,18 @@ fn tls() -> Result<tokio_postgres::NoTls, LedgerError> {
         "TLS needs the `postgres-tls` feature".into(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PostgresLedger;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let builder =
+            PostgresLedger::builder("postgres://metering:hunter2-secret@db.internal:5432/billing")
+                .unwrap();
+        let shown = format!("{builder:?}");
+        assert!(shown.contains("db.internal"), "{shown}");
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+    }
+}
