@@ -143,7 +143,7 @@ pub(crate) struct SubmitArgs {
 
 /// `metering ledger`'s subcommands.
 #[derive(Debug, Subcommand)]
-pub enum LedgerCommand {
+pub(crate) enum LedgerCommand {
     /// Records per state in total and per hour, the oldest hour not settled, usage set
     /// aside.
     #[command(after_help = "\
@@ -198,7 +198,7 @@ Exit codes: 0 written, 3 the ledger cannot be read or the output cannot be writt
 
 /// Which ledger to open: the Meter's SQLite file or the fleet's PostgreSQL database.
 #[derive(Debug, Args)]
-pub struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// The Meter's SQLite ledger file (it must exist).
     #[arg(long, value_name = "PATH")]
     #[cfg_attr(
@@ -225,7 +225,7 @@ pub struct StoreArgs {
 
 /// `metering ledger status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// The ledger.
     #[command(flatten)]
     pub store: StoreArgs,
@@ -239,7 +239,7 @@ pub struct StatusArgs {
 
 /// `metering ledger pending` and `quarantined`.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// The ledger.
     #[command(flatten)]
     pub store: StoreArgs,
@@ -251,7 +251,7 @@ pub struct ListArgs {
 /// `metering ledger requeue`.
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("ids").required(true).multiple(true))]
-pub struct RequeueArgs {
+pub(crate) struct RequeueArgs {
     /// The ledger.
     #[command(flatten)]
     pub store: StoreArgs,
@@ -269,7 +269,7 @@ pub struct RequeueArgs {
 
 /// `metering ledger export`.
 #[derive(Debug, Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// The ledger.
     #[command(flatten)]
     pub store: StoreArgs,
@@ -284,7 +284,7 @@ pub struct ExportArgs {
 
 /// How `metering ledger export` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ExportFormat {
+pub(crate) enum ExportFormat {
     /// Comma-separated values.
     Csv,
     /// JSON Lines.

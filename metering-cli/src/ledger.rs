@@ -24,7 +24,7 @@ use crate::report::{self, BOLD, ERROR, Exit, GOOD, WARN};
 /// # Errors
 /// What stopped it (the ledger cannot be opened, read or written, the output cannot be
 /// written), with what to do.
-pub async fn run(command: &LedgerCommand) -> Result<Exit, String> {
+pub(crate) async fn run(command: &LedgerCommand) -> Result<Exit, String> {
     let store = match command {
         LedgerCommand::Status(StatusArgs { store, .. })
         | LedgerCommand::Pending(ListArgs { store, .. })

@@ -262,7 +262,11 @@ mod tests {
                 .build(),
         );
         let shown = format!("{transport:?}");
-        for secret in ["AKIDEXAMPLE", "wJalrXUtnFEMI-secret", "session-token-secret"] {
+        for secret in [
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI-secret",
+            "session-token-secret",
+        ] {
             assert!(!shown.contains(secret), "{shown}");
         }
     }

@@ -52,7 +52,10 @@ fn faults_from_the_command_line_are_injected_and_closing_stdin_stops_it() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "still serving after stdin closed");
+        assert!(
+            Instant::now() < deadline,
+            "still serving after stdin closed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status}");
