@@ -29,10 +29,10 @@ pub struct ServeArgs {
     /// faults): an `EmulatorConfig`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// A fault to inject, named as in the configuration's faults: KIND=SHARE of requests
+    /// A fault to inject, named as in the configuration's faults: NAME=SHARE of requests
     /// (throttle, `internal_error`, `drop_connection`, unprocessed, slow),
     /// `slow_ms`=MILLISECONDS or seed=N. Overrides the configuration; repeat for several.
-    #[arg(long = "fault", value_name = "KIND=VALUE", value_parser = parse_fault)]
+    #[arg(long = "fault", value_name = "NAME=VALUE", value_parser = parse_fault)]
     pub faults: Vec<String>,
     /// The emulator's clock, standing still at this time (RFC 3339; default: the system
     /// clock).

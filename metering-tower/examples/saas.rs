@@ -41,15 +41,15 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// The errors of this example.
-pub type BoxError = Box<dyn Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn Error + Send + Sync>;
 
 /// The product's code in AWS Marketplace.
-pub const PRODUCT: &str = "prod-example123";
+pub(crate) const PRODUCT: &str = "prod-example123";
 
 /// The product's dimensions, as its Marketplace listing names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Dimension)]
 #[metering(rename_all = "snake_case")]
-pub enum Product {
+pub(crate) enum Product {
     /// One per search answered.
     ApiCalls,
     /// The bytes of each export answered.
@@ -57,14 +57,14 @@ pub enum Product {
 }
 
 /// What `GET /api/export` answers: a report of this many bytes.
-pub const EXPORT: &str = "id,name,total\n1,alpha,12\n2,beta,30\n";
+pub(crate) const EXPORT: &str = "id,name,total\n1,alpha,12\n2,beta,30\n";
 
 /// AWS Marketplace, stood in for by the emulator on 127.0.0.1: it knows the product, its
 /// dimensions, and the registration tokens AWS gave the buyers.
 ///
 /// # Errors
 /// When the emulator cannot start.
-pub async fn marketplace(
+pub(crate) async fn marketplace(
     clock: impl Clock + 'static,
     tokens: impl IntoIterator<Item = Token>,
 ) -> Result<RunningEmulator, BoxError> {
@@ -93,7 +93,7 @@ impl FromRef<AppState> for Registrar {
 }
 
 /// The running service.
-pub struct Saas {
+pub(crate) struct Saas {
     /// Where it listens.
     pub addr: SocketAddr,
     state: AppState,
@@ -108,7 +108,7 @@ impl Saas {
     ///
     /// # Errors
     /// When the ledger file, the meter or the listener cannot be opened.
-    pub async fn start(
+    pub(crate) async fn start(
         clock: impl Clock + Clone + 'static,
         aws_endpoint: String,
     ) -> Result<Self, BoxError> {
@@ -156,7 +156,11 @@ impl Saas {
 
     /// The Meter, e.g. to flush it now rather than at its next interval.
     #[must_use]
-    pub fn meter(&self) -> &Meter {
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "`main` does not need it; tests/saas.rs does")
+    )]
+    pub(crate) fn meter(&self) -> &Meter {
         &self.state.meter
     }
 
@@ -166,7 +170,7 @@ impl Saas {
     ///
     /// # Errors
     /// A body that is no notification, or a flush that failed (try again later).
-    pub async fn on_notification(&self, sqs_body: &str) -> Result<Applied, BoxError> {
+    pub(crate) async fn on_notification(&self, sqs_body: &str) -> Result<Applied, BoxError> {
         let applied = SubscriptionEvent::from_sqs_body(sqs_body)?
             .apply(&self.state.meter)
             .await?;
@@ -187,7 +191,7 @@ impl Saas {
     ///
     /// # Errors
     /// When the server failed, or the Meter could not commit.
-    pub async fn shutdown(self) -> Result<(), BoxError> {
+    pub(crate) async fn shutdown(self) -> Result<(), BoxError> {
         let _ = self.stop.send(());
         self.server.await??;
         // The router's clones of the state are dropped with the server.
@@ -260,7 +264,7 @@ async fn search(request: Request) -> (StatusCode, &'static str) {
 }
 
 /// A minimal HTTP/1.1 client on loopback: what the buyer's browser and programs do.
-pub mod client {
+pub(crate) mod client {
     use std::net::SocketAddr;
 
     use axum::http::{Request, StatusCode};
@@ -274,7 +278,7 @@ pub mod client {
     ///
     /// # Errors
     /// When the connection or the exchange fails.
-    pub async fn send(
+    pub(crate) async fn send(
         addr: SocketAddr,
         request: Request<String>,
     ) -> Result<(StatusCode, String), BoxError> {
@@ -294,7 +298,10 @@ pub mod client {
     ///
     /// # Errors
     /// As [`send`].
-    pub async fn register(addr: SocketAddr, token: &str) -> Result<(StatusCode, String), BoxError> {
+    pub(crate) async fn register(
+        addr: SocketAddr,
+        token: &str,
+    ) -> Result<(StatusCode, String), BoxError> {
         let request = Request::post(format!("http://{addr}/register"))
             .header("host", addr.to_string())
             .header("content-type", "application/x-www-form-urlencoded")
@@ -306,7 +313,7 @@ pub mod client {
     ///
     /// # Errors
     /// As [`send`].
-    pub async fn get(
+    pub(crate) async fn get(
         addr: SocketAddr,
         path: &str,
         key: &str,
@@ -322,7 +329,7 @@ pub mod client {
 /// An unsubscribe notification for `account` (with its licence), as SQS delivers it from
 /// the Marketplace's SNS topic.
 #[must_use]
-pub fn notification(action: &str, account: &str, license: &str) -> String {
+pub(crate) fn notification(action: &str, account: &str, license: &str) -> String {
     let message = serde_json::json!({
         "action": action,
         "customer-aws-account-id": account,

@@ -117,6 +117,18 @@ impl InstanceId {
     pub fn random() -> Self {
         Self(fastrand::u128(..))
     }
+
+    /// The identifier with this value: tests name fixed ones.
+    #[cfg(test)]
+    const fn from_u128(value: u128) -> Self {
+        Self(value)
+    }
+
+    /// The identifier's value.
+    #[cfg(test)]
+    const fn as_u128(self) -> u128 {
+        self.0
+    }
 }
 
 impl fmt::Display for InstanceId {
