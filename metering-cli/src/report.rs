@@ -48,14 +48,14 @@ pub(crate) fn stdout() -> anstream::AutoStream<std::io::StdoutLock<'static>> {
 
 /// Any writer, with the styles taken out (`anstream`'s own streams are for the standard
 /// ones and files).
-pub struct Plain<W> {
+pub(crate) struct Plain<W> {
     inner: W,
     strip: anstream::adapter::StripBytes,
 }
 
 impl<W: Write> Plain<W> {
     /// `inner`, written without styles.
-    pub fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         Self {
             inner,
             strip: anstream::adapter::StripBytes::default(),

@@ -166,7 +166,7 @@ pub(crate) fn print_file_error(
 }
 
 /// Runs the command.
-pub fn run(args: &ValidateArgs, out: &mut impl Write) -> io::Result<Exit> {
+pub(crate) fn run(args: &ValidateArgs, out: &mut impl Write) -> io::Result<Exit> {
     let now = now(&args.input);
     // The planner `metering submit` uses: valid here means sendable there.
     let planner = SubmitConfig::default().planner();

@@ -730,10 +730,10 @@ mod capture {
 
     /// Fields by name, as `Debug` shows them (strings without quotes).
     #[derive(Debug, Clone, Default)]
-    pub struct Fields(BTreeMap<&'static str, String>);
+    pub(crate) struct Fields(BTreeMap<&'static str, String>);
 
     impl Fields {
-        pub fn get(&self, name: &str) -> &str {
+        pub(crate) fn get(&self, name: &str) -> &str {
             self.0.get(name).map_or("", String::as_str)
         }
     }
@@ -748,7 +748,7 @@ mod capture {
     }
 
     #[derive(Debug, Clone)]
-    pub struct Event {
+    pub(crate) struct Event {
         pub target: String,
         pub level: Level,
         pub fields: Fields,
@@ -757,16 +757,16 @@ mod capture {
     }
 
     impl Event {
-        pub fn message(&self) -> &str {
+        pub(crate) fn message(&self) -> &str {
             self.fields.get("message")
         }
     }
 
     #[derive(Clone, Default)]
-    pub struct Capture(Arc<Mutex<Vec<Event>>>);
+    pub(crate) struct Capture(Arc<Mutex<Vec<Event>>>);
 
     impl Capture {
-        pub fn events(&self) -> Vec<Event> {
+        pub(crate) fn events(&self) -> Vec<Event> {
             self.0.lock().unwrap().clone()
         }
     }
@@ -801,7 +801,7 @@ mod capture {
     }
 
     /// Captures the events of this thread (a current-thread runtime's tasks) while held.
-    pub fn start() -> (Capture, tracing::subscriber::DefaultGuard) {
+    pub(crate) fn start() -> (Capture, tracing::subscriber::DefaultGuard) {
         use tracing_subscriber::layer::SubscriberExt;
         // While one dispatcher exists, `tracing` asks only the registering thread whether a
         // callsite is of interest, and caches the answer for every thread: another test's
