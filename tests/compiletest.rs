@@ -1,5 +1,7 @@
-//! Compile-fail tests of the derives and the record builder: one mistake per file, the
-//! expected compiler output beside it.
+//! Compile-fail tests of the derives, the record builder and `metering-tower`'s layer: one
+//! mistake per file, the expected compiler output beside it. (The layer's case is here rather
+//! than in its own crate: trybuild builds each tested crate's dependencies apart, and the
+//! layer's would build the AWS SDK a second time.)
 //!
 //! The `.stderr` files hold rustc's own words too, which change between releases, so they
 //! are compared only on the compiler they were recorded with ([`RECORDED_WITH`]); on any
