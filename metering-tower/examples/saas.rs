@@ -18,7 +18,6 @@
 //! record billed.
 
 use std::collections::HashMap;
-use std::error::Error;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -29,9 +28,7 @@ use axum::http::{StatusCode, header::AUTHORIZATION};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use metering::aws_sdk::config::{Credentials, Region};
-use metering::submit::{SubmitConfig, Submitter};
-use metering::{AwsTransport, Clock, Customer, Dimension, Meter, MeterConfig, Quantity, aws_sdk};
+use metering::{Clock, Customer, Dimension, Meter, Quantity, aws_sdk};
 use metering_emulator::{Emulator, Registration as Token, RunningEmulator};
 use metering_tower::{
     Action, Applied, Measure, MeterLayer, Registrar, Registration, SubscriptionEvent, Usage,
@@ -40,11 +37,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// The errors of this example.
-pub(crate) type BoxError = Box<dyn Error + Send + Sync>;
-
-/// The product's code in AWS Marketplace.
-pub(crate) const PRODUCT: &str = "prod-example123";
+#[allow(dead_code, reason = "shared by the examples, each using a part")]
+mod common;
+pub(crate) use common::{BoxError, PRODUCT, notification};
 
 /// The product's dimensions, as its Marketplace listing names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Dimension)]
@@ -95,7 +90,7 @@ impl FromRef<AppState> for Registrar {
 /// The running service.
 pub(crate) struct Saas {
     /// Where it listens.
-    pub addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     state: AppState,
     stop: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
@@ -112,27 +107,12 @@ impl Saas {
         clock: impl Clock + Clone + 'static,
         aws_endpoint: String,
     ) -> Result<Self, BoxError> {
-        // In production: `AwsTransport::from_env().await`, the seller account's credentials.
-        let transport = AwsTransport::from_conf(
-            aws_sdk::Config::builder()
-                .behavior_version_latest()
-                .region(Region::new("us-east-1"))
-                .credentials_provider(Credentials::new("example", "example", None, None, "saas"))
-                .endpoint_url(aws_endpoint)
-                .build(),
-        );
-        let registrar = Registrar::new(transport.client().clone());
+        let client = aws_sdk::Client::from_conf(common::sdk_config(aws_endpoint.clone()));
         let dir = tempfile::tempdir()?;
-        let meter = Meter::open(dir.path().join("meter.sqlite"))?
-            .config(MeterConfig::new().with_clock(clock.clone()))
-            .submitter(Submitter::with_config(
-                transport,
-                SubmitConfig::default().with_clock(clock),
-            ))
-            .build()?;
+        let meter = common::meter(&dir.path().join("meter.sqlite"), clock, aws_endpoint)?;
         let state = AppState {
             meter: Arc::new(meter),
-            registrar,
+            registrar: Registrar::new(client),
             keys: Arc::default(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -324,24 +304,6 @@ pub(crate) mod client {
             .body(String::new())?;
         send(addr, request).await
     }
-}
-
-/// An unsubscribe notification for `account` (with its licence), as SQS delivers it from
-/// the Marketplace's SNS topic.
-#[must_use]
-pub(crate) fn notification(action: &str, account: &str, license: &str) -> String {
-    let message = serde_json::json!({
-        "action": action,
-        "customer-aws-account-id": account,
-        "licenseArn": license,
-        "product-code": PRODUCT,
-    });
-    serde_json::json!({
-        "Type": "Notification",
-        "TopicArn": "arn:aws:sns:us-east-1:287250355862:aws-mp-subscription-notification-prod",
-        "Message": message.to_string(),
-    })
-    .to_string()
 }
 
 #[tokio::main]

@@ -1,15 +1,15 @@
 //! Subscription notifications as SQS delivers them, into typed events, and what the Meter
 //! does with them.
 
-#[path = "../../metering-emulator/tests/common/mod.rs"]
-mod sdk_client;
+#[allow(dead_code, reason = "the examples' other parts")]
+#[path = "../examples/common/mod.rs"]
+mod example;
 
-use metering::submit::{SubmitConfig, Submitter};
+use example::Metered;
 use metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, CustomerIdentifier, Dimension, LicenseArn,
-    ManualClock, Meter, MeterConfig, ProductCode, Quantity, Timestamp,
+    Customer, CustomerAwsAccountId, CustomerIdentifier, Dimension, LicenseArn, ManualClock,
+    ProductCode, Quantity, Timestamp,
 };
-use metering_emulator::{Emulator, RunningEmulator};
 use metering_tower::{Action, Applied, CustomerError, EventError, SubscriptionEvent};
 
 const ACCOUNT: &str = "123456789012";
@@ -125,54 +125,19 @@ fn bad_messages_say_what_is_wrong() {
     );
 }
 
-/// A Meter on a real `SQLite` file sending through the real SDK client to the emulator, on
-/// one manual clock.
-struct Metered {
-    meter: Meter,
-    emulator: RunningEmulator,
-    _dir: tempfile::TempDir,
-}
-
-impl Metered {
-    async fn start(now: &str) -> Self {
-        let clock = ManualClock::new(Timestamp::parse_rfc3339(now).unwrap());
-        let emulator = Emulator::builder()
-            .clock(clock.clone())
-            .start()
-            .await
-            .unwrap();
-        let transport = AwsTransport::from_conf(sdk_client::client(&emulator).config().clone());
-        let dir = tempfile::tempdir().unwrap();
-        let meter = Meter::open(dir.path().join("meter.sqlite"))
-            .unwrap()
-            .config(MeterConfig::new().with_clock(clock.clone()))
-            .submitter(Submitter::with_config(
-                transport,
-                SubmitConfig::default().with_clock(clock),
-            ))
-            .build()
-            .unwrap();
-        Self {
-            meter,
-            emulator,
-            _dir: dir,
-        }
-    }
-
-    /// `(account, hour, quantity)` of every record the emulator billed.
-    fn billed(&self) -> Vec<(String, String, Quantity)> {
-        let mut billed: Vec<_> = self
-            .emulator
-            .ledger()
-            .into_iter()
-            .map(|entry| {
-                let account = entry.customer.account().map(ToString::to_string);
-                (account.unwrap(), entry.hour.to_string(), entry.quantity)
-            })
-            .collect();
-        billed.sort();
-        billed
-    }
+/// `(account, hour, quantity)` of every record the emulator billed.
+fn billed(metered: &Metered) -> Vec<(String, String, Quantity)> {
+    let mut billed: Vec<_> = metered
+        .emulator
+        .ledger()
+        .into_iter()
+        .map(|entry| {
+            let account = entry.customer.account().map(ToString::to_string);
+            (account.unwrap(), entry.hour.to_string(), entry.quantity)
+        })
+        .collect();
+    billed.sort();
+    billed
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Dimension)]
@@ -190,7 +155,8 @@ fn event(action: &str, account: &str) -> SubscriptionEvent {
 
 #[tokio::test]
 async fn unsubscribe_pending_seals_and_sends_that_customers_open_hour_at_once() {
-    let metered = Metered::start("2026-11-26T10:20:00Z").await;
+    let clock = ManualClock::new(Timestamp::parse_rfc3339("2026-11-26T10:20:00Z").unwrap());
+    let metered = Metered::start(clock).await.unwrap();
     let leaving = event("unsubscribe-pending", "111111111111");
     let staying = event("subscribe-success", "222222222222");
     for (customer, calls) in [(&leaving.customer, 3), (&staying.customer, 5)] {
@@ -205,7 +171,7 @@ async fn unsubscribe_pending_seals_and_sends_that_customers_open_hour_at_once() 
         Applied::Seller(event) => assert_eq!(event, staying),
         other @ Applied::Flushed(_) => panic!("a subscribe-success flushed: {other:?}"),
     }
-    assert_eq!(metered.billed(), []);
+    assert_eq!(billed(&metered), []);
 
     // The leaving customer's open hour is billed now, not after the hour and its grace;
     // the staying customer's waits for its hour to close.
@@ -218,14 +184,14 @@ async fn unsubscribe_pending_seals_and_sends_that_customers_open_hour_at_once() 
         "2026-11-26T10:00:00Z".to_owned(),
         Quantity::new(3).unwrap(),
     )];
-    assert_eq!(metered.billed(), expected);
+    assert_eq!(billed(&metered), expected);
 
     // A redelivered notification sends nothing again.
     let Applied::Flushed(again) = leaving.apply(&metered.meter).await.unwrap() else {
         panic!("unsubscribe-pending did not flush");
     };
     assert_eq!(again.success, 0, "{again:?}");
-    assert_eq!(metered.billed(), expected);
+    assert_eq!(billed(&metered), expected);
     assert_eq!(metered.emulator.duplicates(), 0);
     metered.meter.shutdown().await.unwrap();
 }
