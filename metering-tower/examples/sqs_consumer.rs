@@ -3,10 +3,10 @@
 //! AWS Marketplace publishes subscription events to SNS topics; the seller subscribes an SQS
 //! queue to them and reads it. Which SQS crate does the reading is the seller's choice, so
 //! the loop below ([`consume`]) is written against a two-call [`Queue`] trait: receive a
-//! batch, delete one message. [`Sqs`] below is the implementation with `aws-sdk-sqs`; it is
-//! in a comment rather than compiled because this workspace does not depend on
-//! `aws-sdk-sqs`: every CI build would compile one more large SDK crate for one example
-//! (it was compiled once against `aws-sdk-sqs` 1.x when this example was written).
+//! batch, delete one message. `Sqs`, in the block below, implements it with `aws-sdk-sqs`. It
+//! is a comment rather than code because this workspace does not depend on `aws-sdk-sqs`:
+//! every CI build would compile one more large SDK crate for one example. It was checked to
+//! compile against `aws-sdk-sqs` 1.119.0 when this example was written.
 //!
 //! What the loop guarantees: a message is deleted only once it was handled. A notification
 //! that cannot be read, or a flush that failed, stays in the queue: it comes back after
