@@ -89,6 +89,23 @@ fn records_of_one_key_merge_into_one() {
         at("2026-11-26T10:40:00Z"),
         "the latest timestamp of the hour"
     );
+    // Each record names the input records it stands for: their outcome is its outcome.
+    let mut stands_for: Vec<_> = plan
+        .requests
+        .iter()
+        .flat_map(|request| {
+            let hours = request.records().iter().map(|r| r.timestamp().hour_start());
+            hours.zip(request.inputs().iter().cloned())
+        })
+        .collect();
+    stands_for.sort_unstable();
+    assert_eq!(
+        stands_for,
+        [
+            (at("2026-11-26T10:00:00Z"), vec![0, 1, 2]),
+            (at("2026-11-26T11:00:00Z"), vec![3]),
+        ]
+    );
 }
 
 #[test]

@@ -679,7 +679,7 @@ impl<L: Ledger> Ledger for Arc<L> {
 
 #[cfg(test)]
 mod tests {
-    use super::{InstanceId, RecordId, RecordState};
+    use super::{InstanceId, RecordId, RecordState, SetAsideId};
 
     #[test]
     fn an_instance_id_reads_back_as_the_value_it_was_stored_as() {
@@ -714,8 +714,9 @@ mod tests {
     }
 
     #[test]
-    fn records_and_states_display_as_a_person_reads_them_in_the_ledger() {
+    fn records_states_and_set_asides_display_as_a_person_reads_them_in_the_ledger() {
         assert_eq!(RecordId(42).to_string(), "#42");
+        assert_eq!(SetAsideId(7).to_string(), "#7");
         assert_eq!(RecordState::NotSubscribed.to_string(), "not_subscribed");
         for state in RecordState::ALL {
             assert_eq!(RecordState::from_name(&state.to_string()), Some(state));
