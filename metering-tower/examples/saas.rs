@@ -51,7 +51,7 @@ pub(crate) enum Product {
     ExportedBytes,
 }
 
-/// What `GET /api/export` answers: a report of this many bytes.
+/// What `GET /api/export` answers: a report, charged by its length in bytes.
 pub(crate) const EXPORT: &str = "id,name,total\n1,alpha,12\n2,beta,30\n";
 
 /// AWS Marketplace, stood in for by the emulator on 127.0.0.1: it knows the product, its

@@ -114,22 +114,32 @@ impl<B, D: Dimension> UsageOf<B> for FromExtensions<D> {
     }
 }
 
+/// What every service a [`MeterLayer`] makes shares.
 struct Config<U> {
     meter: Arc<Meter>,
     usage: U,
-    failures: Failures,
 }
 
 /// A [`Layer`] recording each request's usage into a [`Meter`] once its response is ready.
 ///
 /// Recording is in memory ([`Meter::record`]): no network call is added to a request. A
 /// disabled layer ([`MeterLayer::enabled`]`(false)`) calls the inner service directly.
-#[derive(Clone)]
 pub struct MeterLayer<U> {
-    meter: Arc<Meter>,
-    usage: U,
+    /// Shared, so that layering allocates nothing: axum layers a route's handler again for
+    /// each request when its router was given no state.
+    config: Arc<Config<U>>,
     failures: Failures,
     enabled: bool,
+}
+
+impl<U> Clone for MeterLayer<U> {
+    fn clone(&self) -> Self {
+        Self {
+            config: Arc::clone(&self.config),
+            failures: self.failures,
+            enabled: self.enabled,
+        }
+    }
 }
 
 impl<U> std::fmt::Debug for MeterLayer<U> {
@@ -148,8 +158,7 @@ impl<U> MeterLayer<U> {
     /// compile.
     pub fn new(meter: Arc<Meter>, usage: U) -> Self {
         Self {
-            meter,
-            usage,
+            config: Arc::new(Config { meter, usage }),
             failures: Failures::default(),
             enabled: true,
         }
@@ -170,19 +179,14 @@ impl<U> MeterLayer<U> {
     }
 }
 
-impl<S, U: Clone> Layer<S> for MeterLayer<U> {
+impl<S, U> Layer<S> for MeterLayer<U> {
     type Service = MeterService<S, U>;
 
     fn layer(&self, inner: S) -> Self::Service {
         MeterService {
             inner,
-            config: self.enabled.then(|| {
-                Arc::new(Config {
-                    meter: Arc::clone(&self.meter),
-                    usage: self.usage.clone(),
-                    failures: self.failures,
-                })
-            }),
+            config: self.enabled.then(|| Arc::clone(&self.config)),
+            failures: self.failures,
         }
     }
 }
@@ -192,6 +196,7 @@ pub struct MeterService<S, U> {
     inner: S,
     /// `None` when the layer is disabled.
     config: Option<Arc<Config<U>>>,
+    failures: Failures,
 }
 
 impl<S: Clone, U> Clone for MeterService<S, U> {
@@ -199,6 +204,7 @@ impl<S: Clone, U> Clone for MeterService<S, U> {
         Self {
             inner: self.inner.clone(),
             config: self.config.clone(),
+            failures: self.failures,
         }
     }
 }
@@ -231,7 +237,7 @@ where
             Some(Pending {
                 usage: config.usage.usage_of(&request)?,
                 meter: Arc::clone(&config.meter),
-                failures: config.failures,
+                failures: self.failures,
             })
         });
         ResponseFuture {
