@@ -43,6 +43,7 @@
 
 mod config;
 mod error;
+mod recording;
 mod sender;
 mod slot;
 mod table;
@@ -50,7 +51,6 @@ mod table;
 mod tests;
 mod writer;
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -61,11 +61,12 @@ use tokio::task::JoinHandle;
 
 pub use self::config::MeterConfig;
 pub use self::error::MeterError;
+pub use self::recording::{Handle, Recording};
 use self::slot::AddError;
 use self::table::{Entry, KeyRef, Table};
 use crate::ledger::{Checkpoint, Delta, FlushReport, InstanceId, Ledger, LedgerStatus, UsageKey};
 use crate::submit::{Submitter, Transport};
-use crate::{Customer, Dimension, Quantity, Tags, Timestamp, UsageTags};
+use crate::{Customer, Dimension, Quantity, Timestamp};
 
 const NANOS_PER_HOUR: i128 = 3_600_000_000_000;
 
@@ -733,157 +734,4 @@ pub struct MeterStatus {
     pub last_commit_error: Option<String>,
     /// The ledger's counts per state and oldest unsent hour.
     pub ledger: LedgerStatus,
-}
-
-/// Usage of one dimension by one customer, being described: tags and time are optional.
-/// Made by [`Meter::usage`].
-#[must_use = "usage is recorded by `.add(...)`"]
-pub struct Recording<'m> {
-    shared: &'m Arc<Shared>,
-    customer: &'m Customer,
-    dimension: &'static str,
-    tags: Result<Option<Cow<'m, Tags>>, MeterError>,
-    at: Option<Timestamp>,
-}
-
-impl std::fmt::Debug for Recording<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recording")
-            .field("customer", self.customer)
-            .field("dimension", &self.dimension)
-            .field("tags", &self.tags)
-            .field("at", &self.at)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<'m> Recording<'m> {
-    /// The tags the usage is allocated to (a `#[derive(UsageTags)]` struct). Converting
-    /// them allocates; a hot path keeps a [`Handle`], or passes built [`Tags`] to
-    /// [`Recording::tag_set`].
-    pub fn tags(mut self, tags: &(impl UsageTags + ?Sized)) -> Self {
-        self.tags = tags
-            .tags()
-            .map(|tags| Some(Cow::Owned(tags)))
-            .map_err(MeterError::from);
-        self
-    }
-
-    /// The tags, already built: no allocation when they are sorted by key.
-    pub fn tag_set(mut self, tags: &'m Tags) -> Self {
-        self.tags = Ok(Some(Cow::Borrowed(tags)));
-        self
-    }
-
-    /// When the usage happened (the current hour if not given).
-    pub fn at(mut self, at: Timestamp) -> Self {
-        self.at = Some(at);
-        self
-    }
-
-    /// Adds `quantity` to the hour's total for this key.
-    ///
-    /// # Errors
-    /// The tags' [`MeterError::Validation`], [`MeterError::InFuture`],
-    /// [`MeterError::Overflow`], [`MeterError::Backlog`] or [`MeterError::Closed`]: the
-    /// usage was not recorded.
-    #[allow(
-        clippy::should_implement_trait,
-        reason = "adding consumes the description of the usage; it is not arithmetic"
-    )]
-    pub fn add(self, quantity: Quantity) -> Result<(), MeterError> {
-        let hour = match self.at {
-            Some(at) => self.shared.hour_of(at)?,
-            None => Hour::Near(self.shared.hour_now.load(Ordering::Relaxed)),
-        };
-        let shared = self.shared;
-        self.with_entry(|entry| shared.add(entry, hour, quantity))?
-    }
-
-    /// Like [`Recording::add`], and resolves once the usage is committed to the ledger.
-    ///
-    /// # Errors
-    /// As [`Recording::add`].
-    pub async fn add_durable(self, quantity: Quantity) -> Result<(), MeterError> {
-        let shared = self.shared;
-        self.add(quantity)?;
-        shared.durable().await
-    }
-
-    /// A handle on this key, for adding without looking it up again. (A time given with
-    /// `.at(...)` is not kept: each add names its own.)
-    ///
-    /// # Errors
-    /// The tags' [`MeterError::Validation`].
-    pub fn handle(self) -> Result<Handle, MeterError> {
-        let shared = self.shared.clone();
-        let entry = self.with_entry(Arc::clone)?;
-        Ok(Handle { shared, entry })
-    }
-
-    fn with_entry<R>(self, f: impl FnOnce(&Arc<Entry>) -> R) -> Result<R, MeterError> {
-        let tags = match self.tags? {
-            Some(tags) if !tags.as_slice().is_sorted() => Some(Cow::Owned(tags.normalized())),
-            tags => tags,
-        };
-        let key = KeyRef {
-            customer: self.customer,
-            dimension: self.dimension,
-            tags: tags.as_deref(),
-        };
-        let center = || self.shared.center.load(Ordering::SeqCst);
-        Ok(self.shared.table.with(key, center, f))
-    }
-}
-
-/// One key, resolved once: each add is one atomic compare-and-swap into its hour's total.
-/// Cheap to clone and to share between threads.
-#[derive(Clone)]
-pub struct Handle {
-    shared: Arc<Shared>,
-    entry: Arc<Entry>,
-}
-
-impl std::fmt::Debug for Handle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Handle").field(&self.entry.key).finish()
-    }
-}
-
-impl Handle {
-    /// Adds `quantity` in the current hour.
-    ///
-    /// # Errors
-    /// [`MeterError::Overflow`], [`MeterError::Backlog`] or [`MeterError::Closed`]: the
-    /// usage was not recorded.
-    #[inline]
-    pub fn add(&self, quantity: Quantity) -> Result<(), MeterError> {
-        let hour = Hour::Near(self.shared.hour_now.load(Ordering::Relaxed));
-        self.shared.add(&self.entry, hour, quantity)
-    }
-
-    /// Adds `quantity` in the hour `at` falls in.
-    ///
-    /// # Errors
-    /// As [`Handle::add`], and [`MeterError::InFuture`].
-    #[inline]
-    pub fn add_at(&self, quantity: Quantity, at: Timestamp) -> Result<(), MeterError> {
-        let hour = self.shared.hour_of(at)?;
-        self.shared.add(&self.entry, hour, quantity)
-    }
-
-    /// Like [`Handle::add`], and resolves once the usage is committed to the ledger.
-    ///
-    /// # Errors
-    /// As [`Handle::add`].
-    pub async fn add_durable(&self, quantity: Quantity) -> Result<(), MeterError> {
-        self.add(quantity)?;
-        self.shared.durable().await
-    }
-
-    /// The key this handle adds to.
-    #[must_use]
-    pub fn key(&self) -> &UsageKey {
-        &self.entry.key
-    }
 }

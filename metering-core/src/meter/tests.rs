@@ -10,7 +10,9 @@ use crate::ledger::{
     Claim, CommitReport, HourStatus, LedgerError, RecordId, RecordState, SealReport, SetAside,
     SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord,
 };
-use crate::{CustomerAwsAccountId, ManualClock, ProductCode, Tag, TagKey, TagValue};
+use crate::{
+    CustomerAwsAccountId, ManualClock, ProductCode, Tag, TagKey, TagValue, Tags, UsageTags,
+};
 
 /// Keeps every checkpoint committed; fails commits while `failing`.
 #[derive(Default)]
