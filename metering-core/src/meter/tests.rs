@@ -409,7 +409,7 @@ async fn invalid_tags_are_refused_with_the_field() {
 }
 
 #[tokio::test]
-async fn record_durable_resolves_once_committed() {
+async fn record_durable_and_a_handles_add_durable_resolve_once_committed() {
     let ledger = Arc::new(MemoryLedger::default());
     let meter = Meter::builder()
         .config(
@@ -432,6 +432,13 @@ async fn record_durable_resolves_once_committed() {
             [Quantity::new(n).unwrap()]
         );
     }
+    // A handle's durable add too: resolved, its usage is in the ledger.
+    let handle = meter.usage(&a, Usage::ApiCalls).handle().unwrap();
+    handle.add_durable(q("2")).await.unwrap();
+    assert_eq!(
+        ledger.totals().values().copied().collect::<Vec<_>>(),
+        [Quantity::new(5).unwrap()]
+    );
     meter.shutdown().await.unwrap();
 }
 
