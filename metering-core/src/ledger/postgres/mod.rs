@@ -28,6 +28,7 @@
 #![doc = concat!("```sql\n", include_str!("v1.sql"), "```")]
 
 mod config;
+mod migrate;
 mod seal;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +43,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 pub use self::config::PostgresLedgerBuilder;
+use self::migrate::migrate;
 use super::codec::{
     CustomerColumns, RecordRow, SetAsideRow, customer_columns, micros, month_closed_reason,
     overflow_reason, seconds, settlement_columns, tags_column, timestamp,
@@ -55,9 +57,6 @@ use crate::customer::{Customer, RequestScope};
 use crate::quantity::Quantity;
 use crate::strings::ProductCode;
 use crate::timestamp::Timestamp;
-
-/// The migrations, in order: `schema_migrations` lists the versions applied.
-const MIGRATIONS: &[&str] = &[include_str!("v1.sql")];
 
 /// The most records one claim leases: what one `BatchMeterUsage` request carries.
 const CLAIM_SIZE: i64 = 25;
@@ -200,56 +199,6 @@ fn key_columns(key: &UsageKey) -> [String; 6] {
         key.dimension().as_str().to_owned(),
         tags_column(key.tags()),
     ]
-}
-
-/// Applies the migrations not applied yet, in one transaction that holds a
-/// transaction-level advisory lock: instances starting at once take turns, and the lock
-/// goes with the transaction whatever happens to the connection.
-async fn migrate(pool: &Pool, schema: Option<&str>) -> Result<(), LedgerError> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtext('metering ledger'), \
-         hashtext(COALESCE($1, current_schema(), '')))",
-        &[&schema],
-    )
-    .await?;
-    if let Some(schema) = schema {
-        // The name was checked to be a plain identifier.
-        tx.batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path TO {schema}"
-        ))
-        .await?;
-    }
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, \
-         applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-    )
-    .await?;
-    let found: i32 = tx
-        .query_one(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            &[],
-        )
-        .await?
-        .get(0);
-    let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
-    if found > known {
-        return Err(LedgerError::SchemaTooNew {
-            found: found.into(),
-            known: known.into(),
-        });
-    }
-    for (version, migration) in (1..).zip(MIGRATIONS).skip(found.unsigned_abs() as usize) {
-        tx.batch_execute(migration).await?;
-        tx.execute(
-            "INSERT INTO schema_migrations (version) VALUES ($1)",
-            &[&version],
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Usage placed by a commit: one open row's addition and the deltas it came from.
