@@ -1,7 +1,6 @@
 //! How a [`Meter`](super::Meter) commits, seals and sends, in the AWS SDK's configuration
 //! style: private fields, `with_*` setters, getters.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,22 +44,6 @@ impl Default for MeterConfig {
             time_policy: TimePolicy::new(),
             clock: Arc::new(SystemClock),
         }
-    }
-}
-
-impl fmt::Debug for MeterConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MeterConfig")
-            .field("commit_interval", &self.commit_interval)
-            .field("grace", &self.grace)
-            .field("month_close_margin", &self.month_close_margin)
-            .field("future_bound", &self.future_bound)
-            .field("lease", &self.lease)
-            .field("flush_interval", &self.flush_interval)
-            .field("backlog_limit", &self.backlog_limit)
-            .field("shutdown_timeout", &self.shutdown_timeout)
-            .field("time_policy", &self.time_policy)
-            .finish_non_exhaustive()
     }
 }
 

@@ -1,7 +1,6 @@
 //! The submitter's configuration, in the AWS SDK's style (`RetryConfig`): private fields,
 //! `with_*` setters, getters.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,22 +52,8 @@ impl Default for SubmitConfig {
     }
 }
 
-impl fmt::Debug for SubmitConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SubmitConfig")
-            .field("requests_per_second", &self.requests_per_second)
-            .field("rate_limit", &self.rate_limit)
-            .field("concurrency", &self.concurrency)
-            .field("max_attempts", &self.max_attempts)
-            .field("initial_backoff", &self.initial_backoff)
-            .field("max_backoff", &self.max_backoff)
-            .field("planner", &self.planner)
-            .finish_non_exhaustive()
-    }
-}
-
 settings! {
-    SubmitConfig;
+    SubmitConfig + rate_limit;
     /// Requests started per second, at most; `None` lifts the limit. By default the
     /// submitter shares this budget with every submitter of the process that has the same
     /// rate and whose transport names the same quota (see [`RateLimit`]).
