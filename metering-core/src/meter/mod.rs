@@ -4,7 +4,7 @@
 //! # Recording
 //! [`Meter::record`] (or [`Meter::usage`] for tags and event times) adds a quantity to the
 //! open hour's total for its key (customer, dimension, tags). A key already open costs a
-//! hash, a shared lock and one compare-and-swap, with no allocation. For the hottest callers
+//! hash, a lock-free lookup and one compare-and-swap, with no allocation. For the hottest callers
 //! a [`Handle`] resolves the key once: each [`Handle::add`] is then one compare-and-swap.
 //!
 //! Without `.at(...)`, an event belongs to the hour the meter's clock is in, as last read:
@@ -313,7 +313,7 @@ impl Shared {
         } else {
             self.hour_now.load(Ordering::Relaxed)
         };
-        // Before the scan: keys opened after a shard is scanned open with this window.
+        // Before the scan: keys opened during it open with this window.
         let turned = self.center.fetch_max(center, Ordering::SeqCst) < center;
         let number = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         let mut deltas = Vec::new();
@@ -335,6 +335,8 @@ impl Shared {
         );
         if turned && !closing {
             self.table.forget_idle();
+        } else {
+            self.table.publish();
         }
         (number, deltas)
     }

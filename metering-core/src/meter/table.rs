@@ -1,10 +1,19 @@
-//! The open keys: a sharded hash table from [`UsageKey`] to its [`Counters`], read-locked
-//! for lookups (the metrics-rs shape), so a key already open costs a hash, a shared lock
-//! and one compare-and-swap, with no allocation.
+//! The open keys, in two hash tables from [`UsageKey`] to its [`Counters`]:
+//! - the published keys: an immutable table behind an [`ArcSwap`] (read-copy-update), read
+//!   without a lock and without writing to memory another thread reads, so threads recording
+//!   on different keys share nothing (a reader-writer lock's reader count would bounce
+//!   between their cores on every record);
+//! - the fresh keys, opened since the last publication, behind a mutex.
+//!
+//! The writer publishes the fresh keys at every checkpoint, and a fresh table grown past a
+//! quarter of the published one publishes itself, so opening `n` keys copies O(n) entries.
+//! Forgetting idle keys builds a table without them; an add racing with that (through an
+//! older table or a handle) keeps its key open: see [`Table::forget_idle`].
 
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use arc_swap::ArcSwap;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
@@ -12,11 +21,16 @@ use super::slot::Counters;
 use crate::ledger::UsageKey;
 use crate::{Customer, Tags};
 
+/// Below this many fresh keys, they wait for the next checkpoint to be published.
+const EARLY_PUBLICATION: usize = 64;
+
 /// One open key and its hourly totals.
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) key: Arc<UsageKey>,
     pub(crate) counters: Counters,
+    /// The key's hash, so that a publication copies the table without hashing keys again.
+    hash: u64,
 }
 
 /// A key as callers hold it, borrowed: looking it up allocates nothing. `tags` must be
@@ -63,43 +77,30 @@ impl<'a> KeyRef<'a> {
     }
 }
 
-fn hash_of(key: &UsageKey) -> u64 {
-    KeyRef {
-        customer: key.customer(),
-        dimension: key.dimension().as_str(),
-        tags: key.tags(),
-    }
-    .hash()
-}
-
-/// A shard on its own cache lines, so that locking one does not slow its neighbours.
-#[repr(align(128))]
-#[derive(Default)]
-struct Shard(RwLock<HashTable<Arc<Entry>>>);
+type Keys = HashTable<Arc<Entry>>;
 
 /// The open keys.
 pub(crate) struct Table {
-    shards: Box<[Shard]>,
+    published: ArcSwap<Keys>,
+    /// Keys opened since the last publication. Held while publishing, forgetting and
+    /// scanning, so that no key is in neither table, or in both, for anyone who holds it.
+    fresh: Mutex<Keys>,
 }
 
 impl Table {
-    /// A table with enough shards that threads rarely meet on one.
     pub(crate) fn new() -> Self {
-        let threads = std::thread::available_parallelism().map_or(4, usize::from);
-        let shards = (threads * 4).next_power_of_two().max(16);
         Self {
-            shards: (0..shards).map(|_| Shard::default()).collect(),
+            published: ArcSwap::from_pointee(Keys::new()),
+            fresh: Mutex::default(),
         }
     }
 
-    fn shard(&self, hash: u64) -> &RwLock<HashTable<Arc<Entry>>> {
-        // The top bits pick the shard; the table inside uses the low ones.
-        let index = usize::try_from(hash >> 40).unwrap_or_default() & (self.shards.len() - 1);
-        &self.shards[index].0
+    fn fresh(&self) -> MutexGuard<'_, Keys> {
+        self.fresh.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on `key`'s entry, opening it (with `new`'s window) when it is not open.
-    /// `f` runs under the shard's lock, so the entry cannot be forgotten meanwhile.
+    /// Runs `f` on `key`'s entry, opening it (with `center`'s window) when it is not open.
+    /// The entry cannot be forgotten under `f`: see [`Table::forget_idle`].
     pub(crate) fn with<R>(
         &self,
         key: KeyRef<'_>,
@@ -107,55 +108,230 @@ impl Table {
         f: impl FnOnce(&Arc<Entry>) -> R,
     ) -> R {
         let hash = key.hash();
-        let shard = self.shard(hash);
         {
-            let entries = shard.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(entry) = entries.find(hash, |entry| key.matches(&entry.key)) {
+            let published = self.published.load();
+            if let Some(entry) = published.find(hash, |entry| key.matches(&entry.key)) {
                 return f(entry);
             }
         }
-        let mut entries = shard.write().unwrap_or_else(PoisonError::into_inner);
-        let entry = entries
-            .entry(
-                hash,
-                |entry| key.matches(&entry.key),
-                |entry| hash_of(&entry.key),
-            )
+        let mut fresh = self.fresh();
+        // Published since the load above? No publication can run now.
+        let published = self.published.load();
+        if let Some(entry) = published.find(hash, |entry| key.matches(&entry.key)) {
+            return f(entry);
+        }
+        let entry = fresh
+            .entry(hash, |entry| key.matches(&entry.key), |entry| entry.hash)
             .or_insert_with(|| {
                 Arc::new(Entry {
                     key: Arc::new(key.to_key()),
                     counters: Counters::new(center()),
+                    hash,
                 })
             });
-        f(entry.get())
+        let result = f(entry.get());
+        if fresh.len() >= EARLY_PUBLICATION.max(published.len() / 4) {
+            drop(published);
+            self.publish_locked(&mut fresh);
+        }
+        result
     }
 
-    /// Calls `f` on every open entry, a shard at a time under its shared lock.
+    /// Moves the fresh keys into the published table.
+    pub(crate) fn publish(&self) {
+        self.publish_locked(&mut self.fresh());
+    }
+
+    fn publish_locked(&self, fresh: &mut Keys) {
+        if fresh.is_empty() {
+            return;
+        }
+        let mut keys = Keys::clone(&self.published.load());
+        keys.reserve(fresh.len(), |entry| entry.hash);
+        for entry in fresh.drain() {
+            keys.insert_unique(entry.hash, entry, |entry| entry.hash);
+        }
+        self.published.store(Arc::new(keys));
+    }
+
+    /// Calls `f` on every open entry.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Entry)) {
-        for shard in &self.shards {
-            let entries = shard.0.read().unwrap_or_else(PoisonError::into_inner);
-            entries.iter().for_each(|entry| f(entry));
-        }
+        // Locked first: a publication cannot move a key out of `fresh` after the load below.
+        let fresh = self.fresh();
+        let published = self.published.load();
+        published
+            .iter()
+            .chain(fresh.iter())
+            .for_each(|entry| f(entry));
     }
 
-    /// Forgets the keys that hold no usage and that no handle refers to; returns how many
-    /// are still open.
-    pub(crate) fn forget_idle(&self) -> usize {
-        let mut open = 0;
-        for shard in &self.shards {
-            let mut entries = shard.0.write().unwrap_or_else(PoisonError::into_inner);
-            // Under the exclusive lock no add is in flight; a handle holds its own `Arc`.
-            entries.retain(|entry| Arc::strong_count(entry) > 1 || !entry.counters.is_empty());
-            open += entries.len();
+    /// Forgets the keys that hold no usage and that nothing else refers to (no handle, no
+    /// reader), publishing the fresh keys meanwhile.
+    ///
+    /// A reader may have found an idle key in the table it loaded just before the new one
+    /// was published. Once published (`ArcSwap` has then counted every reader of the old
+    /// table), a forgotten key that is still referred to, or that holds usage, goes back
+    /// into the fresh table: no add is lost, and no key is open twice, since the fresh table
+    /// is locked throughout.
+    pub(crate) fn forget_idle(&self) {
+        let mut fresh = self.fresh();
+        let published = self.published.load_full();
+        let mut kept = Keys::with_capacity(published.len() + fresh.len());
+        let mut idle = Vec::new();
+        for entry in published.iter().chain(fresh.iter()) {
+            let entry = entry.clone();
+            // Two references: the table's and this clone.
+            if Arc::strong_count(&entry) == 2 && entry.counters.is_empty() {
+                idle.push(entry);
+            } else {
+                kept.insert_unique(entry.hash, entry, |entry| entry.hash);
+            }
         }
-        open
+        fresh.clear();
+        self.published.store(Arc::new(kept));
+        drop(published);
+        for mut entry in idle {
+            // `get_mut` also orders every add made through another reference before this.
+            if Arc::get_mut(&mut entry).is_none_or(|entry| !entry.counters.is_empty()) {
+                fresh.insert_unique(entry.hash, entry, |entry| entry.hash);
+            }
+        }
     }
 
     /// How many keys are open.
     pub(crate) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| shard.0.read().unwrap_or_else(PoisonError::into_inner).len())
-            .sum()
+        let fresh = self.fresh();
+        self.published.load().len() + fresh.len()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::{CustomerAwsAccountId, ProductCode};
+
+    fn customer(n: usize) -> Customer {
+        Customer::Account {
+            product: ProductCode::new("prod-a").unwrap(),
+            account: CustomerAwsAccountId::new(format!("{n:012}")).unwrap(),
+        }
+    }
+
+    /// The entry of customer `n`'s "calls", opened if need be.
+    fn entry(table: &Table, n: usize) -> Arc<Entry> {
+        table.with(KeyRef::untagged(&customer(n), "calls"), || 0, Arc::clone)
+    }
+
+    fn total(table: &Table) -> u64 {
+        let mut total = 0;
+        table.for_each(|entry| entry.counters.untaken(|_, micros| total += micros));
+        total
+    }
+
+    #[test]
+    fn a_key_stays_one_entry_through_publications() {
+        let table = Table::new();
+        let first = entry(&table, 0);
+        // Enough keys to publish early, twice.
+        for n in 1..200 {
+            entry(&table, n);
+        }
+        assert!(table.fresh().len() < EARLY_PUBLICATION);
+        assert!(Arc::ptr_eq(&first, &entry(&table, 0)));
+        table.publish();
+        assert!(table.fresh().is_empty());
+        assert_eq!(table.len(), 200);
+        assert!(Arc::ptr_eq(&first, &entry(&table, 0)));
+        let mut seen = 0;
+        table.for_each(|_| seen += 1);
+        assert_eq!(seen, 200);
+    }
+
+    #[test]
+    fn only_idle_keys_nothing_refers_to_are_forgotten() {
+        let table = Table::new();
+        entry(&table, 0).counters.add(0, 5).unwrap(); // holds usage
+        let held = entry(&table, 1); // a handle holds it
+        entry(&table, 2); // idle, published
+        table.publish();
+        entry(&table, 3); // idle, fresh
+        table.forget_idle();
+        assert_eq!(table.len(), 2);
+        assert!(Arc::ptr_eq(&held, &entry(&table, 1)));
+        assert_eq!(total(&table), 5);
+    }
+
+    /// A reader that found an idle key in the table it loaded, and adds after the key was
+    /// judged idle, keeps the key open with its usage.
+    #[test]
+    fn a_key_a_reader_still_holds_is_kept_with_its_usage() {
+        let table = Table::new();
+        entry(&table, 0);
+        table.publish();
+        // What a reader holds between its lookup and its add: the table it loaded.
+        let reader = table.published.load_full();
+        table.forget_idle();
+        reader.iter().next().unwrap().counters.add(0, 7).unwrap();
+        drop(reader);
+        assert_eq!(table.len(), 1);
+        assert_eq!(total(&table), 7);
+        table.forget_idle();
+        assert_eq!(total(&table), 7);
+        let mut keys = 0;
+        table.for_each(|_| keys += 1);
+        assert_eq!(keys, 1);
+    }
+
+    /// Threads open keys and add while a checkpointer takes their usage, moves their
+    /// windows on (so that keys fall idle) and forgets idle keys: every add is taken once.
+    #[test]
+    fn adds_racing_with_checkpoints_and_forgetting_lose_nothing() {
+        use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+        const ADDS: u64 = 30_000;
+        let table = Table::new();
+        let (hour, taken, done) = (AtomicI64::new(0), AtomicU64::new(0), AtomicBool::new(false));
+        let checkpoint = |hour: i64| {
+            table.for_each(|entry| {
+                entry.counters.take(hour, |_, micros| {
+                    taken.fetch_add(micros, Ordering::Relaxed);
+                });
+            });
+        };
+        std::thread::scope(|scope| {
+            let adders: Vec<_> = (0..3)
+                .map(|thread| {
+                    let (table, hour) = (&table, &hour);
+                    scope.spawn(move || {
+                        for i in 0..ADDS {
+                            let customer = customer(usize::try_from(i % 50).unwrap() + thread);
+                            let key = KeyRef::untagged(&customer, "calls");
+                            // An add that finds its hour moved on is made again, as the
+                            // meter sets it aside.
+                            while table
+                                .with(
+                                    key,
+                                    || hour.load(Ordering::SeqCst),
+                                    |entry| entry.counters.add(hour.load(Ordering::SeqCst), 1),
+                                )
+                                .is_err()
+                            {}
+                        }
+                    })
+                })
+                .collect();
+            scope.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    // A whole window on: every total is taken, and the keys fall idle.
+                    checkpoint(hour.fetch_add(4, Ordering::SeqCst) + 4);
+                    table.forget_idle();
+                }
+            });
+            for adder in adders {
+                adder.join().unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+        checkpoint(hour.load(Ordering::SeqCst) + 4);
+        assert_eq!(taken.load(Ordering::Relaxed), 3 * ADDS);
     }
 }
