@@ -19,11 +19,14 @@ use metering_core::{
 
 /// A service that bills like the real one (the first quantity per key wins, an identical
 /// resend succeeds again), fails the requests scripted to fail, and keeps every record sent.
+/// While a test holds `answers` for writing, a request is received (kept in `sent`) but not
+/// answered.
 #[derive(Default)]
 struct Service {
     failures: Mutex<VecDeque<FailureKind>>,
     sent: Mutex<Vec<UsageRecord>>,
     billed: Mutex<HashMap<RecordKey, (Quantity, String)>>,
+    answers: tokio::sync::RwLock<()>,
 }
 
 /// The account the service knows no subscription for.
@@ -35,6 +38,7 @@ impl Transport for Service {
             .lock()
             .unwrap()
             .extend_from_slice(request.records());
+        let _answer = self.answers.read().await;
         if let Some(kind) = self.failures.lock().unwrap().pop_front() {
             return Err(Failure::new(kind, "scripted").with_code("ScriptedException"));
         }
@@ -341,6 +345,10 @@ mod meter {
         }
 
         fn meter(&self) -> Meter {
+            self.meter_with(self.config())
+        }
+
+        fn meter_with(&self, config: MeterConfig) -> Meter {
             let submitter = Submitter::with_config(
                 Arc::clone(&self.service),
                 SubmitConfig::default()
@@ -350,7 +358,7 @@ mod meter {
             );
             Meter::open(self.dir.path().join("ledger.sqlite"))
                 .unwrap()
-                .config(self.config())
+                .config(config)
                 .submitter(submitter)
                 .build()
                 .unwrap()
@@ -368,6 +376,100 @@ mod meter {
             billed.sort();
             billed
         }
+    }
+
+    /// A meter that flushes every 10 ms in the background.
+    fn flushing(fx: &Fixture) -> Meter {
+        fx.meter_with(fx.config().with_flush_interval(Duration::from_millis(10)))
+    }
+
+    /// Some flush intervals of [`flushing`]: a loop still running would send in them.
+    const INTERVALS: Duration = Duration::from_millis(200);
+
+    /// Waits until the service has received `count` records (failing after 10 s).
+    async fn until_sent(fx: &Fixture, count: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while fx.sent().len() < count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{count} records not sent within 10 s: {:?}",
+                fx.sent()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_meter_sends_each_closed_hour_in_the_background_until_shut_down() {
+        let fx = Fixture::new("2026-12-01T05:10:00Z");
+        let a = customer("111111111111");
+        let meter = flushing(&fx);
+        meter
+            .record_durable(&a, Calls, quantity("2"))
+            .await
+            .unwrap();
+        // No `flush` call: once the hour and the grace have passed, the meter sends it.
+        fx.advance(Duration::from_mins(70));
+        until_sent(&fx, 1).await;
+        let sent = fx.sent();
+        assert_eq!(
+            (sent[0].quantity(), sent[0].timestamp()),
+            (quantity("2"), at("2026-12-01T05:00:00Z"))
+        );
+        meter.shutdown().await.unwrap();
+
+        // Shut down, it sends nothing more: what another process commits waits for a sender.
+        fx.commit(vec![delta(&calls(&a), "2026-12-01T06:10:00Z", "3")])
+            .await;
+        fx.advance(Duration::from_hours(1));
+        tokio::time::sleep(INTERVALS).await;
+        assert_eq!(fx.sent().len(), 1);
+        assert_eq!(fx.flusher().flush().await.unwrap().success, 1);
+    }
+
+    #[tokio::test]
+    async fn shutdown_waits_for_the_answer_to_a_send_under_way() {
+        let fx = Fixture::new("2026-12-01T05:10:00Z");
+        let meter = flushing(&fx);
+        meter
+            .record_durable(&customer("111111111111"), Calls, quantity("2"))
+            .await
+            .unwrap();
+        let held = fx.service.answers.write().await;
+        fx.advance(Duration::from_mins(70));
+        until_sent(&fx, 1).await;
+        // The service answers while the meter is shutting down (within its timeout, 10 s).
+        let ((), shutdown) = tokio::join!(
+            async {
+                tokio::time::sleep(INTERVALS).await;
+                drop(held);
+            },
+            meter.shutdown()
+        );
+        shutdown.unwrap();
+        // The answer is in the ledger: billed, not left leased to be sent again.
+        let status = fx.ledger().status().await.unwrap();
+        assert_eq!(
+            (
+                status.count(RecordState::Success),
+                status.count(RecordState::Leased)
+            ),
+            (1, 0)
+        );
+        assert_eq!(fx.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_meter_dropped_without_shutdown_sends_nothing_more() {
+        let fx = Fixture::new("2026-12-01T05:10:00Z");
+        drop(flushing(&fx));
+        let a = customer("111111111111");
+        fx.commit(vec![delta(&calls(&a), "2026-12-01T05:10:00Z", "3")])
+            .await;
+        fx.advance(Duration::from_mins(70));
+        tokio::time::sleep(INTERVALS).await;
+        assert!(fx.sent().is_empty(), "{:?}", fx.sent());
+        assert_eq!(fx.flusher().flush().await.unwrap().success, 1);
     }
 
     #[tokio::test]
