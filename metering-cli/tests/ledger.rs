@@ -87,8 +87,8 @@ async fn flush_at<L: Ledger>(
 
 /// Fills `ledger` through a Meter, flushing twice:
 /// - 22:00 on May 31st: Alice's and Bob's API calls (billed), Alice's storage (rejected by a
-///   service that does not know the dimension: quarantined), Carol under the product and
-///   under a licence (both quarantined: she would be billed twice);
+///   service that does not know the dimension: quarantined), Carol under the product and,
+///   by another instance, under a licence (both quarantined: she would be billed twice);
 /// - 23:00: Erin's API calls, sent while the API is disabled: waiting to be sent again;
 /// - Alice's API calls of 23:30, recorded once May is sealed: set aside.
 async fn fill<L: Ledger>(ledger: Arc<L>, clock: &ManualClock) {
@@ -108,13 +108,19 @@ async fn fill<L: Ledger>(ledger: Arc<L>, clock: &ManualClock) {
     record(&account(BOB), Usage::ApiCalls, 3, "2026-05-31T22:10:00Z");
     record(&account(ALICE), Usage::Storage, 5, "2026-05-31T22:15:00Z");
     record(&account(CAROL), Usage::ApiCalls, 1, "2026-05-31T22:20:00Z");
-    record(
-        &carol_licensed(),
-        Usage::ApiCalls,
-        2,
-        "2026-05-31T22:25:00Z",
-    );
     meter.commit().await.unwrap();
+    // Another instance records Carol under her licence (one Meter would refuse it).
+    let other = Meter::builder()
+        .config(MeterConfig::new().with_clock(clock.clone()))
+        .ledger(Arc::clone(&ledger))
+        .build()
+        .unwrap();
+    other
+        .usage(&carol_licensed(), Usage::ApiCalls)
+        .at(at("2026-05-31T22:25:00Z"))
+        .add(Quantity::from(2u16))
+        .unwrap();
+    other.shutdown().await.unwrap();
 
     let knows_api_calls = Emulator::builder().known_dimensions(["api_calls"]);
     let (report, emulator) =

@@ -27,6 +27,21 @@ pub enum MeterError {
         /// The refused quantity.
         quantity: Quantity,
     },
+    /// The customer's account was recorded the other way in the same hour: under a product
+    /// code ([`Customer::Account`](crate::Customer::Account)) and under a licence
+    /// ([`Customer::Licensed`](crate::Customer::Licensed)); the service would bill both.
+    #[error(
+        "CustomerAWSAccountId: {customer} cannot be recorded in the hour starting {hour}: its account was recorded {recorded} in that hour, and the service bills an account recorded both ways twice"
+    )]
+    BilledTwoWays {
+        /// The refused customer.
+        customer: String,
+        /// The hour's start.
+        hour: Timestamp,
+        /// How the account was recorded first: `"under a product code"` or
+        /// `"under a licence"`.
+        recorded: &'static str,
+    },
     /// The event's timestamp is too far ahead of the clock.
     #[error(
         "Timestamp {timestamp} is {ahead:?} ahead of now ({now}); the meter accepts at most {bound:?} (`MeterConfig::with_future_bound`)"

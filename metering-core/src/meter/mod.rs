@@ -35,12 +35,21 @@
 //! none left, is set aside for a person. A pair given to [`Meter::register`] gets a record
 //! every hour, of 0 when it had no usage.
 //!
+//! # One way of billing an account an hour
+//! The service bills an account twice when one hour has its usage both under a product code
+//! ([`Customer::Account`]) and under a licence ([`Customer::Licensed`]). The first way
+//! recorded in an hour holds it: usage the other way in that hour is refused
+//! ([`MeterError::BilledTwoWays`]), in the hour it belongs to (an event's own hour, late or
+//! not). Across processes the ledger keeps the rule: it quarantines both records when it
+//! seals the hour.
+//!
 //! # How an add meets a checkpoint
 //! Each key holds its hours' running totals in atomic words (see `slot.rs`); a checkpoint
 //! takes what grew since the previous one. A durable add reads the checkpoint number `e`
 //! after its add: checkpoint `e + 1` starts after that read, so it sees the add, and the
 //! caller waits for `e + 1` to be committed.
 
+mod accounts;
 mod config;
 mod error;
 mod recording;
@@ -53,12 +62,13 @@ mod writer;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rustc_hash::FxHashMap;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use self::accounts::{Conflict, Marks, Way};
 pub use self::config::MeterConfig;
 pub use self::error::MeterError;
 pub use self::recording::{Handle, Recording};
@@ -99,6 +109,8 @@ struct Aside {
     /// The pairs registered for a record every hour ([`Meter::register`]), each with the
     /// first hour it has no zero for yet.
     registered: FxHashMap<Arc<UsageKey>, i64>,
+    /// How each account was billed in its recent hours.
+    marks: Marks,
 }
 
 impl Aside {
@@ -201,6 +213,12 @@ impl Shared {
         }
     }
 
+    /// The clock as last read.
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_nanos(i128::from(self.now.load(Ordering::Relaxed)))
+            .unwrap_or_else(|_| unreachable!("read from a valid timestamp"))
+    }
+
     /// Reads the clock, and moves the meter's idea of now forward to it.
     fn read_clock(&self) -> Timestamp {
         let now = self.config.clock().now();
@@ -242,6 +260,10 @@ impl Shared {
         })
     }
 
+    fn aside(&self) -> MutexGuard<'_, Aside> {
+        self.aside.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Adds `quantity` to `entry`'s `hour`.
     #[inline]
     fn add(&self, entry: &Entry, hour: Hour, quantity: Quantity) -> Result<(), MeterError> {
@@ -250,28 +272,54 @@ impl Shared {
         }
         let hour = match hour {
             Hour::Near(hour) => hour,
-            Hour::Far(hour) => return self.add_aside(&entry.key, hour, quantity),
+            Hour::Far(hour) => return self.add_slowly(entry, hour, false, quantity),
         };
+        if let Some((hours, way)) = &entry.account {
+            let marked = hours
+                .mark(hour, *way)
+                .map_err(|conflict| two_ways(entry, hour, conflict))?;
+            if !marked {
+                return self.add_slowly(entry, hour, true, quantity);
+            }
+        }
         match entry.counters.add(hour, quantity.micros()) {
             Ok(()) => Ok(()),
-            Err(AddError::Moved) => self.add_aside(&entry.key, hour, quantity),
+            Err(AddError::Moved) => self.add_slowly(entry, hour, false, quantity),
             Err(AddError::Overflow { total }) => Err(overflow(&entry.key, hour, total, quantity)),
         }
     }
 
-    /// The slow path: an hour outside the key's window (late by more than an hour, or ahead
-    /// of the window), or a meter that is closing.
+    /// The slow path, under the `Aside` lock: the first add of an account's hour (marking
+    /// it), or an hour outside the key's window (late by more than an hour, or ahead of the
+    /// window; `in_ring` false), or a meter that is closing.
     #[cold]
-    fn add_aside(
+    fn add_slowly(
         &self,
-        key: &Arc<UsageKey>,
+        entry: &Entry,
         hour: i64,
+        in_ring: bool,
         quantity: Quantity,
     ) -> Result<(), MeterError> {
-        let mut aside = self.aside.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut aside = self.aside();
+        if let Some((hours, way)) = &entry.account {
+            aside
+                .marks
+                .mark(hours, hour, *way)
+                .map_err(|conflict| two_ways(entry, hour, conflict))?;
+        }
+        if in_ring {
+            match entry.counters.add(hour, quantity.micros()) {
+                Ok(()) => return Ok(()),
+                Err(AddError::Overflow { total }) => {
+                    return Err(overflow(&entry.key, hour, total, quantity));
+                }
+                Err(AddError::Moved) => {}
+            }
+        }
         if aside.closed {
             return Err(MeterError::Closed);
         }
+        let key = &entry.key;
         let total = aside.usage.entry((key.clone(), hour)).or_default();
         let sum = *total + quantity.micros();
         if sum > Quantity::MAX.micros() {
@@ -323,8 +371,14 @@ impl Shared {
             });
         });
         let usage = {
-            let mut aside = self.aside.lock().unwrap_or_else(PoisonError::into_inner);
-            aside.zero_registered(self.hour_now.load(Ordering::Relaxed));
+            let mut aside = self.aside();
+            let hour = self.hour_now.load(Ordering::Relaxed);
+            aside.zero_registered(hour);
+            if turned {
+                // A margin of an hour for a flusher whose clock is behind this one.
+                let sealed = hour_number(self.config.seal_until(self.now()));
+                aside.marks.forget_before(sealed - 1);
+            }
             aside.closed |= closing;
             std::mem::take(&mut aside.usage)
         };
@@ -349,7 +403,7 @@ impl Shared {
                 deltas.push(delta(&entry.key, hour, micros));
             });
         });
-        let aside = self.aside.lock().unwrap_or_else(PoisonError::into_inner);
+        let aside = self.aside();
         deltas.extend(
             aside
                 .usage
@@ -375,6 +429,17 @@ fn delta(key: &Arc<UsageKey>, hour: i64, micros: u64) -> Delta {
         hour: hour_start(hour),
         // Totals never exceed the maximum, so neither do their differences.
         quantity: Quantity::from_micros(micros).unwrap_or(Quantity::MAX),
+    }
+}
+
+fn two_ways(entry: &Entry, hour: i64, conflict: Conflict) -> MeterError {
+    MeterError::BilledTwoWays {
+        customer: entry.key.customer().to_string(),
+        hour: hour_start(hour),
+        recorded: match conflict.recorded {
+            Way::Product => "under a product code",
+            Way::License => "under a licence",
+        },
     }
 }
 
@@ -604,11 +669,7 @@ impl Meter {
     ) -> Result<FlushReport, MeterError> {
         let sender = self.sender.as_ref().ok_or(MeterError::NoSubmitter)?;
         let hour = self.shared.hour_now.load(Ordering::Relaxed);
-        self.shared
-            .aside
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .unregister_customer(customer, hour);
+        self.shared.aside().unregister_customer(customer, hour);
         self.commit().await?;
         Ok(sender.flush_customer(customer).await?)
     }
@@ -624,13 +685,7 @@ impl Meter {
     pub fn register<D: Dimension>(&self, customer: &Customer, dimension: D) {
         let key = Arc::new(KeyRef::untagged(customer, dimension.key()).to_key());
         let hour = self.shared.hour_now.load(Ordering::Relaxed);
-        self.shared
-            .aside
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .registered
-            .entry(key)
-            .or_insert(hour);
+        self.shared.aside().registered.entry(key).or_insert(hour);
     }
 
     /// Ends a registration: the current hour still gets its record, later hours only when
@@ -638,11 +693,7 @@ impl Meter {
     pub fn unregister<D: Dimension>(&self, customer: &Customer, dimension: D) {
         let key = KeyRef::untagged(customer, dimension.key()).to_key();
         let hour = self.shared.hour_now.load(Ordering::Relaxed);
-        self.shared
-            .aside
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .unregister(&key, hour);
+        self.shared.aside().unregister(&key, hour);
     }
 
     /// This process's instance in the ledger.

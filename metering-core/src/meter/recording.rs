@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::table::{Entry, KeyRef};
+use super::accounts::Way;
+use super::table::{Entry, KeyRef, Opening};
 use super::{Hour, MeterError, Shared};
 use crate::ledger::UsageKey;
 use crate::{Customer, Quantity, Tags, Timestamp, UsageTags};
@@ -106,8 +107,13 @@ impl<'m> Recording<'m> {
             dimension: self.dimension,
             tags: tags.as_deref(),
         };
-        let center = || self.shared.center.load(Ordering::SeqCst);
-        Ok(self.shared.table.with(key, center, f))
+        let shared = self.shared;
+        let open = || Opening {
+            center: shared.center.load(Ordering::SeqCst),
+            account: Way::of(self.customer)
+                .map(|(account, way)| (shared.aside().marks.account(account), way)),
+        };
+        Ok(shared.table.with(key, open, f))
     }
 }
 

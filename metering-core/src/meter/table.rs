@@ -17,6 +17,7 @@ use arc_swap::ArcSwap;
 use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
+use super::accounts::{AccountHours, Way};
 use super::slot::Counters;
 use crate::ledger::UsageKey;
 use crate::{Customer, Tags};
@@ -29,6 +30,8 @@ const EARLY_PUBLICATION: usize = 64;
 pub(crate) struct Entry {
     pub(crate) key: Arc<UsageKey>,
     pub(crate) counters: Counters,
+    /// The hours of the customer's account, for one that is billed by account.
+    pub(crate) account: Option<(Arc<AccountHours>, Way)>,
     /// The key's hash, so that a publication copies the table without hashing keys again.
     hash: u64,
 }
@@ -77,6 +80,14 @@ impl<'a> KeyRef<'a> {
     }
 }
 
+/// What a key opens with.
+pub(crate) struct Opening {
+    /// The centre of its hours' window.
+    pub(crate) center: i64,
+    /// Its account's hours, as [`Entry::account`].
+    pub(crate) account: Option<(Arc<AccountHours>, Way)>,
+}
+
 type Keys = HashTable<Arc<Entry>>;
 
 /// The open keys.
@@ -99,12 +110,12 @@ impl Table {
         self.fresh.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on `key`'s entry, opening it (with `center`'s window) when it is not open.
-    /// The entry cannot be forgotten under `f`: see [`Table::forget_idle`].
+    /// Runs `f` on `key`'s entry, opening it (as `open` says) when it is not open. The
+    /// entry cannot be forgotten under `f`: see [`Table::forget_idle`].
     pub(crate) fn with<R>(
         &self,
         key: KeyRef<'_>,
-        center: impl FnOnce() -> i64,
+        open: impl FnOnce() -> Opening,
         f: impl FnOnce(&Arc<Entry>) -> R,
     ) -> R {
         let hash = key.hash();
@@ -123,9 +134,11 @@ impl Table {
         let entry = fresh
             .entry(hash, |entry| key.matches(&entry.key), |entry| entry.hash)
             .or_insert_with(|| {
+                let Opening { center, account } = open();
                 Arc::new(Entry {
                     key: Arc::new(key.to_key()),
-                    counters: Counters::new(center()),
+                    counters: Counters::new(center),
+                    account,
                     hash,
                 })
             });
@@ -217,9 +230,20 @@ mod tests {
         }
     }
 
+    fn opening(center: i64) -> Opening {
+        Opening {
+            center,
+            account: None,
+        }
+    }
+
     /// The entry of customer `n`'s "calls", opened if need be.
     fn entry(table: &Table, n: usize) -> Arc<Entry> {
-        table.with(KeyRef::untagged(&customer(n), "calls"), || 0, Arc::clone)
+        table.with(
+            KeyRef::untagged(&customer(n), "calls"),
+            || opening(0),
+            Arc::clone,
+        )
     }
 
     fn total(table: &Table) -> u64 {
@@ -310,7 +334,7 @@ mod tests {
                             while table
                                 .with(
                                     key,
-                                    || hour.load(Ordering::SeqCst),
+                                    || opening(hour.load(Ordering::SeqCst)),
                                     |entry| entry.counters.add(hour.load(Ordering::SeqCst), 1),
                                 )
                                 .is_err()
