@@ -4,8 +4,9 @@
 //! # Recording
 //! [`Meter::record`] (or [`Meter::usage`] for tags and event times) adds a quantity to the
 //! open hour's total for its key (customer, dimension, tags). A key already open costs a
-//! hash, a lock-free lookup and one compare-and-swap, with no allocation. For the hottest callers
-//! a [`Handle`] resolves the key once: each [`Handle::add`] is then one compare-and-swap.
+//! hash, a lock-free lookup and one compare-and-swap, with no allocation. For the hottest
+//! callers a [`Handle`] resolves the key once: each [`Handle::add`] is then one
+//! compare-and-swap.
 //!
 //! Without `.at(...)`, an event belongs to the hour the meter's clock is in, as last read:
 //! the meter reads its clock at every tick (each commit interval, and at each hour's turn),
