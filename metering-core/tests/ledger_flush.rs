@@ -2,10 +2,13 @@
 //! sent as sealed, settled once, resent identically after failures, crashes and lost
 //! leases, and kept back before the service's window closes.
 
+mod common;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::capture;
 use metering_core::ledger::conformance::{at, customer, delta, key, licensed, quantity};
 use metering_core::ledger::{
     Checkpoint, Delta, Flusher, InstanceId, Ledger, RecordState, Settlement, SqliteLedger, UsageKey,
@@ -81,6 +84,14 @@ impl Fixture {
         }
     }
 
+    /// A fixture whose ledger holds `quantity` of calls by 111111111111 at `at`.
+    async fn with_calls(now: &str, at: &str, quantity: &str) -> Self {
+        let fx = Self::new(now);
+        fx.commit(vec![delta(&calls(&customer("111111111111")), at, quantity)])
+            .await;
+        fx
+    }
+
     fn ledger(&self) -> SqliteLedger {
         SqliteLedger::open(self.dir.path().join("ledger.sqlite")).unwrap()
     }
@@ -117,6 +128,30 @@ impl Fixture {
 
     fn advance(&self, by: Duration) {
         self.clock.advance(by);
+    }
+
+    /// Waits until the service has received `count` records.
+    async fn until_sent(&self, count: usize) {
+        until(&format!("{count} records sent"), || {
+            self.sent().len() >= count
+        })
+        .await;
+    }
+}
+
+/// Twenty flush intervals of a meter flushing every 10 ms: a loop still running would send
+/// in them.
+const INTERVALS: Duration = Duration::from_millis(200);
+
+/// Waits (in real time: the background loops' intervals) until `done`, failing after 10 s.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within 10 s: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 
@@ -167,13 +202,7 @@ async fn a_flush_seals_closed_hours_and_settles_each_record_once() {
 
 #[tokio::test]
 async fn a_failed_send_is_retried_identically_after_its_backoff() {
-    let fx = Fixture::new("2026-11-26T12:20:00Z");
-    fx.commit(vec![delta(
-        &calls(&customer("111111111111")),
-        "2026-11-26T11:10:00Z",
-        "2.25",
-    )])
-    .await;
+    let fx = Fixture::with_calls("2026-11-26T12:20:00Z", "2026-11-26T11:10:00Z", "2.25").await;
     fx.service
         .failures
         .lock()
@@ -212,13 +241,7 @@ async fn a_failed_send_is_retried_identically_after_its_backoff() {
 
 #[tokio::test]
 async fn records_of_a_flusher_that_died_are_sent_once_its_lease_expires() {
-    let fx = Fixture::new("2026-11-26T12:20:00Z");
-    fx.commit(vec![delta(
-        &calls(&customer("111111111111")),
-        "2026-11-26T11:10:00Z",
-        "1",
-    )])
-    .await;
+    let fx = Fixture::with_calls("2026-11-26T12:20:00Z", "2026-11-26T11:10:00Z", "1").await;
     // A process claimed the record, perhaps sent it, and was killed before settling.
     let ledger = fx.ledger();
     ledger
@@ -294,6 +317,54 @@ async fn a_stopped_submission_leaves_the_rest_for_the_next_flush() {
     let status = fx.ledger().status().await.unwrap();
     assert_eq!(status.count(RecordState::Unsent), 2);
     assert_eq!(status.oldest_unsent_hour, Some(at("2026-11-26T10:00:00Z")));
+}
+
+#[tokio::test]
+async fn a_flusher_whose_lease_ran_out_mid_send_reports_its_outcome_fenced() {
+    let fx = Fixture::with_calls("2026-11-26T12:20:00Z", "2026-11-26T11:10:00Z", "1").await;
+    let held = fx.service.answers.write().await;
+    let (slow, other) = (fx.flusher(), fx.flusher());
+    let (slow, other) = tokio::join!(slow.flush(), async {
+        // The service is slow to answer: the lease runs out, and another flusher sends the
+        // record again; then both are answered.
+        fx.until_sent(1).await;
+        fx.advance(Duration::from_mins(1));
+        let ((), other) = tokio::join!(
+            async {
+                fx.until_sent(2).await;
+                drop(held);
+            },
+            other.flush()
+        );
+        other
+    });
+    let (slow, other) = (slow.unwrap(), other.unwrap());
+    assert_eq!((slow.success, slow.fenced), (1, 1), "{slow:?}");
+    assert_eq!((other.success, other.fenced), (1, 0), "{other:?}");
+    let sent = fx.sent();
+    assert_eq!(sent[0], sent[1], "the resend is identical");
+    let record = &fx.ledger().records(None).await.unwrap()[0];
+    assert_eq!((record.state, record.attempt), (RecordState::Success, 2));
+}
+
+#[tokio::test]
+async fn the_flush_loop_logs_each_flush_that_did_something_and_not_the_others() {
+    let (capture, _guard) = capture::start();
+    let fx = Fixture::with_calls("2026-11-26T12:20:00Z", "2026-11-26T11:10:00Z", "1").await;
+    let flusher = fx.flusher();
+    // Each run flushes once, then finds its stop already resolved.
+    flusher.run(async {}).await;
+    flusher.run(async {}).await;
+    assert_eq!(fx.sent().len(), 1);
+    let logged: Vec<_> = capture
+        .events()
+        .into_iter()
+        .filter(|event| event.target == "metering::ledger" && event.message() == "flushed")
+        .collect();
+    assert_eq!(logged.len(), 1, "{logged:#?}");
+    assert_eq!(logged[0].level, tracing::Level::INFO);
+    let report = logged[0].fields.get("report");
+    assert!(report.contains("success: 1"), "{report}");
 }
 
 #[tokio::test]
@@ -383,20 +454,18 @@ mod meter {
         fx.meter_with(fx.config().with_flush_interval(Duration::from_millis(10)))
     }
 
-    /// Some flush intervals of [`flushing`]: a loop still running would send in them.
-    const INTERVALS: Duration = Duration::from_millis(200);
-
-    /// Waits until the service has received `count` records (failing after 10 s).
-    async fn until_sent(fx: &Fixture, count: usize) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while fx.sent().len() < count {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{count} records not sent within 10 s: {:?}",
-                fx.sent()
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+    /// A meter flushing in the background whose send of 2 calls at 05:00 the service has
+    /// received and not answered: it answers once the guard is dropped.
+    async fn mid_send(fx: &Fixture) -> (Meter, tokio::sync::RwLockWriteGuard<'_, ()>) {
+        let meter = flushing(fx);
+        meter
+            .record_durable(&customer("111111111111"), Calls, quantity("2"))
+            .await
+            .unwrap();
+        let held = fx.service.answers.write().await;
+        fx.advance(Duration::from_mins(70));
+        fx.until_sent(1).await;
+        (meter, held)
     }
 
     #[tokio::test]
@@ -410,7 +479,7 @@ mod meter {
             .unwrap();
         // No `flush` call: once the hour and the grace have passed, the meter sends it.
         fx.advance(Duration::from_mins(70));
-        until_sent(&fx, 1).await;
+        fx.until_sent(1).await;
         let sent = fx.sent();
         assert_eq!(
             (sent[0].quantity(), sent[0].timestamp()),
@@ -430,14 +499,7 @@ mod meter {
     #[tokio::test]
     async fn shutdown_waits_for_the_answer_to_a_send_under_way() {
         let fx = Fixture::new("2026-12-01T05:10:00Z");
-        let meter = flushing(&fx);
-        meter
-            .record_durable(&customer("111111111111"), Calls, quantity("2"))
-            .await
-            .unwrap();
-        let held = fx.service.answers.write().await;
-        fx.advance(Duration::from_mins(70));
-        until_sent(&fx, 1).await;
+        let (meter, held) = mid_send(&fx).await;
         // The service answers while the meter is shutting down (within its timeout, 10 s).
         let ((), shutdown) = tokio::join!(
             async {
@@ -460,16 +522,51 @@ mod meter {
     }
 
     #[tokio::test]
-    async fn a_meter_dropped_without_shutdown_sends_nothing_more() {
+    async fn a_meter_dropped_mid_send_lets_go_of_the_transport_at_once() {
         let fx = Fixture::new("2026-12-01T05:10:00Z");
-        drop(flushing(&fx));
+        let (meter, held) = mid_send(&fx).await;
+        // Dropped without `shutdown`, it sends nothing more, not even the answer it waits for:
+        // its claim expires and another process sends the record again, identical.
+        drop(meter);
+        until("the meter lets go of the transport", || {
+            Arc::strong_count(&fx.service) == 1
+        })
+        .await;
+        drop(held);
+    }
+
+    #[tokio::test]
+    async fn the_hour_turns_on_time_and_usage_waits_for_the_commit_interval() {
+        // Half a millisecond before 06:00; the next commit is 10 minutes away.
+        let fx = Fixture::new("2026-12-01T05:59:59.9995Z");
+        let meter = fx.meter_with(fx.config().with_commit_interval(Duration::from_mins(10)));
+        fx.advance(Duration::from_secs(1));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while meter.status().await.unwrap().checkpoints_taken == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no checkpoint at the hour's turn within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // The meter read its clock at the hour's turn: this usage is 06:00's.
         let a = customer("111111111111");
-        fx.commit(vec![delta(&calls(&a), "2026-12-01T05:10:00Z", "3")])
-            .await;
-        fx.advance(Duration::from_mins(70));
+        meter.record(&a, Calls, quantity("2")).unwrap();
         tokio::time::sleep(INTERVALS).await;
-        assert!(fx.sent().is_empty(), "{:?}", fx.sent());
-        assert_eq!(fx.flusher().flush().await.unwrap().success, 1);
+        assert_eq!(
+            fx.ledger().status().await.unwrap().open_keys,
+            0,
+            "committed before the commit interval"
+        );
+        fx.advance(Duration::from_mins(80));
+        meter.flush().await.unwrap();
+        let sent: Vec<_> = fx
+            .sent()
+            .iter()
+            .map(|r| (r.timestamp(), r.quantity()))
+            .collect();
+        assert_eq!(sent, [(at("2026-12-01T06:00:00Z"), quantity("2"))]);
+        meter.shutdown().await.unwrap();
     }
 
     #[tokio::test]

@@ -516,22 +516,51 @@ async fn a_failing_ledger_gets_the_same_checkpoint_again_and_usage_waits_within_
     assert_eq!(values, [accepted.checked_add(q("4")).unwrap(), q("2")]);
 }
 
-#[tokio::test]
-async fn shutdown_hands_back_what_it_could_not_commit() {
+// Paused: the shutdown's timeout and retries in tokio's time, exactly.
+#[tokio::test(start_paused = true)]
+async fn shutdown_hands_back_what_it_could_not_commit_within_its_timeout() {
     let ledger = Arc::new(MemoryLedger::default());
     ledger.failing.store(true, Ordering::SeqCst);
     let meter = meter(&ledger, &ManualClock::new(at(NOW)));
     let a = customer("111111111111");
     meter.record(&a, Usage::ApiCalls, q("1.25")).unwrap();
+    let started = tokio::time::Instant::now();
     let Err(MeterError::Unflushed {
         deltas, last_error, ..
     }) = meter.shutdown().await
     else {
         panic!("shutdown with a failing ledger must hand the usage back");
     };
+    // Retried every commit interval (10 ms), given up before the timeout (200 ms).
+    let took = started.elapsed();
+    assert!(
+        (Duration::from_millis(150)..=Duration::from_millis(200)).contains(&took),
+        "{took:?}"
+    );
+    assert!(ledger.attempts.lock().unwrap().len() > 10);
     assert!(last_error.contains("disk full"), "{last_error}");
     let quantities: Vec<Quantity> = deltas.iter().map(|delta| delta.quantity).collect();
     assert_eq!(quantities, [q("1.25")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_commits_everything_if_the_ledger_comes_back_within_its_timeout() {
+    let ledger = Arc::new(MemoryLedger::default());
+    ledger.failing.store(true, Ordering::SeqCst);
+    let meter = meter(&ledger, &ManualClock::new(at(NOW)));
+    meter
+        .record(&customer("111111111111"), Usage::ApiCalls, q("1.25"))
+        .unwrap();
+    let ((), shutdown) = tokio::join!(
+        async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            ledger.failing.store(false, Ordering::SeqCst);
+        },
+        meter.shutdown()
+    );
+    shutdown.unwrap();
+    let values: Vec<Quantity> = ledger.totals().into_values().collect();
+    assert_eq!(values, [q("1.25")]);
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! Builders shared by the integration tests.
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+pub(crate) mod capture;
+
 use metering_core::{
     Customer, CustomerAwsAccountId, DimensionKey, LicenseArn, ProductCode, Quantity, Tag, TagKey,
     TagValue, Tags, Timestamp, UsageAllocation, UsageRecord,
