@@ -109,8 +109,15 @@ pub async fn late_usage_moves_to_the_oldest_open_hour(harness: &impl Harness) {
     ledger.commit(&early, now).await.unwrap();
     // Grace of 10 minutes: hours up to 12:00 (ending 13:00) are sealed.
     ledger.seal(at("2026-11-26T13:00:00Z"), now).await.unwrap();
-    let late = checkpoint(instance, 2, vec![delta(&key, "2026-11-26T10:40:00Z", "3")]);
-    let report = ledger.commit(&late, now).await.unwrap();
+    // With usage of the oldest open hour itself, which is not late.
+    let deltas = vec![
+        delta(&key, "2026-11-26T10:40:00Z", "3"),
+        delta(&key, "2026-11-26T13:05:00Z", "1"),
+    ];
+    let report = ledger
+        .commit(&checkpoint(instance, 2, deltas), now)
+        .await
+        .unwrap();
     assert_eq!((report.late, report.set_aside), (1, 0));
     ledger.seal(at("2026-11-26T14:00:00Z"), now).await.unwrap();
     let records = ledger.records(None).await.unwrap();
@@ -122,7 +129,7 @@ pub async fn late_usage_moves_to_the_oldest_open_hour(harness: &impl Harness) {
         found,
         [
             (at("2026-11-26T10:00:00Z"), quantity("5"), Quantity::ZERO),
-            (at("2026-11-26T13:00:00Z"), quantity("3"), quantity("3")),
+            (at("2026-11-26T13:00:00Z"), quantity("4"), quantity("3")),
         ]
     );
     assert!(ledger.set_aside().await.unwrap().is_empty());
