@@ -2,12 +2,14 @@
 //! ([`Customer::Account`]) or under a licence ([`Customer::Licensed`]), never both, since
 //! the service would bill the account twice.
 //!
-//! Each account's hours are marked with the ways it was recorded in them: four atomic
-//! words (hour number and marks, slot `hour mod 4`), shared by the account's keys, so a
-//! record in an hour already marked its way costs one load. Marking a new hour evicts the
-//! slot's older one into a map under the meter's `Aside` lock, where hours outside the
-//! words are marked too; an eviction and a mark racing on one word meet in its
-//! compare-and-swap. (Across processes, the ledger quarantines both records when it seals.)
+//! The first way recorded in an account's hour holds it. Each account has four atomic words
+//! (slot `hour mod 4`), shared by its keys, each holding an hour and its way: a record in
+//! an hour its word holds costs one load. Words are written only under the meter's `Aside`
+//! lock, where the first record of an hour puts it in its word; the hour the word held
+//! before moves to a map, also under the lock, while it may still be open. An hour's way
+//! never changes once set, so a reader racing with a write sees either its hour's way or
+//! another hour (and takes the lock). (Across processes, the ledger quarantines both
+//! records when it seals.)
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -19,10 +21,11 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use crate::{Customer, CustomerAwsAccountId};
 
 const SLOTS: usize = 4;
-const MARK_BITS: u32 = 2;
-const MARKS: i64 = (1 << MARK_BITS) - 1;
+/// A word is `hour << 2 | way`; 0 (no way) is an empty word.
+const WAY_BITS: u32 = 2;
+const WAY_MASK: i64 = 0b11;
 
-/// A way of billing an account: one bit of a mark.
+/// A way of billing an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Way {
     Product = 1,
@@ -39,26 +42,37 @@ impl Way {
         }
     }
 
-    fn bit(self) -> i64 {
-        self as i64
+    fn word(self, hour: i64) -> i64 {
+        (hour << WAY_BITS) | self as i64
     }
 
-    fn other(self) -> Way {
-        match self {
-            Way::Product => Way::License,
-            Way::License => Way::Product,
+    /// Whether `self` may be recorded in an hour held by `held`.
+    fn check(self, held: Way) -> Result<(), Conflict> {
+        if self == held {
+            Ok(())
+        } else {
+            Err(Conflict { recorded: held })
         }
     }
 }
 
-/// Marking an hour found the account recorded the other way in it.
+/// The way in `word`, if any.
+fn way_of(word: i64) -> Option<Way> {
+    match word & WAY_MASK {
+        1 => Some(Way::Product),
+        2 => Some(Way::License),
+        _ => None,
+    }
+}
+
+/// An hour of the account was recorded the other way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Conflict {
-    /// The way already recorded.
+    /// The way recorded first.
     pub(crate) recorded: Way,
 }
 
-/// The marks of an account's recent hours.
+/// The ways of an account's recent hours.
 #[derive(Debug)]
 pub(crate) struct AccountHours {
     account: CustomerAwsAccountId,
@@ -69,20 +83,6 @@ fn slot(hour: i64) -> usize {
     usize::try_from(hour.rem_euclid(4)).unwrap_or_default()
 }
 
-/// Checks `marks` (of one hour) for `way`: `Some` new marks to store, `None` when `way`
-/// is marked already.
-fn marked(marks: i64, way: Way) -> Result<Option<i64>, Conflict> {
-    if marks & way.bit() != 0 {
-        Ok(None)
-    } else if marks & way.other().bit() != 0 {
-        Err(Conflict {
-            recorded: way.other(),
-        })
-    } else {
-        Ok(Some(marks | way.bit()))
-    }
-}
-
 impl AccountHours {
     fn new(account: CustomerAwsAccountId) -> Self {
         Self {
@@ -91,23 +91,14 @@ impl AccountHours {
         }
     }
 
-    /// Marks `hour` with `way` without the lock: `Ok(false)` when the hour is not in its
-    /// word (the caller marks it with [`Marks::mark`]).
+    /// Checks `way` against `hour` without the lock: `Ok(false)` when the hour is not in its
+    /// word (the caller takes the lock: [`Marks::mark`]).
     #[inline]
     pub(crate) fn mark(&self, hour: i64, way: Way) -> Result<bool, Conflict> {
-        let cell = &self.words[slot(hour)];
-        let mut word = cell.load(Ordering::Acquire);
-        loop {
-            if word >> MARK_BITS != hour {
-                return Ok(false);
-            }
-            let Some(new) = marked(word & MARKS, way)? else {
-                return Ok(true);
-            };
-            match cell.compare_exchange_weak(word, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Ok(true),
-                Err(actual) => word = actual,
-            }
+        let word = self.words[slot(hour)].load(Ordering::Acquire);
+        match way_of(word) {
+            Some(held) if word >> WAY_BITS == hour => way.check(held).map(|()| true),
+            _ => Ok(false),
         }
     }
 }
@@ -116,13 +107,13 @@ fn hash(account: &CustomerAwsAccountId) -> u64 {
     FxBuildHasher.hash_one(account.as_str())
 }
 
-/// The accounts' hours, and the marks of the open hours their words no longer hold. Behind
+/// The accounts' hours, and the ways of the open hours their words no longer hold. Behind
 /// the meter's `Aside` lock.
 #[derive(Debug, Default)]
 pub(crate) struct Marks {
     accounts: HashTable<Arc<AccountHours>>,
-    older: FxHashMap<(CustomerAwsAccountId, i64), i64>,
-    /// Hours before this one are sealed, or about to be: their marks are not kept (late
+    older: FxHashMap<(CustomerAwsAccountId, i64), Way>,
+    /// Hours before this one are sealed, or about to be: their ways are not kept (late
     /// usage for them goes to an open hour, where the ledger checks it).
     oldest: i64,
 }
@@ -141,7 +132,7 @@ impl Marks {
             .clone()
     }
 
-    /// Marks `hour` of `hours` with `way`, evicting an older hour from its word.
+    /// Records `way` in `hour` of `hours`, or refuses it.
     pub(crate) fn mark(
         &mut self,
         hours: &AccountHours,
@@ -149,39 +140,31 @@ impl Marks {
         way: Way,
     ) -> Result<(), Conflict> {
         let cell = &hours.words[slot(hour)];
-        let mut word = cell.load(Ordering::Acquire);
-        loop {
-            let (held, marks) = (word >> MARK_BITS, word & MARKS);
-            let new = match held.cmp(&hour) {
-                std::cmp::Ordering::Equal => match marked(marks, way)? {
-                    Some(new) => new,
-                    None => return Ok(()),
-                },
-                std::cmp::Ordering::Less => (hour << MARK_BITS) | way.bit(),
-                std::cmp::Ordering::Greater if hour < self.oldest => return Ok(()),
-                std::cmp::Ordering::Greater => {
-                    // Its word moved on to a later hour: this one is marked here.
-                    let marks = self.older.entry((hours.account.clone(), hour)).or_default();
-                    if let Some(new) = marked(*marks, way)? {
-                        *marks = new;
-                    }
+        let word = cell.load(Ordering::Acquire);
+        let held = word >> WAY_BITS;
+        match way_of(word) {
+            Some(recorded) if held == hour => way.check(recorded),
+            // Its word holds a later hour: this one is kept in `older` while it is open.
+            Some(_) if held > hour => {
+                if hour < self.oldest {
                     return Ok(());
                 }
-            };
-            match cell.compare_exchange_weak(word, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => {
-                    if held != hour && marks != 0 && held >= self.oldest {
-                        *self.older.entry((hours.account.clone(), held)).or_default() |= marks;
-                    }
-                    return Ok(());
+                let recorded = self.older.entry((hours.account.clone(), hour));
+                way.check(*recorded.or_insert(way))
+            }
+            // An empty word, or an earlier hour's: this hour takes it.
+            previous => {
+                cell.store(way.word(hour), Ordering::Release);
+                if let Some(previous) = previous.filter(|_| held >= self.oldest) {
+                    self.older.insert((hours.account.clone(), held), previous);
                 }
-                Err(actual) => word = actual,
+                Ok(())
             }
         }
     }
 
-    /// Forgets the marks of hours before `oldest` (sealed), and the accounts no key refers to
-    /// whose words hold only such hours.
+    /// Forgets the ways of hours before `oldest` (sealed), and the accounts no key refers
+    /// to whose words hold only such hours.
     pub(crate) fn forget_before(&mut self, oldest: i64) {
         self.oldest = oldest;
         self.older.retain(|&(_, hour), _| hour >= oldest);
@@ -190,7 +173,7 @@ impl Marks {
                 || hours
                     .words
                     .iter()
-                    .any(|word| word.load(Ordering::Acquire) >> MARK_BITS >= oldest)
+                    .any(|word| word.load(Ordering::Acquire) >> WAY_BITS >= oldest)
         });
     }
 }
@@ -203,40 +186,52 @@ mod tests {
         CustomerAwsAccountId::new(format!("{n:012}")).unwrap()
     }
 
-    /// Hours evicted from the words keep their marks until they are too old to be open.
+    /// An hour's way holds it while the hour is open, in its word and then in the map;
+    /// sealed hours leave nothing behind.
     #[test]
-    fn evicted_hours_keep_their_marks_until_forgotten() {
+    fn an_hours_way_holds_while_the_hour_is_open() {
         let mut marks = Marks::default();
         let hours = marks.account(&account(1));
+        let conflict = |recorded| Conflict { recorded };
+        assert_eq!(hours.mark(100, Way::Product), Ok(false), "not held yet");
         marks.mark(&hours, 100, Way::Product).unwrap();
         assert_eq!(hours.mark(100, Way::Product), Ok(true));
-        // Hour 104 takes hour 100's word.
+        assert_eq!(hours.mark(100, Way::License), Err(conflict(Way::Product)));
+        // Hour 104 takes hour 100's word; 100 is still told apart, under the lock.
         marks.mark(&hours, 104, Way::License).unwrap();
         assert_eq!(hours.mark(100, Way::Product), Ok(false));
         assert_eq!(
             marks.mark(&hours, 100, Way::License),
-            Err(Conflict {
-                recorded: Way::Product
-            })
+            Err(conflict(Way::Product))
         );
+        marks.mark(&hours, 100, Way::Product).unwrap();
+        assert_eq!(hours.mark(104, Way::Product), Err(conflict(Way::License)));
+        // An hour older than its word's, first recorded under the lock, holds there too.
+        marks.mark(&hours, 96, Way::License).unwrap();
         assert_eq!(
-            hours.mark(104, Way::Product),
-            Err(Conflict {
-                recorded: Way::License
-            })
+            marks.mark(&hours, 96, Way::Product),
+            Err(conflict(Way::License))
         );
+        // Sealed hours: forgotten, and not kept again.
         marks.forget_before(101);
+        assert_eq!(marks.older.len(), 0);
         marks.mark(&hours, 100, Way::License).unwrap();
+        marks.mark(&hours, 108, Way::Product).unwrap(); // 104 leaves its word, still open
+        assert_eq!(marks.older.len(), 1);
+        marks.forget_before(105);
+        marks.mark(&hours, 112, Way::Product).unwrap(); // 108 leaves its word, open
+        marks.mark(&hours, 101, Way::License).unwrap(); // sealed
+        assert_eq!(marks.older.len(), 1);
         // An account no key refers to is forgotten once its hours are.
         let other = marks.account(&account(2));
-        marks.mark(&other, 100, Way::Product).unwrap();
+        marks.mark(&other, 110, Way::Product).unwrap();
         drop(other);
-        marks.forget_before(100);
+        marks.forget_before(110);
         assert_eq!(marks.accounts.len(), 2);
-        marks.forget_before(101);
+        marks.forget_before(111);
         assert_eq!(marks.accounts.len(), 1);
         drop(hours);
-        marks.forget_before(105);
+        marks.forget_before(113);
         assert!(marks.accounts.is_empty() && marks.older.is_empty());
     }
 }
