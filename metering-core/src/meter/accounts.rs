@@ -142,23 +142,25 @@ impl Marks {
         let cell = &hours.words[slot(hour)];
         let word = cell.load(Ordering::Acquire);
         let held = word >> WAY_BITS;
-        match way_of(word) {
-            Some(recorded) if held == hour => way.check(recorded),
-            // Its word holds a later hour: this one is kept in `older` while it is open.
-            Some(_) if held > hour => {
-                if hour < self.oldest {
-                    return Ok(());
-                }
+        let take = |marks: &mut Self, previous: Option<Way>| {
+            cell.store(way.word(hour), Ordering::Release);
+            if let Some(previous) = previous.filter(|_| held >= marks.oldest) {
+                marks.older.insert((hours.account.clone(), held), previous);
+            }
+            Ok(())
+        };
+        let Some(recorded) = way_of(word) else {
+            return take(self, None);
+        };
+        match held.cmp(&hour) {
+            std::cmp::Ordering::Equal => way.check(recorded),
+            // An earlier hour's word: this hour takes it.
+            std::cmp::Ordering::Less => take(self, Some(recorded)),
+            // A later hour's word: this one is kept in `older` while it is open.
+            std::cmp::Ordering::Greater if hour < self.oldest => Ok(()),
+            std::cmp::Ordering::Greater => {
                 let recorded = self.older.entry((hours.account.clone(), hour));
                 way.check(*recorded.or_insert(way))
-            }
-            // An empty word, or an earlier hour's: this hour takes it.
-            previous => {
-                cell.store(way.word(hour), Ordering::Release);
-                if let Some(previous) = previous.filter(|_| held >= self.oldest) {
-                    self.older.insert((hours.account.clone(), held), previous);
-                }
-                Ok(())
             }
         }
     }
@@ -222,6 +224,14 @@ mod tests {
         marks.mark(&hours, 112, Way::Product).unwrap(); // 108 leaves its word, open
         marks.mark(&hours, 101, Way::License).unwrap(); // sealed
         assert_eq!(marks.older.len(), 1);
+        // The oldest hour kept is kept.
+        marks.mark(&hours, 109, Way::Product).unwrap();
+        marks.mark(&hours, 105, Way::Product).unwrap();
+        assert_eq!(
+            marks.mark(&hours, 105, Way::License),
+            Err(conflict(Way::Product))
+        );
+        assert_eq!(marks.older.len(), 2);
         // An account no key refers to is forgotten once its hours are.
         let other = marks.account(&account(2));
         marks.mark(&other, 110, Way::Product).unwrap();

@@ -68,9 +68,20 @@ async fn an_account_is_recorded_one_way_in_an_hour() {
         })
     ));
     handle.add_at(q("7"), at("2026-12-01T05:59:00Z")).unwrap();
+    // Three hours later, 06:00 is still in its word, but late: checked under the lock.
+    turn(3).await.unwrap();
+    assert!(matches!(
+        meter
+            .usage(&by_product, Usage::ApiCalls)
+            .at(at("2026-12-01T06:40:00Z"))
+            .add(q("1")),
+        Err(MeterError::BilledTwoWays {
+            recorded: "under a licence",
+            ..
+        })
+    ));
     // Usage in 09:00 and 10:00 takes the account's words from 05:00 and 06:00: still open,
     // they are still told apart.
-    turn(3).await.unwrap();
     meter.record(&by_product, Usage::ApiCalls, q("1")).unwrap();
     turn(1).await.unwrap();
     meter.record(&by_product, Usage::ApiCalls, q("1")).unwrap();
