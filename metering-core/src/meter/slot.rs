@@ -32,7 +32,8 @@ const SLOTS: usize = 4;
 const WINDOW: i64 = 4;
 const VALUE_BITS: u32 = 54;
 const VALUE_MASK: u64 = (1 << VALUE_BITS) - 1;
-const TAG_MASK: i64 = (1 << (64 - VALUE_BITS)) - 1;
+/// Hour tags: the hour number modulo this.
+const TAGS: i64 = 1 << (64 - VALUE_BITS);
 
 const _: () = assert!(Quantity::MAX.micros() <= VALUE_MASK);
 
@@ -55,8 +56,9 @@ fn slot(hour: i64) -> usize {
 }
 
 fn word(hour: i64, micros: u64) -> u64 {
-    let tag = u64::try_from(hour & TAG_MASK).unwrap_or_default();
-    (tag << VALUE_BITS) | micros
+    // In 0..TAGS: the tag takes the bits above the value's, so adding packs them.
+    let tag = u64::try_from(hour.rem_euclid(TAGS)).unwrap_or_default();
+    (tag << VALUE_BITS) + micros
 }
 
 /// The hour slot `index` holds when the window is centred on `center`.
@@ -105,7 +107,7 @@ impl Counters {
             // must see this add in the checkpoint after that epoch (see `Meter`).
             match cell.compare_exchange_weak(
                 current,
-                tag | sum,
+                tag + sum,
                 Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
@@ -214,6 +216,23 @@ mod tests {
         assert!(!counters.is_empty());
         assert_eq!(taken(&counters, 210), [(201, 1)]);
         assert!(counters.is_empty());
+    }
+
+    /// What a meter dropped before its checkpoint loses: only what grew since the last take.
+    #[test]
+    fn untaken_is_what_grew_since_the_last_take() {
+        let counters = Counters::new(100);
+        counters.add(100, 5).unwrap();
+        counters.add(101, 1).unwrap();
+        let mut untaken = Vec::new();
+        counters.untaken(|hour, micros| untaken.push((hour, micros)));
+        untaken.sort_unstable();
+        assert_eq!(untaken, [(100, 5), (101, 1)]);
+        assert_eq!(taken(&counters, 100), [(100, 5), (101, 1)]);
+        counters.add(100, 2).unwrap();
+        untaken.clear();
+        counters.untaken(|hour, micros| untaken.push((hour, micros)));
+        assert_eq!(untaken, [(100, 2)]);
     }
 
     #[test]
