@@ -256,8 +256,13 @@ mod tests {
     fn a_key_stays_one_entry_through_publications() {
         let table = Table::new();
         let first = entry(&table, 0);
+        // A few new keys wait for the next checkpoint to be published.
+        for n in 1..10 {
+            entry(&table, n);
+        }
+        assert_eq!(table.fresh().len(), 10);
         // Enough keys to publish early, twice.
-        for n in 1..200 {
+        for n in 10..200 {
             entry(&table, n);
         }
         assert!(table.fresh().len() < EARLY_PUBLICATION);
@@ -265,10 +270,21 @@ mod tests {
         table.publish();
         assert!(table.fresh().is_empty());
         assert_eq!(table.len(), 200);
+        // Early publications copy the table once it grew by a quarter, not more often.
+        for n in 200..400 {
+            entry(&table, n);
+        }
+        table.publish();
+        for n in 400..499 {
+            entry(&table, n);
+        }
+        assert_eq!(table.fresh().len(), 99);
+        entry(&table, 499);
+        assert!(table.fresh().is_empty());
         assert!(Arc::ptr_eq(&first, &entry(&table, 0)));
         let mut seen = 0;
         table.for_each(|_| seen += 1);
-        assert_eq!(seen, 200);
+        assert_eq!((seen, table.len()), (500, 500));
     }
 
     #[test]
