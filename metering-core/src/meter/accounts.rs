@@ -43,7 +43,8 @@ impl Way {
     }
 
     fn word(self, hour: i64) -> i64 {
-        (hour << WAY_BITS) | self as i64
+        // The way takes the bits below the hour's, so adding packs them.
+        (hour << WAY_BITS) + self as i64
     }
 
     /// Whether `self` may be recorded in an hour held by `held`.
