@@ -241,6 +241,10 @@ mod tests {
         assert_eq!(marks.accounts.len(), 2);
         marks.forget_before(111);
         assert_eq!(marks.accounts.len(), 1);
+        // An account a key refers to is kept, whatever its hours: its keys and new ones
+        // share its words.
+        marks.forget_before(113);
+        assert!(Arc::ptr_eq(&marks.account(&account(1)), &hours));
         drop(hours);
         marks.forget_before(113);
         assert!(marks.accounts.is_empty() && marks.older.is_empty());

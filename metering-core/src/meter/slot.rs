@@ -55,10 +55,10 @@ fn slot(hour: i64) -> usize {
     usize::try_from(hour.rem_euclid(WINDOW)).unwrap_or_default()
 }
 
-fn word(hour: i64, micros: u64) -> u64 {
-    // In 0..TAGS: the tag takes the bits above the value's, so adding packs them.
-    let tag = u64::try_from(hour.rem_euclid(TAGS)).unwrap_or_default();
-    (tag << VALUE_BITS) + micros
+/// The word of `hour` with a total of 0: its tag, in the bits above the total's.
+fn tag(hour: i64) -> u64 {
+    // rem_euclid is in 0..TAGS, so the tag fits.
+    u64::try_from(hour.rem_euclid(TAGS)).unwrap_or_default() << VALUE_BITS
 }
 
 /// The hour slot `index` holds when the window is centred on `center`.
@@ -82,7 +82,7 @@ impl Counters {
     /// Empty totals for the window centred on `center`.
     pub(crate) fn new(center: i64) -> Self {
         Self {
-            words: std::array::from_fn(|index| Word::new(word(label(index, center), 0))),
+            words: std::array::from_fn(|index| Word::new(tag(label(index, center)))),
             center: AtomicI64::new(center),
             taken: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -92,7 +92,7 @@ impl Counters {
     /// (the caller checks): an hour 1024 hours away shares a slot's tag.
     pub(crate) fn add(&self, hour: i64, micros: u64) -> Result<(), AddError> {
         let cell = &self.words[slot(hour)];
-        let tag = word(hour, 0);
+        let tag = tag(hour);
         let mut current = cell.load(Ordering::Relaxed);
         loop {
             if current & !VALUE_MASK != tag {
@@ -132,7 +132,7 @@ impl Counters {
                 total
             } else {
                 taken.store(0, Ordering::Relaxed);
-                cell.swap(word(entering, 0), Ordering::SeqCst) & VALUE_MASK
+                cell.swap(tag(entering), Ordering::SeqCst) & VALUE_MASK
             };
             if total > prior {
                 delta(hour, total - prior);
