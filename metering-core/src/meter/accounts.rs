@@ -189,6 +189,13 @@ mod tests {
         CustomerAwsAccountId::new(format!("{n:012}")).unwrap()
     }
 
+    /// Accounts spread over the registry: finding one stays a probe or two.
+    #[test]
+    fn accounts_hash_apart() {
+        let hashes: std::collections::HashSet<u64> = (0..1000).map(|n| hash(&account(n))).collect();
+        assert_eq!(hashes.len(), 1000);
+    }
+
     /// An hour's way holds it while the hour is open, in its word and then in the map;
     /// sealed hours leave nothing behind.
     #[test]

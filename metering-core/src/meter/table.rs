@@ -287,6 +287,19 @@ mod tests {
         assert_eq!((seen, table.len()), (500, 500));
     }
 
+    /// Keys spread over the table (a lookup stays one probe or two, however many keys are
+    /// open): customers, dimensions and tags all count.
+    #[test]
+    fn keys_hash_apart() {
+        let customers: Vec<Customer> = (0..1000).map(customer).collect();
+        let mut hashes: std::collections::HashSet<u64> = customers
+            .iter()
+            .map(|customer| KeyRef::untagged(customer, "calls").hash())
+            .collect();
+        hashes.insert(KeyRef::untagged(&customers[0], "storage").hash());
+        assert_eq!(hashes.len(), 1001);
+    }
+
     #[test]
     fn only_idle_keys_nothing_refers_to_are_forgotten() {
         let table = Table::new();
