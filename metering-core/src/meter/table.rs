@@ -288,7 +288,7 @@ mod tests {
     }
 
     /// Keys spread over the table (a lookup stays one probe or two, however many keys are
-    /// open): customers, dimensions and tags all count.
+    /// open): customers and dimensions both count.
     #[test]
     fn keys_hash_apart() {
         let customers: Vec<Customer> = (0..1000).map(customer).collect();
