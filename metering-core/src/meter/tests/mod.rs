@@ -326,6 +326,15 @@ async fn registered_pairs_get_a_zero_in_every_hour_they_are_registered_in() {
             (kc, "2026-12-01T07:00:00Z", "0"),
         ])
     );
+    // Each hour's zero is committed once, not again at every checkpoint of later hours
+    // (by then its hour may be sealed, and a zero for it would be late usage).
+    let mut zeros = BTreeMap::new();
+    for checkpoint in ledger.committed.lock().unwrap().iter() {
+        for delta in checkpoint.deltas.iter().filter(|d| d.quantity == q("0")) {
+            *zeros.entry((describe(&delta.key), delta.hour)).or_insert(0) += 1;
+        }
+    }
+    assert!(zeros.values().all(|&times| times == 1), "{zeros:?}");
 }
 
 #[tokio::test]
@@ -342,9 +351,10 @@ async fn timestamps_too_far_ahead_are_refused() {
         .unwrap_err();
     assert!(matches!(err, MeterError::InFuture { .. }), "{err}");
     assert!(err.to_string().contains("2026-12-01T05:35:01Z"), "{err}");
-    // The bound follows the clock.
+    // The bound follows the clock, read anew for such a timestamp: exactly the bound ahead
+    // of it is accepted.
     clock.advance(Duration::from_mins(1));
-    usage().at(at("2026-12-01T05:35:01Z")).add(q("1")).unwrap();
+    usage().at(at("2026-12-01T05:36:00Z")).add(q("1")).unwrap();
     meter.shutdown().await.unwrap();
     assert_eq!(
         ledger.totals(),
