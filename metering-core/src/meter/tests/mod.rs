@@ -589,13 +589,23 @@ async fn a_dropped_meter_knows_what_it_loses() {
         .unwrap();
     let a = customer("111111111111");
     meter.record(&a, Usage::ApiCalls, q("5")).unwrap();
-    let held: Vec<Quantity> = meter
+    // Usage aside (an hour outside the key's window) is lost too; a registered pair's zero
+    // is no loss.
+    meter
+        .usage(&a, Usage::ApiCalls)
+        .at(at("2026-12-01T01:00:00Z"))
+        .add(q("3"))
+        .unwrap();
+    meter.register(&customer("222222222222"), Usage::Storage);
+    meter.shared.aside().zero_registered(hour_number(at(NOW)));
+    let mut held: Vec<Quantity> = meter
         .shared
         .untaken()
         .iter()
         .map(|delta| delta.quantity)
         .collect();
-    assert_eq!(held, [q("5")]);
+    held.sort_unstable();
+    assert_eq!(held, [q("3"), q("5")]);
     drop(meter); // prints the 5 on standard error
     assert!(ledger.totals().is_empty());
 }
