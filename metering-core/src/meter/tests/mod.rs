@@ -606,8 +606,49 @@ async fn a_dropped_meter_knows_what_it_loses() {
         .collect();
     held.sort_unstable();
     assert_eq!(held, [q("3"), q("5")]);
-    drop(meter); // prints the 5 on standard error
+    // It says so, on standard error and as a `tracing` error.
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let subscriber = tracing_subscriber::registry().with(Errors(errors.clone()));
+        let _default = tracing::subscriber::set_default(subscriber);
+        drop(meter);
+    }
+    assert_eq!(*errors.lock().unwrap(), ["metering::meter"]);
     assert!(ledger.totals().is_empty());
+}
+
+/// The targets of the `tracing` errors it sees.
+struct Errors(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Errors {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() == tracing::Level::ERROR {
+            let target = event.metadata().target().to_owned();
+            self.0.lock().unwrap().push(target);
+        }
+    }
+}
+
+/// What a seller's logs show of a meter and its builder.
+#[tokio::test]
+async fn a_meter_and_its_builder_debug_as_their_settings() {
+    let ledger = Arc::new(MemoryLedger::default());
+    let clock = ManualClock::new(at(NOW));
+    let builder = Meter::builder().config(MeterConfig::new().with_clock(clock.clone()));
+    let shown = format!("{builder:?}");
+    assert!(
+        shown.contains("MeterBuilder") && shown.contains("commit_interval"),
+        "{shown}"
+    );
+    let meter = meter(&ledger, &clock);
+    let shown = format!("{meter:?}");
+    let instance = meter.instance().to_string();
+    assert!(
+        shown.contains(&instance) && shown.contains("grace"),
+        "{shown}"
+    );
+    meter.shutdown().await.unwrap();
 }
 
 #[tokio::test]
