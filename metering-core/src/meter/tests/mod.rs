@@ -362,6 +362,55 @@ async fn timestamps_too_far_ahead_are_refused() {
     );
 }
 
+/// A clock that counts its readings.
+#[derive(Clone)]
+struct CountingClock(ManualClock, Arc<std::sync::atomic::AtomicUsize>);
+
+impl crate::Clock for CountingClock {
+    fn now(&self) -> Timestamp {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.now()
+    }
+}
+
+/// Reading a clock costs more than recording: an event's timestamp within the future
+/// bound of the last reading is taken without one, and one past it reads the clock once.
+#[tokio::test]
+async fn events_within_the_bound_of_the_last_reading_do_not_read_the_clock() {
+    let ledger = Arc::new(MemoryLedger::default());
+    let readings = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let clock = CountingClock(ManualClock::new(at(NOW)), readings.clone());
+    let meter = Meter::builder()
+        .config(MeterConfig::new().with_clock(clock))
+        .ledger(ledger.clone())
+        .build()
+        .unwrap();
+    let a = customer("111111111111");
+    let before = readings.load(Ordering::SeqCst);
+    // Up to exactly the bound (5 minutes) past the last reading, at 05:30.
+    for at_ in [
+        "2026-12-01T05:30:00Z",
+        "2026-12-01T04:10:00Z",
+        "2026-12-01T05:35:00Z",
+    ] {
+        meter
+            .usage(&a, Usage::ApiCalls)
+            .at(at(at_))
+            .add(q("1"))
+            .unwrap();
+    }
+    assert_eq!(readings.load(Ordering::SeqCst), before);
+    assert!(
+        meter
+            .usage(&a, Usage::ApiCalls)
+            .at(at("2026-12-01T05:35:01Z"))
+            .add(q("1"))
+            .is_err()
+    );
+    assert_eq!(readings.load(Ordering::SeqCst), before + 1);
+    meter.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn an_hours_total_above_the_service_maximum_is_refused() {
     let ledger = Arc::new(MemoryLedger::default());
