@@ -95,7 +95,7 @@ impl AccountHours {
     /// Checks `way` against `hour` without the lock: `Ok(false)` when the hour is not in its
     /// word (the caller takes the lock: [`Marks::mark`]).
     #[inline]
-    pub(crate) fn mark(&self, hour: i64, way: Way) -> Result<bool, Conflict> {
+    pub(crate) fn check(&self, hour: i64, way: Way) -> Result<bool, Conflict> {
         let word = self.words[slot(hour)].load(Ordering::Acquire);
         match way_of(word) {
             Some(held) if word >> WAY_BITS == hour => way.check(held).map(|()| true),
@@ -203,19 +203,19 @@ mod tests {
         let mut marks = Marks::default();
         let hours = marks.account(&account(1));
         let conflict = |recorded| Conflict { recorded };
-        assert_eq!(hours.mark(100, Way::Product), Ok(false), "not held yet");
+        assert_eq!(hours.check(100, Way::Product), Ok(false), "not held yet");
         marks.mark(&hours, 100, Way::Product).unwrap();
-        assert_eq!(hours.mark(100, Way::Product), Ok(true));
-        assert_eq!(hours.mark(100, Way::License), Err(conflict(Way::Product)));
+        assert_eq!(hours.check(100, Way::Product), Ok(true));
+        assert_eq!(hours.check(100, Way::License), Err(conflict(Way::Product)));
         // Hour 104 takes hour 100's word; 100 is still told apart, under the lock.
         marks.mark(&hours, 104, Way::License).unwrap();
-        assert_eq!(hours.mark(100, Way::Product), Ok(false));
+        assert_eq!(hours.check(100, Way::Product), Ok(false));
         assert_eq!(
             marks.mark(&hours, 100, Way::License),
             Err(conflict(Way::Product))
         );
         marks.mark(&hours, 100, Way::Product).unwrap();
-        assert_eq!(hours.mark(104, Way::Product), Err(conflict(Way::License)));
+        assert_eq!(hours.check(104, Way::Product), Err(conflict(Way::License)));
         // An hour older than its word's, first recorded under the lock, holds there too.
         marks.mark(&hours, 96, Way::License).unwrap();
         assert_eq!(

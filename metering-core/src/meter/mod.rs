@@ -276,10 +276,10 @@ impl Shared {
             Hour::Far(hour) => return self.add_slowly(entry, hour, false, quantity),
         };
         if let Some((hours, way)) = &entry.account {
-            let marked = hours
-                .mark(hour, *way)
+            let held = hours
+                .check(hour, *way)
                 .map_err(|conflict| two_ways(entry, hour, conflict))?;
-            if !marked {
+            if !held {
                 return self.add_slowly(entry, hour, true, quantity);
             }
         }

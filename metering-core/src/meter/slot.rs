@@ -92,10 +92,10 @@ impl Counters {
     /// (the caller checks): an hour 1024 hours away shares a slot's tag.
     pub(crate) fn add(&self, hour: i64, micros: u64) -> Result<(), AddError> {
         let cell = &self.words[slot(hour)];
-        let tag = tag(hour);
+        let hour_tag = tag(hour);
         let mut current = cell.load(Ordering::Relaxed);
         loop {
-            if current & !VALUE_MASK != tag {
+            if current & !VALUE_MASK != hour_tag {
                 return Err(AddError::Moved);
             }
             let total = current & VALUE_MASK;
@@ -107,7 +107,7 @@ impl Counters {
             // must see this add in the checkpoint after that epoch (see `Meter`).
             match cell.compare_exchange_weak(
                 current,
-                tag + sum,
+                hour_tag + sum,
                 Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {

@@ -110,8 +110,9 @@ impl Table {
         self.fresh.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on `key`'s entry, opening it (as `open` says) when it is not open. The
-    /// entry cannot be forgotten under `f`: see [`Table::forget_idle`].
+    /// Runs `f` on `key`'s entry, opening it (as `open` says) when it is not open. An add
+    /// under `f` is never lost, even if the entry is being forgotten: see
+    /// [`Table::forget_idle`].
     pub(crate) fn with<R>(
         &self,
         key: KeyRef<'_>,

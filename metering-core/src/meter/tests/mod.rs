@@ -379,12 +379,9 @@ impl crate::Clock for CountingClock {
 async fn events_within_the_bound_of_the_last_reading_do_not_read_the_clock() {
     let ledger = Arc::new(MemoryLedger::default());
     let readings = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let clock = CountingClock(ManualClock::new(at(NOW)), readings.clone());
-    let meter = Meter::builder()
-        .config(MeterConfig::new().with_clock(clock))
-        .ledger(ledger.clone())
-        .build()
-        .unwrap();
+    let manual = ManualClock::new(at(NOW));
+    let clock = CountingClock(manual.clone(), readings.clone());
+    let meter = meter_with(&ledger, &manual, |config| config.with_clock(clock));
     let a = customer("111111111111");
     let before = readings.load(Ordering::SeqCst);
     // Up to exactly the bound (5 minutes) past the last reading, at 05:30.
@@ -481,16 +478,10 @@ async fn invalid_tags_are_refused_with_the_field() {
 #[tokio::test]
 async fn record_durable_and_a_handles_add_durable_resolve_once_committed() {
     let ledger = Arc::new(MemoryLedger::default());
-    let meter = Meter::builder()
-        .config(
-            MeterConfig::new()
-                .with_clock(ManualClock::new(at(NOW)))
-                // Durable callers wake the writer: they do not wait a whole interval.
-                .with_commit_interval(Duration::from_hours(1)),
-        )
-        .ledger(ledger.clone())
-        .build()
-        .unwrap();
+    // Durable callers wake the writer: they do not wait a whole interval.
+    let meter = meter_with(&ledger, &ManualClock::new(at(NOW)), |config| {
+        config.with_commit_interval(Duration::from_hours(1))
+    });
     let a = customer("111111111111");
     for n in 1..=3 {
         meter
@@ -531,16 +522,11 @@ async fn a_failing_ledger_gets_the_same_checkpoint_again_and_usage_waits_within_
     let ledger = Arc::new(MemoryLedger::default());
     ledger.failing.store(true, Ordering::SeqCst);
     let clock = ManualClock::new(at(NOW));
-    let meter = Meter::builder()
-        .config(
-            MeterConfig::new()
-                .with_clock(clock.clone())
-                .with_commit_interval(Duration::from_millis(5))
-                .with_backlog_limit(2),
-        )
-        .ledger(ledger.clone())
-        .build()
-        .unwrap();
+    let meter = meter_with(&ledger, &clock, |config| {
+        config
+            .with_commit_interval(Duration::from_millis(5))
+            .with_backlog_limit(2)
+    });
     let (a, b) = (customer("111111111111"), customer("222222222222"));
     meter.record(&a, Usage::ApiCalls, q("1")).unwrap();
     meter.record(&b, Usage::ApiCalls, q("2")).unwrap();
@@ -627,15 +613,9 @@ async fn shutdown_commits_everything_if_the_ledger_comes_back_within_its_timeout
 #[tokio::test]
 async fn a_dropped_meter_knows_what_it_loses() {
     let ledger = Arc::new(MemoryLedger::default());
-    let meter = Meter::builder()
-        .config(
-            MeterConfig::new()
-                .with_clock(ManualClock::new(at(NOW)))
-                .with_commit_interval(Duration::from_hours(1)),
-        )
-        .ledger(ledger.clone())
-        .build()
-        .unwrap();
+    let meter = meter_with(&ledger, &ManualClock::new(at(NOW)), |config| {
+        config.with_commit_interval(Duration::from_hours(1))
+    });
     let a = customer("111111111111");
     meter.record(&a, Usage::ApiCalls, q("5")).unwrap();
     // Usage aside (an hour outside the key's window) is lost too; a registered pair's zero
@@ -727,17 +707,9 @@ async fn idle_keys_are_forgotten_but_not_those_a_handle_holds() {
 async fn concurrent_adds_with_checkpoints_and_turns_lose_nothing() {
     let ledger = Arc::new(MemoryLedger::default());
     let clock = ManualClock::new(at("2026-12-01T05:59:59Z"));
-    let meter = Arc::new(
-        Meter::builder()
-            .config(
-                MeterConfig::new()
-                    .with_clock(clock.clone())
-                    .with_commit_interval(Duration::from_millis(1)),
-            )
-            .ledger(ledger.clone())
-            .build()
-            .unwrap(),
-    );
+    let meter = Arc::new(meter_with(&ledger, &clock, |config| {
+        config.with_commit_interval(Duration::from_millis(1))
+    }));
     let a = customer("111111111111");
     let threads: Vec<_> = (0..4)
         .map(|thread| {
