@@ -166,9 +166,11 @@ impl Marks {
         }
     }
 
-    /// Forgets the ways of hours before `oldest` (sealed), and the accounts no key refers
-    /// to whose words hold only such hours.
-    pub(crate) fn forget_before(&mut self, oldest: i64) {
+    /// Forgets the ways of the hours sealed, those before `sealed`, but for the last one
+    /// (a margin for a flusher whose clock is behind this one), and the accounts no key
+    /// refers to whose words hold only such hours.
+    pub(crate) fn forget_sealed(&mut self, sealed: i64) {
+        let oldest = sealed - 1;
         self.oldest = oldest;
         self.older.retain(|&(_, hour), _| hour >= oldest);
         self.accounts.retain(|hours| {
@@ -222,13 +224,20 @@ mod tests {
             marks.mark(&hours, 96, Way::Product),
             Err(conflict(Way::License))
         );
-        // Sealed hours: forgotten, and not kept again.
-        marks.forget_before(101);
+        // Sealed hours are forgotten, and not kept again; but for the last one, kept for a
+        // flusher whose clock is behind.
+        marks.forget_sealed(101);
+        assert_eq!(marks.older.len(), 1);
+        assert_eq!(
+            marks.mark(&hours, 100, Way::License),
+            Err(conflict(Way::Product))
+        );
+        marks.forget_sealed(102);
         assert_eq!(marks.older.len(), 0);
         marks.mark(&hours, 100, Way::License).unwrap();
         marks.mark(&hours, 108, Way::Product).unwrap(); // 104 leaves its word, still open
         assert_eq!(marks.older.len(), 1);
-        marks.forget_before(105);
+        marks.forget_sealed(106);
         marks.mark(&hours, 112, Way::Product).unwrap(); // 108 leaves its word, open
         marks.mark(&hours, 101, Way::License).unwrap(); // sealed
         assert_eq!(marks.older.len(), 1);
@@ -244,16 +253,16 @@ mod tests {
         let other = marks.account(&account(2));
         marks.mark(&other, 110, Way::Product).unwrap();
         drop(other);
-        marks.forget_before(110);
+        marks.forget_sealed(111);
         assert_eq!(marks.accounts.len(), 2);
-        marks.forget_before(111);
+        marks.forget_sealed(112);
         assert_eq!(marks.accounts.len(), 1);
         // An account a key refers to is kept, whatever its hours: its keys and new ones
         // share its words.
-        marks.forget_before(113);
+        marks.forget_sealed(114);
         assert!(Arc::ptr_eq(&marks.account(&account(1)), &hours));
         drop(hours);
-        marks.forget_before(113);
+        marks.forget_sealed(114);
         assert!(marks.accounts.is_empty() && marks.older.is_empty());
     }
 }

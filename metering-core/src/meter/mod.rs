@@ -79,17 +79,28 @@ use crate::ledger::{Checkpoint, Delta, FlushReport, InstanceId, Ledger, LedgerSt
 use crate::submit::{Submitter, Transport};
 use crate::{Customer, Dimension, Quantity, Timestamp};
 
-const NANOS_PER_HOUR: i128 = 3_600_000_000_000;
+const NANOS_PER_HOUR: i64 = 3_600_000_000_000;
 
 /// The hour number (hours since the Unix epoch) `at` falls in.
 fn hour_number(at: Timestamp) -> i64 {
-    // Within the years -9999..=9999 the hour number fits an i64 with room to spare.
-    i64::try_from(at.unix_nanos().div_euclid(NANOS_PER_HOUR)).unwrap_or_default()
+    let nanos = at.unix_nanos();
+    // Within 1677..2262 the nanoseconds fit an i64, whose division by a constant compiles
+    // to a multiplication (an i128's is a call). Within the years -9999..=9999 the hour
+    // number fits an i64 with room to spare.
+    i64::try_from(nanos).map_or_else(
+        |_| i64::try_from(nanos.div_euclid(NANOS_PER_HOUR.into())).unwrap_or_default(),
+        |nanos| nanos.div_euclid(NANOS_PER_HOUR),
+    )
+}
+
+/// `at` in whole microseconds since the epoch: every timestamp fits an i64 so.
+fn micros(at: Timestamp) -> i64 {
+    i64::try_from(at.unix_nanos().div_euclid(1000)).unwrap_or_default()
 }
 
 /// The start of hour number `hour`.
 fn hour_start(hour: i64) -> Timestamp {
-    Timestamp::from_unix_nanos(i128::from(hour) * NANOS_PER_HOUR)
+    Timestamp::from_unix_nanos(i128::from(hour) * i128::from(NANOS_PER_HOUR))
         .unwrap_or_else(|_| unreachable!("hour numbers come from valid timestamps"))
 }
 
@@ -179,7 +190,7 @@ struct Shared {
     aside: Mutex<Aside>,
     config: MeterConfig,
     instance: InstanceId,
-    /// The clock as last read (nanoseconds since the epoch), and its hour.
+    /// The clock as last read (microseconds since the epoch), and its hour.
     now: AtomicI64,
     hour_now: AtomicI64,
     /// The window new keys open with: the checkpointer's current hour.
@@ -202,7 +213,7 @@ impl Shared {
             table: Table::new(),
             aside: Mutex::default(),
             instance: InstanceId::random(),
-            now: AtomicI64::new(clamp_nanos(now)),
+            now: AtomicI64::new(micros(now)),
             hour_now: AtomicI64::new(hour),
             center: AtomicI64::new(hour),
             epoch: AtomicU64::new(0),
@@ -216,14 +227,14 @@ impl Shared {
 
     /// The clock as last read.
     fn now(&self) -> Timestamp {
-        Timestamp::from_unix_nanos(i128::from(self.now.load(Ordering::Relaxed)))
+        Timestamp::from_unix_nanos(i128::from(self.now.load(Ordering::Relaxed)) * 1000)
             .unwrap_or_else(|_| unreachable!("read from a valid timestamp"))
     }
 
     /// Reads the clock, and moves the meter's idea of now forward to it.
     fn read_clock(&self) -> Timestamp {
         let now = self.config.clock().now();
-        self.now.fetch_max(clamp_nanos(now), Ordering::Relaxed);
+        self.now.fetch_max(micros(now), Ordering::Relaxed);
         self.hour_now.fetch_max(hour_number(now), Ordering::Relaxed);
         now
     }
@@ -232,7 +243,7 @@ impl Shared {
     /// clock only for a timestamp past the last reading plus the bound.
     fn hour_of(&self, at: Timestamp) -> Result<Hour, MeterError> {
         let bound = self.config.future_bound();
-        let last = i128::from(self.now.load(Ordering::Relaxed));
+        let last = i128::from(self.now.load(Ordering::Relaxed)) * 1000;
         if at.unix_nanos() > last + i128::try_from(bound.as_nanos()).unwrap_or(i128::MAX) {
             let now = self.read_clock();
             let ahead = at.duration_since(now);
@@ -245,13 +256,8 @@ impl Shared {
                 });
             }
         }
-        // The common case, an event in the current hour, without a division.
-        let current = self.hour_now.load(Ordering::Relaxed);
-        let offset = at.unix_nanos() - i128::from(current) * NANOS_PER_HOUR;
-        if (0..NANOS_PER_HOUR).contains(&offset) {
-            return Ok(Hour::Near(current));
-        }
         let hour = hour_number(at);
+        let current = self.hour_now.load(Ordering::Relaxed);
         // Keys' windows are within a few hours of now; an hour 1024 hours away would share
         // a slot's tag, so anything not near goes aside.
         Ok(if (current - 2..=current + 2).contains(&hour) {
@@ -376,9 +382,8 @@ impl Shared {
             let hour = self.hour_now.load(Ordering::Relaxed);
             aside.zero_registered(hour);
             if turned {
-                // A margin of an hour for a flusher whose clock is behind this one.
                 let sealed = hour_number(self.config.seal_until(self.now()));
-                aside.marks.forget_before(sealed - 1);
+                aside.marks.forget_sealed(sealed);
             }
             aside.closed |= closing;
             std::mem::take(&mut aside.usage)
@@ -388,7 +393,7 @@ impl Shared {
                 .into_iter()
                 .map(|((key, hour), micros)| delta(&key, hour, micros)),
         );
-        if turned && !closing {
+        if turned {
             self.table.forget_idle();
         } else {
             self.table.publish();
@@ -414,14 +419,6 @@ impl Shared {
         );
         deltas
     }
-}
-
-fn clamp_nanos(at: Timestamp) -> i64 {
-    i64::try_from(at.unix_nanos()).unwrap_or(if at.unix_nanos() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
 }
 
 fn delta(key: &Arc<UsageKey>, hour: i64, micros: u64) -> Delta {

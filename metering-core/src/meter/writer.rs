@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{MeterError, NANOS_PER_HOUR, Shared};
+use super::{MeterError, Shared};
 use crate::ledger::{Checkpoint, Delta, Ledger, LedgerError, LedgerStatus};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -68,9 +68,11 @@ impl Drop for Closed<'_> {
 /// Until the next commit, or the hour's turn if sooner (so that the current hour moves on
 /// time).
 fn until_tick(shared: &Shared) -> Duration {
-    let now = i128::from(shared.now.load(Ordering::Relaxed));
-    let next_hour = (now.div_euclid(NANOS_PER_HOUR) + 1) * NANOS_PER_HOUR;
-    let to_turn = Duration::from_nanos(u64::try_from(next_hour - now).unwrap_or(u64::MAX));
+    let now = shared.now();
+    let to_turn = now
+        .hour_start()
+        .saturating_add(Duration::from_hours(1))
+        .duration_since(now);
     shared
         .config
         .commit_interval()

@@ -190,6 +190,36 @@ fn totals(entries: &[(&str, &str, &str)]) -> BTreeMap<(String, Timestamp), Quant
         .collect()
 }
 
+/// Hour numbers and the clock's microseconds are exact over the whole range of timestamps,
+/// in and beyond the years (1677..2262) whose nanoseconds fit an i64.
+#[test]
+fn hours_and_microseconds_are_exact_across_the_range_of_timestamps() {
+    let epoch = Timestamp::from_unix_nanos(0).unwrap();
+    let (min, max) = (
+        epoch.saturating_sub(Duration::MAX).unix_nanos(),
+        epoch.saturating_add(Duration::MAX).unix_nanos(),
+    );
+    let edge = i128::from(i64::MAX);
+    for nanos in [
+        min,
+        -edge - 2,
+        -edge - 1,
+        -1,
+        0,
+        1,
+        3_599_999_999_999,
+        3_600_000_000_000,
+        edge,
+        edge + 1,
+        max,
+    ] {
+        let at = Timestamp::from_unix_nanos(nanos).unwrap();
+        let hour = i128::from(hour_number(at));
+        assert_eq!(hour, nanos.div_euclid(3_600_000_000_000), "{nanos}");
+        assert_eq!(i128::from(micros(at)), nanos.div_euclid(1000), "{nanos}");
+    }
+}
+
 #[tokio::test]
 async fn usage_is_committed_exactly_by_key_and_hour() {
     let ledger = Arc::new(MemoryLedger::default());
@@ -283,6 +313,49 @@ async fn the_hour_turns_and_late_events_keep_their_hour() {
         handle.add_at(q("1"), at("2026-12-01T01:00:00Z")),
         Err(MeterError::Closed)
     ));
+}
+
+/// The hot path: an event of an hour a key's window holds (the previous hour through two
+/// ahead) is counted on the key's ring, without the meter's lock; others are kept aside,
+/// under the lock, each in its own hour, even one whose slot and tag are the current hour's.
+#[tokio::test]
+async fn events_near_the_current_hour_are_counted_without_the_lock() {
+    let ledger = Arc::new(MemoryLedger::default());
+    let clock = ManualClock::new(at(NOW));
+    let meter = meter_with(&ledger, &clock, |config| {
+        config.with_future_bound(Duration::from_hours(1100))
+    });
+    let handle = meter
+        .usage(&customer("111111111111"), Usage::ApiCalls)
+        .handle()
+        .unwrap();
+    let aside = || meter.shared.aside().usage.len();
+    for event in [
+        "2026-12-01T04:59:00Z",
+        "2026-12-01T05:10:00Z",
+        "2026-12-01T06:00:00Z",
+        "2026-12-01T07:59:00Z",
+    ] {
+        handle.add_at(q("1"), at(event)).unwrap();
+    }
+    assert_eq!(aside(), 0);
+    handle.add_at(q("2"), at("2026-12-01T03:59:00Z")).unwrap();
+    // 1024 hours ahead: the slot and tag of the current hour.
+    handle.add_at(q("3"), at("2027-01-12T21:30:00Z")).unwrap();
+    assert_eq!(aside(), 2);
+    meter.shutdown().await.unwrap();
+    let key = "prod-1/111111111111 api_calls";
+    assert_eq!(
+        ledger.totals(),
+        totals(&[
+            (key, "2026-12-01T03:00:00Z", "2"),
+            (key, "2026-12-01T04:00:00Z", "1"),
+            (key, "2026-12-01T05:00:00Z", "1"),
+            (key, "2026-12-01T06:00:00Z", "1"),
+            (key, "2026-12-01T07:00:00Z", "1"),
+            (key, "2027-01-12T21:00:00Z", "3"),
+        ])
+    );
 }
 
 #[tokio::test]
