@@ -93,6 +93,55 @@ impl fmt::Debug for RateLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PlannedRequest;
+    use crate::submit::{Failure, Response, SubmitConfig, Submitter, Transport};
+
+    /// A transport that names its quota, or not; it is never asked to send.
+    struct Quota(Option<&'static str>);
+
+    impl Transport for Quota {
+        async fn send(&self, _: &PlannedRequest) -> Result<Response, Failure> {
+            unreachable!("nothing is sent")
+        }
+
+        fn quota_key(&self) -> Option<String> {
+            self.0.map(str::to_owned)
+        }
+    }
+
+    /// Two submitters sending as one account to one region never exceed its 10 requests a
+    /// second together; submitters whose transports name no quota, or another one, are not
+    /// slowed by each other.
+    #[test]
+    fn submitters_share_the_budget_of_their_transports_quota() {
+        let shared = |a: &RateLimit, b: &RateLimit| Arc::ptr_eq(&a.0, &b.0);
+        let keyed = Submitter::new(Quota(Some("us-east-1 quota-test")));
+        let through_arc = Submitter::new(Arc::new(Quota(Some("us-east-1 quota-test"))));
+        let elsewhere = Submitter::new(Quota(Some("eu-west-1 quota-test")));
+        let (unkeyed, unkeyed_arc) = (
+            Submitter::new(Quota(None)),
+            Submitter::new(Arc::new(Quota(None))),
+        );
+        assert!(shared(keyed.rate_limit(), through_arc.rate_limit()));
+        assert!(!shared(keyed.rate_limit(), elsewhere.rate_limit()));
+        assert!(!shared(unkeyed.rate_limit(), unkeyed_arc.rate_limit()));
+        assert!(!shared(keyed.rate_limit(), unkeyed.rate_limit()));
+        // A budget in the configuration is the one used, whatever the transport's quota.
+        let own = RateLimit::new(Some(2.0));
+        let given = Submitter::with_config(
+            Quota(Some("us-east-1 quota-test")),
+            SubmitConfig::default().with_rate_limit(own.clone()),
+        );
+        assert!(shared(given.rate_limit(), &own));
+        assert!(shared(given.config().rate_limit().unwrap(), &own));
+        // What a log shows of a submitter: its settings (its transport may hold credentials).
+        let shown = format!("{given:?}");
+        assert!(
+            shown.starts_with("Submitter")
+                && shown.contains("RateLimit { requests_per_second: Some(2.0) }"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn one_key_one_budget_while_held() {
