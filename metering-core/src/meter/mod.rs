@@ -62,7 +62,7 @@ mod tests;
 mod writer;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use rustc_hash::FxHashMap;
@@ -110,6 +110,11 @@ enum Hour {
     Near(i64),
     Far(i64),
 }
+
+/// [`Shared::refusing`]: the ledger fails and uncommitted usage is at its bound.
+const BACKLOGGED: u8 = 1;
+/// [`Shared::refusing`]: the final checkpoint was taken (a shutdown, or a dropped meter).
+const CLOSED: u8 = 2;
 
 /// What the writer takes besides the keys' rings, under one lock.
 #[derive(Default)]
@@ -197,8 +202,9 @@ struct Shared {
     center: AtomicI64,
     /// The number of the last checkpoint taken.
     epoch: AtomicU64,
-    /// Set while the ledger fails and uncommitted usage is at its bound.
-    backlogged: AtomicBool,
+    /// Why adds are refused at once, if they are: [`BACKLOGGED`] while the ledger fails
+    /// and uncommitted usage is at its bound, [`CLOSED`] from the final checkpoint on.
+    refusing: AtomicU8,
     progress: watch::Sender<Progress>,
     wake: Notify,
     /// Checkpoints taken and not yet committed, oldest first.
@@ -217,7 +223,7 @@ impl Shared {
             hour_now: AtomicI64::new(hour),
             center: AtomicI64::new(hour),
             epoch: AtomicU64::new(0),
-            backlogged: AtomicBool::new(false),
+            refusing: AtomicU8::new(0),
             progress: watch::Sender::new(Progress::default()),
             wake: Notify::new(),
             pending: Mutex::default(),
@@ -274,8 +280,13 @@ impl Shared {
     /// Adds `quantity` to `entry`'s `hour`.
     #[inline]
     fn add(&self, entry: &Entry, hour: Hour, quantity: Quantity) -> Result<(), MeterError> {
-        if self.backlogged.load(Ordering::Relaxed) {
-            return Err(self.backlog_error());
+        let refusing = self.refusing.load(Ordering::Relaxed);
+        if refusing != 0 {
+            return Err(if refusing & CLOSED == 0 {
+                self.backlog_error()
+            } else {
+                MeterError::Closed
+            });
         }
         let hour = match hour {
             Hour::Near(hour) => hour,
@@ -361,13 +372,15 @@ impl Shared {
     }
 
     /// Takes every key's usage since the previous checkpoint, moving the windows to the
-    /// current hour (or, closing, far past every real hour, so that later adds are refused).
+    /// current hour (or, closing, to hours whose slots' tags no hour near the current one
+    /// shares, so that later adds are refused: an add racing with the close lands before
+    /// it, or misses the ring and meets the closed `Aside`).
     fn take(&self, closing: bool) -> (u64, Vec<Delta>) {
-        let center = if closing {
-            i64::MAX / 4
-        } else {
-            self.hour_now.load(Ordering::Relaxed)
-        };
+        let mut center = self.hour_now.load(Ordering::Relaxed);
+        if closing {
+            self.refusing.fetch_or(CLOSED, Ordering::SeqCst);
+            center += slot::CLOSED_AHEAD;
+        }
         // Before the scan: keys opened during it open with this window.
         let turned = self.center.fetch_max(center, Ordering::SeqCst) < center;
         let number = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
@@ -402,6 +415,7 @@ impl Shared {
     }
 
     /// What is held in memory and not yet taken by a checkpoint.
+    #[cfg(test)]
     fn untaken(&self) -> Vec<Delta> {
         let mut deltas = Vec::new();
         self.table.for_each(|entry| {
@@ -743,8 +757,9 @@ impl Drop for Meter {
             return;
         };
         task.abort();
-        let mut lost = writer::uncommitted(&self.shared);
-        lost.extend(self.shared.untaken());
+        // Closed as a shutdown closes it, without the commit: a handle that outlives the
+        // meter is refused rather than accepting usage no writer will commit.
+        let lost = writer::close(&self.shared);
         if lost.is_empty() {
             return;
         }

@@ -37,6 +37,11 @@ const TAGS: i64 = 1 << (64 - VALUE_BITS);
 
 const _: () = assert!(Quantity::MAX.micros() <= VALUE_MASK);
 
+/// How far past the current hour a closing meter moves its keys' windows: half the tags'
+/// cycle, so that no hour near the current one shares a tag with the hours they hold, and
+/// an add after the close misses the ring, in whatever hour it comes.
+pub(crate) const CLOSED_AHEAD: i64 = TAGS / 2;
+
 /// Why an add did not land in the ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AddError {
@@ -142,6 +147,7 @@ impl Counters {
     }
 
     /// The usage added since the previous take, as `(hour, micros)`, without taking it.
+    #[cfg(test)]
     pub(crate) fn untaken(&self, mut delta: impl FnMut(i64, u64)) {
         let center = self.center.load(Ordering::Relaxed);
         for (index, (cell, taken)) in self.words.iter().zip(&self.taken).enumerate() {

@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{MeterError, Shared};
+use super::{BACKLOGGED, MeterError, Shared};
+use crate::Quantity;
 use crate::ledger::{Checkpoint, Delta, Ledger, LedgerError, LedgerStatus};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -91,7 +92,7 @@ fn checkpoint(shared: &Shared, closing: bool) {
         .map(|checkpoint| checkpoint.deltas.len())
         .sum();
     if held >= shared.config.backlog_limit() && !closing {
-        shared.backlogged.store(true, Ordering::Relaxed);
+        shared.refusing.fetch_or(BACKLOGGED, Ordering::Relaxed);
         return;
     }
     let (number, deltas) = shared.take(closing);
@@ -112,7 +113,7 @@ async fn commit<L: Ledger>(shared: &Shared, ledger: &L) -> bool {
             .front()
             .cloned();
         let Some(checkpoint) = next else {
-            shared.backlogged.store(false, Ordering::Relaxed);
+            shared.refusing.fetch_and(!BACKLOGGED, Ordering::Relaxed);
             return true;
         };
         if !checkpoint.deltas.is_empty() {
@@ -189,5 +190,28 @@ pub(super) fn uncommitted(shared: &Shared) -> Vec<Delta> {
     pending
         .iter()
         .flat_map(|checkpoint| checkpoint.deltas.iter().cloned())
+        .collect()
+}
+
+/// Closes the meter without committing (it is dropped): the final checkpoint is taken, so
+/// that later adds are refused, and what it holds is handed back with the usage in
+/// checkpoints not committed, all of it lost.
+pub(super) fn close(shared: &Shared) -> Vec<Delta> {
+    // Locked throughout: a writer still running (an aborted task may be mid-poll on another
+    // thread) takes no checkpoint meanwhile.
+    let pending = shared
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let (_, taken) = shared.take(true);
+    pending
+        .iter()
+        .flat_map(|checkpoint| checkpoint.deltas.iter().cloned())
+        // A registered pair's zero is no loss.
+        .chain(
+            taken
+                .into_iter()
+                .filter(|delta| delta.quantity > Quantity::ZERO),
+        )
         .collect()
 }

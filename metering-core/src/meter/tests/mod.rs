@@ -813,3 +813,55 @@ async fn concurrent_adds_with_checkpoints_and_turns_lose_nothing() {
     let total = Quantity::checked_sum(ledger.totals().into_values()).unwrap();
     assert_eq!(total.micros(), 4 * 20_000);
 }
+
+/// After shutdown every add through a handle is refused, in every hour: also in the hours
+/// whose ring tags (the hour modulo 1024) are those of the window the final checkpoint
+/// leaves the keys in (2027-01-03T07:00 is hour 1023 modulo 1024).
+#[tokio::test]
+async fn adds_after_shutdown_are_refused_in_every_hour() {
+    for now in [
+        NOW,
+        "2027-01-03T06:30:00Z",
+        "2027-01-03T07:30:00Z",
+        "2027-01-03T09:30:00Z",
+    ] {
+        let ledger = Arc::new(MemoryLedger::default());
+        let clock = ManualClock::new(at(now));
+        let meter = meter(&ledger, &clock);
+        let handle = meter
+            .usage(&customer("111111111111"), Usage::ApiCalls)
+            .handle()
+            .unwrap();
+        handle.add(q("1")).unwrap();
+        meter.shutdown().await.unwrap();
+        let added = handle.add(q("2"));
+        assert!(matches!(added, Err(MeterError::Closed)), "{now}: {added:?}");
+        let added = handle.add_at(q("2"), at(now));
+        assert!(matches!(added, Err(MeterError::Closed)), "{now}: {added:?}");
+        assert_eq!(
+            ledger.totals().into_values().collect::<Vec<_>>(),
+            [q("1")],
+            "{now}"
+        );
+    }
+}
+
+/// A meter dropped without `shutdown` reports what it loses, and refuses what handles that
+/// outlive it add later, rather than accepting usage no writer will ever commit.
+#[tokio::test]
+async fn adds_through_a_handle_after_the_meter_was_dropped_are_refused() {
+    let ledger = Arc::new(MemoryLedger::default());
+    let meter = meter_with(&ledger, &ManualClock::new(at(NOW)), |config| {
+        config.with_commit_interval(Duration::from_hours(1))
+    });
+    let handle = meter
+        .usage(&customer("111111111111"), Usage::ApiCalls)
+        .handle()
+        .unwrap();
+    handle.add(q("1")).unwrap();
+    drop(meter);
+    let added = handle.add(q("2"));
+    assert!(matches!(added, Err(MeterError::Closed)), "{added:?}");
+    let added = handle.add_at(q("2"), at("2026-12-01T01:00:00Z"));
+    assert!(matches!(added, Err(MeterError::Closed)), "{added:?}");
+}
