@@ -24,10 +24,14 @@
 //!   ([`MeterError::Backlog`]), never dropped.
 //! - [`Meter::shutdown`] commits what is left within [`MeterConfig::shutdown_timeout`]; a
 //!   Meter dropped without it reports any uncommitted usage on standard error and through
-//!   `tracing`.
-//! - An hour's total for a key never exceeds the service's largest quantity: the add that
-//!   would is refused ([`MeterError::Overflow`]). (Totals across processes and across tag
-//!   sets of one record are checked by the ledger when it seals.)
+//!   `tracing`. After either, adds through a [`Handle`] still held are refused
+//!   ([`MeterError::Closed`]).
+//! - While an hour is in a key's window (the previous hour through two ahead), its total
+//!   for the key never exceeds the service's largest quantity: the add that would is
+//!   refused ([`MeterError::Overflow`]). Usage for an hour outside the window is bounded
+//!   within each checkpoint only: the ledger sets aside, for a person, what would take an
+//!   hour's total past the maximum when it commits, and checks totals across processes and
+//!   across tag sets of one record when it seals.
 //!
 //! # Hours
 //! An hour is sealed into records once it has closed plus the grace; a month's last hour
