@@ -108,13 +108,6 @@ fn hour_start(hour: i64) -> Timestamp {
         .unwrap_or_else(|_| unreachable!("hour numbers come from valid timestamps"))
 }
 
-/// An event's hour: near the current one (a key's window may hold it), or not.
-#[derive(Clone, Copy)]
-enum Hour {
-    Near(i64),
-    Far(i64),
-}
-
 /// [`Shared::refusing`]: the ledger fails and uncommitted usage is at its bound.
 const BACKLOGGED: u8 = 1;
 /// [`Shared::refusing`]: the final checkpoint was taken (a shutdown, or a dropped meter).
@@ -251,7 +244,7 @@ impl Shared {
 
     /// The hour `at` falls in, refusing it when it is too far ahead of the clock. Reads the
     /// clock only for a timestamp past the last reading plus the bound.
-    fn hour_of(&self, at: Timestamp) -> Result<Hour, MeterError> {
+    fn hour_of(&self, at: Timestamp) -> Result<i64, MeterError> {
         let bound = self.config.future_bound();
         let last = i128::from(self.now.load(Ordering::Relaxed)) * 1000;
         if at.unix_nanos() > last + i128::try_from(bound.as_nanos()).unwrap_or(i128::MAX) {
@@ -266,15 +259,7 @@ impl Shared {
                 });
             }
         }
-        let hour = hour_number(at);
-        let current = self.hour_now.load(Ordering::Relaxed);
-        // Keys' windows are within a few hours of now; an hour 1024 hours away would share
-        // a slot's tag, so anything not near goes aside.
-        Ok(if (current - 2..=current + 2).contains(&hour) {
-            Hour::Near(hour)
-        } else {
-            Hour::Far(hour)
-        })
+        Ok(hour_number(at))
     }
 
     fn aside(&self) -> MutexGuard<'_, Aside> {
@@ -283,7 +268,7 @@ impl Shared {
 
     /// Adds `quantity` to `entry`'s `hour`.
     #[inline]
-    fn add(&self, entry: &Entry, hour: Hour, quantity: Quantity) -> Result<(), MeterError> {
+    fn add(&self, entry: &Entry, hour: i64, quantity: Quantity) -> Result<(), MeterError> {
         let refusing = self.refusing.load(Ordering::Relaxed);
         if refusing != 0 {
             return Err(if refusing & CLOSED == 0 {
@@ -292,36 +277,26 @@ impl Shared {
                 MeterError::Closed
             });
         }
-        let hour = match hour {
-            Hour::Near(hour) => hour,
-            Hour::Far(hour) => return self.add_slowly(entry, hour, false, quantity),
-        };
         if let Some((hours, way)) = &entry.account {
             let held = hours
                 .check(hour, *way)
                 .map_err(|conflict| two_ways(entry, hour, conflict))?;
             if !held {
-                return self.add_slowly(entry, hour, true, quantity);
+                return self.add_slowly(entry, hour, quantity);
             }
         }
         match entry.counters.add(hour, quantity.micros()) {
             Ok(()) => Ok(()),
-            Err(AddError::Moved) => self.add_slowly(entry, hour, false, quantity),
+            Err(AddError::Moved) => self.add_slowly(entry, hour, quantity),
             Err(AddError::Overflow { total }) => Err(overflow(&entry.key, hour, total, quantity)),
         }
     }
 
     /// The slow path, under the `Aside` lock: the first add of an account's hour (marking
-    /// it), or an hour outside the key's window (late by more than an hour, or ahead of the
-    /// window; `in_ring` false), or a meter that is closing.
+    /// it), an hour outside the key's window (late by more than an hour, or ahead of the
+    /// window: kept aside), or a meter that is closing.
     #[cold]
-    fn add_slowly(
-        &self,
-        entry: &Entry,
-        hour: i64,
-        in_ring: bool,
-        quantity: Quantity,
-    ) -> Result<(), MeterError> {
+    fn add_slowly(&self, entry: &Entry, hour: i64, quantity: Quantity) -> Result<(), MeterError> {
         let mut aside = self.aside();
         if let Some((hours, way)) = &entry.account {
             aside
@@ -329,14 +304,12 @@ impl Shared {
                 .mark(hours, hour, *way)
                 .map_err(|conflict| two_ways(entry, hour, conflict))?;
         }
-        if in_ring {
-            match entry.counters.add(hour, quantity.micros()) {
-                Ok(()) => return Ok(()),
-                Err(AddError::Overflow { total }) => {
-                    return Err(overflow(&entry.key, hour, total, quantity));
-                }
-                Err(AddError::Moved) => {}
+        match entry.counters.add(hour, quantity.micros()) {
+            Ok(()) => return Ok(()),
+            Err(AddError::Overflow { total }) => {
+                return Err(overflow(&entry.key, hour, total, quantity));
             }
+            Err(AddError::Moved) => {}
         }
         if aside.closed {
             return Err(MeterError::Closed);
@@ -416,26 +389,6 @@ impl Shared {
             self.table.publish();
         }
         (number, deltas)
-    }
-
-    /// What is held in memory and not yet taken by a checkpoint.
-    #[cfg(test)]
-    fn untaken(&self) -> Vec<Delta> {
-        let mut deltas = Vec::new();
-        self.table.for_each(|entry| {
-            entry.counters.untaken(|hour, micros| {
-                deltas.push(delta(&entry.key, hour, micros));
-            });
-        });
-        let aside = self.aside();
-        deltas.extend(
-            aside
-                .usage
-                .iter()
-                .filter(|(_, micros)| **micros > 0)
-                .map(|((key, hour), micros)| delta(key, *hour, *micros)),
-        );
-        deltas
     }
 }
 
@@ -778,14 +731,16 @@ impl Drop for Meter {
                 )
             })
             .collect();
+        let lines = lines.join("\n");
+        // Both: standard error may be all a crashing process leaves, `tracing` what is kept.
         tracing::error!(
             target: "metering::meter",
             deltas = lost.len(),
+            lost = %lines,
             "a Meter was dropped without `shutdown`: its uncommitted usage is lost"
         );
         eprintln!(
-            "metering: a Meter was dropped without `shutdown().await`; this uncommitted usage is lost:\n{}",
-            lines.join("\n")
+            "metering: a Meter was dropped without `shutdown().await`; this uncommitted usage is lost:\n{lines}"
         );
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use super::accounts::Way;
 use super::table::{Entry, KeyRef, Opening};
-use super::{Hour, MeterError, Shared};
+use super::{MeterError, Shared};
 use crate::ledger::UsageKey;
 use crate::{Customer, Quantity, Tags, Timestamp, UsageTags};
 
@@ -70,7 +70,7 @@ impl<'m> Recording<'m> {
     pub fn add(self, quantity: Quantity) -> Result<(), MeterError> {
         let hour = match self.at {
             Some(at) => self.shared.hour_of(at)?,
-            None => Hour::Near(self.shared.hour_now.load(Ordering::Relaxed)),
+            None => self.shared.hour_now.load(Ordering::Relaxed),
         };
         let shared = self.shared;
         self.with_entry(|entry| shared.add(entry, hour, quantity))?
@@ -139,7 +139,7 @@ impl Handle {
     /// usage was not recorded.
     #[inline]
     pub fn add(&self, quantity: Quantity) -> Result<(), MeterError> {
-        let hour = Hour::Near(self.shared.hour_now.load(Ordering::Relaxed));
+        let hour = self.shared.hour_now.load(Ordering::Relaxed);
         self.shared.add(&self.entry, hour, quantity)
     }
 

@@ -7,7 +7,9 @@
 //!
 //! Slot `i` holds the hour `h` with `h mod 4 = i` among the four hours of the window
 //! `center - 1 ..= center + 2`: the previous hour (for slightly late events), the current
-//! one and two ahead, so the hour's turn needs no relabelling on the hot path. Only the
+//! one and two ahead, so the hour's turn needs no relabelling on the hot path. An hour
+//! outside the window (later, earlier, or a whole cycle of tags away) is refused
+//! ([`AddError::Moved`]) and recorded elsewhere by the caller. Only the
 //! checkpointer moves the window ([`Counters::take`]): it swaps a slot whose hour left the
 //! window to the entering hour with a zero total, and the swap returns the leaving hour's
 //! final total. An add racing with that swap either landed before it (and is in the final
@@ -93,9 +95,15 @@ impl Counters {
         }
     }
 
-    /// Adds `micros` to `hour`'s total. `hour` must be within a few hours of the window
-    /// (the caller checks): an hour 1024 hours away shares a slot's tag.
+    /// Adds `micros` to `hour`'s total.
     pub(crate) fn add(&self, hour: i64, micros: u64) -> Result<(), AddError> {
+        // An hour 1024 hours from one in the window shares its slot's tag: the window tells
+        // them apart. (Read while the checkpointer moves the window, a stale centre is safe:
+        // the tags still tell the hours leaving and entering apart.)
+        let first = self.center.load(Ordering::Relaxed) - 1;
+        if !(first..first + WINDOW).contains(&hour) {
+            return Err(AddError::Moved);
+        }
         let cell = &self.words[slot(hour)];
         let hour_tag = tag(hour);
         let mut current = cell.load(Ordering::Relaxed);
@@ -146,17 +154,13 @@ impl Counters {
         self.center.store(center, Ordering::Relaxed);
     }
 
-    /// The usage added since the previous take, as `(hour, micros)`, without taking it.
+    /// The sum of the hours' totals in the window (taken or not).
     #[cfg(test)]
-    pub(crate) fn untaken(&self, mut delta: impl FnMut(i64, u64)) {
-        let center = self.center.load(Ordering::Relaxed);
-        for (index, (cell, taken)) in self.words.iter().zip(&self.taken).enumerate() {
-            let total = cell.load(Ordering::SeqCst) & VALUE_MASK;
-            let prior = taken.load(Ordering::Relaxed);
-            if total > prior {
-                delta(label(index, center), total - prior);
-            }
-        }
+    pub(crate) fn held(&self) -> u64 {
+        self.words
+            .iter()
+            .map(|cell| cell.load(Ordering::SeqCst) & VALUE_MASK)
+            .sum()
     }
 
     /// Whether nothing is held: every total is zero, so the key can be forgotten.
@@ -224,21 +228,25 @@ mod tests {
         assert!(counters.is_empty());
     }
 
-    /// What a meter dropped before its checkpoint loses: only what grew since the last take.
+    /// Hours 1024 apart share a slot and a tag: only the one in the window is the ring's,
+    /// whichever way the window lies from it.
     #[test]
-    fn untaken_is_what_grew_since_the_last_take() {
-        let counters = Counters::new(100);
-        counters.add(100, 5).unwrap();
-        counters.add(101, 1).unwrap();
-        let mut untaken = Vec::new();
-        counters.untaken(|hour, micros| untaken.push((hour, micros)));
-        untaken.sort_unstable();
-        assert_eq!(untaken, [(100, 5), (101, 1)]);
-        assert_eq!(taken(&counters, 100), [(100, 5), (101, 1)]);
-        counters.add(100, 2).unwrap();
-        untaken.clear();
-        counters.untaken(|hour, micros| untaken.push((hour, micros)));
-        assert_eq!(untaken, [(100, 2)]);
+    fn an_hour_a_tags_cycle_away_is_not_the_windows() {
+        let center = 500_000;
+        let counters = Counters::new(center);
+        for hour in center - 1..=center + 2 {
+            for other in [hour - TAGS, hour + TAGS] {
+                assert_eq!((slot(other), tag(other)), (slot(hour), tag(hour)));
+                assert_eq!(counters.add(other, 1), Err(AddError::Moved), "{other}");
+            }
+            counters.add(hour, 1).unwrap();
+        }
+        assert_eq!(
+            taken(&counters, center),
+            (center - 1..=center + 2)
+                .map(|hour| (hour, 1))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
