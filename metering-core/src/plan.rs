@@ -534,3 +534,41 @@ fn merge_group(group: &[UsageRecord]) -> Result<UsageRecord, MergeError> {
     )
     .map_err(|_| MergeError::TotalTooLarge)
 }
+
+#[cfg(all(test, feature = "submit"))]
+mod tests {
+    use super::*;
+    use crate::{CustomerAwsAccountId, DimensionKey, ProductCode, Quantity, Timestamp};
+
+    /// A split never makes an empty request (the service refuses one, and it would count
+    /// against the account's quota): with nothing, or everything, on one side, the request
+    /// comes back whole.
+    #[test]
+    fn a_split_by_a_predicate_never_makes_an_empty_request() {
+        let now = Timestamp::parse_rfc3339("2026-11-26T12:00:00Z").unwrap();
+        let records = (0..3).map(|n| {
+            let customer = Customer::Account {
+                product: ProductCode::new("prod-a").unwrap(),
+                account: CustomerAwsAccountId::new(format!("{n:012}")).unwrap(),
+            };
+            let dimension = DimensionKey::new("api").unwrap();
+            UsageRecord::new(customer, dimension, now, Quantity::from(1_u16))
+        });
+        let request = || {
+            Planner::default()
+                .plan(records.clone(), now)
+                .requests
+                .remove(0)
+        };
+        let first = request().records()[0].clone();
+        for left in [|_: &UsageRecord| false, |_: &UsageRecord| true] {
+            let whole = request().split_by(left).unwrap_err();
+            assert_eq!(whole, request());
+        }
+        let (left, right) = request().split_by(|record| *record == first).unwrap();
+        assert_eq!(
+            (left.records(), right.records().len()),
+            ([first].as_slice(), 2)
+        );
+    }
+}

@@ -2,6 +2,8 @@
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 pub(crate) mod capture;
+#[cfg(feature = "submit")]
+pub(crate) mod service;
 
 use metering_core::{
     Customer, CustomerAwsAccountId, DimensionKey, LicenseArn, ProductCode, Quantity, Tag, TagKey,
