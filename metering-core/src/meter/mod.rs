@@ -349,15 +349,16 @@ impl Shared {
     }
 
     /// Takes every key's usage since the previous checkpoint, moving the windows to the
-    /// current hour (or, closing, to hours whose slots' tags no hour near the current one
-    /// shares, so that later adds are refused: an add racing with the close lands before
-    /// it, or misses the ring and meets the closed `Aside`).
+    /// current hour (or, closing, past every real hour, so that later adds are refused: an
+    /// add racing with the close lands before it, or misses the ring and meets the closed
+    /// `Aside`).
     fn take(&self, closing: bool) -> (u64, Vec<Delta>) {
-        let mut center = self.hour_now.load(Ordering::Relaxed);
-        if closing {
+        let center = if closing {
             self.refusing.fetch_or(CLOSED, Ordering::SeqCst);
-            center += slot::CLOSED_AHEAD;
-        }
+            i64::MAX / 4
+        } else {
+            self.hour_now.load(Ordering::Relaxed)
+        };
         // Before the scan: keys opened during it open with this window.
         let turned = self.center.fetch_max(center, Ordering::SeqCst) < center;
         let number = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;

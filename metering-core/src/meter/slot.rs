@@ -39,11 +39,6 @@ const TAGS: i64 = 1 << (64 - VALUE_BITS);
 
 const _: () = assert!(Quantity::MAX.micros() <= VALUE_MASK);
 
-/// How far past the current hour a closing meter moves its keys' windows: half the tags'
-/// cycle, so that no hour near the current one shares a tag with the hours they hold, and
-/// an add after the close misses the ring, in whatever hour it comes.
-pub(crate) const CLOSED_AHEAD: i64 = TAGS / 2;
-
 /// Why an add did not land in the ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AddError {
