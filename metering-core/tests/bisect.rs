@@ -246,3 +246,32 @@ async fn a_request_whose_bad_value_another_bisection_proved_is_sent_once_without
     sizes.sort_unstable();
     assert_eq!(sizes, [1, 11, 12, 13, 24, 25, 25], "{}", report.table());
 }
+
+/// When the bad value is most of a rejected request, the good records still land: the
+/// halves are the good value's records and the bad value's, never all of them on one side.
+#[tokio::test]
+async fn the_good_records_land_when_the_bad_value_is_most_of_the_request() {
+    let records: Vec<UsageRecord> = (0..4)
+        .map(|i| {
+            let dimension = if i == 0 { "api" } else { "unknown" };
+            record(
+                account("prod-a", &(1000 + i).to_string()),
+                dimension,
+                now(),
+                1,
+            )
+        })
+        .collect();
+    let service = Arc::new(FakeService::new(Script::default()));
+    let report = submitter(&service, fast_config(), ManualClock::new(now()))
+        .submit(records)
+        .await;
+    assert_eq!(
+        (report.summary().success, report.summary().quarantined),
+        (1, 3),
+        "{}",
+        report.table()
+    );
+    assert_eq!(service.billed_total(), 1_000_000);
+    assert_eq!(*service.requests.lock().unwrap(), [4, 1, 3]);
+}

@@ -115,7 +115,6 @@ impl Proven {
     pub(super) fn holds_for(&self, record: &UsageRecord) -> bool {
         let code = self.failure.code();
         match &self.suspect {
-            Suspect::Dimension { dimension, .. } if dimension != record.dimension() => false,
             Suspect::Customer(customer) => customer == record.customer(),
             suspect => Suspect::of(code, record).as_ref() == Some(suspect),
         }
