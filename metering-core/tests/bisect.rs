@@ -275,3 +275,28 @@ async fn the_good_records_land_when_the_bad_value_is_most_of_the_request() {
     assert_eq!(service.billed_total(), 1_000_000);
     assert_eq!(*service.requests.lock().unwrap(), [4, 1, 3]);
 }
+
+/// Each split sends left the fewest values that hold half the records, so a bisection
+/// takes about two requests per halving: 2 "api", 2 "gb" and 1 "unknown" go as the 2 "api"
+/// (billed) and the other 3 (rejected), then the 2 "gb" (billed) and the "unknown" alone.
+#[tokio::test]
+async fn a_split_sends_the_fewest_values_holding_half_the_records_first() {
+    let records: Vec<UsageRecord> = ["api", "gb", "unknown", "api", "gb"]
+        .iter()
+        .enumerate()
+        .map(|(i, dimension)| {
+            record(
+                account("prod-a", &(1000 + i).to_string()),
+                dimension,
+                now(),
+                1,
+            )
+        })
+        .collect();
+    let service = Arc::new(FakeService::new(Script::default()));
+    let report = submitter(&service, fast_config(), ManualClock::new(now()))
+        .submit(records)
+        .await;
+    assert_eq!(report.summary().success, 4, "{}", report.table());
+    assert_eq!(*service.requests.lock().unwrap(), [5, 2, 3, 2, 1]);
+}

@@ -159,6 +159,35 @@ mod tests {
             RateLimit::shared("us-east-1 test-a", None).requests_per_second(),
             None
         );
+        // A budget no one holds leaves the registry at its next insertion; one held stays.
+        let registered = |key: &str| {
+            let shared = SHARED.lock().unwrap();
+            shared
+                .as_ref()
+                .is_some_and(|shared| shared.contains_key(key))
+        };
+        drop(RateLimit::shared("us-east-1 test-b", Some(10.0)));
+        assert!(registered("us-east-1 test-b @10/s"));
+        let held = RateLimit::shared("us-east-1 test-c", Some(10.0));
+        assert!(!registered("us-east-1 test-b @10/s"));
+        drop(RateLimit::shared("us-east-1 test-d", Some(10.0)));
+        assert!(registered("us-east-1 test-c @10/s"));
+        drop(held);
+    }
+
+    /// A positive, finite rate is a budget; anything else lifts the limit.
+    #[test]
+    fn rates_that_are_not_positive_numbers_lift_the_limit() {
+        assert_eq!(RateLimit::new(Some(2.5)).requests_per_second(), Some(2.5));
+        for rate in [
+            None,
+            Some(0.0),
+            Some(-1.0),
+            Some(f64::NAN),
+            Some(f64::INFINITY),
+        ] {
+            assert_eq!(RateLimit::new(rate).requests_per_second(), None, "{rate:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]
