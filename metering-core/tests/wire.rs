@@ -405,7 +405,12 @@ fn a_wrong_json_type_names_the_field_and_the_rule() {
         (
             "Quantity",
             json!(1.5),
-            "UsageRecords[0].Quantity: must be an integer",
+            r#"UsageRecords[0].Quantity: must be an integer (value: "1.5")"#,
+        ),
+        (
+            "Quantity",
+            json!(u64::MAX),
+            r#"UsageRecords[0].Quantity: must be an integer 0..=2147483647 (send a larger quantity as QuantityAsDecimal) (value: "18446744073709551615")"#,
         ),
         (
             "QuantityAsDecimal",

@@ -289,12 +289,14 @@ fn text(value: Option<Value>, field: &'static str) -> Result<Option<String>, Val
     }
 }
 
-/// An integer member; integers beyond `i64` saturate, as they break the range rule anyway.
+/// An integer quantity member (an integer beyond `i64` breaks its range, shown as given).
 fn integer(value: Option<Value>, field: &'static str) -> Result<Option<i64>, ValidationError> {
     match value {
         None => Ok(None),
         Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
-        Some(Value::Number(n)) if n.is_u64() => Ok(Some(i64::MAX)),
+        Some(Value::Number(n)) if n.is_u64() => {
+            Err(ValidationError::new(field, Rule::IntegerQuantity, n))
+        }
         Some(other) => Err(wrong_type(field, "an integer", other)),
     }
 }
