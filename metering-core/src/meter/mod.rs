@@ -110,14 +110,12 @@ fn hour_start(hour: i64) -> Timestamp {
 
 /// [`Shared::refusing`]: the ledger fails and uncommitted usage is at its bound.
 const BACKLOGGED: u8 = 1;
-/// [`Shared::refusing`]: the final checkpoint was taken (a shutdown, or a dropped meter).
+/// [`Shared::refusing`]: the final checkpoint is taken (a shutdown, or a dropped meter).
 const CLOSED: u8 = 2;
 
 /// What the writer takes besides the keys' rings, under one lock.
 #[derive(Default)]
 struct Aside {
-    /// Set once the final checkpoint was taken: later usage is refused.
-    closed: bool,
     /// Usage that did not fit its key's ring (an hour outside the window): kept by hour.
     usage: FxHashMap<(Arc<UsageKey>, i64), u64>,
     /// The pairs registered for a record every hour ([`Meter::register`]), each with the
@@ -311,7 +309,9 @@ impl Shared {
             }
             Err(AddError::Moved) => {}
         }
-        if aside.closed {
+        // An add that passed the check in `add` before the close, and comes after the final
+        // checkpoint took what is aside.
+        if self.refusing.load(Ordering::SeqCst) & CLOSED != 0 {
             return Err(MeterError::Closed);
         }
         let key = &entry.key;
@@ -376,7 +376,6 @@ impl Shared {
                 let sealed = hour_number(self.config.seal_until(self.now()));
                 aside.marks.forget_sealed(sealed);
             }
-            aside.closed |= closing;
             std::mem::take(&mut aside.usage)
         };
         deltas.extend(
