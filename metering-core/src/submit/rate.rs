@@ -96,8 +96,8 @@ mod tests {
     use crate::PlannedRequest;
     use crate::submit::{Failure, Response, SubmitConfig, Submitter, Transport};
 
-    /// A transport that names its quota, or not; it is never asked to send.
-    struct Quota(Option<&'static str>);
+    /// A transport that names its quota; it is never asked to send.
+    struct Quota(&'static str);
 
     impl Transport for Quota {
         async fn send(&self, _: &PlannedRequest) -> Result<Response, Failure> {
@@ -105,7 +105,16 @@ mod tests {
         }
 
         fn quota_key(&self) -> Option<String> {
-            self.0.map(str::to_owned)
+            Some(self.0.to_owned())
+        }
+    }
+
+    /// A transport that says nothing of its quota (the trait's default).
+    struct Unnamed;
+
+    impl Transport for Unnamed {
+        async fn send(&self, _: &PlannedRequest) -> Result<Response, Failure> {
+            unreachable!("nothing is sent")
         }
     }
 
@@ -115,13 +124,10 @@ mod tests {
     #[test]
     fn submitters_share_the_budget_of_their_transports_quota() {
         let shared = |a: &RateLimit, b: &RateLimit| Arc::ptr_eq(&a.0, &b.0);
-        let keyed = Submitter::new(Quota(Some("us-east-1 quota-test")));
-        let through_arc = Submitter::new(Arc::new(Quota(Some("us-east-1 quota-test"))));
-        let elsewhere = Submitter::new(Quota(Some("eu-west-1 quota-test")));
-        let (unkeyed, unkeyed_arc) = (
-            Submitter::new(Quota(None)),
-            Submitter::new(Arc::new(Quota(None))),
-        );
+        let keyed = Submitter::new(Quota("us-east-1 quota-test"));
+        let through_arc = Submitter::new(Arc::new(Quota("us-east-1 quota-test")));
+        let elsewhere = Submitter::new(Quota("eu-west-1 quota-test"));
+        let (unkeyed, unkeyed_arc) = (Submitter::new(Unnamed), Submitter::new(Arc::new(Unnamed)));
         assert!(shared(keyed.rate_limit(), through_arc.rate_limit()));
         assert!(!shared(keyed.rate_limit(), elsewhere.rate_limit()));
         assert!(!shared(unkeyed.rate_limit(), unkeyed_arc.rate_limit()));
@@ -129,7 +135,7 @@ mod tests {
         // A budget in the configuration is the one used, whatever the transport's quota.
         let own = RateLimit::new(Some(2.0));
         let given = Submitter::with_config(
-            Quota(Some("us-east-1 quota-test")),
+            Quota("us-east-1 quota-test"),
             SubmitConfig::default().with_rate_limit(own.clone()),
         );
         assert!(shared(given.rate_limit(), &own));
