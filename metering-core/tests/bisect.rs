@@ -4,24 +4,36 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::service::{FakeService, Script, fast_config, now, rejection, requests_for, submitter};
+use common::service::{Script, fast_config, now, rejection, submit_to_new_service};
 use common::{account, allocated, licensed, record, tags};
 use metering_core::submit::{ErrorCode, Failure};
-use metering_core::{ManualClock, Outcome, Quantity, QuarantineReason, Tags, UsageRecord};
+use metering_core::{Outcome, Quantity, QuarantineReason, Tags, UsageRecord};
+
+/// A record of 1 for each dimension, each of its own customer of "prod-a", at `now()`.
+fn one_record_each<'a>(dimensions: impl IntoIterator<Item = &'a str>) -> Vec<UsageRecord> {
+    dimensions
+        .into_iter()
+        .enumerate()
+        .map(|(i, dimension)| {
+            record(
+                account("prod-a", &(1000 + i).to_string()),
+                dimension,
+                now(),
+                1,
+            )
+        })
+        .collect()
+}
 
 #[tokio::test]
 async fn a_rejected_request_is_bisected_and_the_good_records_land() {
-    let service = Arc::new(FakeService::new(Script::default()));
     let mut records: Vec<_> = (0..24)
         .map(|i| record(account("prod-a", &format!("{}", 100 + i)), "api", now(), 2))
         .collect();
     records.insert(13, record(account("prod-a", "7"), "unknown", now(), 5));
-    let report = submitter(&service, fast_config(), ManualClock::new(now()))
-        .submit(records)
-        .await;
+    let (service, report) = submit_to_new_service(Script::default(), fast_config(), records).await;
     assert_eq!(report.summary().success, 24);
     let rejected: Vec<_> = report
         .outcomes
@@ -57,11 +69,11 @@ async fn a_dimension_proven_bad_keeps_its_other_records_back_unsent() {
             })
             .collect()
     };
-    let (clean, _) = requests_for(Script::default(), records("seats")).await;
-    let service = Arc::new(FakeService::new(Script::default()));
-    let report = submitter(&service, fast_config(), ManualClock::new(now()))
-        .submit(records("unknown"))
-        .await;
+    let (clean, _) =
+        submit_to_new_service(Script::default(), fast_config(), records("seats")).await;
+    let clean = clean.requests.lock().unwrap().len();
+    let (service, report) =
+        submit_to_new_service(Script::default(), fast_config(), records("unknown")).await;
     let sent = service.requests.lock().unwrap().len();
     assert!(
         sent <= clean + 20,
@@ -123,7 +135,7 @@ async fn a_customer_or_licence_proven_bad_is_kept_back_but_a_bad_timestamp_blame
         records.push(record(account("prod-a", "777"), "api", hour(h), 10 + h));
         records.push(record(account("prod-a", "888"), "api", hour(h), 1));
     }
-    let (_, report) = requests_for(script, records).await;
+    let (_, report) = submit_to_new_service(script, fast_config(), records).await;
     let mut unsent = Vec::new();
     for entry in &report.outcomes {
         let account = entry.record.customer().account().unwrap().as_str();
@@ -178,7 +190,7 @@ async fn tags_proven_bad_keep_back_records_tagged_alike_only() {
             allocated(customer, "api", now(), &[(2, tags)])
         })
         .collect();
-    let (_, report) = requests_for(script, records).await;
+    let (_, report) = submit_to_new_service(script, fast_config(), records).await;
     let mut unsent = 0;
     for (i, entry) in report.outcomes.iter().enumerate() {
         assert_eq!(entry.inputs, [i]);
@@ -213,28 +225,16 @@ async fn tags_proven_bad_keep_back_records_tagged_alike_only() {
 /// without it: 7 requests in all, and every good record billed.
 #[tokio::test]
 async fn a_request_whose_bad_value_another_bisection_proved_is_sent_once_without_it() {
-    let records: Vec<UsageRecord> = (0..50)
-        .map(|i| {
-            // Two requests alike: records 0..25 and 25..50, the fourth of each "unknown".
-            let dimension = match i % 25 {
-                3 => "unknown",
-                n => ["api", "gb"][n % 2],
-            };
-            record(
-                account("prod-a", &(1000 + i).to_string()),
-                dimension,
-                now(),
-                1,
-            )
-        })
-        .collect();
-    let service = Arc::new(FakeService::new(Script::default()));
-    let report = submitter(
-        &service,
+    // Two requests alike: records 0..25 and 25..50, the fourth of each "unknown".
+    let dimensions = (0..50).map(|i| match i % 25 {
+        3 => "unknown",
+        n => ["api", "gb"][n % 2],
+    });
+    let (service, report) = submit_to_new_service(
+        Script::default(),
         fast_config().with_concurrency(2),
-        ManualClock::new(now()),
+        one_record_each(dimensions),
     )
-    .submit(records)
     .await;
     assert_eq!(report.summary().quarantined, 2);
     assert_eq!(report.summary().success, 48);
@@ -251,21 +251,13 @@ async fn a_request_whose_bad_value_another_bisection_proved_is_sent_once_without
 /// halves are the good value's records and the bad value's, never all of them on one side.
 #[tokio::test]
 async fn the_good_records_land_when_the_bad_value_is_most_of_the_request() {
-    let records: Vec<UsageRecord> = (0..4)
-        .map(|i| {
-            let dimension = if i == 0 { "api" } else { "unknown" };
-            record(
-                account("prod-a", &(1000 + i).to_string()),
-                dimension,
-                now(),
-                1,
-            )
-        })
-        .collect();
-    let service = Arc::new(FakeService::new(Script::default()));
-    let report = submitter(&service, fast_config(), ManualClock::new(now()))
-        .submit(records)
-        .await;
+    let dimensions = ["api", "unknown", "unknown", "unknown"];
+    let (service, report) = submit_to_new_service(
+        Script::default(),
+        fast_config(),
+        one_record_each(dimensions),
+    )
+    .await;
     assert_eq!(
         (report.summary().success, report.summary().quarantined),
         (1, 3),
@@ -281,22 +273,13 @@ async fn the_good_records_land_when_the_bad_value_is_most_of_the_request() {
 /// (billed) and the other 3 (rejected), then the 2 "gb" (billed) and the "unknown" alone.
 #[tokio::test]
 async fn a_split_sends_the_fewest_values_holding_half_the_records_first() {
-    let records: Vec<UsageRecord> = ["api", "gb", "unknown", "api", "gb"]
-        .iter()
-        .enumerate()
-        .map(|(i, dimension)| {
-            record(
-                account("prod-a", &(1000 + i).to_string()),
-                dimension,
-                now(),
-                1,
-            )
-        })
-        .collect();
-    let service = Arc::new(FakeService::new(Script::default()));
-    let report = submitter(&service, fast_config(), ManualClock::new(now()))
-        .submit(records)
-        .await;
+    let dimensions = ["api", "gb", "unknown", "api", "gb"];
+    let (service, report) = submit_to_new_service(
+        Script::default(),
+        fast_config(),
+        one_record_each(dimensions),
+    )
+    .await;
     assert_eq!(report.summary().success, 4, "{}", report.table());
     assert_eq!(*service.requests.lock().unwrap(), [5, 2, 3, 2, 1]);
 }

@@ -194,24 +194,11 @@ pub(super) fn uncommitted(shared: &Shared) -> Vec<Delta> {
 }
 
 /// Closes the meter without committing (it is dropped): the final checkpoint is taken, so
-/// that later adds are refused, and what it holds is handed back with the usage in
-/// checkpoints not committed, all of it lost.
+/// that later adds are refused, and the usage of every checkpoint not committed is handed
+/// back, all of it lost (a registered pair's zero is no loss).
 pub(super) fn close(shared: &Shared) -> Vec<Delta> {
-    // Locked throughout: a writer still running (an aborted task may be mid-poll on another
-    // thread) takes no checkpoint meanwhile.
-    let pending = shared
-        .pending
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
-    let (_, taken) = shared.take(true);
-    pending
-        .iter()
-        .flat_map(|checkpoint| checkpoint.deltas.iter().cloned())
-        // A registered pair's zero is no loss.
-        .chain(
-            taken
-                .into_iter()
-                .filter(|delta| delta.quantity > Quantity::ZERO),
-        )
-        .collect()
+    checkpoint(shared, true);
+    let mut lost = uncommitted(shared);
+    lost.retain(|delta| delta.quantity > Quantity::ZERO);
+    lost
 }

@@ -190,15 +190,16 @@ pub(crate) fn rejection(outcome: &Outcome) -> Option<&Failure> {
     }
 }
 
-/// Requests sent, and the report, for `records` submitted to a fresh service.
-pub(crate) async fn requests_for(
+/// `records` submitted with `config` to a fresh service failing as `script`: the service
+/// (the requests it got, what it billed) and the report.
+pub(crate) async fn submit_to_new_service(
     script: Script,
+    config: SubmitConfig,
     records: Vec<UsageRecord>,
-) -> (usize, metering_core::Report) {
+) -> (Arc<FakeService>, metering_core::Report) {
     let service = Arc::new(FakeService::new(script));
-    let report = submitter(&service, fast_config(), ManualClock::new(now()))
+    let report = submitter(&service, config, ManualClock::new(now()))
         .submit(records)
         .await;
-    let sent = service.requests.lock().unwrap().len();
-    (sent, report)
+    (service, report)
 }
