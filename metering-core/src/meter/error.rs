@@ -1,7 +1,10 @@
-//! What recording and running a Meter can fail with.
+//! What recording and running a Meter can fail with, and the messages of refused adds.
 
-use crate::ledger::{Delta, LedgerError};
-use crate::{Quantity, Timestamp, ValidationError};
+use super::accounts::{Conflict, Way};
+use super::hour::hour_start;
+use super::table::Entry;
+use crate::ledger::{Delta, LedgerError, UsageKey};
+use crate::{Customer, Quantity, Timestamp, ValidationError};
 
 /// A Meter refused usage, or could not run.
 ///
@@ -104,4 +107,47 @@ pub enum MeterError {
         /// The last commit error.
         last_error: String,
     },
+}
+
+/// An add refused: `entry`'s account was recorded the other way in `hour`.
+pub(super) fn two_ways(entry: &Entry, hour: i64, conflict: Conflict) -> MeterError {
+    MeterError::BilledTwoWays {
+        customer: entry.key.customer().to_string(),
+        hour: hour_start(hour),
+        recorded: match conflict.recorded {
+            Way::Product => "under a product code",
+            Way::License => "under a licence",
+        },
+    }
+}
+
+/// An add refused: `quantity` would take `key`'s `hour` past the maximum from `total`.
+pub(super) fn overflow(key: &UsageKey, hour: i64, total: u64, quantity: Quantity) -> MeterError {
+    MeterError::Overflow {
+        key: describe(key),
+        hour: hour_start(hour),
+        total: Quantity::from_micros(total).unwrap_or(Quantity::MAX),
+        quantity,
+    }
+}
+
+/// A key for a person: `customer / dimension [tags]`.
+pub(super) fn describe(key: &UsageKey) -> String {
+    let customer = match key.customer() {
+        Customer::Legacy {
+            product,
+            identifier,
+        } => format!("{product}/{identifier}"),
+        Customer::Account { product, account } => format!("{product}/{account}"),
+        Customer::Licensed { account, license } => format!("{license}/{account}"),
+    };
+    let tags = key.tags().map_or_else(String::new, |tags| {
+        let tags: Vec<String> = tags
+            .as_slice()
+            .iter()
+            .map(|tag| format!("{}={}", tag.key, tag.value))
+            .collect();
+        format!(" [{}]", tags.join(", "))
+    });
+    format!("{customer} {}{tags}", key.dimension())
 }

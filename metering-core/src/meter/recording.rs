@@ -5,9 +5,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::MeterError;
 use super::accounts::Way;
+use super::shared::Shared;
 use super::table::{Entry, KeyRef, Opening};
-use super::{MeterError, Shared};
 use crate::ledger::UsageKey;
 use crate::{Customer, Quantity, Tags, Timestamp, UsageTags};
 

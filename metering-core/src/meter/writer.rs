@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{BACKLOGGED, MeterError, Shared};
+use super::MeterError;
+use super::shared::{BACKLOGGED, Shared};
 use crate::Quantity;
 use crate::ledger::{Checkpoint, Delta, Ledger, LedgerError, LedgerStatus};
 

@@ -5,13 +5,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::error::describe;
+use super::hour::{hour_number, micros};
+use super::slot::AddError;
 use super::*;
 use crate::ledger::{
-    Claim, CommitReport, HourStatus, LedgerError, RecordId, RecordState, SealReport, SetAside,
-    SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord,
+    Checkpoint, Claim, CommitReport, HourStatus, Ledger, LedgerError, RecordId, RecordState,
+    SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord,
 };
 use crate::{
-    CustomerAwsAccountId, ManualClock, ProductCode, Tag, TagKey, TagValue, Tags, UsageTags,
+    CustomerAwsAccountId, ManualClock, ProductCode, Tag, TagKey, TagValue, Tags, Timestamp,
+    UsageTags,
 };
 
 mod recording;

@@ -1,0 +1,103 @@
+//! Building a [`Meter`]: its ledger, configuration and submitter, then its writer started.
+
+use std::sync::Arc;
+
+use super::closing::Writer;
+use super::shared::Shared;
+use super::{Meter, MeterConfig, MeterError, sender, writer};
+use crate::ledger::Ledger;
+use crate::submit::{Submitter, Transport};
+
+/// Builds a [`Meter`]: give it a ledger, and optionally a configuration and a submitter.
+#[must_use]
+pub struct MeterBuilder<L = ()> {
+    config: MeterConfig,
+    ledger: L,
+    sender: Option<sender::MakeFlusher>,
+}
+
+impl<L: std::fmt::Debug> std::fmt::Debug for MeterBuilder<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeterBuilder")
+            .field("config", &self.config)
+            .field("ledger", &self.ledger)
+            .field("sends", &self.sender.is_some())
+            .finish()
+    }
+}
+
+impl Meter {
+    /// A builder with the default configuration and no ledger yet.
+    pub fn builder() -> MeterBuilder {
+        MeterBuilder {
+            config: MeterConfig::default(),
+            ledger: (),
+            sender: None,
+        }
+    }
+
+    /// A builder on the `SQLite` ledger file at `path` (created if missing): the embedded
+    /// default. Give it a submitter to send what it seals.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or migrated.
+    #[cfg(feature = "sqlite")]
+    pub fn open(
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<MeterBuilder<Arc<crate::ledger::SqliteLedger>>, MeterError> {
+        Ok(Self::builder().ledger(crate::ledger::SqliteLedger::open(path)?))
+    }
+}
+
+impl<L> MeterBuilder<L> {
+    /// The configuration.
+    pub fn config(mut self, config: MeterConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The ledger the meter commits to (a submitter given before is dropped: give it after).
+    pub fn ledger<N: Ledger>(self, ledger: N) -> MeterBuilder<Arc<N>> {
+        MeterBuilder {
+            config: self.config,
+            ledger: Arc::new(ledger),
+            sender: None,
+        }
+    }
+}
+
+impl<L: Ledger> MeterBuilder<Arc<L>> {
+    /// Sends what the ledger seals through `submitter`: the meter then seals closed hours
+    /// and claims, sends and settles their records every flush interval, in the background.
+    /// Without one, the meter only records and commits (another process may send).
+    pub fn submitter<T: Transport>(mut self, submitter: Submitter<T>) -> Self {
+        self.sender = Some(sender::make(self.ledger.clone(), submitter));
+        self
+    }
+}
+
+impl<L: Ledger> MeterBuilder<Arc<L>> {
+    /// The meter, its writer started.
+    ///
+    /// # Errors
+    /// [`MeterError::Config`] for a configuration that cannot work;
+    /// [`MeterError::NoRuntime`] outside a Tokio runtime.
+    pub fn build(self) -> Result<Meter, MeterError> {
+        self.config.validate()?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| MeterError::NoRuntime)?;
+        let shared = Arc::new(Shared::new(self.config));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = runtime.spawn(writer::run(shared.clone(), self.ledger.clone(), stopped));
+        let sender = self.sender.map(|make| {
+            let mut sender = make(shared.config.clone());
+            sender.start(&runtime);
+            sender
+        });
+        Ok(Meter {
+            shared,
+            ledger: self.ledger,
+            writer: Some(Writer { stop, task }),
+            sender,
+        })
+    }
+}
