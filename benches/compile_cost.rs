@@ -143,7 +143,7 @@ fn write_workspace(dir: &Path) {
             "ours/Cargo.toml".to_owned(),
             format!(
                 "[package]\nname = \"ours\"\nedition = \"2024\"\n\n[dependencies]\n\
-                 metering = {{ path = {:?} }}\n",
+                 marketplace-metering = {{ path = {:?} }}\n",
                 metering.display().to_string()
             ),
         ),
@@ -197,12 +197,12 @@ fn tag_structs(derive: &str, value_derive: &str) -> String {
 
 fn ours_source(run: usize) -> String {
     format!(
-        "//! run {run}\n#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, metering::Dimension)]\n\
+        "//! run {run}\n#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, marketplace_metering::Dimension)]\n\
          #[metering(rename_all = \"snake_case\")]\npub enum Usage {{\n{}}}\n{}",
         variants(),
         tag_structs(
-            "#[derive(metering::UsageTags)]",
-            "#[derive(metering::ToTagValue)]"
+            "#[derive(marketplace_metering::UsageTags)]",
+            "#[derive(marketplace_metering::ToTagValue)]"
         ),
     )
 }

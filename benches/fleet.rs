@@ -20,9 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use metering::ledger::{Flusher, PostgresLedger};
-use metering::submit::Submitter;
-use metering::{
+use marketplace_metering::ledger::{Flusher, PostgresLedger};
+use marketplace_metering::submit::Submitter;
+use marketplace_metering::{
     AwsTransport, Customer, CustomerAwsAccountId, Dimension, DimensionKey, Meter, MeterConfig,
     ProductCode, Quantity, Timestamp, UsageRecord,
 };

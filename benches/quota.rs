@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use metering::{AwsTransport, Submitter, aws_sdk};
+use marketplace_metering::{AwsTransport, Submitter, aws_sdk};
 use metering_emulator::{Emulator, Quota};
 
 const RECORDS: usize = 10_000;
@@ -22,7 +22,8 @@ async fn main() {
     }
     let records = common::records(RECORDS);
     let requests =
-        u32::try_from(RECORDS.div_ceil(metering::limits::MAX_RECORDS_PER_REQUEST)).unwrap();
+        u32::try_from(RECORDS.div_ceil(marketplace_metering::limits::MAX_RECORDS_PER_REQUEST))
+            .unwrap();
     let quota_bound = Duration::from_secs_f64(f64::from(requests) / Quota::SERVICE.per_second);
     let start = || Emulator::builder().quota(Some(Quota::SERVICE)).start();
 

@@ -13,7 +13,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use metering::{AwsTransport, SubmitConfig, Submitter, aws_sdk};
+use marketplace_metering::{AwsTransport, SubmitConfig, Submitter, aws_sdk};
 use metering_emulator::Emulator;
 use tokio::runtime::Runtime;
 

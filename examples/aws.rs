@@ -12,7 +12,7 @@
 //! It sends one record of zero usage for the current hour, which bills nothing: AWS's own
 //! guidance is to send a record every hour for every customer and dimension.
 
-use metering::{
+use marketplace_metering::{
     AwsTransport, Customer, CustomerAwsAccountId, Dimension, ProductCode, Quantity, Submitter,
     Timestamp,
 };

@@ -11,9 +11,9 @@
 
 use std::time::Duration;
 
-use metering::aws_sdk::config::{Credentials, Region};
-use metering::ledger::{Flusher, PostgresLedger};
-use metering::{
+use marketplace_metering::aws_sdk::config::{Credentials, Region};
+use marketplace_metering::ledger::{Flusher, PostgresLedger};
+use marketplace_metering::{
     AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
     ProductCode, Quantity, Submitter, Timestamp, aws_sdk,
 };

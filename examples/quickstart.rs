@@ -12,9 +12,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metering::aws_sdk::config::{Credentials, Region};
-use metering::ledger::{Flusher, Ledger, SqliteLedger};
-use metering::{
+use marketplace_metering::aws_sdk::config::{Credentials, Region};
+use marketplace_metering::ledger::{Flusher, Ledger, SqliteLedger};
+use marketplace_metering::{
     AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
     ProductCode, Quantity, SubmitConfig, Submitter, Timestamp, ToTagValue, UsageTags, aws_sdk,
 };
@@ -44,7 +44,7 @@ enum Env {
     Staging,
 }
 
-fn customer(account: &str) -> Result<Customer, metering::ValidationError> {
+fn customer(account: &str) -> Result<Customer, marketplace_metering::ValidationError> {
     Ok(Customer::Account {
         product: ProductCode::new("prod-example123")?,
         account: CustomerAwsAccountId::new(account.to_owned())?,

@@ -22,14 +22,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use metering::aws_sdk::config::{Credentials, Region};
-use metering::ledger::{
+use marketplace_metering::aws_sdk::config::{Credentials, Region};
+use marketplace_metering::ledger::{
     Checkpoint, Claim, CommitReport, Flusher, HourStatus, Ledger, LedgerError, LedgerStatus,
     RecordId, RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport,
     Settlement, SqliteLedger, StoredRecord,
 };
-use metering::submit::{Response, Transport};
-use metering::{
+use marketplace_metering::submit::{Response, Transport};
+use marketplace_metering::{
     AwsTransport, Clock, Customer, CustomerAwsAccountId, Dimension, Failure, Meter, MeterConfig,
     PlannedRequest, ProductCode, Quantity, SubmitConfig, Submitter, Tags, Timestamp, UsageTags,
     aws_sdk,

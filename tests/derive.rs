@@ -1,7 +1,7 @@
 //! The derives at work: keys, rename rules, tags, the record builder, and use from crates
-//! that shadow the prelude or re-export `metering` under another name.
+//! that shadow the prelude or re-export `marketplace_metering` under another name.
 
-use metering::{
+use marketplace_metering::{
     Customer, CustomerAwsAccountId, Dimension, LicenseArn, ProductCode, Quantity, RecordBuilder,
     Tags, Timestamp, ToTagValue, UsageTags,
 };
@@ -36,7 +36,7 @@ struct CostTags {
 struct ManyTags<'a> {
     cost_center: &'a str,
     r#type: Env,
-    region_name: metering::TagValue,
+    region_name: marketplace_metering::TagValue,
     a: Env,
     b: String,
 }
@@ -155,7 +155,7 @@ fn five_tags_with_borrowed_and_raw_fields() {
     let tags = ManyTags {
         cost_center: "cc-42",
         r#type: Env::Prod,
-        region_name: metering::TagValue::new("eu-west-1").unwrap(),
+        region_name: marketplace_metering::TagValue::new("eu-west-1").unwrap(),
         a: Env::Dev,
         b: "b".into(),
     }
@@ -386,17 +386,17 @@ mod shadowed_prelude {
     mod core {}
     mod std {}
 
-    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, metering::Dimension)]
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, marketplace_metering::Dimension)]
     pub(crate) enum Usage {
         Calls,
     }
 
-    #[derive(metering::ToTagValue)]
+    #[derive(marketplace_metering::ToTagValue)]
     pub(crate) enum Env {
         Prod,
     }
 
-    #[derive(metering::UsageTags)]
+    #[derive(marketplace_metering::UsageTags)]
     pub(crate) struct Tags {
         pub env: Env,
     }
@@ -414,7 +414,7 @@ fn derives_work_beside_shadowed_prelude_names() {
 /// A crate that re-exports `metering` under another name and points the derives at it.
 mod reexporter {
     pub(crate) mod my_metering {
-        pub(crate) use metering::*;
+        pub(crate) use marketplace_metering::*;
     }
 }
 
@@ -454,21 +454,21 @@ fn crate_attribute_for_reexporters() {
 /// warned (under `deny(warnings)` a warning would not compile).
 #[deny(warnings)]
 mod deprecated_items {
-    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, metering::Dimension)]
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, marketplace_metering::Dimension)]
     pub(super) enum Usage {
         Calls,
         #[deprecated = "billed as Calls since 2026"]
         LegacyCalls,
     }
 
-    #[derive(metering::ToTagValue)]
+    #[derive(marketplace_metering::ToTagValue)]
     pub(super) enum Env {
         Prod,
         #[deprecated]
         Qa,
     }
 
-    #[derive(metering::UsageTags)]
+    #[derive(marketplace_metering::UsageTags)]
     pub(super) struct Tags {
         pub(super) env: Env,
         #[deprecated = "use env"]
@@ -476,7 +476,7 @@ mod deprecated_items {
     }
 
     #[deprecated]
-    #[derive(metering::UsageTags)]
+    #[derive(marketplace_metering::UsageTags)]
     pub(super) struct OldTags {
         pub(super) team: String,
     }

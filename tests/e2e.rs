@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::error::Error as _;
 use std::time::Duration;
 
-use metering::{
+use marketplace_metering::{
     AwsTransport, Customer, CustomerAwsAccountId, DimensionKey, ErrorCode, Outcome, Planner,
     ProductCode, Quantity, QuarantineReason, SubmitConfig, Submitter, TimeViolation, Timestamp,
     UsageRecord, aws_sdk,

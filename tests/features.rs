@@ -1,5 +1,5 @@
 //! The facade's features: every feature of `metering-core` can be turned on through
-//! `metering` under the same name, and each is documented (the crate docs' feature table is
+//! `marketplace-metering` under the same name, and each is documented (the crate docs' feature table is
 //! made from those comments).
 
 use std::collections::BTreeMap;
@@ -30,7 +30,7 @@ fn features() -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
 #[test]
 fn every_runtime_feature_is_the_facades_too() {
     let packages = features();
-    let facade = &packages["metering"];
+    let facade = &packages["marketplace-metering"];
     let core = &packages["metering-core"];
     assert!(core.contains_key("submit") && core.contains_key("aws"));
     for name in core.keys() {
@@ -39,7 +39,7 @@ fn every_runtime_feature_is_the_facades_too() {
             facade
                 .get(name)
                 .is_some_and(|enables| enables.contains(&forwarded)),
-            "`metering` has no feature `{name}` enabling `{forwarded}`: {facade:?}"
+            "`marketplace-metering` has no feature `{name}` enabling `{forwarded}`: {facade:?}"
         );
     }
 }

@@ -12,9 +12,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use metering::aws_sdk::config::{Credentials, Region};
-use metering::ledger::{Flusher, Ledger, PostgresLedger, RecordState};
-use metering::{
+use marketplace_metering::aws_sdk::config::{Credentials, Region};
+use marketplace_metering::ledger::{Flusher, Ledger, PostgresLedger, RecordState};
+use marketplace_metering::{
     AwsTransport, Clock, Customer, CustomerAwsAccountId, Dimension, Meter, MeterConfig,
     ProductCode, Quantity, SubmitConfig, Submitter, Tag, TagKey, TagValue, Tags, Timestamp,
     aws_sdk,

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use metering::aws_sdk::config::{Credentials, Region};
-use metering::ledger::{Flusher, Ledger, SqliteLedger};
-use metering::submit::{SubmitConfig, Submitter};
-use metering::{
+use marketplace_metering::aws_sdk::config::{Credentials, Region};
+use marketplace_metering::ledger::{Flusher, Ledger, SqliteLedger};
+use marketplace_metering::submit::{SubmitConfig, Submitter};
+use marketplace_metering::{
     AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
     ProductCode, Quantity, Timestamp, UsageTags, aws_sdk,
 };

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use metering::{
+use marketplace_metering::{
     Customer, CustomerAwsAccountId, DimensionKey, Planner, ProductCode, Quantity, Timestamp,
     UsageRecord, aws_sdk,
 };

@@ -1,5 +1,5 @@
 //! The `metering` command line: validate, plan and submit AWS Marketplace usage files, run
-//! the emulator, inspect the Meter's ledger. Every rule it applies is the `metering`
+//! the emulator, inspect the Meter's ledger. Every rule it applies is the `marketplace-metering`
 //! library's.
 //!
 //! The binary calls [`main`]; [`validate`] runs `metering validate` in this process, writing

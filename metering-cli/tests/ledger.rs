@@ -10,10 +10,10 @@ mod common;
 use std::sync::Arc;
 
 use common::{Files, json_lines, metering};
-use metering::aws_sdk::config::{Credentials, Region};
-use metering::ledger::{FlushReport, Flusher, Ledger, RecordState, StoredRecord};
-use metering::submit::{SubmitConfig, Submitter};
-use metering::{
+use marketplace_metering::aws_sdk::config::{Credentials, Region};
+use marketplace_metering::ledger::{FlushReport, Flusher, Ledger, RecordState, StoredRecord};
+use marketplace_metering::submit::{SubmitConfig, Submitter};
+use marketplace_metering::{
     AwsTransport, Customer, CustomerAwsAccountId, Dimension, LicenseArn, ManualClock, Meter,
     MeterConfig, ProductCode, Quantity, Timestamp, aws_sdk,
 };
@@ -219,7 +219,7 @@ async fn inspect_requeue_and_send<L: Ledger>(
     export_json_lines(store, &ids);
     requeue(store, &ids);
     let state = ledger
-        .record(metering::ledger::RecordId(ids.storage))
+        .record(marketplace_metering::ledger::RecordId(ids.storage))
         .await
         .unwrap()
         .unwrap()
@@ -520,7 +520,7 @@ async fn sqlite_ledger_inspected_requeued_and_sent() {
     let files = Files::new();
     let path = files.path("meter.sqlite");
     let clock = ManualClock::new(at("2026-05-31T22:30:00Z"));
-    let ledger = Arc::new(metering::ledger::SqliteLedger::open(&path).unwrap());
+    let ledger = Arc::new(marketplace_metering::ledger::SqliteLedger::open(&path).unwrap());
     fill(Arc::clone(&ledger), &clock).await;
     let store = ["--ledger".to_owned(), path.to_string_lossy().into_owned()];
     inspect_requeue_and_send(ledger, &clock, &store, &files).await;
@@ -572,7 +572,7 @@ async fn postgres_ledger_inspected_requeued_and_sent() {
         .unwrap()
         .subsec_nanos();
     let schema = format!("cli_ledger_test_{}_{nanos}", std::process::id());
-    let ledger = metering::ledger::PostgresLedger::builder(&url)
+    let ledger = marketplace_metering::ledger::PostgresLedger::builder(&url)
         .unwrap()
         .schema(&schema)
         .unwrap()

@@ -12,7 +12,7 @@ use crate::strings::DimensionKey;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a dimension enum",
     label = "not a `Dimension`",
-    note = "derive `metering::Dimension` on a fieldless enum whose variants are the product's dimensions"
+    note = "derive `marketplace_metering::Dimension` on a fieldless enum whose variants are the product's dimensions"
 )]
 pub trait Dimension:
     Copy + Eq + std::hash::Hash + Send + Sync + 'static + crate::__private::DerivedDimension

@@ -1,4 +1,4 @@
-//! The runtime of `metering`: validated AWS Marketplace usage records and the service's
+//! The runtime of `marketplace-metering`: validated AWS Marketplace usage records and the service's
 //! rules.
 //!
 //! Every value type here is checked on the way in (constructors and deserialization return
@@ -11,7 +11,7 @@
 //! span per submission and per request; a summary at info when a submission ends, each
 //! bisection, retry, quarantined record, value proven bad and stop), `metering::meter` (the
 //! Meter's commits) and `metering::ledger` (flushes, usage set aside). `metering=info`
-//! selects them all. The `metering` crate's README, "Running in production", lists their
+//! selects them all. The `marketplace-metering` crate's README, "Running in production", lists their
 //! fields.
 //!
 //! # Features
@@ -77,7 +77,7 @@ pub use tags::__private;
 pub use aws_transport::AwsTransport;
 #[cfg(feature = "meter")]
 pub use meter::{Handle, Meter, MeterBuilder, MeterConfig, MeterError, MeterStatus, Recording};
-/// What sends records, and how, beside its AWS transport: `use metering::{AwsTransport,
+/// What sends records, and how, beside its AWS transport: `use marketplace_metering::{AwsTransport,
 /// SubmitConfig, Submitter}`. The [`submit`] module holds the rest (the [`Transport`]
 /// trait for a transport of your own, [`RateLimit`](submit::RateLimit)).
 ///

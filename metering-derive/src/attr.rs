@@ -89,7 +89,7 @@ impl Spanned {
 pub(crate) struct Container {
     pub rename_all: RenameRule,
     pub catalog: Option<Spanned>,
-    /// The path generated code names the runtime by (`::metering` unless `crate = "..."`).
+    /// The path generated code names the runtime by (`::marketplace_metering` unless `crate = "..."`).
     pub krate: TokenStream,
 }
 
@@ -135,7 +135,9 @@ impl Container {
         Self {
             rename_all: rename_all.value.unwrap_or(RenameRule::None),
             catalog: catalog.value,
-            krate: krate.value.unwrap_or_else(|| quote::quote!(::metering)),
+            krate: krate
+                .value
+                .unwrap_or_else(|| quote::quote!(::marketplace_metering)),
         }
     }
 }

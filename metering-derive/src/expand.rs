@@ -1,7 +1,7 @@
 //! Code generation: the impls, or, when a check failed, the errors beside stub impls so the
 //! rest of the crate still type-checks and the user sees only the real mistakes.
 //!
-//! Generated code names everything by absolute path through the runtime's path (`::metering`
+//! Generated code names everything by absolute path through the runtime's path (`::marketplace_metering`
 //! or `#[metering(crate = "...")]`), so local `Result` or `Option` aliases cannot change it.
 
 use proc_macro2::TokenStream;

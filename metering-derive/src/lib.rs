@@ -1,5 +1,5 @@
-//! Derive macros for `metering`: typed dimensions and allocation tags, checked at compile
-//! time. Use them through the `metering` crate, which re-exports them.
+//! Derive macros for `marketplace-metering`: typed dimensions and allocation tags, checked at compile
+//! time. Use them through the `marketplace-metering` crate, which re-exports them.
 //!
 //! Each derive runs the same pipeline: `ast` takes a borrowed view of the input and its
 //! `#[metering(...)]` attributes (`attr`), `check` applies the service's rules (from
@@ -20,13 +20,13 @@ mod tests;
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
-/// Implements `metering::Dimension` for a fieldless enum: one dimension key per variant,
+/// Implements `marketplace_metering::Dimension` for a fieldless enum: one dimension key per variant,
 /// each checked at compile time against the service's `UsageDimension` rule (1..=255
 /// characters), and unique. It also implements `FromStr`, for dimension names read from
 /// configuration, with a did-you-mean in its error.
 ///
 /// ```ignore
-/// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, metering::Dimension)]
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, marketplace_metering::Dimension)]
 /// #[metering(rename_all = "snake_case", catalog = "dimensions.json")]
 /// enum Usage {
 ///     ApiCalls,                         // "api_calls"
@@ -46,7 +46,7 @@ use syn::{DeriveInput, parse_macro_input};
 ///   keys. Each metered dimension (`Types` holding `ExternallyMetered`, or no `Types`) needs
 ///   a variant and each variant a metered dimension; contract dimensions (`Entitled`) are not
 ///   metered and need none. Editing the file rebuilds the crate.
-/// - `crate = "path"`: where the runtime is, for crates that re-export `metering`.
+/// - `crate = "path"`: where the runtime is, for crates that re-export `marketplace_metering`.
 ///
 /// On a variant: `rename = "key"`, the key as written.
 ///
@@ -62,12 +62,12 @@ pub fn derive_dimension(input: TokenStream) -> TokenStream {
     expand::dimension(&input).into()
 }
 
-/// Implements `metering::UsageTags` for a struct whose named fields are the tags of an
+/// Implements `marketplace_metering::UsageTags` for a struct whose named fields are the tags of an
 /// allocation, keyed by field name: 1..=5 tags, each key checked at compile time against
 /// the service's `TagKey` rule, and unique.
 ///
 /// ```ignore
-/// #[derive(metering::UsageTags)]
+/// #[derive(marketplace_metering::UsageTags)]
 /// #[metering(rename_all = "camelCase")]
 /// struct CostTags {
 ///     cost_center: String,              // "costCenter", checked when the tags are built
@@ -77,8 +77,8 @@ pub fn derive_dimension(input: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// A field's type is anything implementing `metering::ToTagValue` (strings,
-/// `metering::TagValue`, `#[derive(ToTagValue)]` enums), or an `Option` of one: `None`
+/// A field's type is anything implementing `marketplace_metering::ToTagValue` (strings,
+/// `marketplace_metering::TagValue`, `#[derive(ToTagValue)]` enums), or an `Option` of one: `None`
 /// leaves that tag out. An allocation needs at least one tag, so at least one field must
 /// not be an `Option`.
 ///
@@ -94,13 +94,13 @@ pub fn derive_usage_tags(input: TokenStream) -> TokenStream {
     expand::usage_tags(&input).into()
 }
 
-/// Implements `metering::ToTagValue` for a fieldless enum: one tag value per variant, each
+/// Implements `marketplace_metering::ToTagValue` for a fieldless enum: one tag value per variant, each
 /// checked at compile time against the service's `TagValue` rule, and unique. Named after
-/// the trait it implements, as serde's derives are (`metering::TagValue` is the validated
+/// the trait it implements, as serde's derives are (`marketplace_metering::TagValue` is the validated
 /// value type).
 ///
 /// ```ignore
-/// #[derive(metering::ToTagValue)]
+/// #[derive(marketplace_metering::ToTagValue)]
 /// #[metering(rename_all = "lowercase")]
 /// enum Env {
 ///     Prod,                             // "prod"

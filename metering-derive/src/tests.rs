@@ -28,7 +28,7 @@ fn dimension() {
         &expect![[r#"
             const _: () = {
                 #[automatically_derived]
-                impl ::metering::Dimension for Usage {
+                impl ::marketplace_metering::Dimension for Usage {
                     const ALL: &'static [Self] = &[Self::ApiCalls, Self::Storage];
                     #[inline]
                     fn key(self) -> &'static str {
@@ -39,12 +39,12 @@ fn dimension() {
                     }
                 }
                 #[automatically_derived]
-                impl ::metering::__private::DerivedDimension for Usage {}
+                impl ::marketplace_metering::__private::DerivedDimension for Usage {}
                 #[automatically_derived]
                 impl ::core::str::FromStr for Usage {
-                    type Err = ::metering::UnknownDimension;
+                    type Err = ::marketplace_metering::UnknownDimension;
                     fn from_str(key: &str) -> ::core::result::Result<Self, Self::Err> {
-                        <Self as ::metering::Dimension>::parse_key(key)
+                        <Self as ::marketplace_metering::Dimension>::parse_key(key)
                     }
                 }
             };
@@ -108,13 +108,13 @@ fn dimension_errors_come_with_a_stub() {
             }
             const _: () = {
                 #[automatically_derived]
-                impl ::metering::Dimension for Usage {
+                impl ::marketplace_metering::Dimension for Usage {
                     const ALL: &'static [Self] = &[];
                     fn key(self) -> &'static str {
                         ::core::unreachable!()
                     }
                 }
-                impl ::metering::__private::DerivedDimension for Usage {}
+                impl ::marketplace_metering::__private::DerivedDimension for Usage {}
             };
         "#]],
     );
@@ -150,22 +150,22 @@ fn usage_tags() {
         &expect![[r#"
             const _: () = {
                 #[automatically_derived]
-                impl<'a> ::metering::UsageTags for CostTags<'a> {
+                impl<'a> ::marketplace_metering::UsageTags for CostTags<'a> {
                     fn tags(
                         &self,
-                    ) -> ::core::result::Result<::metering::Tags, ::metering::ValidationError> {
-                        ::metering::__private::tags(
+                    ) -> ::core::result::Result<::marketplace_metering::Tags, ::marketplace_metering::ValidationError> {
+                        ::marketplace_metering::__private::tags(
                             &[
                                 (
                                     "cost-center",
                                     ::core::option::Option::Some(
-                                        &self.cost_center as &dyn ::metering::ToTagValue,
+                                        &self.cost_center as &dyn ::marketplace_metering::ToTagValue,
                                     ),
                                 ),
                                 (
                                     "env",
                                     ::core::option::Option::Some(
-                                        &self.environment as &dyn ::metering::ToTagValue,
+                                        &self.environment as &dyn ::marketplace_metering::ToTagValue,
                                     ),
                                 ),
                             ],
@@ -193,10 +193,10 @@ fn usage_tags_errors_come_with_a_stub() {
             }
             const _: () = {
                 #[automatically_derived]
-                impl ::metering::UsageTags for CostTags {
+                impl ::marketplace_metering::UsageTags for CostTags {
                     fn tags(
                         &self,
-                    ) -> ::core::result::Result<::metering::Tags, ::metering::ValidationError> {
+                    ) -> ::core::result::Result<::marketplace_metering::Tags, ::marketplace_metering::ValidationError> {
                         ::core::unreachable!()
                     }
                 }
@@ -220,11 +220,11 @@ fn tag_value() {
         &expect![[r#"
             const _: () = {
                 #[automatically_derived]
-                impl ::metering::ToTagValue for Env {
+                impl ::marketplace_metering::ToTagValue for Env {
                     fn to_tag_value(
                         &self,
-                    ) -> ::core::result::Result<::metering::TagValue, ::metering::ValidationError> {
-                        ::metering::__private::tag_value(
+                    ) -> ::core::result::Result<::marketplace_metering::TagValue, ::marketplace_metering::ValidationError> {
+                        ::marketplace_metering::__private::tag_value(
                             match *self {
                                 Self::EuWest => "EU-WEST",
                                 Self::Dev => "dev/local",
@@ -257,10 +257,10 @@ fn tag_value_errors_come_with_a_stub() {
             }
             const _: () = {
                 #[automatically_derived]
-                impl ::metering::ToTagValue for Env {
+                impl ::marketplace_metering::ToTagValue for Env {
                     fn to_tag_value(
                         &self,
-                    ) -> ::core::result::Result<::metering::TagValue, ::metering::ValidationError> {
+                    ) -> ::core::result::Result<::marketplace_metering::TagValue, ::marketplace_metering::ValidationError> {
                         ::core::unreachable!()
                     }
                 }
@@ -376,13 +376,13 @@ fn a_catalog_of_contract_dimensions_only_meters_nothing() {
             }
             const _: () = {
                 #[automatically_derived]
-                impl ::metering::Dimension for Usage {
+                impl ::marketplace_metering::Dimension for Usage {
                     const ALL: &'static [Self] = &[];
                     fn key(self) -> &'static str {
                         ::core::unreachable!()
                     }
                 }
-                impl ::metering::__private::DerivedDimension for Usage {}
+                impl ::marketplace_metering::__private::DerivedDimension for Usage {}
             };
         "#]],
     );

@@ -32,7 +32,9 @@ use criterion::{Criterion, Throughput};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use metering::{Customer, CustomerAwsAccountId, Dimension, Meter, ProductCode, Quantity};
+use marketplace_metering::{
+    Customer, CustomerAwsAccountId, Dimension, Meter, ProductCode, Quantity,
+};
 use metering_tower::{FromExtensions, Measure, MeterLayer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;

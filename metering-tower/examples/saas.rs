@@ -28,7 +28,7 @@ use axum::http::{StatusCode, header::AUTHORIZATION};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use metering::{Clock, Customer, Dimension, Meter, Quantity, aws_sdk};
+use marketplace_metering::{Clock, Customer, Dimension, Meter, Quantity, aws_sdk};
 use metering_emulator::{Emulator, Registration as Token, RunningEmulator};
 use metering_tower::{
     Action, Applied, Measure, MeterLayer, Registrar, Registration, SubscriptionEvent, Usage,
@@ -310,7 +310,7 @@ pub(crate) mod client {
 async fn main() -> Result<(), BoxError> {
     const ACCOUNT: &str = "111122223333";
     const LICENSE: &str = "arn:aws:license-manager::111122223333:license:l-0123456789abcdef";
-    let clock = metering::SystemClock;
+    let clock = marketplace_metering::SystemClock;
     let aws = marketplace(
         clock,
         [Token::licensed("tok-buyer", ACCOUNT, PRODUCT, LICENSE)],

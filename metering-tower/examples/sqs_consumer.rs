@@ -69,7 +69,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use metering::{
+use marketplace_metering::{
     Customer, CustomerAwsAccountId, Dimension, LicenseArn, Meter, Quantity, SystemClock,
 };
 use metering_tower::{Action, Applied, SubscriptionEvent};

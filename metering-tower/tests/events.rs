@@ -6,7 +6,7 @@
 mod example;
 
 use example::Metered;
-use metering::{
+use marketplace_metering::{
     Customer, CustomerAwsAccountId, CustomerIdentifier, Dimension, LicenseArn, ManualClock,
     ProductCode, Quantity, Timestamp,
 };

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header::CONTENT_TYPE};
 use axum::routing::post;
 use http_body_util::BodyExt;
-use metering::{Customer, CustomerAwsAccountId, LicenseArn, ProductCode};
+use marketplace_metering::{Customer, CustomerAwsAccountId, LicenseArn, ProductCode};
 use metering_emulator::{Emulator, Registration as Seeded, RunningEmulator};
 use metering_tower::{Registrar, Registration};
 use tower::ServiceExt;

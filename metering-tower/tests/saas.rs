@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use metering::{Customer, Dimension, ManualClock, Quantity, Timestamp};
+use marketplace_metering::{Customer, Dimension, ManualClock, Quantity, Timestamp};
 use metering_emulator::Registration as Token;
 use metering_tower::{Action, Applied};
 use saas::{EXPORT, PRODUCT, Product, Saas, client, marketplace, notification};
@@ -26,7 +26,9 @@ struct Expected(BTreeMap<(String, String, String), u64>);
 
 impl Expected {
     fn add(&mut self, account: &str, clock: &ManualClock, dimension: Product, quantity: u64) {
-        let hour = metering::Clock::now(clock).hour_start().to_string();
+        let hour = marketplace_metering::Clock::now(clock)
+            .hour_start()
+            .to_string();
         *self
             .0
             .entry((account.to_owned(), hour, dimension.key().to_owned()))

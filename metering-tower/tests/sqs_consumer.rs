@@ -8,7 +8,7 @@ mod sqs_consumer;
 
 use std::sync::Mutex;
 
-use metering::{
+use marketplace_metering::{
     Customer, CustomerAwsAccountId, Dimension, LicenseArn, ManualClock, Quantity, Timestamp,
 };
 use metering_tower::{Action, SubscriptionEvent};

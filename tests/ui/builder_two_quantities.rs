@@ -1,4 +1,4 @@
-use metering::{Customer, Dimension, Quantity, Timestamp};
+use marketplace_metering::{Customer, Dimension, Quantity, Timestamp};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
 enum Usage {

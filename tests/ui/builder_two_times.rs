@@ -1,11 +1,11 @@
-use metering::{Customer, Dimension, Quantity, Timestamp};
+use marketplace_metering::{Customer, Dimension, Quantity, Timestamp};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
 enum Usage {
     ApiCalls,
 }
 
-#[derive(metering::UsageTags)]
+#[derive(marketplace_metering::UsageTags)]
 struct CostTags {
     team: String,
 }

@@ -1,4 +1,4 @@
-use metering::Dimension;
+use marketplace_metering::Dimension;
 
 // `catalog/dimensions.json` exists beside this file, not in the crate's directory.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]

@@ -3,7 +3,7 @@ enum Usage {
     ApiCalls,
 }
 
-impl metering::Dimension for Usage {
+impl marketplace_metering::Dimension for Usage {
     const ALL: &'static [Self] = &[Self::ApiCalls];
     fn key(self) -> &'static str {
         ""

@@ -4,5 +4,5 @@ enum Usage {
 }
 
 fn main() {
-    let _ = metering::RecordBuilder::new(Usage::ApiCalls);
+    let _ = marketplace_metering::RecordBuilder::new(Usage::ApiCalls);
 }

@@ -1,4 +1,4 @@
-use metering::Dimension;
+use marketplace_metering::Dimension;
 
 #[derive(Dimension)]
 struct Usage {

@@ -1,4 +1,4 @@
-use metering::{Customer, Quantity};
+use marketplace_metering::{Customer, Quantity};
 use metering_tower::{Measure, Usage};
 
 /// What a request costs, as the `MeterLayer`'s closure answers it.

@@ -1,4 +1,4 @@
-use metering::{Customer, Dimension, Quantity, Timestamp};
+use marketplace_metering::{Customer, Dimension, Quantity, Timestamp};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
 enum Usage {
@@ -7,7 +7,7 @@ enum Usage {
     Calls,
 }
 
-fn record(customer: Customer, at: Timestamp, quantity: Quantity) -> metering::UsageRecord {
+fn record(customer: Customer, at: Timestamp, quantity: Quantity) -> marketplace_metering::UsageRecord {
     let _ = Usage::ALL;
     Usage::Calls.record().customer(customer).at(at).quantity(quantity).build()
 }

@@ -1,4 +1,4 @@
-use metering::ToTagValue;
+use marketplace_metering::ToTagValue;
 
 #[derive(ToTagValue)]
 enum Env {

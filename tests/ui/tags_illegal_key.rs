@@ -1,4 +1,4 @@
-use metering::UsageTags;
+use marketplace_metering::UsageTags;
 
 #[derive(UsageTags)]
 struct CostTags {

@@ -1,4 +1,4 @@
-use metering::Dimension;
+use marketplace_metering::Dimension;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
 #[metering(rename_all = "snake")]

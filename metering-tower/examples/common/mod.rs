@@ -3,10 +3,10 @@
 use std::error::Error;
 use std::path::Path;
 
-use metering::aws_sdk;
-use metering::aws_sdk::config::{Credentials, Region};
-use metering::submit::{SubmitConfig, Submitter};
-use metering::{AwsTransport, Clock, Meter, MeterConfig};
+use marketplace_metering::aws_sdk;
+use marketplace_metering::aws_sdk::config::{Credentials, Region};
+use marketplace_metering::submit::{SubmitConfig, Submitter};
+use marketplace_metering::{AwsTransport, Clock, Meter, MeterConfig};
 use metering_emulator::{Emulator, RunningEmulator};
 
 /// The errors of the examples.
