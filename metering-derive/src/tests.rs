@@ -153,7 +153,10 @@ fn usage_tags() {
                 impl<'a> ::marketplace_metering::UsageTags for CostTags<'a> {
                     fn tags(
                         &self,
-                    ) -> ::core::result::Result<::marketplace_metering::Tags, ::marketplace_metering::ValidationError> {
+                    ) -> ::core::result::Result<
+                        ::marketplace_metering::Tags,
+                        ::marketplace_metering::ValidationError,
+                    > {
                         ::marketplace_metering::__private::tags(
                             &[
                                 (
@@ -196,7 +199,10 @@ fn usage_tags_errors_come_with_a_stub() {
                 impl ::marketplace_metering::UsageTags for CostTags {
                     fn tags(
                         &self,
-                    ) -> ::core::result::Result<::marketplace_metering::Tags, ::marketplace_metering::ValidationError> {
+                    ) -> ::core::result::Result<
+                        ::marketplace_metering::Tags,
+                        ::marketplace_metering::ValidationError,
+                    > {
                         ::core::unreachable!()
                     }
                 }
@@ -223,7 +229,10 @@ fn tag_value() {
                 impl ::marketplace_metering::ToTagValue for Env {
                     fn to_tag_value(
                         &self,
-                    ) -> ::core::result::Result<::marketplace_metering::TagValue, ::marketplace_metering::ValidationError> {
+                    ) -> ::core::result::Result<
+                        ::marketplace_metering::TagValue,
+                        ::marketplace_metering::ValidationError,
+                    > {
                         ::marketplace_metering::__private::tag_value(
                             match *self {
                                 Self::EuWest => "EU-WEST",
@@ -260,7 +269,10 @@ fn tag_value_errors_come_with_a_stub() {
                 impl ::marketplace_metering::ToTagValue for Env {
                     fn to_tag_value(
                         &self,
-                    ) -> ::core::result::Result<::marketplace_metering::TagValue, ::marketplace_metering::ValidationError> {
+                    ) -> ::core::result::Result<
+                        ::marketplace_metering::TagValue,
+                        ::marketplace_metering::ValidationError,
+                    > {
                         ::core::unreachable!()
                     }
                 }
