@@ -47,3 +47,168 @@ fn open_existing_opens_only_a_ledger() {
     drop(file.open());
     SqliteLedger::open_existing(file.dir.path().join("ledger.sqlite")).expect("a ledger opens");
 }
+
+/// The child processes of [`processes_opening_one_new_file_at_once_all_open_it`]: the path
+/// to open, and the instant (Unix milliseconds) to open it at.
+const RACE_PATH: &str = "METERING_TEST_OPEN_RACE_PATH";
+const RACE_AT: &str = "METERING_TEST_OPEN_RACE_AT";
+
+fn unix_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+/// Processes opening one new file at the same moment take turns: none fails (switching a
+/// new file to WAL mode does not wait for the busy timeout, so a ledger is made apart and
+/// linked into place), and each one's commit is in the one ledger they share.
+#[test]
+fn processes_opening_one_new_file_at_once_all_open_it() {
+    use metering_core::ledger::conformance::{at, checkpoint, customer, delta, key};
+    use metering_core::ledger::{InstanceId, Ledger};
+
+    if let Ok(path) = std::env::var(RACE_PATH) {
+        // A child: wait for the common instant, open, commit one checkpoint.
+        let start: u128 = std::env::var(RACE_AT).unwrap().parse().unwrap();
+        let wait = start.saturating_sub(unix_millis());
+        std::thread::sleep(std::time::Duration::from_millis(wait.try_into().unwrap()));
+        let ledger = SqliteLedger::open(&path).expect("the ledger opens");
+        let key = key(&customer("111111111111"), "calls", &[]);
+        let deltas = vec![delta(&key, "2026-11-26T10:05:00Z", "1")];
+        let now = at("2026-11-26T10:30:00Z");
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(ledger.commit(&checkpoint(InstanceId::random(), 1, deltas), now))
+            .expect("the commit succeeds");
+        return;
+    }
+    const ROUNDS: usize = 4;
+    const PROCESSES: usize = 6;
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    for round in 0..ROUNDS {
+        let path = dir.path().join(format!("new-{round}.sqlite"));
+        let start = unix_millis() + 500;
+        let children: Vec<_> = (0..PROCESSES)
+            .map(|_| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "processes_opening_one_new_file_at_once_all_open_it",
+                        "--nocapture",
+                        "--test-threads=1",
+                    ])
+                    .env(RACE_PATH, &path)
+                    .env(RACE_AT, start.to_string())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().unwrap();
+            assert!(
+                output.status.success(),
+                "round {round}: a process failed to open the new ledger:\n{}",
+                String::from_utf8_lossy(&output.stdout)
+            );
+        }
+        let ledger = SqliteLedger::open(&path).unwrap();
+        let records = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let now = at("2026-11-26T12:00:00Z");
+                ledger.seal(now, now).await.unwrap();
+                ledger.records(None).await.unwrap()
+            });
+        let total: Vec<_> = records.iter().map(|r| r.record.quantity()).collect();
+        let expected = metering_core::Quantity::from(u16::try_from(PROCESSES).unwrap());
+        assert_eq!(total, [expected], "one record holds every process's commit");
+        let files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".new"))
+            .collect();
+        assert!(files.is_empty(), "left behind: {files:?}");
+    }
+}
+
+/// An empty file is not taken for a new ledger, by the ledger or the Meter: its history
+/// would be gone without a word. Creating a ledger there is done only when asked for.
+#[test]
+fn an_empty_file_is_refused_unless_a_new_ledger_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("emptied.sqlite");
+    std::fs::write(&empty, b"").unwrap();
+    let error = SqliteLedger::open(&empty).unwrap_err();
+    assert!(
+        matches!(error, metering_core::ledger::LedgerError::Config(_)),
+        "{error:?}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("emptied.sqlite") && text.contains("empty (0 bytes)"),
+        "{text}"
+    );
+    let error = metering_core::Meter::open(&empty).unwrap_err().to_string();
+    assert!(error.contains("empty (0 bytes)"), "{error}");
+    assert_eq!(
+        std::fs::metadata(&empty).unwrap().len(),
+        0,
+        "left as it was"
+    );
+
+    SqliteLedger::create(&empty).expect("a new ledger is made when asked for");
+    SqliteLedger::open(&empty).expect("and opens");
+    let error = SqliteLedger::create(&empty).unwrap_err().to_string();
+    assert!(error.contains("a file is there already"), "{error}");
+}
+
+/// A damaged page is found at open, and reported as such with the file's name, as an error
+/// no retry mends (not as storage that failed for a moment).
+#[test]
+fn a_damaged_page_is_reported_at_open() {
+    use metering_core::ledger::conformance::{at, checkpoint, customer, delta, key};
+    use metering_core::ledger::{InstanceId, Ledger, LedgerError};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.sqlite");
+    {
+        let ledger = SqliteLedger::open(&path).unwrap();
+        let deltas = (0..400)
+            .map(|n| {
+                let key = key(&customer(&format!("{:012}", n)), "calls", &[]);
+                delta(&key, "2026-11-26T10:05:00Z", "1")
+            })
+            .collect();
+        let checkpoint = checkpoint(InstanceId::random(), 1, deltas);
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(ledger.commit(&checkpoint, at("2026-11-26T10:30:00Z")))
+            .unwrap();
+    }
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = 4096;
+    assert!(
+        bytes.len() >= 6 * page,
+        "{} bytes: too few pages",
+        bytes.len()
+    );
+    // A page in the middle of the file, past the schema's first page: its header and the
+    // start of its cells overwritten.
+    let middle = bytes.len() / page / 2 * page;
+    bytes[middle..middle + 512].fill(0x5a);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let error = SqliteLedger::open(&path).unwrap_err();
+    let LedgerError::Damaged { store, .. } = &error else {
+        panic!("not reported as damaged: {error:?}");
+    };
+    assert!(store.ends_with("damaged.sqlite"), "{store}");
+    assert!(error.to_string().contains("no retry mends this"), "{error}");
+}

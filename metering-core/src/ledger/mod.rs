@@ -491,6 +491,16 @@ pub enum LedgerError {
     /// wrong, and the rule.
     #[error("ledger configuration: {0}")]
     Config(String),
+    /// The store is damaged (a page of a `SQLite` file that does not read back, a file that
+    /// is not a database): found at open, which checks the file, or by an operation. No
+    /// retry mends it; restore the store from a backup, or set it aside and start a new one.
+    #[error("ledger {store} is damaged: {detail} (no retry mends this: restore it from a backup)")]
+    Damaged {
+        /// The store: a file's path.
+        store: String,
+        /// What the storage said.
+        detail: String,
+    },
     /// The storage was written by a newer version of this library.
     #[error("ledger schema version {found} is newer than this build knows ({known})")]
     SchemaTooNew {
