@@ -52,6 +52,9 @@ fn open_existing_opens_only_a_ledger() {
 /// to open, and the instant (Unix milliseconds) to open it at.
 const RACE_PATH: &str = "METERING_TEST_OPEN_RACE_PATH";
 const RACE_AT: &str = "METERING_TEST_OPEN_RACE_AT";
+/// Rounds of the race, each on a new file, and the processes racing in each.
+const ROUNDS: usize = 4;
+const PROCESSES: usize = 6;
 
 fn unix_millis() -> u128 {
     std::time::SystemTime::now()
@@ -84,8 +87,6 @@ fn processes_opening_one_new_file_at_once_all_open_it() {
             .expect("the commit succeeds");
         return;
     }
-    const ROUNDS: usize = 4;
-    const PROCESSES: usize = 6;
     let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     for round in 0..ROUNDS {
@@ -131,7 +132,7 @@ fn processes_opening_one_new_file_at_once_all_open_it() {
         let files: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with(".new"))
+            .filter(|name| name.starts_with('.'))
             .collect();
         assert!(files.is_empty(), "left behind: {files:?}");
     }
@@ -181,7 +182,7 @@ fn a_damaged_page_is_reported_at_open() {
         let ledger = SqliteLedger::open(&path).unwrap();
         let deltas = (0..400)
             .map(|n| {
-                let key = key(&customer(&format!("{:012}", n)), "calls", &[]);
+                let key = key(&customer(&format!("{n:012}")), "calls", &[]);
                 delta(&key, "2026-11-26T10:05:00Z", "1")
             })
             .collect();
