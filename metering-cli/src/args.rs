@@ -47,7 +47,10 @@ Example:
     /// a file that `--resume` continues from.
     #[command(after_help = "\
 Credentials, region and profile come from the AWS SDK's usual configuration (environment,
-~/.aws/config, instance or container role); the flags override them. Records are planned,
+~/.aws/config, instance or container role); the flags override them. An --endpoint-url on
+this machine (localhost, 127.0.0.0/8, [::1]: the emulator, which checks no signature) needs
+neither: it is sent with fixed local credentials and region us-east-1 unless --region or
+--profile is given. Records are planned,
 rate-limited to the account's 10 requests a second and retried; every outcome is appended
 to the outcomes file as soon as it is known. If the run is interrupted or leaves records
 pending, run the same command with --resume: settled records are not sent again.
@@ -93,6 +96,11 @@ pub(crate) struct InputArgs {
     /// The time to judge the records at (RFC 3339; default: now).
     #[arg(long, value_parser = parse_timestamp, value_name = "RFC3339")]
     pub now: Option<Timestamp>,
+    /// Read the files as the service reads a request, for files a program made: members
+    /// the service model does not define are ignored, and a record without a quantity
+    /// counts 0. Without it, those are errors: a typo such as `Quantiy` would bill 0.
+    #[arg(long)]
+    pub lenient: bool,
 }
 
 /// `metering validate`.

@@ -6,11 +6,11 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-use metering_core::{EntryError, ProductCode, UsageRecord};
+use metering_core::{EntryError, ProductCode, Strictness, UsageRecord};
 use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::args::InputFormat;
+use crate::args::{InputArgs, InputFormat};
 
 /// Where an entry sits in its file.
 #[derive(Debug, Clone)]
@@ -88,17 +88,41 @@ impl FileError {
     }
 }
 
-/// Reads `path` (`-`: standard input), calling `each` with every entry in order. Returns how
-/// many entries there were.
+/// How entries are read: the product of those that carry none, and how strictly.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    product: Option<&'a ProductCode>,
+    strictness: Strictness,
+}
+
+impl Reading<'_> {
+    fn entry(self, json: &str) -> Result<UsageRecord, BadEntry> {
+        Ok(UsageRecord::from_entry_json(
+            json,
+            self.product,
+            self.strictness,
+        )?)
+    }
+}
+
+/// Reads `path` (`-`: standard input) as `input` says, calling `each` with every entry in
+/// order. Returns how many entries there were.
 ///
 /// # Errors
 /// When the file cannot be read, is not a request nor JSON Lines, or holds no records.
 pub(crate) fn read_file(
     path: &Path,
-    format: InputFormat,
-    product: Option<&ProductCode>,
+    input: &InputArgs,
     mut each: impl FnMut(Location<'_>, Result<UsageRecord, BadEntry>),
 ) -> Result<usize, FileError> {
+    let reading = Reading {
+        product: input.product_code.as_ref(),
+        strictness: if input.lenient {
+            Strictness::Lenient
+        } else {
+            Strictness::Strict
+        },
+    };
     let name = path.to_string_lossy();
     let io_error = |source| FileError::Io {
         file: name.to_string(),
@@ -117,13 +141,13 @@ pub(crate) fn read_file(
             file: name.into_owned(),
         });
     }
-    let format = match format {
+    let format = match input.input_format {
         InputFormat::Auto => detect(path, &mut reader).map_err(io_error)?,
         chosen => chosen,
     };
     let count = match format {
-        InputFormat::Lines => read_lines(&name, reader, product, &mut each).map_err(io_error)?,
-        _ => read_request(&name, reader, product, &mut each)?,
+        InputFormat::Lines => read_lines(&name, reader, reading, &mut each).map_err(io_error)?,
+        _ => read_request(&name, reader, reading, &mut each)?,
     };
     if count == 0 {
         return Err(FileError::Empty {
@@ -153,7 +177,7 @@ fn detect(path: &Path, reader: &mut impl BufRead) -> io::Result<InputFormat> {
 fn read_lines(
     file: &str,
     mut reader: impl BufRead,
-    product: Option<&ProductCode>,
+    reading: Reading<'_>,
     each: &mut impl FnMut(Location<'_>, Result<UsageRecord, BadEntry>),
 ) -> io::Result<usize> {
     let mut buffer = Vec::new();
@@ -170,7 +194,7 @@ fn read_lines(
         record += 1;
         let result = std::str::from_utf8(&buffer)
             .map_err(BadEntry::from)
-            .and_then(|text| Ok(UsageRecord::from_entry_json(text, product)?));
+            .and_then(|text| reading.entry(text));
         each(
             Location {
                 file,
@@ -185,7 +209,7 @@ fn read_lines(
 fn read_request(
     file: &str,
     reader: impl Read,
-    product: Option<&ProductCode>,
+    reading: Reading<'_>,
     each: &mut impl FnMut(Location<'_>, Result<UsageRecord, BadEntry>),
 ) -> Result<usize, FileError> {
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
@@ -195,7 +219,7 @@ fn read_request(
     };
     let visitor = RequestVisitor(Entries {
         file,
-        product,
+        reading,
         each,
     });
     let count = deserializer
@@ -204,6 +228,9 @@ fn read_request(
         .map_err(|e| request(e.to_string()))?;
     count.ok_or_else(|| request("UsageRecords: is required".into()))
 }
+
+/// The members of a request body.
+const MEMBERS: [&str; 2] = ["ProductCode", "UsageRecords"];
 
 /// Walks a request body's members, reading `UsageRecords` entry by entry (the product
 /// given is used when the request has none).
@@ -233,15 +260,27 @@ where
                     let code = map.next_value::<String>()?;
                     product = Some(ProductCode::new(code).map_err(A::Error::custom)?);
                 }
-                "UsageRecords" if product.is_some() || self.0.product.is_some() => {
+                "UsageRecords" if product.is_some() || self.0.reading.product.is_some() => {
                     let entries = Entries {
                         file: self.0.file,
-                        product: product.as_ref().or(self.0.product),
+                        reading: Reading {
+                            product: product.as_ref().or(self.0.reading.product),
+                            ..self.0.reading
+                        },
                         each: &mut *self.0.each,
                     };
                     count = Some(map.next_value_seed(entries)?);
                 }
                 "UsageRecords" => waiting = Some(map.next_value()?),
+                other if self.0.reading.strictness == Strictness::Strict => {
+                    let hint = match metering_rules::closest(other, MEMBERS) {
+                        Some(meant) => format!("did you mean {meant:?}?"),
+                        None => "a request has only ProductCode and UsageRecords".to_owned(),
+                    };
+                    return Err(A::Error::custom(format_args!(
+                        "{other}: is not a member of a BatchMeterUsage request; {hint} (--lenient ignores it)"
+                    )));
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -249,7 +288,10 @@ where
         }
         if let Some(waiting) = waiting {
             let mut entries = Entries {
-                product: product.as_ref().or(self.0.product),
+                reading: Reading {
+                    product: product.as_ref().or(self.0.reading.product),
+                    ..self.0.reading
+                },
                 ..self.0
             };
             for (index, raw) in waiting.iter().enumerate() {
@@ -264,7 +306,7 @@ where
 /// The `UsageRecords` list, one entry at a time.
 struct Entries<'a, F> {
     file: &'a str,
-    product: Option<&'a ProductCode>,
+    reading: Reading<'a>,
     each: &'a mut F,
 }
 
@@ -276,8 +318,7 @@ impl<F: FnMut(Location<'_>, Result<UsageRecord, BadEntry>)> Entries<'_, F> {
             record,
             line: None,
         };
-        let entry = UsageRecord::from_entry_json(raw.get(), self.product).map_err(BadEntry::from);
-        (self.each)(location, entry);
+        (self.each)(location, self.reading.entry(raw.get()));
     }
 }
 

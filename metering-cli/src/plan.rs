@@ -24,24 +24,21 @@ pub(crate) fn read_records(
     let mut exit = Exit::Ok;
     for path in &input.files {
         let mut write_error = Ok(());
-        let read = input::read_file(
-            path,
-            input.input_format,
-            input.product_code.as_ref(),
-            |location, entry| match entry {
-                Ok(record) => records.push(record),
-                Err(bad) => {
-                    exit = Exit::Problems;
-                    if let Err(e) =
-                        validate::print_problem(out, format, &location, &Problem::Bad(bad))
-                    {
-                        write_error = Err(e);
-                    }
+        let before = records.len();
+        let read = input::read_file(path, input, |location, entry| match entry {
+            Ok(record) => records.push(record),
+            Err(bad) => {
+                exit = Exit::Problems;
+                if let Err(e) = validate::print_problem(out, format, &location, &Problem::Bad(bad))
+                {
+                    write_error = Err(e);
                 }
-            },
-        );
+            }
+        });
         write_error?;
         if let Err(e) = read {
+            // Nothing of a file that is not one JSON document is sent.
+            records.truncate(before);
             exit = exit.max(validate::print_file_error(out, format, &e)?);
         }
     }
@@ -150,8 +147,7 @@ fn print_text(out: &mut impl Write, plan: &Plan, totals: &Totals) -> io::Result<
         )?;
     }
     for kept in &plan.quarantined {
-        let record = serde_json::to_string(&kept.record).map_err(io::Error::other)?;
-        writeln!(out, "{WARN}kept back{WARN:#} {record}: {}", kept.reason)?;
+        report::not_billed(out, "kept back", &kept.record, &kept.reason)?;
     }
     let style = if totals.quarantined > 0 { WARN } else { GOOD };
     writeln!(

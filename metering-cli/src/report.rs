@@ -90,3 +90,31 @@ pub(crate) fn json_line(
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
 }
+
+/// One record the service did not bill, or that was not sent, with why in words:
+/// `kept back {"ProductCode":...}: Timestamp ... is 30h 0m 0s old ...`.
+pub(crate) fn not_billed(
+    out: &mut impl Write,
+    label: &str,
+    record: &metering_core::UsageRecord,
+    why: impl std::fmt::Display,
+) -> std::io::Result<()> {
+    let record = serde_json::to_string(record).map_err(std::io::Error::other)?;
+    writeln!(out, "{WARN}{label}{WARN:#} {record}: {why}")
+}
+
+/// The system clock to the second: every time the command prints (the time it judged at,
+/// the ages in reasons) reads as a person writes it.
+#[derive(Debug)]
+pub(crate) struct WholeSeconds;
+
+impl metering_core::Clock for WholeSeconds {
+    fn now(&self) -> metering_core::Timestamp {
+        to_the_second(metering_core::SystemClock.now())
+    }
+}
+
+/// `time` without its fraction of a second.
+pub(crate) fn to_the_second(time: metering_core::Timestamp) -> metering_core::Timestamp {
+    metering_core::Timestamp::from_unix_seconds(time.unix_seconds()).unwrap_or(time)
+}

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use metering_core::submit::{SubmitConfig, Submitter};
 use metering_core::{
-    AwsTransport, Clock, ManualClock, Outcome, RecordKey, RecordOutcome, Summary, SystemClock,
-    UsageRecord,
+    AwsTransport, Clock, ManualClock, Outcome, RecordKey, RecordOutcome, Summary, UsageRecord,
 };
+use serde::Serialize;
 
 use crate::args::{OutputFormat, SubmitArgs};
 use crate::plan::read_records;
@@ -56,16 +56,44 @@ fn settled_keys(path: &Path) -> Result<HashSet<RecordKey>, String> {
     Ok(settled)
 }
 
+/// The region of a loopback endpoint when none is given: the emulator serves any.
+const LOCAL_REGION: &str = "us-east-1";
+
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `[::1]`): an emulator, which
+/// checks no credentials and serves every region.
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 async fn transport(args: &SubmitArgs) -> AwsTransport {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(url) = &args.endpoint_url {
+        loader = loader.endpoint_url(url);
+        // Nothing to look up for a local emulator: not the instance's role (IMDS), and no
+        // region from a configuration this machine may not have.
+        if is_loopback(url) && args.profile.is_none() {
+            loader = loader
+                .test_credentials()
+                .region(aws_config::Region::from_static(LOCAL_REGION));
+        }
+    }
     if let Some(region) = &args.region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
     if let Some(profile) = &args.profile {
         loader = loader.profile_name(profile);
-    }
-    if let Some(url) = &args.endpoint_url {
-        loader = loader.endpoint_url(url);
     }
     AwsTransport::new(&loader.load().await)
 }
@@ -96,8 +124,8 @@ pub(crate) async fn run(args: &SubmitArgs) -> Result<Exit, String> {
         .collect();
     let skipped = read - records.len();
     let clock: Arc<dyn Clock> = match args.input.now {
-        Some(now) => Arc::new(ManualClock::new(now)),
-        None => Arc::new(SystemClock),
+        Some(now) => Arc::new(ManualClock::new(report::to_the_second(now))),
+        None => Arc::new(report::WholeSeconds),
     };
     let config = SubmitConfig::default().with_clock(clock);
     let submitter = Submitter::with_config(transport(args).await, config);
@@ -132,8 +160,14 @@ pub(crate) async fn run(args: &SubmitArgs) -> Result<Exit, String> {
     for batch in plan.into_batches(REQUESTS_PER_BATCH) {
         let report = submitter.send(batch).await;
         for entry in &report.outcomes {
-            report::json_line(&mut outcomes, entry)
+            let line = OutcomeLine {
+                entry,
+                message: entry.outcome.to_string(),
+            };
+            report::json_line(&mut outcomes, &line)
                 .map_err(|e| format!("{}: {e}", path.display()))?;
+            bar.suspend(|| print_not_billed(&mut out, entry))
+                .map_err(|e| e.to_string())?;
         }
         // On disk before the next request: an interruption loses at most one batch.
         outcomes
@@ -162,6 +196,33 @@ pub(crate) async fn run(args: &SubmitArgs) -> Result<Exit, String> {
         exit = exit.max(Exit::Problems);
     }
     Ok(exit)
+}
+
+/// A line of the outcomes file: the outcome as the library serializes it (what `--resume`
+/// reads), and in words.
+#[derive(Serialize)]
+struct OutcomeLine<'a> {
+    #[serde(flatten)]
+    entry: &'a RecordOutcome,
+    message: String,
+}
+
+/// A record settled without being billed, with why; nothing for one billed or pending
+/// (the summary counts those).
+fn print_not_billed(out: &mut impl Write, entry: &RecordOutcome) -> io::Result<()> {
+    let (label, why) = match &entry.outcome {
+        Outcome::Quarantined(reason) => ("kept back", reason.to_string()),
+        Outcome::CustomerNotSubscribed => (
+            "not billed",
+            "CustomerNotSubscribed: the customer is not subscribed to the product".to_owned(),
+        ),
+        Outcome::DuplicateRecord => (
+            "not billed",
+            "DuplicateRecord: the service already had another quantity for this customer, dimension and hour".to_owned(),
+        ),
+        _ => return Ok(()),
+    };
+    report::not_billed(out, label, &entry.record, why)
 }
 
 fn write_summary(

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use metering_core::submit::SubmitConfig;
 use metering_core::{
-    Clock, EntryError, Planner, QuarantineReason, SystemClock, Timestamp, UsageRecord,
+    Clock, EntryError, Planner, QuarantineReason, Rule, SystemClock, Timestamp, UsageRecord,
 };
 use serde::Serialize;
 
@@ -49,9 +49,9 @@ impl Summary {
     }
 }
 
-/// The time to judge at: `--now`, or the clock.
+/// The time to judge at, to the second: `--now`, or the clock.
 pub(crate) fn now(input: &InputArgs) -> Timestamp {
-    input.now.unwrap_or_else(|| SystemClock.now())
+    report::to_the_second(input.now.unwrap_or_else(|| SystemClock.now()))
 }
 
 /// Whether `record` could be sent alone at `now`, as the planner judges it (its time window
@@ -71,16 +71,14 @@ pub(crate) fn unsendable(
 fn verdict<'a>(location: &Location<'a>, problem: &'a Problem) -> Verdict<'a> {
     let (kind, field, rule, value) = match problem {
         Problem::Bad(BadEntry::Entry(EntryError::Invalid(e))) => (
-            "rule",
+            if matches!(e.rule, Rule::JsonType(_)) {
+                "type"
+            } else {
+                "rule"
+            },
             Some(e.field.as_str()),
             e.rule.to_string(),
             Some(e.value.clone()),
-        ),
-        Problem::Bad(BadEntry::Entry(EntryError::Json(e))) if e.is_data() => (
-            "type",
-            None,
-            format!("a value of the wrong type: {e}"),
-            None,
         ),
         Problem::Bad(BadEntry::Entry(EntryError::Json(e))) => {
             ("malformed", None, format!("malformed JSON: {e}"), None)
@@ -93,7 +91,15 @@ fn verdict<'a>(location: &Location<'a>, problem: &'a Problem) -> Verdict<'a> {
         }
     };
     let message = match (kind, field) {
-        ("rule", _) => problem.to_string(),
+        (_, Some("ProductCode")) if problem.to_string().starts_with("ProductCode: is required") => {
+            let place = if location.line.is_some() {
+                "on the line"
+            } else {
+                "in the request"
+            };
+            format!("{problem}; give it {place} or with --product-code")
+        }
+        ("rule" | "type", _) => problem.to_string(),
         (_, Some(field)) => format!("{field}: {rule}"),
         (_, None) => rule.clone(),
     };
@@ -178,36 +184,35 @@ pub(crate) fn run(args: &ValidateArgs, out: &mut impl Write) -> io::Result<Exit>
     for path in &args.input.files {
         let mut write_error = Ok(());
         summary.files += 1;
-        let read = input::read_file(
-            path,
-            args.input.input_format,
-            args.input.product_code.as_ref(),
-            |location, entry| {
-                summary.records += 1;
-                let problem = match entry {
-                    Ok(record) => {
-                        let timestamp = record.timestamp();
-                        match unsendable(&planner, record, now) {
-                            None => {
-                                summary.valid += 1;
-                                return;
-                            }
-                            Some(reason) => Problem::Unsendable(reason, timestamp),
+        let valid_before = summary.valid;
+        let read = input::read_file(path, &args.input, |location, entry| {
+            summary.records += 1;
+            let problem = match entry {
+                Ok(record) => {
+                    let timestamp = record.timestamp();
+                    match unsendable(&planner, record, now) {
+                        None => {
+                            summary.valid += 1;
+                            return;
                         }
+                        Some(reason) => Problem::Unsendable(reason, timestamp),
                     }
-                    Err(bad) => Problem::Bad(bad),
-                };
-                match print_problem(out, args.format, &location, &problem) {
-                    Ok("rule") => summary.broken_rule += 1,
-                    Ok("type") => summary.wrong_type += 1,
-                    Ok("unsendable") => summary.unsendable += 1,
-                    Ok(_) => summary.malformed += 1,
-                    Err(e) => write_error = Err(e),
                 }
-            },
-        );
+                Err(bad) => Problem::Bad(bad),
+            };
+            match print_problem(out, args.format, &location, &problem) {
+                Ok("rule") => summary.broken_rule += 1,
+                Ok("type") => summary.wrong_type += 1,
+                Ok("unsendable") => summary.unsendable += 1,
+                Ok(_) => summary.malformed += 1,
+                Err(e) => write_error = Err(e),
+            }
+        });
         write_error?;
         if let Err(e) = read {
+            // A file that is not one JSON document (a trailing comma) is not sent at all:
+            // none of the records read before the fault is valid.
+            summary.valid = valid_before;
             summary.unreadable_files += 1;
             exit = exit.max(print_file_error(out, args.format, &e)?);
         }
@@ -236,12 +241,19 @@ fn print_summary(out: &mut impl Write, s: &Summary) -> io::Result<()> {
         "{style}{} of {} records valid{style:#} in {} file(s) at {}",
         s.valid, s.records, s.files, s.now
     )?;
+    if s.unreadable_files > 0 {
+        write!(
+            out,
+            "; {} file(s) not read whole (malformed, empty or unreadable; said above): none of their records counts",
+            s.unreadable_files
+        )?;
+    }
     if s.invalid() == 0 {
         return writeln!(out);
     }
     writeln!(
         out,
-        ": {} malformed, {} of a wrong type, {} breaking a rule, {} too late or too early to send",
+        "; {} malformed, {} of a wrong type, {} breaking a rule, {} too late or too early to send",
         s.malformed, s.wrong_type, s.broken_rule, s.unsendable
     )?;
     if s.malformed + s.wrong_type + s.broken_rule > 0 {

@@ -170,3 +170,90 @@ fn an_interrupted_submission_resumes_without_a_second_quantity_for_any_key() {
     assert_billed_once(&emulator.ledger(), &expected);
     runtime.block_on(emulator.shutdown());
 }
+
+/// The README's command against the emulator, on a machine with no AWS settings at all: no
+/// variables, no `~/.aws`, no instance role to ask. Records kept back are named with why.
+#[test]
+fn submit_to_a_local_emulator_needs_no_aws_settings_and_says_why_records_are_kept_back() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let now = Timestamp::parse_rfc3339(NOW).unwrap();
+    let emulator = runtime
+        .block_on(Emulator::builder().clock(ManualClock::new(now)).start())
+        .unwrap();
+    let url = emulator.endpoint_url();
+    let files = Files::new();
+    let home = tempfile::tempdir().unwrap();
+    let usage = files.lines(
+        "usage.jsonl",
+        &[
+            entry("111122223333", "api", 1, 7),
+            entry("111122223334", "api", 30, 3),
+        ],
+    );
+    let output = Command::new(assert_cmd::cargo::cargo_bin("metering"))
+        .env_clear()
+        .env("HOME", home.path())
+        .env("NO_COLOR", "1")
+        .args(["submit", "--endpoint-url", &url, "--now", NOW])
+        .arg(&usage)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{text}{errors}");
+    assert!(
+        text.contains(r#"kept back {"ProductCode":"prod-a","Timestamp":1795586400,"CustomerAWSAccountId":"111122223334""#)
+            && text.contains("Timestamp 2026-11-25T06:00:00Z is 30h 0m 0s old at 2026-11-26T12:00:00Z; the service accepts records up to 24h 0m 0s after the event"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 success, 0 customer not subscribed, 0 duplicate, 1 quarantined"),
+        "{text}"
+    );
+    let billed = emulator.ledger();
+    assert_eq!(billed.len(), 1);
+    assert_eq!(billed[0].quantity.to_string(), "7");
+    // The outcomes file says it in words too, beside what --resume reads.
+    let lines = std::fs::read_to_string(files.path("usage.jsonl.outcomes.jsonl")).unwrap();
+    let kept: Value =
+        serde_json::from_str(lines.lines().find(|l| l.contains("Quarantined")).unwrap()).unwrap();
+    assert!(
+        kept["message"]
+            .as_str()
+            .unwrap()
+            .contains("is 30h 0m 0s old"),
+        "{kept}"
+    );
+    assert_eq!(outcomes(&files.path("usage.jsonl.outcomes.jsonl")).len(), 2);
+    runtime.block_on(emulator.shutdown());
+}
+
+#[test]
+fn only_an_endpoint_on_this_machine_gets_the_local_defaults() {
+    let files = Files::new();
+    let home = tempfile::tempdir().unwrap();
+    let usage = files.lines("usage.jsonl", &[entry("111122223333", "api", 1, 7)]);
+    // Nothing listens there; what matters is that no local credentials are made up for it:
+    // it stops for want of credentials before any connection.
+    let output = Command::new(assert_cmd::cargo::cargo_bin("metering"))
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .args([
+            "submit",
+            "--endpoint-url",
+            "http://192.0.2.1:9",
+            "--now",
+            NOW,
+        ])
+        .arg(&usage)
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{errors}");
+    assert!(
+        errors.contains("the submission stopped") && errors.contains("no credentials"),
+        "{errors}"
+    );
+}

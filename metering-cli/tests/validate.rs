@@ -77,7 +77,7 @@ fn every_kind_of_bad_record_gets_a_verdict_naming_record_field_rule_and_value() 
             (3, "rule", Some("Dimension")),
             (4, "rule", Some("UsageAllocations[0].Tags[0].Key")),
             (5, "rule", Some("CustomerAWSAccountId")),
-            (6, "rule", Some("Quantity")),
+            (6, "type", Some("Quantity")),
             (7, "malformed", None),
             (8, "unsendable", Some("Timestamp")),
             (9, "unsendable", Some("Timestamp")),
@@ -124,8 +124,8 @@ fn every_kind_of_bad_record_gets_a_verdict_naming_record_field_rule_and_value() 
         (
             &json!(9),
             &json!(1),
-            &json!(5),
-            &json!(0),
+            &json!(4),
+            &json!(1),
             &json!(1),
             &json!(2)
         )
@@ -175,14 +175,19 @@ fn the_product_code_comes_from_the_flag_for_lines_without_one() {
     let files = Files::new();
     let mut record = entry("111122223333", "api", 1, 5);
     record.as_object_mut().unwrap().remove("ProductCode");
-    let path = files.lines("no-product.jsonl", &[record]);
+    let path = files.lines("no-product.jsonl", &[record.clone()]);
     let without = run(&["validate", "--now", NOW], &path);
     assert_eq!(without.status.code(), Some(1));
     assert!(
-        stdout(&without).contains("ProductCode: is required"),
+        stdout(&without)
+            .contains("ProductCode: is required; give it on the line or with --product-code"),
         "{}",
         stdout(&without)
     );
+    // A licensed record has no product: the flag's is not applied to it.
+    let licensed = json!({"Timestamp": "2026-11-26T11:00:00Z", "CustomerAWSAccountId": "111122223333",
+        "LicenseArn": "arn:aws:license-manager::111122223333:license:l-1", "Dimension": "api", "Quantity": 1});
+    let path = files.lines("no-product.jsonl", &[record, licensed]);
     let with = run(
         &["validate", "--now", NOW, "--product-code", "prod-a"],
         &path,
@@ -218,7 +223,9 @@ fn empty_missing_and_malformed_files_are_named_and_the_others_still_checked() {
         "{errors}"
     );
     assert!(
-        stdout(&output).contains("1 of 1 records valid in 4 file(s)"),
+        stdout(&output).contains(
+            "1 of 1 records valid in 4 file(s) at 2026-11-26T12:00:00Z; 3 file(s) not read whole"
+        ),
         "{}",
         stdout(&output)
     );
@@ -333,4 +340,140 @@ fn validate_runs_in_process_writing_where_it_is_told() {
     assert!(text.contains("1 of 2 records valid"), "{text}");
     let error = metering_cli::validate(["--no-such-flag"], &mut std::io::sink()).unwrap_err();
     assert!(error.to_string().contains("--no-such-flag"), "{error}");
+}
+
+#[test]
+fn a_typo_in_a_member_name_is_refused_with_the_name_meant() {
+    let files = Files::new();
+    let mut typo = entry("111122223333", "api", 1, 10);
+    let quantity = typo.as_object_mut().unwrap().remove("Quantity").unwrap();
+    typo["Quantiy"] = quantity;
+    let mut account = entry("111122223333", "api", 2, 10);
+    let id = account
+        .as_object_mut()
+        .unwrap()
+        .remove("CustomerAWSAccountId")
+        .unwrap();
+    account["CustomerAwsAccountId"] = id;
+    let mut no_quantity = entry("111122223333", "api", 3, 1);
+    no_quantity.as_object_mut().unwrap().remove("Quantity");
+    let path = files.lines("typo.jsonl", &[typo, account, no_quantity]);
+    let output = run(&["validate", "--now", NOW], &path);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    for expected in [
+        r#"typo.jsonl:1 (record 1): Quantiy: is not a member the service model defines; did you mean "Quantity"?"#,
+        r#"typo.jsonl:2 (record 2): CustomerAwsAccountId: is not a member the service model defines; did you mean "CustomerAWSAccountId"?"#,
+        "typo.jsonl:3 (record 3): Quantity: is required (or QuantityAsDecimal in its place)",
+        "0 of 3 records valid",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+    // Asked for by name, the service's reading: the typo is ignored and the quantity is 0.
+    let lenient = run(
+        &["plan", "--lenient", "--format", "json", "--now", NOW],
+        &path,
+    );
+    let lines = json_lines(&lenient.stdout);
+    let summary = &lines.last().unwrap()["summary"];
+    assert_eq!(summary["records_read"], 2, "{lines:?}");
+
+    // A request's own members too.
+    let body = json!({"ProductCode": "prod-a", "UsageRecord": []});
+    let path = files.write("request.json", serde_json::to_string_pretty(&body).unwrap());
+    let output = run(&["validate", "--now", NOW], &path);
+    assert_eq!(output.status.code(), Some(1));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        errors.contains(r#"UsageRecord: is not a member of a BatchMeterUsage request; did you mean "UsageRecords"?"#),
+        "{errors}"
+    );
+}
+
+#[test]
+fn timestamps_are_epoch_seconds_or_rfc_3339_in_every_file() {
+    let files = Files::new();
+    let seconds = entry("111122223333", "api", 1, 5); // 2026-11-26T11:00:00Z
+    let mut text = seconds.clone();
+    text["Timestamp"] = json!("2026-11-26T11:00:00Z");
+    let mut lines = Vec::new();
+    for mut record in [seconds, text] {
+        lines.push(record.clone());
+        record.as_object_mut().unwrap().remove("ProductCode");
+        lines.push(record);
+    }
+    let path = files.lines("usage.jsonl", &lines);
+    let output = run(
+        &["validate", "--now", NOW, "--product-code", "prod-a"],
+        &path,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with("4 of 4 records valid"),
+        "{}",
+        stdout(&output)
+    );
+    let body = json!({"ProductCode": "prod-a", "UsageRecords": [lines[1], lines[3]]});
+    let path = files.write("request.json", serde_json::to_string_pretty(&body).unwrap());
+    let output = run(&["validate", "--now", NOW], &path);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // All four are one customer, dimension and hour: one record to send.
+    let output = run(
+        &["plan", "--now", NOW, "--product-code", "prod-a"],
+        &files.path("usage.jsonl"),
+    );
+    assert!(
+        stdout(&output).contains("1 request(s) carrying 1 record(s)"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn a_malformed_file_is_an_error_and_none_of_its_records_counts() {
+    let files = Files::new();
+    let good = entry("111122223333", "api", 1, 5);
+    let text = format!(
+        "{{\n  \"ProductCode\": \"prod-a\",\n  \"UsageRecords\": [\n    {good},\n  ]\n}}\n"
+    );
+    let path = files.write("trailing-comma.json", text);
+    let output = run(&["validate", "--now", NOW], &path);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).starts_with(
+            "0 of 1 records valid in 1 file(s) at 2026-11-26T12:00:00Z; 1 file(s) not read whole"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        errors.contains("trailing-comma.json: trailing comma at line 5"),
+        "{errors}"
+    );
+    let plan = run(&["plan", "--format", "json", "--now", NOW], &path);
+    assert_eq!(plan.status.code(), Some(1));
+    let lines = json_lines(&plan.stdout);
+    assert_eq!(
+        lines.last().unwrap()["summary"]["records_to_send"],
+        0,
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_number_beyond_range_names_its_member() {
+    let files = Files::new();
+    let line = entry("111122223333", "api", 1, 5)
+        .to_string()
+        .replace("\"Quantity\":5", "\"Quantity\":1e400");
+    let path = files.write("usage.jsonl", line);
+    let output = run(&["validate", "--format", "json", "--now", NOW], &path);
+    let verdicts = json_lines(&output.stdout);
+    assert_eq!(verdicts[0]["kind"], "malformed");
+    let message = verdicts[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Quantity: number out of range at line 1 column"),
+        "{message}"
+    );
 }

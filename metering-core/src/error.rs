@@ -12,7 +12,7 @@ use crate::quantity::Quantity;
 /// `UsageAllocations[0].Tags[1].Key: must match ^[a-zA-Z0-9+ -=._:\/@]+$; character '?' at
 /// position 3 is not allowed (value: "env?")`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {rule} (value: {})", Shown(.value))]
+#[error("{field}: {rule}{}", Shown(.rule, .value))]
 pub struct ValidationError {
     /// The field, by its wire name, with the path to it inside a record.
     pub field: String,
@@ -98,23 +98,52 @@ pub enum Rule {
     /// A timestamp that is not epoch seconds or RFC 3339.
     #[error("must be epoch seconds or an RFC 3339 date-time")]
     Timestamp,
+    /// A member the service model does not define, in a file read strictly (a misspelt
+    /// `Quantity` would otherwise bill 0); with the member it probably meant.
+    #[error("is not a member the service model defines{}", DidYouMean(*.0))]
+    UnknownMember(Option<&'static str>),
+    /// A record without a quantity, in a file read strictly: the service would bill 0.
+    #[error("is required (or QuantityAsDecimal in its place); a record without one bills 0")]
+    QuantityRequired,
+}
+
+/// `; did you mean "X"?`, when there is an `X`.
+struct DidYouMean(Option<&'static str>);
+
+impl fmt::Display for DidYouMean {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, "; did you mean {name:?}?"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Shows a value quoted, and cut short when it is long (a 2,500-allocation record would
-/// otherwise flood a log line).
-struct Shown<'a>(&'a str);
+/// otherwise flood a log line); not at all for a member that is missing or unknown, which
+/// has none.
+struct Shown<'a>(&'a Rule, &'a str);
 
 impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const MAX: usize = 120;
-        match self.0.char_indices().nth(MAX) {
+        let Self(rule, value) = *self;
+        if value.is_empty()
+            && matches!(
+                rule,
+                Rule::Required | Rule::UnknownMember(_) | Rule::QuantityRequired
+            )
+        {
+            return Ok(());
+        }
+        match value.char_indices().nth(MAX) {
             Some((cut, _)) => write!(
                 f,
-                "{:?}… ({} characters)",
-                &self.0[..cut],
-                self.0.chars().count()
+                " (value: {:?}… ({} characters))",
+                &value[..cut],
+                value.chars().count()
             ),
-            None => write!(f, "{:?}", self.0),
+            None => write!(f, " (value: {value:?})"),
         }
     }
 }

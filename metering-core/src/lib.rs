@@ -68,7 +68,7 @@ pub use strings::{
 pub use tags::{ToTagValue, UsageTags};
 pub use time_policy::{Accepted, Clock, ManualClock, SystemClock, TimePolicy, TimeViolation};
 pub use timestamp::Timestamp;
-pub use wire::{EntryError, RequestRecords};
+pub use wire::{EntryError, RequestRecords, Strictness};
 
 #[doc(hidden)]
 pub use tags::__private;

@@ -18,7 +18,7 @@ use crate::strings::{
 };
 use crate::timestamp::Timestamp;
 
-pub use read::{EntryError, RequestRecords};
+pub use read::{EntryError, RequestRecords, Strictness};
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]

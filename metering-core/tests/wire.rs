@@ -1,7 +1,9 @@
 //! The JSON wire form: service field names, validation on the way in, messages that name
 //! the field, the rule and the value.
 
-use metering_core::{Customer, Quantity, RequestRecords, UsageRecord};
+use metering_core::{
+    Customer, EntryError, ProductCode, Quantity, RequestRecords, Rule, Strictness, UsageRecord,
+};
 use serde_json::json;
 
 fn read(value: serde_json::Value) -> Result<UsageRecord, String> {
@@ -269,10 +271,9 @@ fn customer_fields_round_trip_and_every_bad_combination_is_named() {
 
 #[test]
 fn an_entry_read_alone_keeps_field_rule_and_value_apart() {
-    use metering_core::{EntryError, ProductCode, Rule};
     let product = ProductCode::new("prod-a").unwrap();
     let entry = r#"{"Timestamp": 1795690800, "CustomerAWSAccountId": "111122223333", "Dimension": "api", "Quantity": -1}"#;
-    match UsageRecord::from_entry_json(entry, Some(&product)) {
+    match UsageRecord::from_entry_json(entry, Some(&product), Strictness::Strict) {
         Err(EntryError::Invalid(e)) => {
             assert_eq!(
                 (e.field.as_str(), &e.rule, e.value.as_str()),
@@ -281,10 +282,15 @@ fn an_entry_read_alone_keeps_field_rule_and_value_apart() {
         }
         other => panic!("expected a rule violation, got {other:?}"),
     }
-    let record = UsageRecord::from_entry_json(&entry.replace("-1", "4"), Some(&product)).unwrap();
+    let record = UsageRecord::from_entry_json(
+        &entry.replace("-1", "4"),
+        Some(&product),
+        Strictness::Strict,
+    )
+    .unwrap();
     assert_eq!(record.customer().product(), Some(&product));
     assert!(matches!(
-        UsageRecord::from_entry_json(r#"{"Quantity": "4"#, None),
+        UsageRecord::from_entry_json(r#"{"Quantity": "4"#, None, Strictness::Lenient),
         Err(EntryError::Json(_))
     ));
 }
@@ -453,4 +459,112 @@ fn a_wrong_json_type_names_the_field_and_the_rule() {
         let err = read_request(&request(&[e]).to_string()).unwrap_err();
         assert!(err.starts_with(expected), "{member}: {err}");
     }
+}
+
+/// Reads a file's entry (JSON text) for `prod-a`, and says why it is refused.
+fn file_entry(entry: &str, strictness: Strictness) -> Result<UsageRecord, String> {
+    let product = ProductCode::new("prod-a").unwrap();
+    UsageRecord::from_entry_json(entry, Some(&product), strictness).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_file_read_strictly_refuses_unknown_members_with_the_one_meant() {
+    let base =
+        r#""Timestamp": 1795690800, "CustomerAWSAccountId": "111122223333", "Dimension": "d""#;
+    for (entry, expected) in [
+        (
+            format!(r#"{{{base}, "Quantiy": 10}}"#),
+            r#"Quantiy: is not a member the service model defines; did you mean "Quantity"?"#,
+        ),
+        (
+            format!(r#"{{{base}, "Quantity": 1, "customerAwsAccountId": "1"}}"#),
+            r#"customerAwsAccountId: is not a member the service model defines; did you mean "CustomerAWSAccountId"?"#,
+        ),
+        (
+            format!(
+                r#"{{{base}, "Quantity": 1, "UsageAllocations": [{{"AllocatedUsageQuantity": 1, "Tag": []}}]}}"#
+            ),
+            r#"UsageAllocations[0].Tag: is not a member the service model defines; did you mean "Tags"?"#,
+        ),
+        (
+            format!(
+                r#"{{{base}, "Quantity": 1, "UsageAllocations": [{{"AllocatedUsageQuantity": 1, "Tags": [{{"Key": "k", "Value": "v", "Note": "x"}}]}}]}}"#
+            ),
+            "UsageAllocations[0].Tags[0].Note: is not a member the service model defines",
+        ),
+        (
+            format!("{{{base}}}"),
+            "Quantity: is required (or QuantityAsDecimal in its place)",
+        ),
+    ] {
+        let err = file_entry(&entry, Strictness::Strict).unwrap_err();
+        assert!(err.starts_with(expected), "{entry}: {err}");
+        assert!(!err.contains("(value"), "nothing to show: {err}");
+    }
+    // Read leniently, as the service reads a request: the typo is ignored and bills 0.
+    let typo = format!(r#"{{{base}, "Quantiy": 10}}"#);
+    let record = file_entry(&typo, Strictness::Lenient).unwrap();
+    assert_eq!(record.quantity(), Quantity::ZERO);
+    // And a request body is read as the service reads it.
+    let body = format!(r#"{{"ProductCode": "prod-a", "Extra": 1, "UsageRecords": [{typo}]}}"#);
+    assert_eq!(
+        read_request(&body).unwrap().records[0].quantity(),
+        Quantity::ZERO
+    );
+}
+
+#[test]
+fn a_file_entry_takes_either_timestamp_form_and_its_own_product() {
+    let seconds = r#"{"Timestamp": 1795690800, "CustomerAWSAccountId": "111122223333", "Dimension": "d", "Quantity": 1}"#;
+    let text = seconds.replace("1795690800", r#""2026-11-26T11:00:00Z""#);
+    for strictness in [Strictness::Strict, Strictness::Lenient] {
+        let a = file_entry(seconds, strictness).unwrap();
+        let b = file_entry(&text, strictness).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.customer().product().unwrap().as_str(), "prod-a");
+    }
+    let own = text.replace('{', r#"{"ProductCode": "prod-b", "#);
+    let record = file_entry(&own, Strictness::Strict).unwrap();
+    assert_eq!(record.customer().product().unwrap().as_str(), "prod-b");
+    // Without a product anywhere, the customer mode says what is missing.
+    let err = UsageRecord::from_entry_json(&text, None, Strictness::Strict).unwrap_err();
+    assert!(
+        err.to_string().starts_with("ProductCode: is required"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_error_inside_a_value_names_the_member() {
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    for (member, value) in [
+        ("Quantity", "1e400"),
+        ("Timestamp", "1e400"),
+        ("Quantity", deep.as_str()),
+    ] {
+        let entry = entry().to_string().replace(
+            &format!("\"{member}\":{}", entry()[member]),
+            &format!("\"{member}\":{value}"),
+        );
+        assert!(entry.contains(value), "{entry}");
+        let body = format!(r#"{{"ProductCode":"prod-a","UsageRecords":[{entry}]}}"#);
+        let err = read_request(&body).unwrap_err();
+        let named = format!("UsageRecords: {member}: ");
+        assert!(err.starts_with(&named), "{member}: {err}");
+        assert!(err.contains(" at line 1 column "), "{err}");
+        let err = file_entry(&entry, Strictness::Strict).unwrap_err();
+        assert!(err.starts_with(&format!("{member}: ")), "{member}: {err}");
+        let err =
+            UsageRecord::from_request_entry(&mut serde_json::Deserializer::from_str(&entry), None)
+                .unwrap_err()
+                .to_string();
+        assert!(err.starts_with(&format!("{member}: ")), "{member}: {err}");
+    }
+    // Inside an allocation, the path to it.
+    let entry = r#"{"Timestamp":1795690800,"CustomerAWSAccountId":"111122223333","Dimension":"d","Quantity":1,"UsageAllocations":[{"AllocatedUsageQuantity":1e400}]}"#;
+    let err = file_entry(entry, Strictness::Strict).unwrap_err();
+    assert!(
+        err.starts_with("UsageAllocations: AllocatedUsageQuantity: number out of range"),
+        "{err}"
+    );
 }

@@ -1,16 +1,18 @@
 //! Reading records from the service's JSON as the service judges it: objects only (never an
 //! array of members), each member once, members the model does not define ignored, and a
-//! wrong JSON type named like every other error: field, rule, value.
+//! wrong JSON type named like every other error: field, rule, value. Files a person writes
+//! are read strictly ([`Strictness`]): a member the model does not define is an error.
 //!
 //! Members are read as loose JSON values and typed here, so every message is ours; lists
-//! and objects are read through [`Obj`] and [`List`], which keep serde's duplicate-member
-//! check at every level.
+//! and objects are read through [`Obj`] and [`List`], and each object's members by
+//! [`members!`], which refuses a member given twice at every level and names the member
+//! in an error the JSON parser raises inside its value (a number out of range).
 
 use std::fmt;
 use std::marker::PhantomData;
 
 use metering_rules::limits::MAX_RECORDS_PER_REQUEST;
-use serde::de::{self, Error as _, IgnoredAny, MapAccess, SeqAccess};
+use serde::de::{self, DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -23,6 +25,63 @@ use crate::strings::{
     TagValue,
 };
 use crate::timestamp::Timestamp;
+
+/// Declares an object of the model by its members' wire names. Its members are read by
+/// hand rather than by serde's derive, so that an error the JSON parser raises inside a
+/// value (a number out of range, nesting too deep) names the member, and so that the first
+/// member the model does not define is kept, for a strict reader to refuse. A member given
+/// twice is refused, as the derive does; `null` is absent, as it is to the service.
+macro_rules! members {
+    ($name:ident { $($field:ident: $ty:ty = $wire:literal,)* }) => {
+        struct $name {
+            $($field: Option<$ty>,)*
+            /// The first member the model does not define.
+            #[allow(dead_code)] // not every object is read strictly
+            unknown: Option<String>,
+        }
+
+        #[allow(dead_code)]
+        impl $name {
+            const NAMES: &'static [&'static str] = &[$($wire),*];
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Members;
+                impl<'de> de::Visitor<'de> for Members {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a JSON object")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<$name, A::Error> {
+                        $(let mut $field: Option<Option<$ty>> = None;)*
+                        let mut unknown = None;
+                        while let Some(name) = map.next_key_seed(Name($name::NAMES))? {
+                            match name {
+                                $(Member::Known($wire) => {
+                                    if $field.is_some() {
+                                        return Err(A::Error::duplicate_field($wire));
+                                    }
+                                    $field = Some(map.next_value().map_err(|e| named($wire, &e))?);
+                                })*
+                                Member::Known(_) => unreachable!("every name has an arm"),
+                                Member::Unknown(name) => {
+                                    map.next_value::<IgnoredAny>()?;
+                                    unknown.get_or_insert(name);
+                                }
+                            }
+                        }
+                        Ok($name { $($field: $field.flatten(),)* unknown })
+                    }
+                }
+                deserializer.deserialize_map(Members)
+            }
+        }
+    };
+}
 
 impl UsageRecord {
     /// Reads one `UsageRecords` entry of a request whose `ProductCode` is `product`, as the
@@ -53,18 +112,38 @@ pub enum EntryError {
     Invalid(ValidationError),
 }
 
+/// How a usage file's entries are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Strictness {
+    /// For files a person writes: a member the service model does not define is an error
+    /// (with the member it probably meant), and a record must give its quantity. A typo
+    /// such as `Quantiy` would otherwise send a quantity of 0, and since the service keeps
+    /// the first quantity of an hour, the corrected record could never be billed.
+    #[default]
+    Strict,
+    /// As the service reads a request, for files a program made: members it does not define
+    /// are ignored, and a record without a quantity is a quantity of 0.
+    Lenient,
+}
+
 impl UsageRecord {
-    /// Reads one `UsageRecords` entry from JSON text, for a request whose `ProductCode` is
-    /// `product` (`None`: the entry's own `ProductCode`, if any). Unlike
+    /// Reads one record of a usage file from JSON text: a `UsageRecords` entry with its own
+    /// `ProductCode`, or else `product` (a request file's, or one given for the whole file),
+    /// and its `Timestamp` as epoch seconds or RFC 3339 text. Unlike
     /// [`UsageRecord::from_request_entry`], the error keeps the field, rule and value apart,
-    /// so a file of entries can be judged one entry at a time.
+    /// so a file can be judged one entry at a time.
     ///
     /// # Errors
-    /// Malformed JSON or a wrong type, or the first rule the entry breaks.
-    pub fn from_entry_json(json: &str, product: Option<&ProductCode>) -> Result<Self, EntryError> {
+    /// Malformed JSON, or the first rule the entry breaks (with [`Strictness::Strict`], an
+    /// unknown member or a missing quantity too).
+    pub fn from_entry_json(
+        json: &str,
+        product: Option<&ProductCode>,
+        strictness: Strictness,
+    ) -> Result<Self, EntryError> {
         let entry: Obj<RecordIn> = serde_json::from_str(json).map_err(EntryError::Json)?;
-        let context = product.map_or(Context::Record, |product| Context::Request(Some(product)));
-        read_entry(entry, context).map_err(EntryError::Invalid)
+        read_entry(entry, Context::File(product, strictness)).map_err(EntryError::Invalid)
     }
 }
 
@@ -73,7 +152,7 @@ impl<'de> Deserialize<'de> for UsageRecord {
     /// beside the other members, and `Timestamp` as epoch seconds or RFC 3339.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let entry = Obj::<RecordIn>::deserialize(deserializer)?;
-        read_entry(entry, Context::Record).map_err(D::Error::custom)
+        read_entry(entry, Context::File(None, Strictness::Lenient)).map_err(D::Error::custom)
     }
 }
 
@@ -89,12 +168,10 @@ pub struct RequestRecords {
 
 impl<'de> Deserialize<'de> for RequestRecords {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct RequestIn {
-            product_code: Option<Value>,
-            usage_records: Option<List<Obj<RecordIn>>>,
-        }
+        members!(RequestIn {
+            product_code: Value = "ProductCode",
+            usage_records: List<Obj<RecordIn>> = "UsageRecords",
+        });
         let request = Obj::<RequestIn>::deserialize(deserializer)?
             .found("request body")
             .map_err(D::Error::custom)?;
@@ -135,42 +212,96 @@ impl<'de> Deserialize<'de> for RequestRecords {
     }
 }
 
-/// Where an entry is read: inside a request (whose product code it takes), or on its own.
+/// Where an entry is read: inside a request (whose product code it takes, as the service
+/// reads it), or from a file (its own product code or else the one given; both timestamp
+/// forms).
 #[derive(Clone, Copy)]
 enum Context<'p> {
     Request(Option<&'p ProductCode>),
-    Record,
+    File(Option<&'p ProductCode>, Strictness),
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct RecordIn {
-    product_code: Option<Value>,
-    timestamp: Option<Value>,
-    customer_identifier: Option<Value>,
-    #[serde(rename = "CustomerAWSAccountId")]
-    customer_aws_account_id: Option<Value>,
-    license_arn: Option<Value>,
-    dimension: Option<Value>,
-    quantity: Option<Value>,
-    quantity_as_decimal: Option<Value>,
-    usage_allocations: Option<List<Obj<AllocationIn>>>,
+impl Context<'_> {
+    fn strict(self) -> bool {
+        matches!(self, Self::File(_, Strictness::Strict))
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct AllocationIn {
-    allocated_usage_quantity: Option<Value>,
-    allocated_usage_quantity_as_decimal: Option<Value>,
-    tags: Option<List<Obj<TagIn>>>,
+/// A member's name: one of the model's, or another.
+enum Member {
+    Known(&'static str),
+    Unknown(String),
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct TagIn {
-    key: Option<Value>,
-    value: Option<Value>,
+/// Reads a member's name, knowing the model's (no allocation for those).
+struct Name(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Member;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Member, D::Error> {
+        deserializer.deserialize_str(self)
+    }
 }
+
+impl de::Visitor<'_> for Name {
+    type Value = Member;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Member, E> {
+        Ok(match self.0.iter().find(|known| **known == name) {
+            Some(known) => Member::Known(known),
+            None => Member::Unknown(name.to_owned()),
+        })
+    }
+}
+
+/// An error raised inside `field`'s value, naming it (`serde_json` keeps the position).
+fn named<E: de::Error>(field: &str, error: &E) -> E {
+    E::custom(format_args!("{field}: {error}"))
+}
+
+/// With a strict reader, the first member of an object that the model does not define.
+fn refuse_unknown(
+    unknown: Option<String>,
+    names: &'static [&'static str],
+    strict: bool,
+) -> Result<(), ValidationError> {
+    match unknown.filter(|_| strict) {
+        None => Ok(()),
+        Some(name) => {
+            let suggestion = metering_rules::closest(&name, names.iter().copied());
+            Err(ValidationError::new(
+                name,
+                Rule::UnknownMember(suggestion),
+                "",
+            ))
+        }
+    }
+}
+
+members!(RecordIn {
+    product_code: Value = "ProductCode",
+    timestamp: Value = "Timestamp",
+    customer_identifier: Value = "CustomerIdentifier",
+    customer_aws_account_id: Value = "CustomerAWSAccountId",
+    license_arn: Value = "LicenseArn",
+    dimension: Value = "Dimension",
+    quantity: Value = "Quantity",
+    quantity_as_decimal: Value = "QuantityAsDecimal",
+    usage_allocations: List<Obj<AllocationIn>> = "UsageAllocations",
+});
+
+members!(AllocationIn {
+    allocated_usage_quantity: Value = "AllocatedUsageQuantity",
+    allocated_usage_quantity_as_decimal: Value = "AllocatedUsageQuantityAsDecimal",
+    tags: List<Obj<TagIn>> = "Tags",
+});
+
+members!(TagIn {
+    key: Value = "Key",
+    value: Value = "Value",
+});
 
 /// A JSON object read into `T`, or the JSON type found instead. (Serde's derived structs
 /// also take an array of their members in order, which AWS JSON does not.)
@@ -301,7 +432,7 @@ fn integer(value: Option<Value>, field: &'static str) -> Result<Option<i64>, Val
     }
 }
 
-/// `Timestamp`: epoch seconds; on its own, a record may also give RFC 3339 text.
+/// `Timestamp`: epoch seconds; in a file, RFC 3339 text too.
 fn timestamp(value: Option<Value>, context: Context<'_>) -> Result<Timestamp, ValidationError> {
     let field = "Timestamp";
     match value.ok_or_else(|| required(field))? {
@@ -310,7 +441,7 @@ fn timestamp(value: Option<Value>, context: Context<'_>) -> Result<Timestamp, Va
             None => Timestamp::deserialize(Value::Number(seconds.clone()))
                 .map_err(|_| ValidationError::new(field, Rule::Timestamp, seconds)),
         },
-        Value::String(text) if matches!(context, Context::Record) => {
+        Value::String(text) if matches!(context, Context::File(..)) => {
             Timestamp::parse_rfc3339(&text)
         }
         other => Err(wrong_type(field, "epoch seconds (a JSON number)", other)),
@@ -360,12 +491,16 @@ fn read_quantity(
 
 fn read_entry(entry: Obj<RecordIn>, context: Context<'_>) -> Result<UsageRecord, ValidationError> {
     let entry = entry.found("UsageRecords entry")?;
+    let strict = context.strict();
+    refuse_unknown(entry.unknown, RecordIn::NAMES, strict)?;
     let product = match context {
         // Not a member of a request's record: never honoured (it would bill another product).
         Context::Request(product) => product.cloned(),
-        Context::Record => text(entry.product_code, "ProductCode")?
-            .map(ProductCode::new)
-            .transpose()?,
+        // The file's product is for records of the product modes: a licensed one has none.
+        Context::File(product, _) => match text(entry.product_code, "ProductCode")? {
+            Some(own) => Some(ProductCode::new(own)?),
+            None => product.filter(|_| entry.license_arn.is_none()).cloned(),
+        },
     };
     let customer = customer(
         product.as_ref(),
@@ -383,6 +518,9 @@ fn read_entry(entry: Obj<RecordIn>, context: Context<'_>) -> Result<UsageRecord,
         "Quantity",
         "QuantityAsDecimal",
     )?;
+    if strict && form.is_none() {
+        return Err(ValidationError::new("Quantity", Rule::QuantityRequired, ""));
+    }
     let Some(wire_allocations) = entry.usage_allocations else {
         return Ok(UsageRecord::new(customer, dimension, timestamp, quantity));
     };
@@ -390,7 +528,7 @@ fn read_entry(entry: Obj<RecordIn>, context: Context<'_>) -> Result<UsageRecord,
     let mut forms = Vec::from_iter(form);
     let mut allocations = Vec::with_capacity(wire_allocations.len());
     for (index, wire) in wire_allocations.into_iter().enumerate() {
-        let allocation = read_allocation(wire, &mut forms)
+        let allocation = read_allocation(wire, &mut forms, strict)
             .map_err(|e| e.within(format_args!("UsageAllocations[{index}]")))?;
         allocations.push(allocation);
     }
@@ -418,8 +556,10 @@ fn read_entry(entry: Obj<RecordIn>, context: Context<'_>) -> Result<UsageRecord,
 fn read_allocation(
     wire: Obj<AllocationIn>,
     forms: &mut Vec<Form>,
+    strict: bool,
 ) -> Result<UsageAllocation, ValidationError> {
     let wire = wire.found("UsageAllocations entry")?;
+    refuse_unknown(wire.unknown, AllocationIn::NAMES, strict)?;
     let (quantity, form) = read_quantity(
         wire.allocated_usage_quantity,
         wire.allocated_usage_quantity_as_decimal,
@@ -433,14 +573,15 @@ fn read_allocation(
     };
     let mut tags = Vec::new();
     for (index, tag) in wire_tags.found("Tags")?.into_iter().enumerate() {
-        let tag = read_tag(tag).map_err(|e| e.within(format_args!("Tags[{index}]")))?;
+        let tag = read_tag(tag, strict).map_err(|e| e.within(format_args!("Tags[{index}]")))?;
         tags.push(tag);
     }
     Ok(UsageAllocation::new(quantity, Tags::new(tags)?))
 }
 
-fn read_tag(tag: Obj<TagIn>) -> Result<Tag, ValidationError> {
+fn read_tag(tag: Obj<TagIn>, strict: bool) -> Result<Tag, ValidationError> {
     let tag = tag.found("Tags entry")?;
+    refuse_unknown(tag.unknown, TagIn::NAMES, strict)?;
     let key = text(tag.key, "Key")?.ok_or_else(|| required("Key"))?;
     let value = text(tag.value, "Value")?.ok_or_else(|| required("Value"))?;
     Ok(Tag::new(TagKey::new(key)?, TagValue::new(value)?))
