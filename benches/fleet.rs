@@ -269,7 +269,7 @@ async fn claim_and_send(url: &str, flushers: usize) -> Duration {
         .join_all()
         .await
         .iter()
-        .map(|report| report.success)
+        .map(|report| report.outcomes.success)
         .sum();
     let elapsed = started.elapsed();
     assert_eq!(billed, RECORDS);

@@ -73,7 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = flusher.flush().await?;
     println!(
         "sealed {} record(s), billed {}",
-        report.sealed.sealed, report.success
+        report.sealed.sealed, report.outcomes.success
     );
     for row in emulator.summary() {
         println!(

@@ -124,7 +124,7 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     writeln!(
         out,
         "sealed {} records, billed {}, not subscribed {}",
-        report.sealed.sealed, report.success, report.not_subscribed
+        report.sealed.sealed, report.outcomes.success, report.outcomes.not_subscribed
     )?;
     writeln!(
         out,

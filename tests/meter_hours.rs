@@ -171,7 +171,7 @@ async fn registered_pairs_are_billed_every_hour_zero_without_usage() {
     f.clock.advance(Duration::from_mins(85)); // 13:30: 10:00 to 12:00 are sealed
     let report = f.flusher.flush().await.unwrap();
     assert_eq!(report.sealed.sealed, 8, "{report:?}");
-    assert_eq!(report.success, 8, "{report:?}");
+    assert_eq!(report.outcomes.success, 8, "{report:?}");
     let (a, b, c) = ("111111111111", "222222222222", "333333333333");
     assert_eq!(
         billed(&f.emulator),
@@ -220,7 +220,11 @@ async fn a_months_last_hour_takes_late_usage_until_an_hour_before_the_cut_off() 
     // hours with it.
     f.advance(121).await;
     let report = f.flusher.flush().await.unwrap();
-    assert_eq!((report.sealed.sealed, report.success), (2, 2), "{report:?}");
+    assert_eq!(
+        (report.sealed.sealed, report.outcomes.success),
+        (2, 2),
+        "{report:?}"
+    );
     let a = "111111111111";
     assert_eq!(
         billed(&f.emulator),

@@ -125,7 +125,11 @@ async fn fill<L: Ledger>(ledger: Arc<L>, clock: &ManualClock) {
     let knows_api_calls = Emulator::builder().known_dimensions(["api_calls"]);
     let (report, emulator) =
         flush_at(&ledger, clock, "2026-05-31T23:20:00Z", knows_api_calls).await;
-    assert_eq!((report.success, report.quarantined), (2, 1), "{report:?}");
+    assert_eq!(
+        (report.outcomes.success, report.outcomes.quarantined),
+        (2, 1),
+        "{report:?}"
+    );
     assert_eq!(report.sealed.quarantined, 2, "Carol, twice");
     emulator.shutdown().await;
     record(&account(ERIN), Usage::ApiCalls, 4, "2026-05-31T23:20:00Z");
@@ -133,7 +137,7 @@ async fn fill<L: Ledger>(ledger: Arc<L>, clock: &ManualClock) {
 
     let disabled = Emulator::builder().disabled_api(true);
     let (report, emulator) = flush_at(&ledger, clock, "2026-06-01T00:20:00Z", disabled).await;
-    assert_eq!(report.retried, 1, "{report:?}");
+    assert_eq!(report.outcomes.pending, 1, "{report:?}");
     emulator.shutdown().await;
     record(&account(ALICE), Usage::ApiCalls, 7, "2026-05-31T23:30:00Z");
     meter.shutdown().await.unwrap();
@@ -433,7 +437,7 @@ fn requeue(store: &[String], ids: &Ids) {
 async fn send_what_was_requeued(ledger: Arc<impl Ledger>, clock: &ManualClock) {
     let (report, fixed) =
         flush_at(&ledger, clock, "2026-06-01T01:30:00Z", Emulator::builder()).await;
-    assert_eq!(report.success, 4, "{report:?}");
+    assert_eq!(report.outcomes.success, 4, "{report:?}");
     let mut billed: Vec<(String, String, Timestamp, String)> = fixed
         .ledger()
         .into_iter()

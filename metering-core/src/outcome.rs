@@ -133,13 +133,7 @@ impl Report {
     pub fn summary(&self) -> Summary {
         let mut summary = Summary::default();
         for entry in &self.outcomes {
-            *match entry.outcome {
-                Outcome::Success { .. } => &mut summary.success,
-                Outcome::CustomerNotSubscribed => &mut summary.not_subscribed,
-                Outcome::DuplicateRecord => &mut summary.duplicate,
-                Outcome::Quarantined(_) => &mut summary.quarantined,
-                Outcome::Pending { .. } => &mut summary.pending,
-            } += 1;
+            summary.count(&entry.outcome);
         }
         summary
     }
@@ -157,6 +151,19 @@ impl Report {
     #[must_use]
     pub fn table(&self) -> Table<'_> {
         Table(self)
+    }
+}
+
+impl Summary {
+    /// Counts one more outcome.
+    pub(crate) fn count(&mut self, outcome: &Outcome) {
+        *match outcome {
+            Outcome::Success { .. } => &mut self.success,
+            Outcome::CustomerNotSubscribed => &mut self.not_subscribed,
+            Outcome::DuplicateRecord => &mut self.duplicate,
+            Outcome::Quarantined(_) => &mut self.quarantined,
+            Outcome::Pending { .. } => &mut self.pending,
+        } += 1;
     }
 }
 

@@ -64,6 +64,20 @@ pub enum QuarantineReason {
     /// failure holds the service's code and message.
     #[error("rejected by the service: {0}")]
     Rejected(Failure),
+    /// The service's window for it closes before a send started now could be settled (the
+    /// flusher's lease), so it is kept back rather than risk a rejected request.
+    #[error(
+        "the service accepts this record only until {deadline}, before it could be sent (now {now}, lease {}s)",
+        .lease.as_secs()
+    )]
+    WindowClosing {
+        /// The first instant the service no longer accepts it.
+        deadline: Timestamp,
+        /// When it was checked.
+        now: Timestamp,
+        /// The time a send is given.
+        lease: std::time::Duration,
+    },
 }
 
 /// Why records of one key could not be merged into one record.
@@ -142,6 +156,18 @@ impl PlannedRequest {
     #[must_use]
     pub fn body_bytes(&self) -> usize {
         self.body_bytes
+    }
+
+    /// A request of `records` as given, in their order: for records already planned, such
+    /// as a ledger's claim. Nothing is merged, checked or reordered.
+    #[cfg(feature = "submit")]
+    pub(crate) fn as_given(scope: RequestScope, records: Vec<UsageRecord>) -> Self {
+        Self {
+            body_bytes: wire::request_bytes(&scope, &records),
+            inputs: (0..records.len()).map(|index| vec![index]).collect(),
+            scope,
+            records,
+        }
     }
 
     /// Splits the request in two halves (for bisection); `None` for a single record.

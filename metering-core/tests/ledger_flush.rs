@@ -11,22 +11,27 @@ use std::time::Duration;
 use common::capture;
 use metering_core::ledger::conformance::{at, customer, delta, key, licensed, quantity};
 use metering_core::ledger::{
-    Checkpoint, Delta, Flusher, InstanceId, Ledger, RecordState, Settlement, SqliteLedger, UsageKey,
+    Checkpoint, Delta, Flusher, InstanceId, Ledger, RecordId, RecordState, Settlement,
+    SqliteLedger, StoredRecord, UsageKey,
 };
 use metering_core::submit::{
     Failure, FailureKind, RecordStatus, Response, SubmitConfig, Submitter, Transport,
 };
 use metering_core::{
-    Clock, Customer, ManualClock, MeterConfig, PlannedRequest, Quantity, RecordKey, UsageRecord,
+    Clock, Customer, DimensionKey, ManualClock, MeterConfig, Outcome, PlannedRequest, Quantity,
+    RecordKey, UsageRecord,
 };
 
 /// A service that bills like the real one (the first quantity per key wins, an identical
-/// resend succeeds again), fails the requests scripted to fail, and keeps every record sent.
-/// While a test holds `answers` for writing, a request is received (kept in `sent`) but not
-/// answered.
+/// resend succeeds again), fails the requests scripted to fail, leaves unprocessed the
+/// records scripted (by their place in the request), and keeps every request and record
+/// sent. While a test holds `answers` for writing, a request is received (kept in `sent`)
+/// but not answered.
 #[derive(Default)]
 struct Service {
     failures: Mutex<VecDeque<FailureKind>>,
+    unprocessed: Mutex<VecDeque<Vec<usize>>>,
+    requests: Mutex<Vec<Vec<UsageRecord>>>,
     sent: Mutex<Vec<UsageRecord>>,
     billed: Mutex<HashMap<RecordKey, (Quantity, String)>>,
     answers: tokio::sync::RwLock<()>,
@@ -41,12 +46,24 @@ impl Transport for Service {
             .lock()
             .unwrap()
             .extend_from_slice(request.records());
+        self.requests
+            .lock()
+            .unwrap()
+            .push(request.records().to_vec());
         let _answer = self.answers.read().await;
         if let Some(kind) = self.failures.lock().unwrap().pop_front() {
             return Err(Failure::new(kind, "scripted").with_code("ScriptedException"));
         }
+        let unprocessed = self
+            .unprocessed
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_default();
         let mut billed = self.billed.lock().unwrap();
-        let results = request.records().iter().enumerate().map(|(index, record)| {
+        let processed = (0..request.records().len()).filter(|index| !unprocessed.contains(index));
+        let results = processed.map(|index| {
+            let record = &request.records()[index];
             let status = if record.customer().account().map(AsRef::as_ref) == Some(UNSUBSCRIBED) {
                 RecordStatus::CustomerNotSubscribed
             } else {
@@ -64,7 +81,7 @@ impl Transport for Service {
         });
         Ok(Response {
             results: results.collect(),
-            unprocessed: Vec::new(),
+            unprocessed,
         })
     }
 }
@@ -96,18 +113,28 @@ impl Fixture {
         SqliteLedger::open(self.dir.path().join("ledger.sqlite")).unwrap()
     }
 
-    /// A flusher on its own connection, as another process would run it.
+    /// A flusher on its own connection, as another process would run it; its submitter
+    /// sends each request once.
     fn flusher(&self) -> Flusher<SqliteLedger, Arc<Service>> {
+        self.flusher_with(self.submitter().with_max_attempts(1))
+    }
+
+    /// A flusher whose submitter is configured by `submit`.
+    fn flusher_with(&self, submit: SubmitConfig) -> Flusher<SqliteLedger, Arc<Service>> {
         let config = MeterConfig::new()
             .with_clock(self.clock.clone())
             .with_grace(Duration::from_mins(15))
             .with_lease(Duration::from_mins(1));
-        let submit = SubmitConfig::default()
-            .with_requests_per_second(None)
-            .with_max_attempts(1)
-            .with_clock(self.clock.clone());
         let submitter = Submitter::with_config(Arc::clone(&self.service), submit);
         Flusher::new(self.ledger(), submitter, config)
+    }
+
+    /// A submitter's configuration on this fixture's clock, with no rate limit.
+    fn submitter(&self) -> SubmitConfig {
+        SubmitConfig::default()
+            .with_requests_per_second(None)
+            .with_initial_backoff(Duration::from_millis(1))
+            .with_clock(self.clock.clone())
     }
 
     async fn commit(&self, deltas: Vec<Delta>) {
@@ -124,6 +151,11 @@ impl Fixture {
 
     fn sent(&self) -> Vec<UsageRecord> {
         self.service.sent.lock().unwrap().clone()
+    }
+
+    /// Each request's records, as sent.
+    fn requests(&self) -> Vec<Vec<UsageRecord>> {
+        self.service.requests.lock().unwrap().clone()
     }
 
     fn advance(&self, by: Duration) {
@@ -180,7 +212,10 @@ async fn a_flush_seals_closed_hours_and_settles_each_record_once() {
     let report = flusher.flush().await.unwrap();
     assert_eq!(report.sealed.sealed, 4);
     assert_eq!(report.claims, 2, "one claim per request scope");
-    assert_eq!((report.success, report.not_subscribed), (3, 1));
+    assert_eq!(
+        (report.outcomes.success, report.outcomes.not_subscribed),
+        (3, 1)
+    );
     let records = flusher.ledger().records(None).await.unwrap();
     let mut stored: Vec<_> = records.iter().map(|r| r.record.clone()).collect();
     let mut sent = fx.sent();
@@ -200,6 +235,151 @@ async fn a_flush_seals_closed_hours_and_settles_each_record_once() {
     assert_eq!(fx.sent().len(), 4);
 }
 
+/// The sealed records, in the ledger's order (the order a claim takes them in).
+async fn stored(ledger: &SqliteLedger) -> Vec<StoredRecord> {
+    ledger.records(None).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_claim_of_25_records_is_sent_as_one_request_of_those_records() {
+    let fx = Fixture::new("2026-11-26T12:20:00Z");
+    let deltas = (0..25)
+        .map(|n| {
+            let account = customer(&format!("{}", 100_000_000_000_u64 + n));
+            delta(&calls(&account), "2026-11-26T11:10:00Z", "1.5")
+        })
+        .collect();
+    fx.commit(deltas).await;
+    let flusher = fx.flusher();
+    let report = flusher.flush().await.unwrap();
+    assert_eq!((report.claims, report.outcomes.success), (1, 25));
+    let stored = stored(flusher.ledger()).await;
+    let claimed: Vec<UsageRecord> = stored.iter().map(|r| r.record.clone()).collect();
+    assert_eq!(
+        fx.requests(),
+        [claimed],
+        "one request: the claim, in its order"
+    );
+}
+
+#[tokio::test]
+async fn each_outcome_of_a_claim_lands_on_its_own_record_and_the_unprocessed_are_sent_again() {
+    let fx = Fixture::new("2026-11-26T12:20:00Z");
+    let (a, b, c) = (
+        customer("111111111111"),
+        customer("222222222222"),
+        customer("333333333333"),
+    );
+    fx.commit(vec![
+        delta(&calls(&a), "2026-11-26T11:10:00Z", "1"),
+        delta(&calls(&b), "2026-11-26T11:10:00Z", "2"),
+        delta(&calls(&c), "2026-11-26T11:10:00Z", "3"),
+    ])
+    .await;
+    // The service billed another quantity for c's hour already; it leaves b unprocessed once.
+    let c_hour = RecordKey {
+        customer: c,
+        dimension: DimensionKey::new("calls").unwrap(),
+        hour: at("2026-11-26T11:00:00Z"),
+    };
+    fx.service
+        .billed
+        .lock()
+        .unwrap()
+        .insert(c_hour, (quantity("9"), "mr-earlier".into()));
+    fx.service.unprocessed.lock().unwrap().push_back(vec![1]);
+    let flusher = fx.flusher_with(fx.submitter().with_max_attempts(2));
+    let report = flusher.flush().await.unwrap();
+    assert_eq!(
+        (
+            report.claims,
+            report.outcomes.success,
+            report.outcomes.duplicate
+        ),
+        (1, 2, 1),
+        "{report:?}"
+    );
+    let stored = stored(flusher.ledger()).await;
+    let claimed: Vec<UsageRecord> = stored.iter().map(|r| r.record.clone()).collect();
+    assert_eq!(
+        fx.requests(),
+        [claimed.clone(), vec![claimed[1].clone()]],
+        "the claim, then the record left unprocessed, alone"
+    );
+    let billed = fx.service.billed.lock().unwrap().clone();
+    let outcomes: Vec<_> = stored
+        .iter()
+        .map(|r| (r.state, r.metering_record_id.clone()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (
+                RecordState::Success,
+                Some(billed[&claimed[0].key()].1.clone())
+            ),
+            (
+                RecordState::Success,
+                Some(billed[&claimed[1].key()].1.clone())
+            ),
+            (RecordState::Duplicate, None),
+        ]
+    );
+    assert_ne!(outcomes[0], outcomes[1]);
+}
+
+#[tokio::test]
+async fn a_keyed_send_gives_each_record_its_own_outcome_even_when_two_share_a_key() {
+    let fx = Fixture::new("2026-11-26T12:20:00Z");
+    let record = |account: &str, quantity: u64| {
+        UsageRecord::new(
+            customer(account),
+            DimensionKey::new("calls").unwrap(),
+            at("2026-11-26T11:00:00Z"),
+            Quantity::new(quantity).unwrap(),
+        )
+    };
+    let (first, again, other) = (
+        record("111111111111", 5),
+        record("111111111111", 7),
+        record("222222222222", 1),
+    );
+    // The submitter's clock is far from the claim's hour: a claim is not checked again.
+    let late = ManualClock::new(at("2027-06-01T00:00:00Z"));
+    let submitter =
+        Submitter::with_config(Arc::clone(&fx.service), fx.submitter().with_clock(late));
+    let sent = vec![
+        (RecordId(7), first.clone()),
+        (RecordId(3), again.clone()),
+        (RecordId(5), other.clone()),
+    ];
+    let report = submitter.send_keyed(first.customer().scope(), sent).await;
+    assert_eq!(report.stopped, None);
+    assert_eq!(
+        report.outcomes,
+        [
+            (
+                RecordId(7),
+                Outcome::Success {
+                    metering_record_id: "mr-0".into()
+                }
+            ),
+            (RecordId(3), Outcome::DuplicateRecord),
+            (
+                RecordId(5),
+                Outcome::Success {
+                    metering_record_id: "mr-1".into()
+                }
+            ),
+        ]
+    );
+    assert_eq!(
+        fx.requests(),
+        [vec![first, again, other]],
+        "one request, as given: nothing merged, nothing kept back"
+    );
+}
+
 #[tokio::test]
 async fn a_failed_send_is_retried_identically_after_its_backoff() {
     let fx = Fixture::with_calls("2026-11-26T12:20:00Z", "2026-11-26T11:10:00Z", "2.25").await;
@@ -210,7 +390,7 @@ async fn a_failed_send_is_retried_identically_after_its_backoff() {
         .push_back(FailureKind::Retry);
     let flusher = fx.flusher();
     let report = flusher.flush().await.unwrap();
-    assert_eq!((report.retried, report.success), (1, 0));
+    assert_eq!((report.outcomes.pending, report.outcomes.success), (1, 0));
     let unsent = flusher
         .ledger()
         .records(Some(RecordState::Unsent))
@@ -231,7 +411,7 @@ async fn a_failed_send_is_retried_identically_after_its_backoff() {
     fx.advance(Duration::from_secs(6));
     // Another process, after a restart, sends it.
     let report = fx.flusher().flush().await.unwrap();
-    assert_eq!(report.success, 1);
+    assert_eq!(report.outcomes.success, 1);
     let sent = fx.sent();
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[0], sent[1], "the resend is identical");
@@ -261,7 +441,7 @@ async fn records_of_a_flusher_that_died_are_sent_once_its_lease_expires() {
     );
     fx.advance(Duration::from_mins(1));
     let report = living.flush().await.unwrap();
-    assert_eq!(report.success, 1);
+    assert_eq!(report.outcomes.success, 1);
     let record = &ledger.records(Some(RecordState::Success)).await.unwrap()[0];
     assert_eq!((record.id, record.attempt), (orphan.records[0].id, 2));
     assert_eq!(fx.sent(), [orphan.records[0].record.clone()]);
@@ -280,7 +460,10 @@ async fn records_about_to_leave_the_window_are_quarantined_unsent() {
         .await;
     fx.clock.set(at("2026-12-01T05:59:30Z"));
     let report = fx.flusher().flush().await.unwrap();
-    assert_eq!((report.quarantined, report.success), (1, 0));
+    assert_eq!(
+        (report.outcomes.quarantined, report.outcomes.success),
+        (1, 0)
+    );
     assert!(fx.sent().is_empty());
     let quarantined = fx
         .ledger()
@@ -313,7 +496,7 @@ async fn a_stopped_submission_leaves_the_rest_for_the_next_flush() {
         .unwrap()
         .push_back(FailureKind::Stop);
     let report = fx.flusher().flush().await.unwrap();
-    assert_eq!((report.claims, report.retried), (1, 1));
+    assert_eq!((report.claims, report.outcomes.pending), (1, 1));
     let status = fx.ledger().status().await.unwrap();
     assert_eq!(status.count(RecordState::Unsent), 2);
     assert_eq!(status.oldest_unsent_hour, Some(at("2026-11-26T10:00:00Z")));
@@ -339,8 +522,8 @@ async fn a_flusher_whose_lease_ran_out_mid_send_reports_its_outcome_fenced() {
         other
     });
     let (slow, other) = (slow.unwrap(), other.unwrap());
-    assert_eq!((slow.success, slow.fenced), (1, 1), "{slow:?}");
-    assert_eq!((other.success, other.fenced), (1, 0), "{other:?}");
+    assert_eq!((slow.outcomes.success, slow.fenced), (1, 1), "{slow:?}");
+    assert_eq!((other.outcomes.success, other.fenced), (1, 0), "{other:?}");
     let sent = fx.sent();
     assert_eq!(sent[0], sent[1], "the resend is identical");
     let record = &fx.ledger().records(None).await.unwrap()[0];
@@ -377,7 +560,7 @@ async fn an_unsubscribing_customer_is_sealed_and_sent_now() {
     ])
     .await;
     let report = fx.flusher().flush_customer(&leaving).await.unwrap();
-    assert_eq!((report.sealed.sealed, report.success), (1, 1));
+    assert_eq!((report.sealed.sealed, report.outcomes.success), (1, 1));
     let sent = fx.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].customer(), &leaving);
@@ -493,7 +676,7 @@ mod meter {
         fx.advance(Duration::from_hours(1));
         tokio::time::sleep(INTERVALS).await;
         assert_eq!(fx.sent().len(), 1);
-        assert_eq!(fx.flusher().flush().await.unwrap().success, 1);
+        assert_eq!(fx.flusher().flush().await.unwrap().outcomes.success, 1);
     }
 
     #[tokio::test]
@@ -586,7 +769,7 @@ mod meter {
 
         fx.advance(Duration::from_mins(70));
         let report = meter.flush().await.unwrap();
-        assert_eq!(report.success, 2, "{report:?}");
+        assert_eq!(report.outcomes.success, 2, "{report:?}");
         let sent = fx.sent();
         assert_eq!(sent.len(), 2);
         let mut quantities: Vec<Quantity> = sent.iter().map(UsageRecord::quantity).collect();

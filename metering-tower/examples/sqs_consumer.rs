@@ -140,7 +140,7 @@ impl std::fmt::Display for Outcome {
             Self::Deleted(Applied::Flushed(report)) => write!(
                 f,
                 "deleted: {} records sealed, {} billed",
-                report.sealed.sealed, report.success
+                report.sealed.sealed, report.outcomes.success
             ),
             Self::Deleted(Applied::Seller(event)) => {
                 write!(f, "deleted: {:?} handled by the seller", event.action)

@@ -178,7 +178,11 @@ async fn unsubscribe_pending_seals_and_sends_that_customers_open_hour_at_once() 
     let Applied::Flushed(report) = leaving.clone().apply(&metered.meter).await.unwrap() else {
         panic!("unsubscribe-pending did not flush");
     };
-    assert_eq!((report.sealed.sealed, report.success), (1, 1), "{report:?}");
+    assert_eq!(
+        (report.sealed.sealed, report.outcomes.success),
+        (1, 1),
+        "{report:?}"
+    );
     let expected = vec![(
         "111111111111".to_owned(),
         "2026-11-26T10:00:00Z".to_owned(),
@@ -190,7 +194,7 @@ async fn unsubscribe_pending_seals_and_sends_that_customers_open_hour_at_once() 
     let Applied::Flushed(again) = leaving.apply(&metered.meter).await.unwrap() else {
         panic!("unsubscribe-pending did not flush");
     };
-    assert_eq!(again.success, 0, "{again:?}");
+    assert_eq!(again.outcomes.success, 0, "{again:?}");
     assert_eq!(billed(&metered), expected);
     assert_eq!(metered.emulator.duplicates(), 0);
     metered.meter.shutdown().await.unwrap();

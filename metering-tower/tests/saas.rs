@@ -114,7 +114,7 @@ async fn the_emulator_bills_exactly_the_requests_answered_once() {
     let Applied::Flushed(report) = applied else {
         panic!("unsubscribe-pending did not flush: {applied:?}");
     };
-    assert_eq!(report.success, 3, "{report:?}");
+    assert_eq!(report.outcomes.success, 3, "{report:?}");
     let alice_only: BTreeMap<_, _> = expected
         .0
         .iter()

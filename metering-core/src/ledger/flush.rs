@@ -1,23 +1,25 @@
 //! The flush loop: seal the hours that closed, then claim, send and settle until nothing is
 //! left to send.
 //!
-//! Every record goes to the [`Submitter`] exactly as it was sealed, so a resend (after a
-//! crash, a lost lease or a retryable failure) carries the same timestamp and quantity, and
-//! the service's de-duplication makes it harmless. The submitter retries within one send;
+//! A claim is already a request (one scope, at most 25 records), and the flusher keeps
+//! back, before sending, each record whose window closes within the lease: the claim goes
+//! to [`Submitter::send_keyed`] as it is, each record under its ledger id, and each outcome
+//! comes back under that id. Every record is sent exactly as it was sealed, so a resend
+//! (after a crash, a lost lease or a retryable failure) carries the same timestamp and
+//! quantity, and the service's de-duplication makes it harmless. The submitter retries within one send;
 //! keep its attempts within the lease ([`MeterConfig::lease`]): a lease that expires
 //! mid-send lets another flusher send the same records again (harmless, but a waste) and
 //! fences this one's outcomes.
 
 use std::time::Duration;
 
-use rustc_hash::FxHashMap;
 use tracing::{info, warn};
 
-use super::{Claim, Ledger, LedgerError, RecordId, SealReport, Settlement};
+use super::{Claim, ClaimedRecord, Ledger, LedgerError, RecordId, SealReport, Settlement};
 use crate::customer::Customer;
 use crate::meter::MeterConfig;
-use crate::outcome::{Outcome, Report};
-use crate::plan::RecordKey;
+use crate::outcome::{Outcome, Summary};
+use crate::plan::QuarantineReason;
 use crate::submit::{Submitter, Transport};
 use crate::timestamp::Timestamp;
 
@@ -34,16 +36,10 @@ pub struct FlushReport {
     pub sealed: SealReport,
     /// Claims taken (each one request scope, at most 25 records).
     pub claims: usize,
-    /// Records billed.
-    pub success: usize,
-    /// Records of customers not subscribed.
-    pub not_subscribed: usize,
-    /// Records the service called duplicates.
-    pub duplicate: usize,
-    /// Records quarantined (the service's window would close first, or it rejected them).
-    pub quarantined: usize,
-    /// Records to be sent again after a backoff.
-    pub retried: usize,
+    /// The claimed records' outcomes: billed, not subscribed, duplicates, quarantined (the
+    /// service's window would close first, or it rejected them), and pending (to be sent
+    /// again after a backoff).
+    pub outcomes: Summary,
     /// Outcomes refused because this flusher no longer held their lease.
     pub fenced: usize,
 }
@@ -148,20 +144,16 @@ impl<L: Ledger, T: Transport> Flusher<L, T> {
             .await?
         {
             report.claims += 1;
-            let (settlements, stopped) = self.send(&claim).await;
-            for (_, settlement) in &settlements {
-                *match settlement {
-                    Settlement::Success { .. } => &mut report.success,
-                    Settlement::NotSubscribed => &mut report.not_subscribed,
-                    Settlement::Duplicate => &mut report.duplicate,
-                    Settlement::Quarantined { .. } => &mut report.quarantined,
-                    Settlement::Retry { .. } => &mut report.retried,
-                } += 1;
-            }
-            let settled = self
-                .ledger
-                .settle(&claim, &settlements, self.config.clock().now())
-                .await?;
+            let (outcomes, stopped) = self.send(&claim).await;
+            let now = self.config.clock().now();
+            let settlements: Vec<(RecordId, Settlement)> = outcomes
+                .into_iter()
+                .map(|(claimed, outcome)| {
+                    report.outcomes.count(&outcome);
+                    (claimed.id, settlement(outcome, claimed.attempt, now))
+                })
+                .collect();
+            let settled = self.ledger.settle(&claim, &settlements, now).await?;
             report.fenced += settled.fenced;
             if stopped {
                 // Nothing else will go through until someone acts (a disabled API, bad
@@ -172,75 +164,55 @@ impl<L: Ledger, T: Transport> Flusher<L, T> {
         Ok(report)
     }
 
-    /// Sends a claim's records and says what to write back for each; true when the
+    /// Sends a claim's records as one request and gives each one's outcome; true when the
     /// submission was stopped.
-    async fn send(&self, claim: &Claim) -> (Vec<(RecordId, Settlement)>, bool) {
+    async fn send<'c>(&self, claim: &'c Claim) -> (Vec<(&'c ClaimedRecord, Outcome)>, bool) {
         let now = self.config.clock().now();
         let policy = self.config.time_policy();
+        let lease = self.config.lease();
         // A record whose window closes before the lease ends might not make it: keep it
         // back now, with the reason, rather than risk a rejected batch.
-        let horizon = now.saturating_add(self.config.lease());
-        let mut settlements = Vec::with_capacity(claim.records.len());
-        let mut ids = FxHashMap::default();
-        let mut records = Vec::with_capacity(claim.records.len());
+        let horizon = now.saturating_add(lease);
+        let mut outcomes = Vec::with_capacity(claim.records.len());
+        let mut sending = Vec::with_capacity(claim.records.len());
         for claimed in &claim.records {
             let deadline = policy.deadline(claimed.record.timestamp());
             if deadline <= horizon {
-                let reason = format!(
-                    "the service accepts this record only until {deadline}, before it could be \
-                     sent (now {now}, lease {}s)",
-                    self.config.lease().as_secs()
-                );
+                let reason = QuarantineReason::WindowClosing {
+                    deadline,
+                    now,
+                    lease,
+                };
                 warn!(target: "metering::ledger", id = %claimed.id, %reason, "record quarantined");
-                settlements.push((claimed.id, Settlement::Quarantined { reason }));
+                outcomes.push((claimed, Outcome::Quarantined(reason)));
             } else {
-                ids.insert(claimed.record.key(), (claimed.id, claimed.attempt));
-                records.push(claimed.record.clone());
+                sending.push((claimed, claimed.record.clone()));
             }
         }
-        if records.is_empty() {
-            return (settlements, false);
-        }
-        let report = self.submitter.submit(records).await;
-        let stopped = report.stopped.is_some();
-        settlements.extend(settle(report, ids, self.config.clock().now()));
-        (settlements, stopped)
+        let sent = self
+            .submitter
+            .send_keyed(claim.scope.clone(), sending)
+            .await;
+        outcomes.extend(sent.outcomes);
+        (outcomes, sent.stopped.is_some())
     }
 }
 
-/// What to write back for each record of a report; records the report left out are retried.
-fn settle(
-    report: Report,
-    mut ids: FxHashMap<RecordKey, (RecordId, u32)>,
-    now: Timestamp,
-) -> Vec<(RecordId, Settlement)> {
-    let mut settlements = Vec::with_capacity(ids.len());
-    for entry in report.outcomes {
-        let Some((id, attempt)) = ids.remove(&entry.record.key()) else {
-            continue;
-        };
-        let settlement = match entry.outcome {
-            Outcome::Success { metering_record_id } => Settlement::Success { metering_record_id },
-            Outcome::CustomerNotSubscribed => Settlement::NotSubscribed,
-            Outcome::DuplicateRecord => Settlement::Duplicate,
-            Outcome::Quarantined(reason) => Settlement::Quarantined {
-                reason: reason.to_string(),
-            },
-            Outcome::Pending { last_error, .. } => Settlement::Retry {
-                error: last_error.to_string(),
-                retry_at: now.saturating_add(backoff(attempt)),
-            },
-        };
-        settlements.push((id, settlement));
-    }
-    settlements.extend(ids.into_values().map(|(id, attempt)| {
-        let settlement = Settlement::Retry {
-            error: "the submitter reported no outcome".to_owned(),
+/// What the ledger stores for a record's outcome; a record not settled is sent again after
+/// its backoff.
+fn settlement(outcome: Outcome, attempt: u32, now: Timestamp) -> Settlement {
+    match outcome {
+        Outcome::Success { metering_record_id } => Settlement::Success { metering_record_id },
+        Outcome::CustomerNotSubscribed => Settlement::NotSubscribed,
+        Outcome::DuplicateRecord => Settlement::Duplicate,
+        Outcome::Quarantined(reason) => Settlement::Quarantined {
+            reason: reason.to_string(),
+        },
+        Outcome::Pending { last_error, .. } => Settlement::Retry {
+            error: last_error.to_string(),
             retry_at: now.saturating_add(backoff(attempt)),
-        };
-        (id, settlement)
-    }));
-    settlements
+        },
+    }
 }
 
 /// How long a record waits after its `attempt`-th send failed: doubling from

@@ -41,6 +41,18 @@ pub enum RecordStatus {
     DuplicateRecord,
 }
 
+/// The one reading of the service's answer: what a [`Report`] says of the record, and so
+/// what the Meter's ledger stores of it.
+impl From<RecordStatus> for Outcome {
+    fn from(status: RecordStatus) -> Self {
+        match status {
+            RecordStatus::Success(metering_record_id) => Self::Success { metering_record_id },
+            RecordStatus::CustomerNotSubscribed => Self::CustomerNotSubscribed,
+            RecordStatus::DuplicateRecord => Self::DuplicateRecord,
+        }
+    }
+}
+
 /// The answer to a request that the service processed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Response {
@@ -48,6 +60,16 @@ pub struct Response {
     pub results: Vec<(usize, RecordStatus)>,
     /// Records the service did not process (safe to resend), by index.
     pub unprocessed: Vec<usize>,
+}
+
+/// Every record's outcome from [`Submitter::send_keyed`], by the key the caller gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyedReport<K> {
+    /// One entry per record, in the order given (two records of one key are two entries).
+    pub outcomes: Vec<(K, Outcome)>,
+    /// As [`Report::stopped`].
+    pub stopped: Option<Failure>,
 }
 
 /// Sends one planned request and reports what the service answered.
@@ -177,13 +199,7 @@ impl<T: Transport> Submitter<T> {
             .map(Vec::len)
             .sum();
         let span = info_span!(target: TARGET, "submit", records);
-        self.send_plan(plan).instrument(span).await
-    }
-
-    async fn send_plan(&self, plan: Plan) -> Report {
-        let shared = &self.shared;
-        let submission = Arc::new(Submission::default());
-        let mut outcomes: Vec<RecordOutcome> = plan
+        let kept_back = plan
             .quarantined
             .into_iter()
             .map(
@@ -194,16 +210,72 @@ impl<T: Transport> Submitter<T> {
                  }| quarantined(record, inputs, reason),
             )
             .collect();
+        self.drive(plan.requests, kept_back, Submission::new(true))
+            .instrument(span)
+            .await
+    }
 
+    /// Sends `records` as one request of `scope`, exactly as given, and says what happened
+    /// to each by the key it came with: for records a caller has already made a request of,
+    /// as a [`Flusher`](crate::ledger::Flusher) sends a ledger's claim.
+    ///
+    /// The caller vouches for the request: one scope, at most 25 records, and each within
+    /// the service's time window for as long as the send may take. Nothing is planned,
+    /// merged, reordered or checked against the time policy again, and two records of one
+    /// key are two records. The rate limit, the retries (of the whole request, and of the
+    /// records the service leaves unprocessed) and the bisection of a rejected request
+    /// apply as for [`send`](Self::send).
+    pub async fn send_keyed<K>(
+        &self,
+        scope: RequestScope,
+        records: impl IntoIterator<Item = (K, UsageRecord)>,
+    ) -> KeyedReport<K> {
+        let (keys, records): (Vec<K>, Vec<UsageRecord>) = records.into_iter().unzip();
+        if records.is_empty() {
+            return KeyedReport {
+                outcomes: Vec::new(),
+                stopped: None,
+            };
+        }
+        let span = info_span!(target: TARGET, "submit", records = records.len());
+        let request = PlannedRequest::as_given(scope, records);
+        let report = self
+            .drive(vec![request], Vec::new(), Submission::new(false))
+            .instrument(span)
+            .await;
+        // Outcomes are in input order, one per record (every record is accounted for).
+        debug_assert!(
+            report
+                .outcomes
+                .iter()
+                .enumerate()
+                .all(|(index, entry)| entry.inputs == [index])
+        );
+        KeyedReport {
+            outcomes: keys
+                .into_iter()
+                .zip(report.outcomes.into_iter().map(|entry| entry.outcome))
+                .collect(),
+            stopped: report.stopped,
+        }
+    }
+
+    /// Sends `requests` with the submission's workers; `outcomes` holds what was kept back
+    /// before sending.
+    async fn drive(
+        &self,
+        requests: Vec<PlannedRequest>,
+        mut outcomes: Vec<RecordOutcome>,
+        submission: Submission,
+    ) -> Report {
+        let shared = &self.shared;
+        let submission = Arc::new(submission);
         // Workers pull requests from one queue, so a finished request is followed by the
         // next without a round trip through this task.
-        let workers = shared
-            .config
-            .concurrency()
-            .clamp(1, plan.requests.len().max(1));
-        let planned: usize = plan.requests.iter().map(|r| r.records().len()).sum();
+        let workers = shared.config.concurrency().clamp(1, requests.len().max(1));
+        let planned: usize = requests.iter().map(|r| r.records().len()).sum();
         outcomes.reserve(planned);
-        let queue = Arc::new(Mutex::new(plan.requests.into_iter()));
+        let queue = Arc::new(Mutex::new(requests.into_iter()));
         let mut tasks = JoinSet::new();
         for _ in 0..workers {
             let (shared, submission, queue) = (
@@ -255,8 +327,10 @@ impl<T: Transport> Submitter<T> {
 const TARGET: &str = "metering::submit";
 
 /// One submission's state, seen by all its workers.
-#[derive(Default)]
 struct Submission {
+    /// Whether records are checked against the time policy before each attempt (not when
+    /// the caller vouched for their window: [`Submitter::send_keyed`]).
+    check_time: bool,
     /// The error that stopped it.
     stop: Mutex<Option<Failure>>,
     /// Values the service proved bad: records that have one are kept back unsent.
@@ -266,6 +340,18 @@ struct Submission {
     bisecting: tokio::sync::Mutex<()>,
     /// Requests sent.
     requests: AtomicUsize,
+}
+
+impl Submission {
+    fn new(check_time: bool) -> Self {
+        Self {
+            check_time,
+            stop: Mutex::default(),
+            proven: Mutex::default(),
+            bisecting: tokio::sync::Mutex::default(),
+            requests: AtomicUsize::default(),
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -355,12 +441,12 @@ impl Progress<'_, '_> {
     ) -> Option<PlannedRequest> {
         let now = config.clock().now();
         let planner = config.planner();
-        let policy = planner.policy();
+        let policy = self.submission.check_time.then(|| planner.policy());
         let proven = lock(&self.submission.proven).clone();
         let (withheld, request) = request.partition(|(_, record)| {
             match proven.iter().find(|proven| proven.holds_for(record)) {
                 Some(proven) => Some(Err(proven)),
-                None => policy.check(record.timestamp(), now).err().map(Ok),
+                None => policy?.check(record.timestamp(), now).err().map(Ok),
             }
         });
         for (record, inputs, reason) in withheld {
@@ -518,13 +604,7 @@ impl<T: Transport> Shared<T> {
                     .map(|(record, inputs, status)| RecordOutcome {
                         inputs,
                         record,
-                        outcome: match status {
-                            RecordStatus::Success(metering_record_id) => {
-                                Outcome::Success { metering_record_id }
-                            }
-                            RecordStatus::CustomerNotSubscribed => Outcome::CustomerNotSubscribed,
-                            RecordStatus::DuplicateRecord => Outcome::DuplicateRecord,
-                        },
+                        outcome: status.into(),
                     }),
             );
         if let Some(rest) = rest {
