@@ -226,7 +226,7 @@ fn records() -> Vec<UsageRecord> {
             let dimension = Usage::ALL[i % Usage::ALL.len()];
             UsageRecord::new(
                 customer(i / Usage::ALL.len()),
-                DimensionKey::new(dimension.key()).unwrap(),
+                dimension.key(),
                 hour,
                 Quantity::new(1 + i as u64).unwrap(),
             )

@@ -71,10 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let flusher = Flusher::new(ledger().await?, Submitter::new(transport), config);
     let report = flusher.flush().await?;
-    println!(
-        "sealed {} record(s), billed {}",
-        report.sealed.sealed, report.outcomes.success
-    );
+    println!("{report}");
     for row in emulator.summary() {
         println!(
             "billed: {} {} {} in {} record(s)",

@@ -121,11 +121,7 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     let submitter = Submitter::with_config(transport, SubmitConfig::default().with_clock(clock));
     let flusher = Flusher::new(ledger.clone(), submitter, config);
     let report = flusher.flush().await?;
-    writeln!(
-        out,
-        "sealed {} records, billed {}, not subscribed {}",
-        report.sealed.sealed, report.outcomes.success, report.outcomes.not_subscribed
-    )?;
+    writeln!(out, "{report}")?;
     writeln!(
         out,
         "\nthe ledger ({}):",

@@ -105,7 +105,7 @@ fn event(seed: u64, index: u64) -> Event {
 type Key = (usize, &'static str, Option<&'static str>);
 
 fn key_of(event: &Event) -> Key {
-    (event.customer, event.dimension.key(), event.team)
+    (event.customer, event.dimension.as_str(), event.team)
 }
 
 fn customer(index: usize) -> Customer {
@@ -536,7 +536,7 @@ fn billed(emulator: &RunningEmulator) -> HashMap<Key, u64> {
         let customer = CUSTOMERS.iter().position(|c| *c == account).unwrap();
         let dimension = DIMENSIONS
             .iter()
-            .map(|d| d.key())
+            .map(|d| d.as_str())
             .find(|d| *d == entry.dimension.as_str())
             .unwrap();
         let shares = entry.allocations.map_or_else(

@@ -63,13 +63,13 @@ fn q(units: u64) -> Quantity {
 
 #[test]
 fn dimension_keys_follow_rename_rules() {
-    assert_eq!(Usage::ApiCalls.key(), "api_calls");
-    assert_eq!(Usage::Storage.key(), "storage_gb_hours");
-    assert_eq!(Usage::Seats.key(), "seats");
+    assert_eq!(Usage::ApiCalls.as_str(), "api_calls");
+    assert_eq!(Usage::Storage.as_str(), "storage_gb_hours");
+    assert_eq!(Usage::Seats.as_str(), "seats");
     assert_eq!(Usage::ALL, &[Usage::ApiCalls, Usage::Storage, Usage::Seats]);
     assert_eq!(Usage::from_key("storage_gb_hours"), Some(Usage::Storage));
     assert_eq!(Usage::from_key("Storage"), None);
-    assert_eq!(Usage::Seats.dimension_key().as_str(), "seats");
+    assert_eq!(Usage::Seats.key().as_str(), "seats");
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn every_rename_rule() {
                 http_request_count: String,
             }
             assert_eq!(
-                D::HttpRequestCount.key(),
+                D::HttpRequestCount.as_str(),
                 $variant,
                 "{} on a variant",
                 $rule
@@ -129,7 +129,7 @@ fn without_rename_all_the_variant_name_is_the_key() {
     enum Plain {
         ApiCalls,
     }
-    assert_eq!(Plain::ApiCalls.key(), "ApiCalls");
+    assert_eq!(Plain::ApiCalls.as_str(), "ApiCalls");
 }
 
 #[test]
@@ -331,8 +331,8 @@ fn many_variants() {
             let expected = [$(stringify!($v)),*];
             assert_eq!(Big::ALL.len(), expected.len());
             for (dimension, name) in Big::ALL.iter().zip(expected) {
-                assert_eq!(dimension.key(), name.to_ascii_uppercase());
-                assert_eq!(Big::from_key(dimension.key()), Some(*dimension));
+                assert_eq!(dimension.as_str(), name.to_ascii_uppercase());
+                assert_eq!(Big::from_key(dimension.as_str()), Some(*dimension));
             }
         };
     }
@@ -356,7 +356,7 @@ fn catalog_checked_enum() {
         Seats,
     }
     assert_eq!(Catalogued::ALL.len(), 3);
-    assert_eq!(Catalogued::StorageGbHours.key(), "storage_gb_hours");
+    assert_eq!(Catalogued::StorageGbHours.as_str(), "storage_gb_hours");
 }
 
 #[test]
@@ -404,7 +404,7 @@ mod shadowed_prelude {
 
 #[test]
 fn derives_work_beside_shadowed_prelude_names() {
-    assert_eq!(shadowed_prelude::Usage::Calls.key(), "Calls");
+    assert_eq!(shadowed_prelude::Usage::Calls.as_str(), "Calls");
     let tags = shadowed_prelude::Tags {
         env: shadowed_prelude::Env::Prod,
     };
@@ -443,7 +443,7 @@ mod through_a_reexport {
 #[test]
 fn crate_attribute_for_reexporters() {
     use reexporter::my_metering::{Dimension as _, UsageTags as _};
-    assert_eq!(through_a_reexport::Usage::Calls.key(), "Calls");
+    assert_eq!(through_a_reexport::Usage::Calls.as_str(), "Calls");
     let tags = through_a_reexport::Tags {
         env: through_a_reexport::Env::Prod,
     };

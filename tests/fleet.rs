@@ -164,7 +164,7 @@ async fn record(url: &str, schema: &str, clock: Accelerated, index: u64) {
         }
         .unwrap();
         *totals
-            .entry(total_key(customer, dimension.key()))
+            .entry(total_key(customer, dimension.as_str()))
             .or_default() += micros;
         if step % 20 == 0 {
             tokio::time::sleep(Duration::from_millis(80)).await;

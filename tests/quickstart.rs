@@ -11,7 +11,7 @@ async fn the_quickstart_seals_sends_and_bills_each_record_once() {
     let out = String::from_utf8(out).unwrap();
     println!("{out}");
     assert!(
-        out.starts_with("sealed 4 records, billed 3, not subscribed 1\n"),
+        out.starts_with("4 records sealed; 1 request sent: 3 billed, 1 customer not subscribed\n"),
         "{out}"
     );
     for line in [

@@ -97,7 +97,7 @@ impl metering_core::__private::DerivedDimension for ApiCalls {}
 
 impl Dimension for ApiCalls {
     const ALL: &'static [Self] = &[Self];
-    fn key(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         "api_calls"
     }
 }

@@ -318,7 +318,7 @@ impl<D, C, T, Q> RecordBuilder<D, C, T, Q> {
     {
         self.quantity.finish(
             self.customer.into_customer(),
-            self.dimension.dimension_key(),
+            self.dimension.key(),
             self.timestamp.into_timestamp(),
         )
     }

@@ -20,8 +20,20 @@ pub trait Dimension:
     /// Every dimension, in declaration order (the meter sends zero-usage records for each).
     const ALL: &'static [Self];
 
-    /// The dimension key the service knows this dimension by.
-    fn key(self) -> &'static str;
+    /// The dimension key the service knows this dimension by, as a string: what
+    /// [`key`](Self::key) holds.
+    fn as_str(self) -> &'static str;
+
+    /// The dimension key the service knows this dimension by, as the validated type a
+    /// [`UsageRecord`](crate::UsageRecord) holds (`record.dimension() == &dimension.key()`).
+    ///
+    /// # Panics
+    /// Never for the derive's implementations, the only ones that compile: their keys were
+    /// checked at compile time.
+    #[must_use]
+    fn key(self) -> DimensionKey {
+        DimensionKey::new(self.as_str()).expect("the derive checked every key at compile time")
+    }
 
     /// The dimension whose key is `key`, if there is one.
     #[must_use]
@@ -29,7 +41,7 @@ pub trait Dimension:
         Self::ALL
             .iter()
             .copied()
-            .find(|dimension| dimension.key() == key)
+            .find(|dimension| dimension.as_str() == key)
     }
 
     /// The dimension whose key is `key`, or an error naming the value and, when one is
@@ -40,23 +52,13 @@ pub trait Dimension:
     /// [`UnknownDimension`] when no variant has the key.
     fn parse_key(key: &str) -> Result<Self, UnknownDimension> {
         Self::from_key(key).ok_or_else(|| {
-            let keys: Vec<&'static str> = Self::ALL.iter().map(|d| d.key()).collect();
+            let keys: Vec<&'static str> = Self::ALL.iter().map(|d| d.as_str()).collect();
             UnknownDimension {
                 value: key.to_owned(),
                 suggestion: metering_rules::closest(key, keys.iter().copied()),
                 expected: keys,
             }
         })
-    }
-
-    /// The key as the validated type a [`UsageRecord`](crate::UsageRecord) holds.
-    ///
-    /// # Panics
-    /// Never for the derive's implementations, the only ones that compile: their keys were
-    /// checked at compile time.
-    #[must_use]
-    fn dimension_key(self) -> DimensionKey {
-        DimensionKey::new(self.key()).expect("the derive checked every key at compile time")
     }
 
     /// Starts a record of this dimension: add a customer, a time and a quantity (or

@@ -87,6 +87,9 @@ impl<T: ToTagValue + ?Sized> ToTagValue for &T {
 /// re-export shows what the item itself does not hide.
 #[doc(hidden)]
 pub mod __private {
+    use std::hash::Hash;
+    use std::marker::PhantomData;
+
     use super::{Tag, TagKey, TagValue, Tags, ToTagValue, ValidationError};
 
     /// Implemented only by `#[derive(Dimension)]`, beside `Dimension`: the supertrait that
@@ -97,6 +100,56 @@ pub mod __private {
         note = "the derive checks every dimension key against the service's rules at compile time; a hand-written implementation could name a key the service rejects"
     )]
     pub trait DerivedDimension {}
+
+    /// What `#[derive(Dimension)]` asks about the enum: `(&Probe::<E>::NEW).derives()`
+    /// resolves to [`HasDerives`] when `E` has the derives `Dimension`'s supertraits need,
+    /// else (one autoref further) to [`LacksDerives`], whose answer fails
+    /// [`derives_complete`] with one error naming them.
+    #[derive(Debug)]
+    pub struct Probe<T>(PhantomData<T>);
+
+    impl<T> Probe<T> {
+        /// The probe of `T`.
+        pub const NEW: Self = Self(PhantomData);
+    }
+
+    /// The answer when the enum has the derives.
+    #[derive(Debug)]
+    pub struct Derived;
+
+    /// The answer when it lacks one or more.
+    #[derive(Debug)]
+    pub struct NotDerived;
+
+    /// Chosen first by method resolution, where the derives are there.
+    pub trait HasDerives {
+        /// [`Derived`].
+        fn derives(&self) -> Derived {
+            Derived
+        }
+    }
+    impl<T: Copy + Eq + Hash> HasDerives for Probe<T> {}
+
+    /// Chosen otherwise.
+    pub trait LacksDerives {
+        /// [`NotDerived`].
+        fn derives(&self) -> NotDerived {
+            NotDerived
+        }
+    }
+    impl<T> LacksDerives for &Probe<T> {}
+
+    /// Implemented by [`Derived`] only.
+    #[diagnostic::on_unimplemented(
+        message = "`#[derive(Dimension)]` needs `Clone, Copy, PartialEq, Eq, Hash` derived too",
+        label = "add `#[derive(Clone, Copy, PartialEq, Eq, Hash)]` to this enum",
+        note = "a dimension is copied, compared and hashed as part of a usage key"
+    )]
+    pub trait DerivesComplete {}
+    impl DerivesComplete for Derived {}
+
+    /// Compiles only for [`Derived`].
+    pub fn derives_complete<T: DerivesComplete>(_: T) {}
 
     /// The tags of a derived `UsageTags` struct, from `(key, value)` pairs; a `None` value
     /// (an `Option` field's) leaves its tag out. The keys (their rule, count and

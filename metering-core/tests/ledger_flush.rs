@@ -582,7 +582,7 @@ mod meter {
 
     impl Dimension for Calls {
         const ALL: &'static [Self] = &[Self];
-        fn key(self) -> &'static str {
+        fn as_str(self) -> &'static str {
             "calls"
         }
     }

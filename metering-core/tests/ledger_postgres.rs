@@ -440,7 +440,7 @@ impl metering_core::__private::DerivedDimension for Calls {}
 
 impl metering_core::Dimension for Calls {
     const ALL: &'static [Self] = &[Self];
-    fn key(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         "calls"
     }
 }

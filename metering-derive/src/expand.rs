@@ -28,10 +28,12 @@ pub(crate) fn dimension(input: &DeriveInput) -> TokenStream {
         |parsed| {
             let krate = &parsed.attrs.krate;
             let ident = &input.ident;
+            let (bound, check) = derives(krate, ident);
             quote! {
-                impl #krate::Dimension for #ident {
+                #check
+                impl #krate::Dimension for #ident #bound {
                     const ALL: &'static [Self] = &[];
-                    fn key(self) -> &'static str {
+                    fn as_str(self) -> &'static str {
                         ::core::unreachable!()
                     }
                 }
@@ -54,14 +56,16 @@ fn dimension_impl(input: &Enum<'_>, catalog: Option<&std::path::Path>) -> TokenS
         )
     });
     let allow_deprecated = allow_deprecated(input.input);
+    let (bound, check) = derives(krate, ident);
     quote! {
         const _: () = {
+            #check
             #[automatically_derived]
             #allow_deprecated
-            impl #krate::Dimension for #ident {
+            impl #krate::Dimension for #ident #bound {
                 const ALL: &'static [Self] = &[#(Self::#variants),*];
                 #[inline]
-                fn key(self) -> &'static str {
+                fn as_str(self) -> &'static str {
                     match self {
                         #(Self::#variants => #keys,)*
                     }
@@ -70,7 +74,7 @@ fn dimension_impl(input: &Enum<'_>, catalog: Option<&std::path::Path>) -> TokenS
             #[automatically_derived]
             impl #krate::__private::DerivedDimension for #ident {}
             #[automatically_derived]
-            impl ::core::str::FromStr for #ident {
+            impl ::core::str::FromStr for #ident #bound {
                 type Err = #krate::UnknownDimension;
                 fn from_str(key: &str) -> ::core::result::Result<Self, Self::Err> {
                     <Self as #krate::Dimension>::parse_key(key)
@@ -182,6 +186,32 @@ fn tag_value_impl(input: &Enum<'_>) -> TokenStream {
 /// `#[allow(deprecated)]` when the type, a variant or a field is `#[deprecated]`: the impl
 /// names them, and the user's crate must not be warned about its own derive (a hard error
 /// under `#![deny(warnings)]`), as `serde_derive` does.
+/// The where clause of the `Dimension` impls, and one check that the enum derives what the
+/// trait's supertraits need. Without them, rustc reports each missing supertrait at each
+/// impl (six errors for a bare enum); the impls are instead made to hold only where the
+/// derives are there (a bound under `for<'a>` is no trivially false bound to rustc), and the
+/// check, which picks its answer by method resolution, fails once, naming all five.
+fn derives(krate: &TokenStream, ident: &syn::Ident) -> (TokenStream, TokenStream) {
+    let bound = quote! {
+        where
+            for<'__derives> #ident: ::core::marker::Copy + ::core::cmp::Eq + ::core::hash::Hash
+    };
+    let call = quote_spanned! {ident.span()=>
+        #krate::__private::derives_complete(
+            (&#krate::__private::Probe::<#ident>::NEW).derives(),
+        )
+    };
+    let check = quote! {
+        // A function's body is type-checked though it never runs.
+        const _: fn() = || {
+            #[allow(unused_imports)]
+            use #krate::__private::{HasDerives as _, LacksDerives as _};
+            #call;
+        };
+    };
+    (bound, check)
+}
+
 fn allow_deprecated(input: &DeriveInput) -> Option<TokenStream> {
     let deprecated =
         |attrs: &[syn::Attribute]| attrs.iter().any(|attr| attr.path().is_ident("deprecated"));

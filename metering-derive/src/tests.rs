@@ -27,11 +27,22 @@ fn dimension() {
         },
         &expect![[r#"
             const _: () = {
+                const _: fn() = || {
+                    #[allow(unused_imports)]
+                    use ::marketplace_metering::__private::{HasDerives as _, LacksDerives as _};
+                    ::marketplace_metering::__private::derives_complete(
+                        (&::marketplace_metering::__private::Probe::<Usage>::NEW).derives(),
+                    );
+                };
                 #[automatically_derived]
-                impl ::marketplace_metering::Dimension for Usage {
+                impl ::marketplace_metering::Dimension for Usage
+                where
+                    for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
+                        + ::core::hash::Hash,
+                {
                     const ALL: &'static [Self] = &[Self::ApiCalls, Self::Storage];
                     #[inline]
-                    fn key(self) -> &'static str {
+                    fn as_str(self) -> &'static str {
                         match self {
                             Self::ApiCalls => "api_calls",
                             Self::Storage => "storage_gb_hours",
@@ -41,7 +52,11 @@ fn dimension() {
                 #[automatically_derived]
                 impl ::marketplace_metering::__private::DerivedDimension for Usage {}
                 #[automatically_derived]
-                impl ::core::str::FromStr for Usage {
+                impl ::core::str::FromStr for Usage
+                where
+                    for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
+                        + ::core::hash::Hash,
+                {
                     type Err = ::marketplace_metering::UnknownDimension;
                     fn from_str(key: &str) -> ::core::result::Result<Self, Self::Err> {
                         <Self as ::marketplace_metering::Dimension>::parse_key(key)
@@ -62,11 +77,22 @@ fn dimension_with_crate_path() {
         },
         &expect![[r#"
             const _: () = {
+                const _: fn() = || {
+                    #[allow(unused_imports)]
+                    use my::metering::__private::{HasDerives as _, LacksDerives as _};
+                    my::metering::__private::derives_complete(
+                        (&my::metering::__private::Probe::<Usage>::NEW).derives(),
+                    );
+                };
                 #[automatically_derived]
-                impl my::metering::Dimension for Usage {
+                impl my::metering::Dimension for Usage
+                where
+                    for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
+                        + ::core::hash::Hash,
+                {
                     const ALL: &'static [Self] = &[Self::Seats];
                     #[inline]
-                    fn key(self) -> &'static str {
+                    fn as_str(self) -> &'static str {
                         match self {
                             Self::Seats => "Seats",
                         }
@@ -75,7 +101,11 @@ fn dimension_with_crate_path() {
                 #[automatically_derived]
                 impl my::metering::__private::DerivedDimension for Usage {}
                 #[automatically_derived]
-                impl ::core::str::FromStr for Usage {
+                impl ::core::str::FromStr for Usage
+                where
+                    for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
+                        + ::core::hash::Hash,
+                {
                     type Err = my::metering::UnknownDimension;
                     fn from_str(key: &str) -> ::core::result::Result<Self, Self::Err> {
                         <Self as my::metering::Dimension>::parse_key(key)
@@ -108,9 +138,20 @@ fn dimension_errors_come_with_a_stub() {
             }
             const _: () = {
                 #[automatically_derived]
-                impl ::marketplace_metering::Dimension for Usage {
+                const _: fn() = || {
+                    #[allow(unused_imports)]
+                    use ::marketplace_metering::__private::{HasDerives as _, LacksDerives as _};
+                    ::marketplace_metering::__private::derives_complete(
+                        (&::marketplace_metering::__private::Probe::<Usage>::NEW).derives(),
+                    );
+                };
+                impl ::marketplace_metering::Dimension for Usage
+                where
+                    for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
+                        + ::core::hash::Hash,
+                {
                     const ALL: &'static [Self] = &[];
-                    fn key(self) -> &'static str {
+                    fn as_str(self) -> &'static str {
                         ::core::unreachable!()
                     }
                 }
@@ -388,9 +429,20 @@ fn a_catalog_of_contract_dimensions_only_meters_nothing() {
             }
             const _: () = {
                 #[automatically_derived]
-                impl ::marketplace_metering::Dimension for Usage {
+                const _: fn() = || {
+                    #[allow(unused_imports)]
+                    use ::marketplace_metering::__private::{HasDerives as _, LacksDerives as _};
+                    ::marketplace_metering::__private::derives_complete(
+                        (&::marketplace_metering::__private::Probe::<Usage>::NEW).derives(),
+                    );
+                };
+                impl ::marketplace_metering::Dimension for Usage
+                where
+                    for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
+                        + ::core::hash::Hash,
+                {
                     const ALL: &'static [Self] = &[];
-                    fn key(self) -> &'static str {
+                    fn as_str(self) -> &'static str {
                         ::core::unreachable!()
                     }
                 }

@@ -66,7 +66,7 @@ pub(crate) async fn marketplace(
     Ok(Emulator::builder()
         .clock(clock)
         .products([PRODUCT])
-        .known_dimensions(Product::ALL.iter().map(|dimension| dimension.key()))
+        .known_dimensions(Product::ALL.iter().map(|dimension| dimension.as_str()))
         .registrations(tokens)
         .start()
         .await?)

@@ -269,7 +269,7 @@ impl<D: Dimension> Pending<D> {
             .meter
             .record(&self.usage.customer, self.usage.dimension, quantity)
         {
-            tracing::error!(target: "metering::tower", %error, customer = %self.usage.customer, dimension = self.usage.dimension.key(), %quantity, "usage not recorded");
+            tracing::error!(target: "metering::tower", %error, customer = %self.usage.customer, dimension = self.usage.dimension.as_str(), %quantity, "usage not recorded");
         }
     }
 }

@@ -31,7 +31,7 @@ impl Expected {
             .to_string();
         *self
             .0
-            .entry((account.to_owned(), hour, dimension.key().to_owned()))
+            .entry((account.to_owned(), hour, dimension.as_str().to_owned()))
             .or_default() += quantity;
     }
 }

@@ -5,7 +5,7 @@ enum Usage {
 
 impl marketplace_metering::Dimension for Usage {
     const ALL: &'static [Self] = &[Self::ApiCalls];
-    fn key(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         ""
     }
 }

@@ -43,6 +43,7 @@ use crate::timestamp::Timestamp;
 mod codec;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod display;
 mod flush;
 pub use flush::{FlushReport, Flusher};
 #[cfg(feature = "sqlite")]

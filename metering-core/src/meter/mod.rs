@@ -142,7 +142,7 @@ impl Meter {
         Recording {
             shared: &self.shared,
             customer,
-            dimension: dimension.key(),
+            dimension: dimension.as_str(),
             tags: Ok(None),
             at: None,
         }
@@ -195,7 +195,7 @@ impl Meter {
     /// subscribed customers again when a process starts (the seller keeps that list anyway,
     /// to know whom to serve). Several processes may register one pair: zeros add up to 0.
     pub fn register<D: Dimension>(&self, customer: &Customer, dimension: D) {
-        let key = Arc::new(KeyRef::untagged(customer, dimension.key()).to_key());
+        let key = Arc::new(KeyRef::untagged(customer, dimension.as_str()).to_key());
         let hour = self.shared.hour_now.load(Ordering::Relaxed);
         self.shared.aside().registered.entry(key).or_insert(hour);
     }
@@ -203,7 +203,7 @@ impl Meter {
     /// Ends a registration: the current hour still gets its record, later hours only when
     /// there is usage. Unregistering a pair not registered changes nothing.
     pub fn unregister<D: Dimension>(&self, customer: &Customer, dimension: D) {
-        let key = KeyRef::untagged(customer, dimension.key()).to_key();
+        let key = KeyRef::untagged(customer, dimension.as_str()).to_key();
         let hour = self.shared.hour_now.load(Ordering::Relaxed);
         self.shared.aside().unregister(&key, hour);
     }

@@ -128,7 +128,7 @@ impl crate::__private::DerivedDimension for Usage {}
 
 impl Dimension for Usage {
     const ALL: &'static [Self] = &[Self::ApiCalls, Self::Storage];
-    fn key(self) -> &'static str {
+    fn as_str(self) -> &'static str {
         match self {
             Self::ApiCalls => "api_calls",
             Self::Storage => "storage",
