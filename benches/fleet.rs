@@ -23,8 +23,8 @@ use criterion::{Criterion, Throughput};
 use marketplace_metering::ledger::{Flusher, PostgresLedger};
 use marketplace_metering::submit::Submitter;
 use marketplace_metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, Dimension, DimensionKey, Meter, MeterConfig,
-    ProductCode, Quantity, Timestamp, UsageRecord,
+    AwsTransport, Customer, CustomerAwsAccountId, Dimension, Meter, MeterConfig, ProductCode,
+    Quantity, Timestamp, UsageRecord,
 };
 use metering_emulator::{Emulator, Quota, RunningEmulator};
 use tokio::runtime::Runtime;
