@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use metering_core::{ProductCode, Timestamp};
+use metering_rules::catalog::Catalog;
 
 /// Exit codes, listed in `--help` and the README.
 pub(crate) const EXIT_CODES: &str = "\
@@ -96,6 +97,11 @@ pub(crate) struct InputArgs {
     /// The time to judge the records at (RFC 3339; default: now).
     #[arg(long, value_parser = parse_timestamp, value_name = "RFC3339")]
     pub now: Option<Timestamp>,
+    /// The product's dimension list, as the derive's `catalog = "..."` reads it (a list of
+    /// keys, the catalog's `Dimensions`, or a `DescribeEntity` answer): a record of a
+    /// dimension it does not meter is refused, with the key probably meant.
+    #[arg(long, value_name = "FILE", value_parser = parse_catalog)]
+    pub catalog: Option<CatalogFile>,
     /// Read the files as the service reads a request, for files a program made: members
     /// the service model does not define are ignored, and a record without a quantity
     /// counts 0. Without it, those are errors: a typo such as `Quantiy` would bill 0.
@@ -327,6 +333,24 @@ fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
 fn parse_id(text: &str) -> Result<i64, String> {
     text.trim_start_matches('#').parse().map_err(|e| {
         format!("{text:?} is not an id ({e}); use the id `metering ledger quarantined` shows")
+    })
+}
+
+/// A catalog file, read whole when the command line is.
+#[derive(Debug, Clone)]
+pub(crate) struct CatalogFile {
+    /// Its path, as given.
+    pub name: String,
+    /// What it lists.
+    pub catalog: Catalog,
+}
+
+fn parse_catalog(path: &str) -> Result<CatalogFile, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the catalog file `{path}`: {e}"))?;
+    Ok(CatalogFile {
+        name: path.to_owned(),
+        catalog: Catalog::parse_file(&text, path)?,
     })
 }
 

@@ -10,7 +10,7 @@ use metering_core::{EntryError, ProductCode, Strictness, UsageRecord};
 use serde::de::{DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::args::{InputArgs, InputFormat};
+use crate::args::{CatalogFile, InputArgs, InputFormat};
 
 /// Where an entry sits in its file.
 #[derive(Debug, Clone)]
@@ -44,6 +44,14 @@ pub(crate) enum BadEntry {
     /// Malformed JSON, a wrong type, or a broken rule.
     #[error(transparent)]
     Entry(#[from] EntryError),
+    /// A dimension the product's catalog does not meter.
+    #[error("Dimension: {message}")]
+    NotInCatalog {
+        /// The record's dimension key.
+        key: String,
+        /// Why, with the key probably meant.
+        message: String,
+    },
     /// A line that is not UTF-8.
     #[error("not UTF-8 text: {0}")]
     Utf8(#[from] std::str::Utf8Error),
@@ -88,20 +96,28 @@ impl FileError {
     }
 }
 
-/// How entries are read: the product of those that carry none, and how strictly.
+/// How entries are read: the product of those that carry none, how strictly, and the
+/// catalog their dimensions must be in.
 #[derive(Clone, Copy)]
 struct Reading<'a> {
     product: Option<&'a ProductCode>,
     strictness: Strictness,
+    catalog: Option<&'a CatalogFile>,
 }
 
 impl Reading<'_> {
     fn entry(self, json: &str) -> Result<UsageRecord, BadEntry> {
-        Ok(UsageRecord::from_entry_json(
-            json,
-            self.product,
-            self.strictness,
-        )?)
+        let record = UsageRecord::from_entry_json(json, self.product, self.strictness)?;
+        if let Some(CatalogFile { name, catalog }) = self.catalog {
+            let key = record.dimension().as_str();
+            if let Err(why) = catalog.check(key) {
+                return Err(BadEntry::NotInCatalog {
+                    key: key.to_owned(),
+                    message: catalog.message(key, name, why),
+                });
+            }
+        }
+        Ok(record)
     }
 }
 
@@ -122,6 +138,7 @@ pub(crate) fn read_file(
         } else {
             Strictness::Strict
         },
+        catalog: input.catalog.as_ref(),
     };
     let name = path.to_string_lossy();
     let io_error = |source| FileError::Io {

@@ -80,6 +80,12 @@ fn verdict<'a>(location: &Location<'a>, problem: &'a Problem) -> Verdict<'a> {
             e.rule.to_string(),
             Some(e.value.clone()),
         ),
+        Problem::Bad(BadEntry::NotInCatalog { key, message }) => (
+            "rule",
+            Some("Dimension"),
+            message.clone(),
+            Some(key.clone()),
+        ),
         Problem::Bad(BadEntry::Entry(EntryError::Json(e))) => {
             ("malformed", None, format!("malformed JSON: {e}"), None)
         }
@@ -91,7 +97,8 @@ fn verdict<'a>(location: &Location<'a>, problem: &'a Problem) -> Verdict<'a> {
         }
     };
     let message = match (kind, field) {
-        (_, Some("ProductCode")) if problem.to_string().starts_with("ProductCode: is required") => {
+        ("rule", Some("ProductCode")) if rule == Rule::Required.to_string() => {
+            // The product of a file's records may come from the command line.
             let place = if location.line.is_some() {
                 "on the line"
             } else {

@@ -25,7 +25,7 @@ fn start(args: &[&str]) -> (Running, String) {
         .args(["--bind", "127.0.0.1:0"])
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut first = String::new();
@@ -36,6 +36,17 @@ fn start(args: &[&str]) -> (Running, String) {
     assert!(
         address.starts_with("127.0.0.1:"),
         "first line is the URL: {first:?}"
+    );
+    // For people: the command that submits to it.
+    let mut said = String::new();
+    let mut errors = BufReader::new(child.stderr.take().unwrap());
+    errors.read_line(&mut said).unwrap();
+    errors.read_line(&mut said).unwrap();
+    assert!(
+        said.contains(&format!(
+            "metering submit --endpoint-url http://{address} FILE"
+        )),
+        "{said}"
     );
     (Running(child), address)
 }

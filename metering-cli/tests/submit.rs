@@ -186,15 +186,21 @@ fn submit_to_a_local_emulator_needs_no_aws_settings_and_says_why_records_are_kep
     let usage = files.lines(
         "usage.jsonl",
         &[
-            entry("111122223333", "api", 1, 7),
-            entry("111122223334", "api", 30, 3),
+            entry("111122223333", "api_calls", 1, 7),
+            entry("111122223334", "api_calls", 30, 3),
+            entry("111122223335", "api_cals", 1, 4),
         ],
+    );
+    let catalog = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/catalog/describe-entity.json"
     );
     let output = Command::new(assert_cmd::cargo::cargo_bin("metering"))
         .env_clear()
         .env("HOME", home.path())
         .env("NO_COLOR", "1")
         .args(["submit", "--endpoint-url", &url, "--now", NOW])
+        .args(["--catalog", catalog])
         .arg(&usage)
         .output()
         .unwrap();
@@ -202,12 +208,17 @@ fn submit_to_a_local_emulator_needs_no_aws_settings_and_says_why_records_are_kep
     let errors = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{text}{errors}");
     assert!(
-        text.contains(r#"kept back {"ProductCode":"prod-a","Timestamp":1795586400,"CustomerAWSAccountId":"111122223334""#)
+        text.contains(r#"kept back {"ProductCode":"prod-a","Timestamp":1795586400,"CustomerAWSAccountId":"111122223334","Dimension":"api_calls""#)
             && text.contains("Timestamp 2026-11-25T06:00:00Z is 30h 0m 0s old at 2026-11-26T12:00:00Z; the service accepts records up to 24h 0m 0s after the event"),
         "{text}"
     );
     assert!(
         text.contains("1 success, 0 customer not subscribed, 0 duplicate, 1 quarantined"),
+        "{text}"
+    );
+    // A dimension the catalog does not list is named, and not sent at all.
+    assert!(
+        text.contains(r#"Dimension: dimension key "api_cals" is not in the catalog"#),
         "{text}"
     );
     let billed = emulator.ledger();

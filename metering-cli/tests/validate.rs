@@ -477,3 +477,51 @@ fn a_number_beyond_range_names_its_member() {
         "{message}"
     );
 }
+
+#[test]
+fn dimensions_are_checked_against_the_catalog_with_the_key_meant() {
+    let catalog = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/catalog/describe-entity.json"
+    );
+    let files = Files::new();
+    let path = files.lines(
+        "usage.jsonl",
+        &[
+            entry("111122223333", "api_calls", 1, 5),
+            entry("111122223333", "api_cals", 1, 5),
+            entry("111122223333", "enterprise_seats", 1, 5),
+        ],
+    );
+    let without = run(&["validate", "--now", NOW], &path);
+    assert_eq!(without.status.code(), Some(0), "{}", stdout(&without));
+    let output = run(&["validate", "--now", NOW, "--catalog", catalog], &path);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains(&format!(
+            r#"usage.jsonl:2 (record 2): Dimension: dimension key "api_cals" is not in the catalog `{catalog}`; did you mean "api_calls"?"#
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"Dimension: dimension key "enterprise_seats" is a contract dimension"#),
+        "{text}"
+    );
+    assert!(
+        text.starts_with("invalid") && text.contains("1 of 3 records valid"),
+        "{text}"
+    );
+
+    let bad = files.write("catalog.json", r#"{"Dimensions": [}"#);
+    let output = run(
+        &["validate", "--now", NOW, "--catalog", bad.to_str().unwrap()],
+        &path,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        errors.contains("cannot read the catalog file") && errors.contains("line 1, column 17"),
+        "{errors}"
+    );
+}

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use metering_rules::catalog::{Catalog, NotMetered, quoted_list};
 use metering_rules::{DIMENSION, StringRule, TAG_KEY, TAG_VALUE, limits};
 use syn::Ident;
 
@@ -49,41 +50,21 @@ fn compare_with_catalog(
     input: &Enum<'_>,
     file: &str,
     file_span: proc_macro2::Span,
-    listed: &[catalog::Listed],
+    catalog: &Catalog,
 ) {
-    let metered: Vec<&str> = listed
-        .iter()
-        .filter(|dimension| dimension.metered)
-        .map(|dimension| dimension.key.as_str())
-        .collect();
+    let metered: Vec<&str> = catalog.metered().collect();
     // A key suggested for a misspelled variant is not reported again as unmatched.
     let mut suggested = Vec::new();
     for variant in &input.variants {
         let key = &variant.key.value;
-        if metered.contains(&key.as_str()) {
+        let Err(why) = catalog.check(key) else {
             continue;
-        }
-        let message = if listed.iter().any(|dimension| &dimension.key == key) {
-            format!(
-                "dimension key {key:?} is a contract dimension in the catalog `{file}` (its \
-                 `Types` lack `ExternallyMetered`): it is not metered, so remove the variant"
-            )
-        } else {
-            let hint = match metering_rules::closest(key, metered.iter().copied()) {
-                Some(close) => {
-                    suggested.push(close);
-                    let case = if close.eq_ignore_ascii_case(key) {
-                        " (keys are case-sensitive)"
-                    } else {
-                        ""
-                    };
-                    format!("did you mean {close:?}?{case}")
-                }
-                None if metered.is_empty() => "it lists no metered dimension".to_owned(),
-                None => format!("it lists {}", quoted_list(&metered)),
-            };
-            format!("dimension key {key:?} is not in the catalog `{file}`; {hint}")
         };
+        let mut message = catalog.message(key, file, why);
+        match why {
+            NotMetered::Contract => message.push_str(", so remove the variant"),
+            NotMetered::Unlisted { suggestion } => suggested.extend(suggestion),
+        }
         cx.syn_error(syn::Error::new(variant.key.span, message));
     }
     let unmatched: Vec<&str> = metered
@@ -191,15 +172,6 @@ fn keys<'a>(
             seen.insert(&key.value, ident);
         }
     }
-}
-
-fn quoted_list(keys: &[&str]) -> String {
-    const SHOWN: usize = 10;
-    let mut list: Vec<String> = keys.iter().take(SHOWN).map(|k| format!("{k:?}")).collect();
-    if keys.len() > SHOWN {
-        list.push(format!("and {} more", keys.len() - SHOWN));
-    }
-    list.join(", ")
 }
 
 /// A key in a message: quoted, and cut short when long.

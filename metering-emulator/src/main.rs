@@ -1,7 +1,8 @@
 //! `metering-emulator`: serves `BatchMeterUsage` on loopback until interrupted.
 //!
 //! It takes the flags of `metering emulator` ([`ServeArgs`]; `--help` lists them), prints
-//! the endpoint URL as its first line of standard output, then serves until interrupted
+//! the endpoint URL as its first line of standard output (and on standard error the
+//! `metering submit` command that sends to it), then serves until interrupted
 //! (Ctrl-C). What it billed is at `GET {endpoint}/_emulator/ledger` and
 //! `/_emulator/summary`.
 
@@ -27,7 +28,13 @@ fn main() -> ExitCode {
         .map_err(|e| e.to_string())
         .and_then(|runtime| {
             runtime
-                .block_on(cli.serve.serve(|_| {}))
+                .block_on(cli.serve.serve(|emulator| {
+                    // For people; the URL alone on standard output is for scripts.
+                    eprintln!(
+                        "metering-emulator: send usage with `metering submit --endpoint-url {} FILE` (no AWS settings needed)",
+                        emulator.endpoint_url()
+                    );
+                }))
                 .map_err(|e| e.to_string())
         });
     match outcome {

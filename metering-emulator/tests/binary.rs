@@ -33,6 +33,7 @@ fn faults_from_the_command_line_are_injected_and_closing_stdin_stops_it() {
         .args(["--fault", "throttle=1", "--exit-on-stdin-close"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut first = String::new();
@@ -41,6 +42,16 @@ fn faults_from_the_command_line_are_injected_and_closing_stdin_stops_it() {
         .unwrap();
     let address = first.trim().trim_start_matches("http://").to_owned();
     assert!(address.starts_with("127.0.0.1:"), "{first:?}");
+    let mut said = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    assert!(
+        said.contains(&format!(
+            "metering submit --endpoint-url http://{address} FILE"
+        )),
+        "{said}"
+    );
 
     let answer = send(&address);
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");

@@ -11,6 +11,7 @@ use core::fmt;
 
 extern crate alloc;
 
+pub mod catalog;
 mod suggest;
 pub use suggest::closest;
 
