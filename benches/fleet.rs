@@ -235,9 +235,7 @@ fn records() -> Vec<UsageRecord> {
 }
 
 fn submitter(emulator: &RunningEmulator) -> Submitter<AwsTransport> {
-    Submitter::new(AwsTransport::from_conf(
-        common::sdk_config(emulator.endpoint_url()).build(),
-    ))
+    Submitter::new(emulator.transport())
 }
 
 /// Ours: the records committed by a meter, then sealed, claimed, sent and settled by

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use marketplace_metering::{AwsTransport, Submitter, aws_sdk};
+use marketplace_metering::{Submitter, aws_sdk};
 use metering_emulator::{Emulator, Quota};
 
 const RECORDS: usize = 10_000;
@@ -28,9 +28,7 @@ async fn main() {
     let start = || Emulator::builder().quota(Some(Quota::SERVICE)).start();
 
     let emulator = start().await.unwrap();
-    let submitter = Submitter::new(AwsTransport::from_conf(
-        common::sdk_config(emulator.endpoint_url()).build(),
-    ));
+    let submitter = Submitter::new(emulator.transport());
     let started = Instant::now();
     let report = submitter.submit(records.clone()).await;
     let ours = started.elapsed();
@@ -43,7 +41,7 @@ async fn main() {
     assert_eq!(summary.success, RECORDS);
 
     let emulator = start().await.unwrap();
-    let client = aws_sdk::Client::from_conf(common::sdk_config(emulator.endpoint_url()).build());
+    let client = aws_sdk::Client::from_conf(emulator.sdk_config());
     let started = Instant::now();
     let sent = common::raw_sdk_loop(&client, &common::sdk_requests(&records), CONCURRENCY).await;
     let baseline = started.elapsed();

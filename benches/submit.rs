@@ -13,7 +13,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use marketplace_metering::{AwsTransport, SubmitConfig, Submitter, aws_sdk};
+use marketplace_metering::{SubmitConfig, Submitter, aws_sdk};
 use metering_emulator::Emulator;
 use tokio::runtime::Runtime;
 
@@ -35,16 +35,19 @@ fn main() {
     let _guard = runtime.enter();
     let emulator = runtime.block_on(Emulator::builder().start()).unwrap();
     let records = common::records(RECORDS as usize);
-    let sdk_config = || {
-        common::sdk_config(emulator.endpoint_url())
+    let raw_client = aws_sdk::Client::from_conf(
+        emulator
+            .sdk_config()
+            .to_builder()
             .retry_config(aws_sdk::config::retry::RetryConfig::disabled())
-    };
-    let raw_client = aws_sdk::Client::from_conf(sdk_config().build());
+            .build(),
+    );
     let requests = common::sdk_requests(&records);
     let config = SubmitConfig::default()
         .with_requests_per_second(None)
         .with_concurrency(CONCURRENCY);
-    let submitter = Submitter::with_config(AwsTransport::from_conf(sdk_config().build()), config);
+    // The same client (`AwsTransport` turns the SDK's retries off itself).
+    let submitter = Submitter::with_config(emulator.transport(), config);
 
     let raw = || {
         let started = Instant::now();

@@ -11,11 +11,10 @@
 
 use std::time::Duration;
 
-use marketplace_metering::aws_sdk::config::{Credentials, Region};
 use marketplace_metering::ledger::{Flusher, PostgresLedger};
 use marketplace_metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
-    ProductCode, Quantity, Submitter, Timestamp, aws_sdk,
+    Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig, ProductCode,
+    Quantity, Submitter, Timestamp,
 };
 use metering_emulator::Emulator;
 
@@ -61,15 +60,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // the first record per customer, dimension and hour, so the fleet sends one, summed.
     clock.advance(Duration::from_mins(75));
     let emulator = Emulator::builder().clock(clock.clone()).start().await?;
-    let transport = AwsTransport::from_conf(
-        aws_sdk::Config::builder()
-            .behavior_version_latest()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("example", "example", None, None, "fleet"))
-            .endpoint_url(emulator.endpoint_url())
-            .build(),
+    let flusher = Flusher::new(
+        ledger().await?,
+        Submitter::new(emulator.transport()),
+        config,
     );
-    let flusher = Flusher::new(ledger().await?, Submitter::new(transport), config);
     let report = flusher.flush().await?;
     println!("{report}");
     for row in emulator.summary() {

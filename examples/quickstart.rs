@@ -12,11 +12,10 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use marketplace_metering::aws_sdk::config::{Credentials, Region};
 use marketplace_metering::ledger::{Flusher, Ledger, SqliteLedger};
 use marketplace_metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
-    ProductCode, Quantity, SubmitConfig, Submitter, Timestamp, ToTagValue, UsageTags, aws_sdk,
+    Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig, ProductCode,
+    Quantity, SubmitConfig, Submitter, Timestamp, ToTagValue, UsageTags,
 };
 use metering_emulator::Emulator;
 
@@ -104,21 +103,12 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
 
     // The hour closes; 15 minutes of grace later it is sealed and sent, each record once.
     clock.advance(Duration::from_mins(70));
-    let transport = AwsTransport::from_conf(
-        aws_sdk::Config::builder()
-            .behavior_version_latest()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(
-                "example",
-                "example",
-                None,
-                None,
-                "quickstart",
-            ))
-            .endpoint_url(emulator.endpoint_url())
-            .build(),
+    // The real AWS SDK client, pointed at the emulator (in production:
+    // `AwsTransport::from_env().await`).
+    let submitter = Submitter::with_config(
+        emulator.transport(),
+        SubmitConfig::default().with_clock(clock),
     );
-    let submitter = Submitter::with_config(transport, SubmitConfig::default().with_clock(clock));
     let flusher = Flusher::new(ledger.clone(), submitter, config);
     let report = flusher.flush().await?;
     writeln!(out, "{report}")?;

@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use marketplace_metering::aws_sdk::config::{Credentials, Region};
 use marketplace_metering::ledger::{
     Checkpoint, Claim, CommitReport, Flusher, HourStatus, Ledger, LedgerError, LedgerStatus,
     RecordId, RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport,
@@ -256,13 +255,10 @@ impl Transport for FailingTransport {
     }
 }
 
-fn transport(endpoint: String) -> AwsTransport {
+fn transport(endpoint: &str) -> AwsTransport {
     AwsTransport::from_conf(
-        aws_sdk::Config::builder()
-            .behavior_version_latest()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "crash"))
-            .endpoint_url(endpoint)
+        Emulator::sdk_config_at(endpoint)
+            .to_builder()
             .timeout_config(
                 aws_sdk::config::timeout::TimeoutConfig::builder()
                     .operation_attempt_timeout(Duration::from_secs(2))
@@ -337,7 +333,7 @@ async fn child() {
         .with_max_backoff(Duration::from_millis(20))
         .with_clock(clock);
     let transport = FailingTransport {
-        inner: transport(env("CRASH_ENDPOINT")),
+        inner: transport(&env("CRASH_ENDPOINT")),
         failpoint,
     };
     let submitter = Submitter::with_config(transport, submit);

@@ -17,13 +17,9 @@ const PRODUCT: &str = "prod-e2e";
 
 fn transport(emulator: &RunningEmulator) -> AwsTransport {
     AwsTransport::from_conf(
-        aws_sdk::Config::builder()
-            .behavior_version_latest()
-            .region(aws_sdk::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk::config::Credentials::new(
-                "AKID", "SECRET", None, None, "e2e",
-            ))
-            .endpoint_url(emulator.endpoint_url())
+        emulator
+            .sdk_config()
+            .to_builder()
             .timeout_config(
                 aws_sdk::config::timeout::TimeoutConfig::builder()
                     .operation_attempt_timeout(Duration::from_secs(5))

@@ -12,12 +12,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use marketplace_metering::aws_sdk::config::{Credentials, Region};
 use marketplace_metering::ledger::{Flusher, Ledger, PostgresLedger, RecordState};
 use marketplace_metering::{
     AwsTransport, Clock, Customer, CustomerAwsAccountId, Dimension, Meter, MeterConfig,
     ProductCode, Quantity, SubmitConfig, Submitter, Tag, TagKey, TagValue, Tags, Timestamp,
-    aws_sdk,
 };
 use metering_emulator::{Emulator, Faults};
 
@@ -88,14 +86,7 @@ fn flusher(
     clock: Accelerated,
     owner: &str,
 ) -> Flusher<PostgresLedger, AwsTransport> {
-    let transport = AwsTransport::from_conf(
-        aws_sdk::Config::builder()
-            .behavior_version_latest()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("fleet", "fleet", None, None, "fleet"))
-            .endpoint_url(endpoint)
-            .build(),
-    );
+    let transport = Emulator::transport_at(endpoint);
     let submit = SubmitConfig::default()
         .with_requests_per_second(None)
         .with_max_attempts(2)

@@ -6,12 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use marketplace_metering::aws_sdk::config::{Credentials, Region};
 use marketplace_metering::ledger::{Flusher, Ledger, SqliteLedger};
 use marketplace_metering::submit::{SubmitConfig, Submitter};
 use marketplace_metering::{
     AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
-    ProductCode, Quantity, Timestamp, UsageTags, aws_sdk,
+    ProductCode, Quantity, Timestamp, UsageTags,
 };
 use metering_emulator::{Emulator, RunningEmulator};
 
@@ -68,14 +67,7 @@ impl Fixture {
             .ledger(ledger.clone())
             .build()
             .unwrap();
-        let transport = AwsTransport::from_conf(
-            aws_sdk::Config::builder()
-                .behavior_version_latest()
-                .region(Region::new("us-east-1"))
-                .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "hours"))
-                .endpoint_url(emulator.endpoint_url())
-                .build(),
-        );
+        let transport = emulator.transport();
         let submit = SubmitConfig::default()
             .with_requests_per_second(None)
             .with_clock(clock.clone());

@@ -33,17 +33,6 @@ pub(crate) fn records(count: usize) -> Vec<UsageRecord> {
         .collect()
 }
 
-/// The SDK configured for the emulator at `endpoint`, with its default retries.
-pub(crate) fn sdk_config(endpoint: String) -> aws_sdk::config::Builder {
-    aws_sdk::Config::builder()
-        .behavior_version_latest()
-        .region(aws_sdk::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk::config::Credentials::new(
-            "AKID", "SECRET", None, None, "bench",
-        ))
-        .endpoint_url(endpoint)
-}
-
 /// The same requests our planner makes, as SDK records.
 pub(crate) fn sdk_requests(records: &[UsageRecord]) -> Arc<Vec<Vec<aws_sdk::types::UsageRecord>>> {
     let plan = Planner::default().plan(records.to_vec(), Timestamp::now());

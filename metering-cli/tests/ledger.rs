@@ -10,12 +10,11 @@ mod common;
 use std::sync::Arc;
 
 use common::{Files, json_lines, metering};
-use marketplace_metering::aws_sdk::config::{Credentials, Region};
 use marketplace_metering::ledger::{FlushReport, Flusher, Ledger, RecordState, StoredRecord};
 use marketplace_metering::submit::{SubmitConfig, Submitter};
 use marketplace_metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, Dimension, LicenseArn, ManualClock, Meter,
-    MeterConfig, ProductCode, Quantity, Timestamp, aws_sdk,
+    Customer, CustomerAwsAccountId, Dimension, LicenseArn, ManualClock, Meter, MeterConfig,
+    ProductCode, Quantity, Timestamp,
 };
 use metering_emulator::{Emulator, RunningEmulator};
 use serde_json::Value;
@@ -63,16 +62,10 @@ async fn flush_at<L: Ledger>(
 ) -> (FlushReport, RunningEmulator) {
     clock.set(at(when));
     let emulator = emulator.clock(clock.clone()).start().await.unwrap();
-    let transport = AwsTransport::from_conf(
-        aws_sdk::Config::builder()
-            .behavior_version_latest()
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "ledger-test"))
-            .endpoint_url(emulator.endpoint_url())
-            .build(),
+    let submitter = Submitter::with_config(
+        emulator.transport(),
+        SubmitConfig::default().with_clock(clock.clone()),
     );
-    let submitter =
-        Submitter::with_config(transport, SubmitConfig::default().with_clock(clock.clone()));
     // May's last hour is sealed once its grace ends (not held open until 05:00), so that
     // May closes at 00:15 and the late usage of 00:20 is set aside.
     let config = MeterConfig::new()

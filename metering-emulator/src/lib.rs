@@ -8,6 +8,8 @@ mod ledger;
 mod quota;
 mod registration;
 mod request;
+#[cfg(feature = "aws")]
+mod sdk;
 mod serve;
 mod server;
 

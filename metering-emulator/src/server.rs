@@ -95,6 +95,14 @@ impl RunningEmulator {
         format!("http://{}", self.addr)
     }
 
+    /// The clock its time rules are checked against (the one given to
+    /// [`Builder::clock`]; clones of a `ManualClock` share its time): give it to the Meter
+    /// and the submitter, so that all of them judge time alike.
+    #[must_use]
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.shared.clock)
+    }
+
     /// A snapshot of every billed entry, by hour, customer and dimension.
     #[must_use]
     pub fn ledger(&self) -> Vec<LedgerEntry> {

@@ -107,9 +107,9 @@ impl Saas {
         clock: impl Clock + Clone + 'static,
         aws_endpoint: String,
     ) -> Result<Self, BoxError> {
-        let client = aws_sdk::Client::from_conf(common::sdk_config(aws_endpoint.clone()));
+        let client = aws_sdk::Client::from_conf(Emulator::sdk_config_at(&aws_endpoint));
         let dir = tempfile::tempdir()?;
-        let meter = common::meter(&dir.path().join("meter.sqlite"), clock, aws_endpoint)?;
+        let meter = common::meter(&dir.path().join("meter.sqlite"), clock, &aws_endpoint)?;
         let state = AppState {
             meter: Arc::new(meter),
             registrar: Registrar::new(client),

@@ -3,10 +3,8 @@
 use std::error::Error;
 use std::path::Path;
 
-use marketplace_metering::aws_sdk;
-use marketplace_metering::aws_sdk::config::{Credentials, Region};
 use marketplace_metering::submit::{SubmitConfig, Submitter};
-use marketplace_metering::{AwsTransport, Clock, Meter, MeterConfig};
+use marketplace_metering::{Clock, Meter, MeterConfig};
 use metering_emulator::{Emulator, RunningEmulator};
 
 /// The errors of the examples.
@@ -15,31 +13,18 @@ pub(crate) type BoxError = Box<dyn Error + Send + Sync>;
 /// The product's code in AWS Marketplace.
 pub(crate) const PRODUCT: &str = "prod-example123";
 
-/// The AWS SDK client's configuration for the endpoint at `endpoint` (the emulator). In
-/// production the seller account's own is loaded instead: `AwsTransport::from_env().await`.
-#[must_use]
-pub(crate) fn sdk_config(endpoint: String) -> aws_sdk::Config {
-    aws_sdk::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "example", "example", None, None, "example",
-        ))
-        .endpoint_url(endpoint)
-        .build()
-}
-
 /// A Meter on the `SQLite` file `path`, on `clock`, sending what it seals through the real
-/// AWS SDK client to `endpoint`.
+/// AWS SDK client to the emulator at `endpoint` (in production, the seller account's
+/// `AwsTransport::from_env().await`).
 ///
 /// # Errors
 /// When the file cannot be opened, or outside a Tokio runtime.
 pub(crate) fn meter(
     path: &Path,
     clock: impl Clock + Clone + 'static,
-    endpoint: String,
+    endpoint: &str,
 ) -> Result<Meter, BoxError> {
-    let transport = AwsTransport::from_conf(sdk_config(endpoint));
+    let transport = Emulator::transport_at(endpoint);
     Ok(Meter::open(path)?
         .config(MeterConfig::new().with_clock(clock.clone()))
         .submitter(Submitter::with_config(
@@ -68,7 +53,7 @@ impl Metered {
         let emulator = Emulator::builder().clock(clock.clone()).start().await?;
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("meter.sqlite");
-        let meter = meter(&path, clock, emulator.endpoint_url())?;
+        let meter = meter(&path, clock, &emulator.endpoint_url())?;
         Ok(Self {
             emulator,
             meter,
