@@ -27,11 +27,11 @@ use marketplace_metering::ledger::{
     RecordId, RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport,
     Settlement, SqliteLedger, StoredRecord,
 };
+use marketplace_metering::plan::PlannedRequest;
 use marketplace_metering::submit::{Response, Transport};
 use marketplace_metering::{
     AwsTransport, Clock, Customer, CustomerAwsAccountId, Dimension, Failure, Meter, MeterConfig,
-    PlannedRequest, ProductCode, Quantity, SubmitConfig, Submitter, Tags, Timestamp, UsageTags,
-    aws_sdk,
+    ProductCode, Quantity, SubmitConfig, Submitter, Tags, Timestamp, UsageTags, aws_sdk,
 };
 use metering_emulator::{Emulator, Faults, RunningEmulator};
 

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::error::Error as _;
 use std::time::Duration;
 
+use marketplace_metering::plan::Planner;
 use marketplace_metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, DimensionKey, ErrorCode, Outcome, Planner,
-    ProductCode, Quantity, QuarantineReason, SubmitConfig, Submitter, TimeViolation, Timestamp,
-    UsageRecord, aws_sdk,
+    AwsTransport, Customer, CustomerAwsAccountId, DimensionKey, ErrorCode, Outcome, ProductCode,
+    Quantity, QuarantineReason, SubmitConfig, Submitter, TimeViolation, Timestamp, UsageRecord,
+    aws_sdk,
 };
 use metering_emulator::{Emulator, Faults, Quota, RunningEmulator};
 

@@ -4,9 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use marketplace_metering::plan::Planner;
 use marketplace_metering::{
-    Customer, CustomerAwsAccountId, DimensionKey, Planner, ProductCode, Quantity, Timestamp,
-    UsageRecord, aws_sdk,
+    Customer, CustomerAwsAccountId, DimensionKey, ProductCode, Quantity, Timestamp, UsageRecord,
+    aws_sdk,
 };
 use tokio::task::JoinSet;
 

@@ -24,6 +24,8 @@ use crate::submit::{RecordStatus, Response, Transport};
 /// the service documents as exclusive), and it has no field for the model's decimal
 /// quantities (`QuantityAsDecimal`). The client's own retries are turned off: the
 /// submitter owns the retry budget, so the two do not multiply.
+///
+/// Feature `aws`.
 #[derive(Clone)]
 pub struct AwsTransport {
     client: Client,

@@ -37,7 +37,7 @@ impl Meter {
     }
 
     /// A builder on the `SQLite` ledger file at `path` (created if missing): the embedded
-    /// default. Give it a submitter to send what it seals.
+    /// default. Give it a submitter to send what it seals. Feature `sqlite`.
     ///
     /// # Errors
     /// When the file cannot be opened or migrated.

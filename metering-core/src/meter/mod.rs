@@ -89,6 +89,8 @@ use crate::{Customer, Dimension, Quantity};
 ///
 /// Build one with [`Meter::builder`] inside a Tokio runtime; end it with
 /// [`Meter::shutdown`].
+///
+/// Feature `meter`; [`Meter::open`], on an embedded `SQLite` ledger, feature `sqlite`.
 pub struct Meter {
     shared: Arc<Shared>,
     ledger: Arc<dyn writer::LedgerDyn>,

@@ -106,6 +106,8 @@ impl<T: Transport> Transport for Arc<T> {
 /// Share one submitter (it is cheap to clone) or at least one [`RateLimit`] per account
 /// and region: the service's 10 requests a second are the account's, and submitters whose
 /// transports name the same quota ([`Transport::quota_key`]) share one budget by default.
+///
+/// Feature `submit` (implied by `aws`, `meter`).
 pub struct Submitter<T> {
     shared: Arc<Shared<T>>,
 }

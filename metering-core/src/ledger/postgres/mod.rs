@@ -66,6 +66,8 @@ const HOUR_SECONDS: i64 = 3600;
 /// A ledger in a `PostgreSQL` database, through a pool of connections. Cloning shares the
 /// pool; build another ledger on the same URL for a handle that behaves like another
 /// process.
+///
+/// Feature `postgres`.
 #[derive(Clone)]
 pub struct PostgresLedger {
     pool: Pool,

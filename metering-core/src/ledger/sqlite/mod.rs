@@ -45,6 +45,8 @@ use seal::seal_rows;
 /// moment leaves the last committed state. The file is in WAL mode with
 /// `synchronous = FULL`, so a committed checkpoint survives a power cut too.
 ///
+/// Feature `sqlite`.
+///
 /// # The schema
 /// Read it with `sqlite3 FILE .schema`; it is applied (and later migrated) at open, and the
 /// file's `user_version` counts the migrations applied. A sealed record and its state:
