@@ -526,6 +526,14 @@ fn a_file_entry_takes_either_timestamp_form_and_its_own_product() {
     let own = text.replace('{', r#"{"ProductCode": "prod-b", "#);
     let record = file_entry(&own, Strictness::Strict).unwrap();
     assert_eq!(record.customer().product().unwrap().as_str(), "prod-b");
+    // A licensed record has no product: the one given for the file is not applied to it.
+    let licensed = text.replace(
+        '{',
+        r#"{"LicenseArn": "arn:aws:license-manager::111122223333:license:l-1", "#,
+    );
+    let record = file_entry(&licensed, Strictness::Strict).unwrap();
+    assert_eq!(record.customer().product(), None);
+    assert!(matches!(record.customer(), Customer::Licensed { .. }));
     // Without a product anywhere, the customer mode says what is missing.
     let err = UsageRecord::from_entry_json(&text, None, Strictness::Strict).unwrap_err();
     assert!(
@@ -567,4 +575,14 @@ fn an_error_inside_a_value_names_the_member() {
         err.starts_with("UsageAllocations: AllocatedUsageQuantity: number out of range"),
         "{err}"
     );
+}
+
+#[test]
+fn a_member_name_that_is_not_a_string_is_refused() {
+    // JSON's names are strings; another format's may not be.
+    let map = serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(
+        [(1_u8, 2_u8)].into_iter(),
+    );
+    let err = UsageRecord::from_request_entry(map, None).unwrap_err();
+    assert!(err.to_string().contains("expected a member name"), "{err}");
 }
