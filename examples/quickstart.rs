@@ -12,7 +12,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use marketplace_metering::ledger::{Flusher, Ledger, SqliteLedger};
+use marketplace_metering::ledger::{Flusher, LedgerInspection, SqliteLedger};
 use marketplace_metering::{
     Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig, ProductCode,
     Quantity, SubmitConfig, Submitter, Timestamp, ToTagValue, UsageTags,

@@ -23,9 +23,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use marketplace_metering::ledger::{
-    Checkpoint, Claim, CommitReport, Flusher, HourStatus, Ledger, LedgerError, LedgerStatus,
-    RecordId, RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport,
-    Settlement, SqliteLedger, StoredRecord,
+    BoxFuture, Checkpoint, Claim, CommitReport, Flusher, Ledger, LedgerError, LedgerStatus,
+    RecordId, RecordState, SealReport, SettleReport, Settlement, SqliteLedger,
 };
 use marketplace_metering::plan::PlannedRequest;
 use marketplace_metering::submit::{Response, Transport};
@@ -175,69 +174,60 @@ struct Failing {
 }
 
 impl Ledger for Failing {
-    async fn commit(
-        &self,
-        checkpoint: &Checkpoint,
+    fn commit<'a>(
+        &'a self,
+        checkpoint: &'a Checkpoint,
         now: Timestamp,
-    ) -> Result<CommitReport, LedgerError> {
-        let report = self.inner.commit(checkpoint, now).await?;
-        self.failpoint.reached("commit");
-        Ok(report)
+    ) -> BoxFuture<'a, Result<CommitReport, LedgerError>> {
+        Box::pin(async move {
+            let report = self.inner.commit(checkpoint, now).await?;
+            self.failpoint.reached("commit");
+            Ok(report)
+        })
     }
-    async fn seal(&self, until: Timestamp, now: Timestamp) -> Result<SealReport, LedgerError> {
-        let report = self.inner.seal(until, now).await?;
-        if report.sealed > 0 {
-            self.failpoint.reached("seal");
-        }
-        Ok(report)
-    }
-    async fn seal_customer(
+
+    fn seal(
         &self,
-        customer: &Customer,
+        until: Timestamp,
         now: Timestamp,
-    ) -> Result<SealReport, LedgerError> {
-        self.inner.seal_customer(customer, now).await
+    ) -> BoxFuture<'_, Result<SealReport, LedgerError>> {
+        Box::pin(async move {
+            let report = self.inner.seal(until, now).await?;
+            if report.sealed > 0 {
+                self.failpoint.reached("seal");
+            }
+            Ok(report)
+        })
     }
-    async fn claim(
-        &self,
-        owner: &str,
+
+    fn seal_customer<'a>(
+        &'a self,
+        customer: &'a Customer,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<SealReport, LedgerError>> {
+        Box::pin(async move { self.inner.seal_customer(customer, now).await })
+    }
+
+    fn claim<'a>(
+        &'a self,
+        owner: &'a str,
         now: Timestamp,
         lease: Duration,
-    ) -> Result<Option<Claim>, LedgerError> {
-        self.inner.claim(owner, now, lease).await
+    ) -> BoxFuture<'a, Result<Option<Claim>, LedgerError>> {
+        Box::pin(async move { self.inner.claim(owner, now, lease).await })
     }
-    async fn settle(
-        &self,
-        claim: &Claim,
-        outcomes: &[(RecordId, Settlement)],
+
+    fn settle<'a>(
+        &'a self,
+        claim: &'a Claim,
+        outcomes: &'a [(RecordId, Settlement)],
         now: Timestamp,
-    ) -> Result<SettleReport, LedgerError> {
-        self.inner.settle(claim, outcomes, now).await
+    ) -> BoxFuture<'a, Result<SettleReport, LedgerError>> {
+        Box::pin(async move { self.inner.settle(claim, outcomes, now).await })
     }
-    async fn status(&self) -> Result<LedgerStatus, LedgerError> {
-        self.inner.status().await
-    }
-    async fn records(&self, state: Option<RecordState>) -> Result<Vec<StoredRecord>, LedgerError> {
-        self.inner.records(state).await
-    }
-    async fn set_aside(&self) -> Result<Vec<SetAside>, LedgerError> {
-        self.inner.set_aside().await
-    }
-    async fn requeue(&self, id: RecordId, now: Timestamp) -> Result<bool, LedgerError> {
-        self.inner.requeue(id, now).await
-    }
-    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, LedgerError> {
-        self.inner.record(id).await
-    }
-    async fn hours(&self, since: Timestamp) -> Result<Vec<HourStatus>, LedgerError> {
-        self.inner.hours(since).await
-    }
-    async fn requeue_set_aside(
-        &self,
-        id: SetAsideId,
-        now: Timestamp,
-    ) -> Result<SetAsideRequeue, LedgerError> {
-        self.inner.requeue_set_aside(id, now).await
+
+    fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>> {
+        Box::pin(async move { self.inner.status().await })
     }
 }
 

@@ -12,7 +12,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use marketplace_metering::ledger::{Flusher, Ledger, PostgresLedger, RecordState};
+use marketplace_metering::ledger::{
+    Flusher, Ledger, LedgerInspection, PostgresLedger, RecordState,
+};
 use marketplace_metering::{
     AwsTransport, Clock, Customer, CustomerAwsAccountId, Dimension, Meter, MeterConfig,
     ProductCode, Quantity, SubmitConfig, Submitter, Tag, TagKey, TagValue, Tags, Timestamp,
@@ -85,7 +87,7 @@ fn flusher(
     endpoint: &str,
     clock: Accelerated,
     owner: &str,
-) -> Flusher<PostgresLedger, AwsTransport> {
+) -> Flusher<AwsTransport> {
     let transport = Emulator::transport_at(endpoint);
     let submit = SubmitConfig::default()
         .with_requests_per_second(None)
@@ -240,7 +242,8 @@ fn billed(emulator: &metering_emulator::RunningEmulator) -> BTreeMap<String, u64
 
 /// Flushes until every hour is sealed and every record settled; the ledger.
 async fn settle_everything(
-    last: &Flusher<PostgresLedger, AwsTransport>,
+    last: &Flusher<AwsTransport>,
+    ledger: PostgresLedger,
     clock: Accelerated,
     deadline: std::time::Instant,
 ) -> PostgresLedger {
@@ -248,7 +251,6 @@ async fn settle_everything(
         .now()
         .hour_start()
         .saturating_add(Duration::from_hours(1));
-    let ledger = last.ledger().clone();
     loop {
         assert!(
             std::time::Instant::now() < deadline,
@@ -339,7 +341,7 @@ async fn a_fleet_bills_every_unit_once() {
     }
     emulator.set_faults(Faults::none()).unwrap();
     let last = flusher(&url, &schema, &fleet.endpoint, clock, "final");
-    let ledger = settle_everything(&last, clock, deadline).await;
+    let ledger = settle_everything(&last, ledger(&url, &schema), clock, deadline).await;
     let billed = billed(&emulator);
     assert_eq!(
         billed, generated,

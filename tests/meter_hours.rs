@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use marketplace_metering::ledger::{Flusher, Ledger, SqliteLedger};
+use marketplace_metering::ledger::{Flusher, Ledger, LedgerInspection, SqliteLedger};
 use marketplace_metering::submit::{SubmitConfig, Submitter};
 use marketplace_metering::{
     AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
@@ -47,7 +47,7 @@ struct Fixture {
     emulator: RunningEmulator,
     ledger: Arc<SqliteLedger>,
     meter: Meter,
-    flusher: Flusher<Arc<SqliteLedger>, AwsTransport>,
+    flusher: Flusher<AwsTransport>,
     _dir: tempfile::TempDir,
 }
 

@@ -6,8 +6,8 @@ use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
 use metering_core::ledger::{
-    HourStatus, Ledger, LedgerError, LedgerStatus, RecordId, RecordState, SetAside, SetAsideId,
-    SetAsideRequeue, SqliteLedger, StoredRecord,
+    HourStatus, LedgerError, LedgerInspection, LedgerStatus, RecordId, RecordState, SetAside,
+    SetAsideId, SetAsideRequeue, SqliteLedger, StoredRecord,
 };
 use metering_core::{Clock, Customer, SystemClock, Timestamp};
 use serde::Serialize;
@@ -68,7 +68,7 @@ async fn postgres(
         .map_err(|e| format!("cannot reach the ledger: {e}; {hint}"))
 }
 
-async fn run_on(ledger: &impl Ledger, command: &LedgerCommand) -> Result<Exit, String> {
+async fn run_on(ledger: &impl LedgerInspection, command: &LedgerCommand) -> Result<Exit, String> {
     match command {
         LedgerCommand::Status(args) => status(ledger, args).await,
         LedgerCommand::Pending(args) => {
@@ -111,7 +111,7 @@ fn counts(records: &[(RecordState, u64)]) -> Value {
         .into()
 }
 
-async fn status(ledger: &impl Ledger, args: &StatusArgs) -> Result<Exit, String> {
+async fn status(ledger: &impl LedgerInspection, args: &StatusArgs) -> Result<Exit, String> {
     let since = args.since.unwrap_or_else(|| {
         SystemClock
             .now()
@@ -418,7 +418,7 @@ fn list(
     out.flush()
 }
 
-async fn requeue(ledger: &impl Ledger, args: &RequeueArgs) -> Result<Exit, String> {
+async fn requeue(ledger: &impl LedgerInspection, args: &RequeueArgs) -> Result<Exit, String> {
     let now = args.now.unwrap_or_else(|| SystemClock.now());
     let mut out = report::stdout();
     let mut exit = Exit::Ok;

@@ -10,7 +10,9 @@ mod common;
 use std::sync::Arc;
 
 use common::{Files, json_lines, metering};
-use marketplace_metering::ledger::{FlushReport, Flusher, Ledger, RecordState, StoredRecord};
+use marketplace_metering::ledger::{
+    FlushReport, Flusher, LedgerInspection, RecordState, StoredRecord,
+};
 use marketplace_metering::submit::{SubmitConfig, Submitter};
 use marketplace_metering::{
     Customer, CustomerAwsAccountId, Dimension, LicenseArn, ManualClock, Meter, MeterConfig,
@@ -54,7 +56,7 @@ fn carol_licensed() -> Customer {
 
 /// Sets the clock to `when`, starts the emulator `emulator` describes on it, and flushes
 /// `ledger` to it through the real AWS SDK; the emulator stays up for the caller to read.
-async fn flush_at<L: Ledger>(
+async fn flush_at<L: LedgerInspection>(
     ledger: &Arc<L>,
     clock: &ManualClock,
     when: &str,
@@ -84,7 +86,7 @@ async fn flush_at<L: Ledger>(
 ///   by another instance, under a licence (both quarantined: she would be billed twice);
 /// - 23:00: Erin's API calls, sent while the API is disabled: waiting to be sent again;
 /// - Alice's API calls of 23:30, recorded once May is sealed: set aside.
-async fn fill<L: Ledger>(ledger: Arc<L>, clock: &ManualClock) {
+async fn fill<L: LedgerInspection>(ledger: Arc<L>, clock: &ManualClock) {
     let meter = Meter::builder()
         .config(MeterConfig::new().with_clock(clock.clone()))
         .ledger(Arc::clone(&ledger))
@@ -187,7 +189,7 @@ struct Ids {
 }
 
 impl Ids {
-    async fn of(ledger: &impl Ledger) -> Self {
+    async fn of(ledger: &impl LedgerInspection) -> Self {
         let records = ledger.records(None).await.unwrap();
         Self {
             alice_calls: id_of(&records, &account(ALICE), "api_calls"),
@@ -203,7 +205,7 @@ impl Ids {
 
 /// Every subcommand on the filled ledger `store` names, then a requeue that the next flush
 /// sends.
-async fn inspect_requeue_and_send<L: Ledger>(
+async fn inspect_requeue_and_send<L: LedgerInspection>(
     ledger: Arc<L>,
     clock: &ManualClock,
     store: &[String],
@@ -427,7 +429,7 @@ fn requeue(store: &[String], ids: &Ids) {
 
 /// The person fixed the causes (the service knows the dimension, the API is enabled): the
 /// next flush sends what was requeued, and Erin's record, whose wait is over.
-async fn send_what_was_requeued(ledger: Arc<impl Ledger>, clock: &ManualClock) {
+async fn send_what_was_requeued(ledger: Arc<impl LedgerInspection>, clock: &ManualClock) {
     let (report, fixed) =
         flush_at(&ledger, clock, "2026-06-01T01:30:00Z", Emulator::builder()).await;
     assert_eq!(report.outcomes.success, 4, "{report:?}");

@@ -11,8 +11,8 @@ use std::time::Duration;
 use common::capture;
 use metering_core::ledger::conformance::{at, customer, delta, key, licensed, quantity};
 use metering_core::ledger::{
-    Checkpoint, Delta, Flusher, InstanceId, Ledger, RecordId, RecordState, Settlement,
-    SqliteLedger, StoredRecord, UsageKey,
+    Checkpoint, Delta, Flusher, InstanceId, Ledger, LedgerInspection, RecordId, RecordState,
+    Settlement, SqliteLedger, StoredRecord, UsageKey,
 };
 use metering_core::submit::{
     Failure, FailureKind, RecordStatus, Response, SubmitConfig, Submitter, Transport,
@@ -115,12 +115,12 @@ impl Fixture {
 
     /// A flusher on its own connection, as another process would run it; its submitter
     /// sends each request once.
-    fn flusher(&self) -> Flusher<SqliteLedger, Arc<Service>> {
+    fn flusher(&self) -> Flusher<Arc<Service>> {
         self.flusher_with(self.submitter().with_max_attempts(1))
     }
 
     /// A flusher whose submitter is configured by `submit`.
-    fn flusher_with(&self, submit: SubmitConfig) -> Flusher<SqliteLedger, Arc<Service>> {
+    fn flusher_with(&self, submit: SubmitConfig) -> Flusher<Arc<Service>> {
         let config = MeterConfig::new()
             .with_clock(self.clock.clone())
             .with_grace(Duration::from_mins(15))
@@ -216,7 +216,7 @@ async fn a_flush_seals_closed_hours_and_settles_each_record_once() {
         (report.outcomes.success, report.outcomes.not_subscribed),
         (3, 1)
     );
-    let records = flusher.ledger().records(None).await.unwrap();
+    let records = fx.ledger().records(None).await.unwrap();
     let mut stored: Vec<_> = records.iter().map(|r| r.record.clone()).collect();
     let mut sent = fx.sent();
     stored.sort_by_key(UsageRecord::key);
@@ -253,7 +253,7 @@ async fn a_claim_of_25_records_is_sent_as_one_request_of_those_records() {
     let flusher = fx.flusher();
     let report = flusher.flush().await.unwrap();
     assert_eq!((report.claims, report.outcomes.success), (1, 25));
-    let stored = stored(flusher.ledger()).await;
+    let stored = stored(&fx.ledger()).await;
     let claimed: Vec<UsageRecord> = stored.iter().map(|r| r.record.clone()).collect();
     assert_eq!(
         fx.requests(),
@@ -299,7 +299,7 @@ async fn each_outcome_of_a_claim_lands_on_its_own_record_and_the_unprocessed_are
         (1, 2, 1),
         "{report:?}"
     );
-    let stored = stored(flusher.ledger()).await;
+    let stored = stored(&fx.ledger()).await;
     let claimed: Vec<UsageRecord> = stored.iter().map(|r| r.record.clone()).collect();
     assert_eq!(
         fx.requests(),
@@ -391,7 +391,7 @@ async fn a_failed_send_is_retried_identically_after_its_backoff() {
     let flusher = fx.flusher();
     let report = flusher.flush().await.unwrap();
     assert_eq!((report.outcomes.pending, report.outcomes.success), (1, 0));
-    let unsent = flusher
+    let unsent = fx
         .ledger()
         .records(Some(RecordState::Unsent))
         .await

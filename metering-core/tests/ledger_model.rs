@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use metering_core::ledger::conformance::{at, customer, key, licensed};
 use metering_core::ledger::{
-    Checkpoint, Claim, Delta, InstanceId, Ledger, RecordId, RecordState, Settlement, SqliteLedger,
-    StoredRecord,
+    Checkpoint, Claim, Delta, InstanceId, Ledger, LedgerInspection, RecordId, RecordState,
+    Settlement, SqliteLedger, StoredRecord,
 };
 use metering_core::{Customer, Quantity, RecordKey, Timestamp, UsageRecord};
 use proptest::prelude::*;

@@ -9,7 +9,9 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use metering_core::ledger::conformance::{Harness, at, customer, delta, key};
-use metering_core::ledger::{Checkpoint, InstanceId, Ledger, LedgerError, PostgresLedger};
+use metering_core::ledger::{
+    Checkpoint, InstanceId, Ledger, LedgerError, LedgerInspection, PostgresLedger,
+};
 
 const VARIABLE: &str = "METERING_TEST_POSTGRES_URL";
 

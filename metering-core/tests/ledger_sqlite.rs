@@ -69,7 +69,7 @@ fn unix_millis() -> u128 {
 #[test]
 fn processes_opening_one_new_file_at_once_all_open_it() {
     use metering_core::ledger::conformance::{at, checkpoint, customer, delta, key};
-    use metering_core::ledger::{InstanceId, Ledger};
+    use metering_core::ledger::{InstanceId, Ledger, LedgerInspection};
 
     if let Ok(path) = std::env::var(RACE_PATH) {
         // A child: wait for the common instant, open, commit one checkpoint.

@@ -13,7 +13,7 @@ use marketplace_metering::{
     Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig, ProductCode,
     Quantity, Timestamp,
 };
-use metering_core::ledger::{Ledger, SqliteLedger};
+use metering_core::ledger::{Ledger, LedgerInspection, SqliteLedger};
 use metering_tower::{Failures, FromExtensions, Measure, MeterLayer, Usage};
 use tower::{Layer, ServiceExt, service_fn};
 

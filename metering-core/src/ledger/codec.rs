@@ -15,9 +15,8 @@ use crate::strings::{
 };
 use crate::timestamp::Timestamp;
 
-use super::{
-    LedgerError, RecordId, RecordState, SetAside, SetAsideId, Settlement, StoredRecord, UsageKey,
-};
+use super::protocol::{Placement, place, seal_record};
+use super::{LedgerError, RecordId, RecordState, SetAside, SetAsideId, StoredRecord, UsageKey};
 
 /// A customer as four text columns, `''` where its mode has no such part:
 /// `product`, `customer_identifier`, `account`, `license`.
@@ -158,28 +157,15 @@ pub(crate) fn build_record(group: &[OpenRow]) -> Result<Result<UsageRecord, Stri
     let customer = customer_from_columns(first.customer.clone()).map_err(|e| e.to_string())?;
     let dimension = DimensionKey::new(first.dimension.clone()).map_err(|e| e.to_string())?;
     let hour = Timestamp::from_unix_seconds(first.hour).map_err(|e| e.to_string())?;
-    let mut allocations = Vec::with_capacity(group.len());
-    // A registered pair's zero (`Meter::register`) is a record only in an hour without usage.
-    let used = group.iter().any(|row| row.micros > 0);
-    for row in group.iter().filter(|row| row.micros > 0 || !used) {
-        let micros = u64::try_from(row.micros).map_err(|e| e.to_string())?;
-        let quantity = Quantity::from_micros(micros).map_err(|e| e.to_string())?;
-        let tags: Option<Tags> = tags_from_column(&row.tags)?;
-        allocations.push(UsageAllocation { quantity, tags });
-    }
-    if let [
-        UsageAllocation {
-            quantity,
-            tags: None,
-        },
-    ] = allocations[..]
-    {
-        return Ok(Ok(UsageRecord::new(customer, dimension, hour, quantity)));
-    }
-    Ok(
-        UsageRecord::with_allocations(customer, dimension, hour, allocations)
-            .map_err(|error| error.to_string()),
-    )
+    let usage = group
+        .iter()
+        .map(|row| {
+            let micros = u64::try_from(row.micros).map_err(|e| e.to_string())?;
+            let quantity = Quantity::from_micros(micros).map_err(|e| e.to_string())?;
+            Ok((tags_from_column(&row.tags)?, quantity))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(seal_record(customer, dimension, hour, usage))
 }
 
 /// A `records` row as read, before it is checked.
@@ -272,65 +258,21 @@ impl SetAsideRow {
     }
 }
 
-/// What a settlement writes: the state, the service's record ID, the detail and, for a
-/// retry, when the record is claimable again.
-pub(crate) fn settlement_columns(
-    settlement: &Settlement,
-) -> (RecordState, Option<&str>, Option<&str>, Option<Timestamp>) {
-    match settlement {
-        Settlement::Success { metering_record_id } => (
-            RecordState::Success,
-            Some(metering_record_id.as_str()),
-            None,
-            None,
-        ),
-        Settlement::NotSubscribed => (RecordState::NotSubscribed, None, None, None),
-        Settlement::Duplicate => (RecordState::Duplicate, None, None, None),
-        Settlement::Quarantined { reason } => {
-            (RecordState::Quarantined, None, Some(reason.as_str()), None)
-        }
-        Settlement::Retry { error, retry_at } => (
-            RecordState::Unsent,
-            None,
-            Some(error.as_str()),
-            Some(*retry_at),
-        ),
-    }
-}
-
-/// Why both records of an account billed under a product and under a licence in one hour
-/// are quarantined; says so through `tracing` too.
-pub(crate) fn double_billing_reason(
-    account: &str,
-    product: &str,
-    license: &str,
-    hour: Timestamp,
-) -> String {
-    tracing::error!(target: "metering::ledger", %account, %product, %license, %hour, "usage recorded under a product and a licence in one hour");
-    format!(
-        "account {account} has usage under product {product} and under licence {license} \
-         in hour {hour}: the service would bill both; requeue the one to send"
-    )
-}
-
-/// Why usage of a sealed hour could not move to an open one.
-pub(crate) fn month_closed_reason(hour: Timestamp) -> String {
-    format!("hour {hour} was sealed and no hour of its month is open any more")
-}
-
-/// Why usage would not fit its hour's total.
-pub(crate) fn overflow_reason() -> String {
-    format!(
-        "the hour's total would exceed the largest quantity, {}",
-        Quantity::MAX
-    )
-}
-
-/// Why usage found its record sealed already, or could not make a valid one.
-pub(crate) fn unsealable_reason(error: Option<&str>) -> String {
-    error.map_or_else(
-        || "a record for this customer, dimension and hour was sealed already".to_owned(),
-        |error| format!("no valid record can hold this hour's usage: {error}"),
+/// [`place`] on stored seconds: the hour the usage of `key_id` in `hour` counts in and
+/// whether it is late, or why it is set aside.
+pub(crate) fn place_seconds(
+    key_id: i64,
+    hour: i64,
+    sealed_before: Option<i64>,
+) -> Result<Result<(i64, bool), String>, LedgerError> {
+    let sealed_before = sealed_before
+        .map(|open| timestamp("open_usage", key_id, open))
+        .transpose()?;
+    Ok(
+        match place(timestamp("open_usage", key_id, hour)?, sealed_before) {
+            Placement::Open { hour, late } => Ok((seconds(hour), late)),
+            Placement::SetAside { reason } => Err(reason),
+        },
     )
 }
 

@@ -11,11 +11,14 @@
 //! mid-send lets another flusher send the same records again (harmless, but a waste) and
 //! fences this one's outcomes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::{Claim, ClaimedRecord, Ledger, LedgerError, RecordId, SealReport, Settlement};
+use super::{
+    Claim, ClaimedRecord, IntoSharedLedger, Ledger, LedgerError, RecordId, SealReport, Settlement,
+};
 use crate::customer::Customer;
 use crate::meter::MeterConfig;
 use crate::outcome::{Outcome, Summary};
@@ -46,8 +49,8 @@ pub struct FlushReport {
 
 /// Seals and sends a ledger's records through a [`Submitter`].
 #[derive(Debug)]
-pub struct Flusher<L, T> {
-    ledger: L,
+pub struct Flusher<T> {
+    ledger: Arc<dyn Ledger>,
     submitter: Submitter<T>,
     config: MeterConfig,
     owner: String,
@@ -57,12 +60,16 @@ pub struct Flusher<L, T> {
     turn: tokio::sync::Mutex<()>,
 }
 
-impl<L: Ledger, T: Transport> Flusher<L, T> {
+impl<T: Transport> Flusher<T> {
     /// A flusher with the grace, lease, time policy and clock of `config`, named by a random
     /// owner in the leases it takes.
-    pub fn new(ledger: L, submitter: Submitter<T>, config: MeterConfig) -> Self {
+    pub fn new(
+        ledger: impl IntoSharedLedger,
+        submitter: Submitter<T>,
+        config: MeterConfig,
+    ) -> Self {
         Self {
-            ledger,
+            ledger: ledger.into_shared(),
             submitter,
             config,
             owner: format!("flusher-{:016x}", fastrand::u64(..)),
@@ -78,7 +85,7 @@ impl<L: Ledger, T: Transport> Flusher<L, T> {
     }
 
     /// The ledger.
-    pub fn ledger(&self) -> &L {
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
         &self.ledger
     }
 

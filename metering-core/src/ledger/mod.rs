@@ -9,7 +9,7 @@
 //! 2. **Late usage.** A delta for an hour already sealed (for every customer, or for its
 //!    customer by [`Ledger::seal_customer`]) is added to the oldest open hour of the same
 //!    billing month, and counted as late. When no hour of that month is open any more, it
-//!    is set aside ([`Ledger::set_aside`]) for a person to handle: never dropped, never a
+//!    is set aside ([`LedgerInspection::set_aside`]) for a person to handle: never dropped, never a
 //!    second quantity for a sealed key. (A [`Flusher`] keeps a month's last hour open until
 //!    shortly before the month's cut-off: see
 //!    [`MeterConfig::seal_until`](crate::MeterConfig::seal_until).)
@@ -18,7 +18,7 @@
 //!    record per customer, dimension and hour, its timestamp the hour's start, its tag sets
 //!    as `UsageAllocations`. A sealed record never changes, so every resend is identical
 //!    and the service's de-duplication makes at-least-once delivery safe.
-//! 4. **Claim.** [`Ledger::claim`] leases up to 25 sendable records of one request scope,
+//! 4. **Claim.** [`Ledger::claim`] leases up to [`CLAIM_SIZE`] sendable records of one request scope,
 //!    oldest hour first, and raises each one's attempt number. A lease that expired (its
 //!    holder crashed or stalled) is claimable again.
 //! 5. **Settle.** [`Ledger::settle`] writes outcomes only for records still held under the
@@ -30,6 +30,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +47,8 @@ pub mod conformance;
 mod display;
 mod flush;
 pub use flush::{FlushReport, Flusher};
+pub mod protocol;
+pub use protocol::CLAIM_SIZE;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -160,7 +163,7 @@ pub struct Checkpoint {
     pub deltas: Vec<Delta>,
 }
 
-/// What a commit did.
+/// What a commit did (a store of your own builds one with `default()` and sets its fields).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CommitReport {
@@ -173,7 +176,7 @@ pub struct CommitReport {
     pub set_aside: usize,
 }
 
-/// What a seal did.
+/// What a seal did (a store of your own builds one with `default()` and sets its fields).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SealReport {
@@ -209,7 +212,7 @@ pub enum RecordState {
     NotSubscribed,
     /// The service already had another quantity for the key: not billed. Terminal.
     Duplicate,
-    /// Kept back with a reason, for a person: [`Ledger::requeue`] sends it again.
+    /// Kept back with a reason, for a person: [`LedgerInspection::requeue`] sends it again.
     Quarantined,
 }
 
@@ -278,6 +281,23 @@ pub struct StoredRecord {
     pub detail: Option<String>,
 }
 
+impl StoredRecord {
+    /// A record in `state`, never claimed, with nothing late, no service ID and no detail:
+    /// set the other fields as the store holds them.
+    #[must_use]
+    pub fn new(id: RecordId, record: UsageRecord, state: RecordState) -> Self {
+        Self {
+            id,
+            record,
+            state,
+            attempt: 0,
+            late: Quantity::ZERO,
+            metering_record_id: None,
+            detail: None,
+        }
+    }
+}
+
 /// Records leased to one flusher: send them, then [`Ledger::settle`] with the same claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -287,7 +307,7 @@ pub struct Claim {
     pub expires: Timestamp,
     /// The request scope every record shares.
     pub scope: RequestScope,
-    /// 1..=25 records, oldest hour first.
+    /// 1..=[`CLAIM_SIZE`] records, oldest hour first.
     pub records: Vec<ClaimedRecord>,
 }
 
@@ -329,7 +349,7 @@ pub enum Settlement {
     },
 }
 
-/// What a settle did.
+/// What a settle did (a store of your own builds one with `default()` and sets its fields).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SettleReport {
@@ -354,7 +374,7 @@ impl fmt::Display for SetAsideId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SetAside {
-    /// Its identity, for [`Ledger::requeue_set_aside`].
+    /// Its identity, for [`LedgerInspection::requeue_set_aside`].
     pub id: SetAsideId,
     /// What the usage is of.
     pub key: UsageKey,
@@ -366,6 +386,28 @@ pub struct SetAside {
     pub reason: String,
     /// When.
     pub at: Timestamp,
+}
+
+impl SetAside {
+    /// An entry of `quantity` of `key` in `hour`, set aside at `at` for `reason`.
+    #[must_use]
+    pub fn new(
+        id: SetAsideId,
+        key: UsageKey,
+        hour: Timestamp,
+        quantity: Quantity,
+        reason: String,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            key,
+            hour,
+            quantity,
+            reason,
+            at,
+        }
+    }
 }
 
 /// Counts per state and the oldest unsent hour.
@@ -385,6 +427,21 @@ pub struct LedgerStatus {
 }
 
 impl LedgerStatus {
+    /// A status with every state at zero, nothing open, set aside or sealed: set the other
+    /// fields, and count records with [`LedgerStatus::add`].
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            records: zero_counts(),
+            ..Self::default()
+        }
+    }
+
+    /// Counts `count` more records in `state`.
+    pub fn add(&mut self, state: RecordState, count: u64) {
+        add_to(&mut self.records, state, count);
+    }
+
     /// The number of records in `state`.
     #[must_use]
     pub fn count(&self, state: RecordState) -> u64 {
@@ -403,6 +460,21 @@ pub struct HourStatus {
 }
 
 impl HourStatus {
+    /// The hour starting at `hour`'s start, with every state at zero: count its records
+    /// with [`HourStatus::add`].
+    #[must_use]
+    pub fn new(hour: Timestamp) -> Self {
+        Self {
+            hour: hour.hour_start(),
+            records: zero_counts(),
+        }
+    }
+
+    /// Counts `count` more of the hour's records in `state`.
+    pub fn add(&mut self, state: RecordState, count: u64) {
+        add_to(&mut self.records, state, count);
+    }
+
     /// The number of the hour's records in `state`.
     #[must_use]
     pub fn count(&self, state: RecordState) -> u64 {
@@ -418,17 +490,23 @@ fn count_of(records: &[(RecordState, u64)], state: RecordState) -> u64 {
 }
 
 /// Counts per state, every state at zero.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn zero_counts() -> Vec<(RecordState, u64)> {
     RecordState::ALL.iter().map(|&state| (state, 0)).collect()
+}
+
+fn add_to(counts: &mut Vec<(RecordState, u64)>, state: RecordState, count: u64) {
+    match counts.iter_mut().find(|(known, _)| *known == state) {
+        Some(entry) => entry.1 += count,
+        None => counts.push((state, count)),
+    }
 }
 
 /// Adds `count` records of the state stored as `name` (a name this build does not know is
 /// left out: a row of it fails to read as a record anyway).
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-fn add_count(counts: &mut [(RecordState, u64)], name: &str, count: i64) {
-    if let Some(entry) = counts.iter_mut().find(|(known, _)| known.as_str() == name) {
-        entry.1 += count.unsigned_abs();
+fn add_count(counts: &mut Vec<(RecordState, u64)>, name: &str, count: i64) {
+    if let Some(state) = RecordState::from_name(name) {
+        add_to(counts, state, count.unsigned_abs());
     }
 }
 
@@ -441,10 +519,7 @@ fn hour_statuses(
     for (hour, state, count) in rows {
         let hour = codec::timestamp("records", 0, hour)?;
         if hours.last().is_none_or(|last| last.hour != hour) {
-            hours.push(HourStatus {
-                hour,
-                records: zero_counts(),
-            });
+            hours.push(HourStatus::new(hour));
         }
         if let Some(last) = hours.last_mut() {
             add_count(&mut last.records, &state, count);
@@ -453,7 +528,7 @@ fn hour_statuses(
     Ok(hours)
 }
 
-/// What [`Ledger::requeue_set_aside`] did.
+/// What [`LedgerInspection::requeue_set_aside`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SetAsideRequeue {
@@ -512,20 +587,27 @@ pub enum LedgerError {
     },
 }
 
-/// Durable storage for the Meter: see the [module docs](self) for the protocol.
+/// A future a [`Ledger`] returns: boxed, so that a ledger can be used as `dyn Ledger`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Durable storage for the Meter: what a store must do for metering (see the
+/// [module docs](self) for the protocol). The Meter and the [`Flusher`] use nothing else;
+/// the CLI's inspection and repair are [`LedgerInspection`].
 ///
-/// Implementations must pass the conformance suite, and every method must be safe to call
-/// from several handles, in several processes, on one store at once.
+/// Implementations must pass the [conformance suite](crate::ledger::conformance) (feature
+/// `conformance`), and every method must be safe to call from several handles, in several
+/// processes, on one store at once. Methods return boxed futures, so that the trait can be
+/// used as `Arc<dyn Ledger>`: write each body as `Box::pin(async move { ... })`.
 pub trait Ledger: Send + Sync + 'static {
     /// Applies a checkpoint once per (instance, number): see [`Checkpoint`]. Deltas for a
     /// sealed hour go to the oldest open hour of the same billing month (counted as late),
     /// or are set aside when that month has no open hour left. `now` is recorded as the
     /// time of the commit and of anything set aside.
-    fn commit(
-        &self,
-        checkpoint: &Checkpoint,
+    fn commit<'a>(
+        &'a self,
+        checkpoint: &'a Checkpoint,
         now: Timestamp,
-    ) -> impl Future<Output = Result<CommitReport, LedgerError>> + Send;
+    ) -> BoxFuture<'a, Result<CommitReport, LedgerError>>;
 
     /// Seals every hour that ended at or before `until` (pass `now - grace`): each
     /// customer's usage of each dimension becomes one immutable record. Sealing is
@@ -537,67 +619,92 @@ pub trait Ledger: Send + Sync + 'static {
         &self,
         until: Timestamp,
         now: Timestamp,
-    ) -> impl Future<Output = Result<SealReport, LedgerError>> + Send;
+    ) -> BoxFuture<'_, Result<SealReport, LedgerError>>;
 
     /// Seals `customer`'s usage of every hour up to and including the one `now` falls in
     /// (a customer who unsubscribes leaves one hour to report usage). Later usage of theirs
     /// for those hours is late usage.
-    fn seal_customer(
-        &self,
-        customer: &Customer,
+    fn seal_customer<'a>(
+        &'a self,
+        customer: &'a Customer,
         now: Timestamp,
-    ) -> impl Future<Output = Result<SealReport, LedgerError>> + Send;
+    ) -> BoxFuture<'a, Result<SealReport, LedgerError>>;
 
-    /// Leases up to 25 sendable records of one request scope to `owner` for `lease`, oldest
-    /// hour first; `None` when nothing is sendable at `now`.
-    fn claim(
-        &self,
-        owner: &str,
+    /// Leases up to [`CLAIM_SIZE`] sendable records of one request scope to `owner` for
+    /// `lease`, oldest hour first; `None` when nothing is sendable at `now`.
+    fn claim<'a>(
+        &'a self,
+        owner: &'a str,
         now: Timestamp,
         lease: Duration,
-    ) -> impl Future<Output = Result<Option<Claim>, LedgerError>> + Send;
+    ) -> BoxFuture<'a, Result<Option<Claim>, LedgerError>>;
 
     /// Writes the outcomes of a claim's records, each only if the record is still leased
     /// under this claim's attempt (fencing).
-    fn settle(
-        &self,
-        claim: &Claim,
-        outcomes: &[(RecordId, Settlement)],
+    fn settle<'a>(
+        &'a self,
+        claim: &'a Claim,
+        outcomes: &'a [(RecordId, Settlement)],
         now: Timestamp,
-    ) -> impl Future<Output = Result<SettleReport, LedgerError>> + Send;
+    ) -> BoxFuture<'a, Result<SettleReport, LedgerError>>;
 
     /// Counts per state and the oldest unsent hour.
-    fn status(&self) -> impl Future<Output = Result<LedgerStatus, LedgerError>> + Send;
+    fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>>;
+}
 
+impl fmt::Debug for dyn Ledger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("dyn Ledger")
+    }
+}
+
+/// A ledger the Meter, a [`Flusher`] and their caller share: any [`Ledger`] (its clones are
+/// handles on one store), or one shared already as `Arc<L>` or `Arc<dyn Ledger>`.
+pub trait IntoSharedLedger {
+    /// The ledger, shared.
+    fn into_shared(self) -> Arc<dyn Ledger>;
+}
+
+impl<L: Ledger> IntoSharedLedger for L {
+    fn into_shared(self) -> Arc<dyn Ledger> {
+        Arc::new(self)
+    }
+}
+
+impl<L: Ledger> IntoSharedLedger for Arc<L> {
+    fn into_shared(self) -> Arc<dyn Ledger> {
+        self
+    }
+}
+
+impl IntoSharedLedger for Arc<dyn Ledger> {
+    fn into_shared(self) -> Arc<dyn Ledger> {
+        self
+    }
+}
+
+/// The inspection and repair queries of a [`Ledger`] (what the `metering ledger` commands
+/// and the conformance suite's checks use): optional for a store the Meter only writes to.
+pub trait LedgerInspection: Ledger {
     /// The sealed records in `state` (all of them with `None`), oldest hour first.
     fn records(
         &self,
         state: Option<RecordState>,
-    ) -> impl Future<Output = Result<Vec<StoredRecord>, LedgerError>> + Send;
+    ) -> BoxFuture<'_, Result<Vec<StoredRecord>, LedgerError>>;
 
     /// Everything set aside, oldest first.
-    fn set_aside(&self) -> impl Future<Output = Result<Vec<SetAside>, LedgerError>> + Send;
+    fn set_aside(&self) -> BoxFuture<'_, Result<Vec<SetAside>, LedgerError>>;
 
     /// Sends a quarantined record again from `now` on; false when `id` is not quarantined.
-    fn requeue(
-        &self,
-        id: RecordId,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<bool, LedgerError>> + Send;
+    fn requeue(&self, id: RecordId, now: Timestamp) -> BoxFuture<'_, Result<bool, LedgerError>>;
 
     /// The sealed record `id`, if there is one.
-    fn record(
-        &self,
-        id: RecordId,
-    ) -> impl Future<Output = Result<Option<StoredRecord>, LedgerError>> + Send;
+    fn record(&self, id: RecordId) -> BoxFuture<'_, Result<Option<StoredRecord>, LedgerError>>;
 
     /// Records per state for every hour from `since` on, and for every earlier hour that
     /// still has a record not settled (unsent, leased or quarantined), oldest first. Hours
     /// without records are left out.
-    fn hours(
-        &self,
-        since: Timestamp,
-    ) -> impl Future<Output = Result<Vec<HourStatus>, LedgerError>> + Send;
+    fn hours(&self, since: Timestamp) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>>;
 
     /// Puts usage set aside back, once a person has decided it is to be billed: its quantity
     /// is added, as late usage, to the hour `now` falls in (or to its customer's first open
@@ -606,86 +713,7 @@ pub trait Ledger: Send + Sync + 'static {
         &self,
         id: SetAsideId,
         now: Timestamp,
-    ) -> impl Future<Output = Result<SetAsideRequeue, LedgerError>> + Send;
-}
-
-/// A shared ledger: the meter can own one handle while the caller keeps another.
-impl<L: Ledger> Ledger for Arc<L> {
-    fn commit(
-        &self,
-        checkpoint: &Checkpoint,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<CommitReport, LedgerError>> + Send {
-        (**self).commit(checkpoint, now)
-    }
-    fn seal(
-        &self,
-        until: Timestamp,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<SealReport, LedgerError>> + Send {
-        (**self).seal(until, now)
-    }
-    fn seal_customer(
-        &self,
-        customer: &Customer,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<SealReport, LedgerError>> + Send {
-        (**self).seal_customer(customer, now)
-    }
-    fn claim(
-        &self,
-        owner: &str,
-        now: Timestamp,
-        lease: Duration,
-    ) -> impl Future<Output = Result<Option<Claim>, LedgerError>> + Send {
-        (**self).claim(owner, now, lease)
-    }
-    fn settle(
-        &self,
-        claim: &Claim,
-        outcomes: &[(RecordId, Settlement)],
-        now: Timestamp,
-    ) -> impl Future<Output = Result<SettleReport, LedgerError>> + Send {
-        (**self).settle(claim, outcomes, now)
-    }
-    fn status(&self) -> impl Future<Output = Result<LedgerStatus, LedgerError>> + Send {
-        (**self).status()
-    }
-    fn records(
-        &self,
-        state: Option<RecordState>,
-    ) -> impl Future<Output = Result<Vec<StoredRecord>, LedgerError>> + Send {
-        (**self).records(state)
-    }
-    fn set_aside(&self) -> impl Future<Output = Result<Vec<SetAside>, LedgerError>> + Send {
-        (**self).set_aside()
-    }
-    fn requeue(
-        &self,
-        id: RecordId,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<bool, LedgerError>> + Send {
-        (**self).requeue(id, now)
-    }
-    fn record(
-        &self,
-        id: RecordId,
-    ) -> impl Future<Output = Result<Option<StoredRecord>, LedgerError>> + Send {
-        (**self).record(id)
-    }
-    fn hours(
-        &self,
-        since: Timestamp,
-    ) -> impl Future<Output = Result<Vec<HourStatus>, LedgerError>> + Send {
-        (**self).hours(since)
-    }
-    fn requeue_set_aside(
-        &self,
-        id: SetAsideId,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<SetAsideRequeue, LedgerError>> + Send {
-        (**self).requeue_set_aside(id, now)
-    }
+    ) -> BoxFuture<'_, Result<SetAsideRequeue, LedgerError>>;
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::closing::Writer;
 use super::shared::Shared;
 use super::{Meter, MeterConfig, MeterError, sender, writer};
-use crate::ledger::Ledger;
+use crate::ledger::{IntoSharedLedger, Ledger};
 use crate::submit::{Submitter, Transport};
 
 /// Builds a [`Meter`]: give it a ledger, and optionally a configuration and a submitter.
@@ -44,7 +44,7 @@ impl Meter {
     #[cfg(feature = "sqlite")]
     pub fn open(
         path: impl AsRef<std::path::Path>,
-    ) -> Result<MeterBuilder<Arc<crate::ledger::SqliteLedger>>, MeterError> {
+    ) -> Result<MeterBuilder<Arc<dyn Ledger>>, MeterError> {
         Ok(Self::builder().ledger(crate::ledger::SqliteLedger::open(path)?))
     }
 }
@@ -56,17 +56,18 @@ impl<L> MeterBuilder<L> {
         self
     }
 
-    /// The ledger the meter commits to (a submitter given before is dropped: give it after).
-    pub fn ledger<N: Ledger>(self, ledger: N) -> MeterBuilder<Arc<N>> {
+    /// The ledger the meter commits to: any [`Ledger`], or one shared as `Arc<dyn Ledger>`
+    /// (a submitter given before is dropped: give it after).
+    pub fn ledger(self, ledger: impl IntoSharedLedger) -> MeterBuilder<Arc<dyn Ledger>> {
         MeterBuilder {
             config: self.config,
-            ledger: Arc::new(ledger),
+            ledger: ledger.into_shared(),
             sender: None,
         }
     }
 }
 
-impl<L: Ledger> MeterBuilder<Arc<L>> {
+impl MeterBuilder<Arc<dyn Ledger>> {
     /// Sends what the ledger seals through `submitter`: the meter then seals closed hours
     /// and claims, sends and settles their records every flush interval, in the background.
     /// Without one, the meter only records and commits (another process may send).
@@ -76,7 +77,7 @@ impl<L: Ledger> MeterBuilder<Arc<L>> {
     }
 }
 
-impl<L: Ledger> MeterBuilder<Arc<L>> {
+impl MeterBuilder<Arc<dyn Ledger>> {
     /// The meter, its writer started.
     ///
     /// # Errors

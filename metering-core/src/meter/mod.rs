@@ -93,7 +93,7 @@ use crate::{Customer, Dimension, Quantity};
 /// Feature `meter`; [`Meter::open`], on an embedded `SQLite` ledger, feature `sqlite`.
 pub struct Meter {
     shared: Arc<Shared>,
-    ledger: Arc<dyn writer::LedgerDyn>,
+    ledger: Arc<dyn crate::ledger::Ledger>,
     writer: Option<Writer>,
     sender: Option<sender::Sender>,
 }

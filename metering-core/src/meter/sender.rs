@@ -1,8 +1,6 @@
 //! The Meter's sending side: a [`Flusher`] run in the background every flush interval, and
 //! asked directly for an unsubscribing customer.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
@@ -10,13 +8,10 @@ use tokio::task::JoinHandle;
 
 use super::MeterConfig;
 use crate::Customer;
-use crate::ledger::{FlushReport, Flusher, Ledger, LedgerError};
+use crate::ledger::{BoxFuture, FlushReport, Flusher, Ledger, LedgerError};
 use crate::submit::{Submitter, Transport};
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// A flusher with its ledger's and transport's types erased, so that the Meter is generic
-/// over neither.
+/// A flusher with its transport's type erased, so that the Meter is not generic over it.
 trait FlushDyn: Send + Sync {
     fn flush(&self) -> BoxFuture<'_, Result<FlushReport, LedgerError>>;
     fn flush_customer<'a>(
@@ -26,7 +21,7 @@ trait FlushDyn: Send + Sync {
     fn run(self: Arc<Self>, stop: oneshot::Receiver<()>) -> BoxFuture<'static, ()>;
 }
 
-impl<L: Ledger, T: Transport> FlushDyn for Flusher<L, T> {
+impl<T: Transport> FlushDyn for Flusher<T> {
     fn flush(&self) -> BoxFuture<'_, Result<FlushReport, LedgerError>> {
         Box::pin(Flusher::flush(self))
     }
@@ -52,10 +47,7 @@ impl<L: Ledger, T: Transport> FlushDyn for Flusher<L, T> {
 pub(super) type MakeFlusher = Box<dyn FnOnce(MeterConfig) -> Sender + Send>;
 
 /// The flusher a builder was given, not yet started.
-pub(super) fn make<L: Ledger, T: Transport>(
-    ledger: Arc<L>,
-    submitter: Submitter<T>,
-) -> MakeFlusher {
+pub(super) fn make<T: Transport>(ledger: Arc<dyn Ledger>, submitter: Submitter<T>) -> MakeFlusher {
     Box::new(move |config| Sender {
         flusher: Arc::new(Flusher::new(ledger, submitter, config)),
         running: None,

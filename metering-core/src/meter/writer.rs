@@ -1,8 +1,6 @@
 //! The writer: takes a checkpoint every commit interval (sooner when a durable caller
 //! waits) and commits checkpoints to the ledger in order, retrying a failed one unchanged.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -13,27 +11,13 @@ use tokio::time::Instant;
 use super::MeterError;
 use super::shared::{BACKLOGGED, Shared};
 use crate::Quantity;
-use crate::ledger::{Checkpoint, Delta, Ledger, LedgerError, LedgerStatus};
-
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The ledger calls the [`Meter`](super::Meter) makes itself, object-safe so that the
-/// meter is not generic over its ledger.
-pub(super) trait LedgerDyn: Send + Sync {
-    fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>>;
-}
-
-impl<L: Ledger> LedgerDyn for L {
-    fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>> {
-        Box::pin(Ledger::status(self))
-    }
-}
+use crate::ledger::{Checkpoint, Delta, Ledger};
 
 /// Runs until `stop` fires (or is dropped), then commits what is left within the shutdown
 /// timeout.
-pub(super) async fn run<L: Ledger>(
+pub(super) async fn run(
     shared: Arc<Shared>,
-    ledger: Arc<L>,
+    ledger: Arc<dyn Ledger>,
     mut stop: oneshot::Receiver<()>,
 ) -> Result<(), MeterError> {
     // However the writer ends (a panic included), durable callers are told, not left waiting.
@@ -105,7 +89,7 @@ fn checkpoint(shared: &Shared, closing: bool) {
 }
 
 /// Commits the queued checkpoints in order; true when none is left.
-async fn commit<L: Ledger>(shared: &Shared, ledger: &L) -> bool {
+async fn commit(shared: &Shared, ledger: &dyn Ledger) -> bool {
     loop {
         let next = shared
             .pending
@@ -147,7 +131,7 @@ async fn commit<L: Ledger>(shared: &Shared, ledger: &L) -> bool {
 }
 
 /// The final checkpoint (after which adds are refused), committed within the timeout.
-async fn finish<L: Ledger>(shared: &Shared, ledger: &L) -> Result<(), MeterError> {
+async fn finish(shared: &Shared, ledger: &dyn Ledger) -> Result<(), MeterError> {
     let timeout = shared.config.shutdown_timeout();
     let deadline = Instant::now() + timeout;
     // The hour may have turned since the last tick: the final checkpoint is of now.

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::customer::Customer;
-use crate::ledger::{Checkpoint, Claim, Delta, InstanceId, Ledger, RecordId, Settlement, UsageKey};
+use crate::ledger::{
+    Checkpoint, Claim, Delta, InstanceId, Ledger, LedgerInspection, RecordId, Settlement, UsageKey,
+};
 use crate::quantity::Quantity;
 use crate::record::{Tag, Tags};
 use crate::strings::{
@@ -89,7 +91,9 @@ pub fn checkpoint(instance: InstanceId, number: u64, deltas: Vec<Delta>) -> Chec
 }
 
 /// The quantities of every sealed record, as (customer, dimension, hour, quantity).
-pub(super) async fn sealed(ledger: &impl Ledger) -> Vec<(Customer, String, Timestamp, Quantity)> {
+pub(super) async fn sealed(
+    ledger: &impl LedgerInspection,
+) -> Vec<(Customer, String, Timestamp, Quantity)> {
     ledger
         .records(None)
         .await

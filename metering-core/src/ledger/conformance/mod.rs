@@ -16,7 +16,9 @@
 
 use std::time::Duration;
 
-use super::{InstanceId, Ledger, RecordId, RecordState, SetAsideRequeue, Settlement};
+use super::{
+    InstanceId, Ledger, LedgerInspection, RecordId, RecordState, SetAsideRequeue, Settlement,
+};
 use crate::quantity::Quantity;
 use crate::record::{UsageAllocation, UsageRecord};
 use crate::strings::DimensionKey;
@@ -33,8 +35,8 @@ pub use sending::{
 
 /// A store under test.
 pub trait Harness: Send + Sync {
-    /// The implementation.
-    type Ledger: Ledger;
+    /// The implementation: the protocol, and the queries the suite checks it with.
+    type Ledger: Ledger + LedgerInspection;
     /// A new handle on this harness's one store, as another process would open it.
     fn open(&self) -> Self::Ledger;
 }

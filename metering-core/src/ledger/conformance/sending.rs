@@ -7,7 +7,7 @@ use super::fixtures::{
     all, at, checkpoint, customer, delta, key, licensed, one_claimed_record, seal_hours,
 };
 use crate::customer::RequestScope;
-use crate::ledger::{InstanceId, Ledger, RecordState, Settlement};
+use crate::ledger::{InstanceId, Ledger, LedgerInspection, RecordState, Settlement};
 use crate::strings::ProductCode;
 
 /// Claims take one scope, the one of the oldest sendable record, oldest hour first, at

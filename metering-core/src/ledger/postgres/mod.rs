@@ -45,23 +45,22 @@ use tokio_postgres::types::ToSql;
 pub use self::config::PostgresLedgerBuilder;
 use self::migrate::migrate;
 use super::codec::{
-    CustomerColumns, RecordRow, SetAsideRow, customer_columns, micros, month_closed_reason,
-    overflow_reason, seconds, settlement_columns, tags_column, timestamp,
+    CustomerColumns, RecordRow, SetAsideRow, customer_columns, micros, place_seconds, seconds,
+    tags_column, timestamp,
+};
+use super::protocol::{
+    CLAIM_SIZE, customer_seal, overflow_reason, requeue_hour, seal_watermark, settled,
 };
 use super::{
-    Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError, LedgerStatus,
-    RecordId, RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport,
-    Settlement, StoredRecord, UsageKey, add_count, hour_statuses, zero_counts,
+    BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
+    LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
+    SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
+    zero_counts,
 };
 use crate::customer::{Customer, RequestScope};
 use crate::quantity::Quantity;
 use crate::strings::ProductCode;
 use crate::timestamp::Timestamp;
-
-/// The most records one claim leases: what one `BatchMeterUsage` request carries.
-const CLAIM_SIZE: i64 = 25;
-
-const HOUR_SECONDS: i64 = 3600;
 
 /// A ledger in a `PostgreSQL` database, through a pool of connections. Cloning shares the
 /// pool; build another ledger on the same URL for a handle that behaves like another
@@ -282,19 +281,15 @@ impl PostgresLedger {
             let hour = seconds(delta.hour.hour_start());
             let amount = micros(delta.quantity);
             let own = own.get(&customer_columns(delta.key.customer())).copied();
-            let mut target = hour;
-            if let Some(open) = global.max(own).filter(|&open| hour < open) {
-                let month =
-                    |seconds| timestamp("open_usage", key_id, seconds).map(Timestamp::month_start);
-                if month(open)? != month(hour)? {
-                    let reason = month_closed_reason(timestamp("open_usage", key_id, hour)?);
+            let (target, late) = match place_seconds(key_id, hour, global.max(own))? {
+                Ok(placed) => placed,
+                Err(reason) => {
                     asides.push((key_id, hour, amount, reason));
                     report.set_aside += 1;
                     continue;
                 }
-                target = open;
-                report.late += 1;
-            }
+            };
+            report.late += usize::from(late);
             let row = placed.entry((key_id, target)).or_default();
             if row.micros + amount > max {
                 asides.push((key_id, hour, amount, overflow_reason()));
@@ -302,7 +297,7 @@ impl PostgresLedger {
                 continue;
             }
             row.micros += amount;
-            if target != hour {
+            if late {
                 row.late_micros += amount;
             }
             row.deltas.push((hour, amount));
@@ -409,312 +404,339 @@ const CLAIMABLE: &str =
     "((state = 'unsent' AND next_attempt_at <= $1) OR (state = 'leased' AND lease_expires <= $1))";
 
 impl Ledger for PostgresLedger {
-    async fn commit(
-        &self,
-        checkpoint: &Checkpoint,
+    fn commit<'a>(
+        &'a self,
+        checkpoint: &'a Checkpoint,
         now: Timestamp,
-    ) -> Result<CommitReport, LedgerError> {
-        self.commit_checkpoint(checkpoint, now).await
+    ) -> BoxFuture<'a, Result<CommitReport, LedgerError>> {
+        Box::pin(async move { self.commit_checkpoint(checkpoint, now).await })
     }
 
-    async fn seal(&self, until: Timestamp, now: Timestamp) -> Result<SealReport, LedgerError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        // Waits for the commits in flight; a second sealer waits here for the first.
-        let sealed = sealed_before(&tx, "UPDATE").await?;
-        let before = seconds(until.hour_start()).max(sealed.unwrap_or(i64::MIN));
-        let report = seal::seal_rows(&tx, before, None, seconds(now)).await?;
-        tx.execute(
-            "UPDATE ledger SET sealed_before = $1 WHERE id = 1",
-            &[&before],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(report)
-    }
-
-    async fn seal_customer(
+    fn seal(
         &self,
-        customer: &Customer,
+        until: Timestamp,
         now: Timestamp,
-    ) -> Result<SealReport, LedgerError> {
-        let columns = customer_columns(customer);
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        tx.execute("SELECT 1 FROM ledger WHERE id = 1 FOR UPDATE", &[])
+    ) -> BoxFuture<'_, Result<SealReport, LedgerError>> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            // Waits for the commits in flight; a second sealer waits here for the first.
+            let sealed = sealed_before(&tx, "UPDATE").await?;
+            let sealed = sealed.map(|h| timestamp("ledger", 1, h)).transpose()?;
+            let before = seconds(seal_watermark(until, sealed));
+            let report = seal::seal_rows(&tx, before, None, seconds(now)).await?;
+            tx.execute(
+                "UPDATE ledger SET sealed_before = $1 WHERE id = 1",
+                &[&before],
+            )
             .await?;
-        let before = seconds(now.hour_start()) + HOUR_SECONDS;
-        let report = seal::seal_rows(&tx, before, Some(&columns), seconds(now)).await?;
-        let [product, identifier, account, license] = &columns;
-        tx.execute(
-            "INSERT INTO customer_seals AS s (product, customer_identifier, account, license, \
+            tx.commit().await?;
+            Ok(report)
+        })
+    }
+
+    fn seal_customer<'a>(
+        &'a self,
+        customer: &'a Customer,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<SealReport, LedgerError>> {
+        Box::pin(async move {
+            let columns = customer_columns(customer);
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            tx.execute("SELECT 1 FROM ledger WHERE id = 1 FOR UPDATE", &[])
+                .await?;
+            let before = seconds(customer_seal(now));
+            let report = seal::seal_rows(&tx, before, Some(&columns), seconds(now)).await?;
+            let [product, identifier, account, license] = &columns;
+            tx.execute(
+                "INSERT INTO customer_seals AS s (product, customer_identifier, account, license, \
              sealed_before) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (product, customer_identifier, account, license) DO UPDATE \
              SET sealed_before = GREATEST(s.sealed_before, excluded.sealed_before)",
-            &[product, identifier, account, license, &before],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(report)
-    }
-
-    async fn claim(
-        &self,
-        owner: &str,
-        now: Timestamp,
-        lease: Duration,
-    ) -> Result<Option<Claim>, LedgerError> {
-        let expires = now.saturating_add(lease);
-        let now = seconds(now);
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        // Records another flusher is claiming right now are skipped, not waited for.
-        let first = tx
-            .query_opt(
-                &format!(
-                    "SELECT product FROM records WHERE {CLAIMABLE} ORDER BY hour, id LIMIT 1 \
-                     FOR UPDATE SKIP LOCKED"
-                ),
-                &[&now],
+                &[product, identifier, account, license, &before],
             )
             .await?;
-        let Some(first) = first else {
             tx.commit().await?;
-            return Ok(None);
-        };
-        let product: String = first.get(0);
-        let scope = if product.is_empty() {
-            RequestScope::Licensed
-        } else {
-            RequestScope::Product(
-                ProductCode::new(product.clone())
-                    .map_err(|e| e.to_string())
-                    .map_err(super::codec::corrupt("records", 0))?,
-            )
-        };
-        let statement = tx
-            .prepare_cached(&format!(
-                "UPDATE records SET state = 'leased', attempt = attempt + 1, lease_owner = $3, \
+            Ok(report)
+        })
+    }
+
+    fn claim<'a>(
+        &'a self,
+        owner: &'a str,
+        now: Timestamp,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Option<Claim>, LedgerError>> {
+        Box::pin(async move {
+            let expires = now.saturating_add(lease);
+            let now = seconds(now);
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            // Records another flusher is claiming right now are skipped, not waited for.
+            let first = tx
+                .query_opt(
+                    &format!(
+                        "SELECT product FROM records WHERE {CLAIMABLE} ORDER BY hour, id LIMIT 1 \
+                     FOR UPDATE SKIP LOCKED"
+                    ),
+                    &[&now],
+                )
+                .await?;
+            let Some(first) = first else {
+                tx.commit().await?;
+                return Ok(None);
+            };
+            let product: String = first.get(0);
+            let scope = if product.is_empty() {
+                RequestScope::Licensed
+            } else {
+                RequestScope::Product(
+                    ProductCode::new(product.clone())
+                        .map_err(|e| e.to_string())
+                        .map_err(super::codec::corrupt("records", 0))?,
+                )
+            };
+            let statement = tx
+                .prepare_cached(&format!(
+                    "UPDATE records SET state = 'leased', attempt = attempt + 1, lease_owner = $3, \
                  lease_expires = $4 WHERE id IN (SELECT id FROM records WHERE product = $2 \
                  AND {CLAIMABLE} ORDER BY hour, id LIMIT {CLAIM_SIZE} FOR UPDATE SKIP LOCKED) \
                  RETURNING {RECORD_COLUMNS}"
-            ))
-            .await?;
-        let rows = tx
-            .query(&statement, &[&now, &product, &owner, &seconds(expires)])
-            .await?;
-        tx.commit().await?;
-        let mut records = rows
-            .iter()
-            .map(read_record)
-            .collect::<Result<Vec<_>, _>>()?;
-        records.sort_by_key(|stored| (stored.record.timestamp(), stored.id));
-        Ok(Some(Claim {
-            owner: owner.to_owned(),
-            expires,
-            scope,
-            records: records
-                .into_iter()
-                .map(|stored| ClaimedRecord {
-                    id: stored.id,
-                    attempt: stored.attempt,
-                    record: stored.record,
-                })
-                .collect(),
-        }))
+                ))
+                .await?;
+            let rows = tx
+                .query(&statement, &[&now, &product, &owner, &seconds(expires)])
+                .await?;
+            tx.commit().await?;
+            let mut records = rows
+                .iter()
+                .map(read_record)
+                .collect::<Result<Vec<_>, _>>()?;
+            records.sort_by_key(|stored| (stored.record.timestamp(), stored.id));
+            Ok(Some(Claim {
+                owner: owner.to_owned(),
+                expires,
+                scope,
+                records: records
+                    .into_iter()
+                    .map(|stored| ClaimedRecord {
+                        id: stored.id,
+                        attempt: stored.attempt,
+                        record: stored.record,
+                    })
+                    .collect(),
+            }))
+        })
     }
 
-    async fn settle(
-        &self,
-        claim: &Claim,
-        outcomes: &[(RecordId, Settlement)],
+    fn settle<'a>(
+        &'a self,
+        claim: &'a Claim,
+        outcomes: &'a [(RecordId, Settlement)],
         now: Timestamp,
-    ) -> Result<SettleReport, LedgerError> {
-        let held: Vec<_> = outcomes
-            .iter()
-            .filter_map(|(id, settlement)| {
-                let claimed = claim.records.iter().find(|record| record.id == *id)?;
-                Some((
-                    id.0,
-                    i64::from(claimed.attempt),
-                    settlement_columns(settlement),
-                ))
-            })
-            .collect();
-        let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
-        let attempts: Vec<i64> = held.iter().map(|h| h.1).collect();
-        let states: Vec<&str> = held.iter().map(|h| h.2.0.as_str()).collect();
-        let record_ids: Vec<Option<&str>> = held.iter().map(|h| h.2.1).collect();
-        let details: Vec<Option<&str>> = held.iter().map(|h| h.2.2).collect();
-        let retry_at: Vec<Option<i64>> = held.iter().map(|h| h.2.3.map(seconds)).collect();
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
-                "UPDATE records r SET state = s.state, metering_record_id = s.record_id, \
+    ) -> BoxFuture<'a, Result<SettleReport, LedgerError>> {
+        Box::pin(async move {
+            let held: Vec<_> = outcomes
+                .iter()
+                .filter_map(|(id, settlement)| {
+                    let claimed = claim.records.iter().find(|record| record.id == *id)?;
+                    Some((id.0, i64::from(claimed.attempt), settled(settlement)))
+                })
+                .collect();
+            let ids: Vec<i64> = held.iter().map(|h| h.0).collect();
+            let attempts: Vec<i64> = held.iter().map(|h| h.1).collect();
+            let states: Vec<&str> = held.iter().map(|h| h.2.0.as_str()).collect();
+            let record_ids: Vec<Option<&str>> = held.iter().map(|h| h.2.1).collect();
+            let details: Vec<Option<&str>> = held.iter().map(|h| h.2.2).collect();
+            let retry_at: Vec<Option<i64>> = held.iter().map(|h| h.2.3.map(seconds)).collect();
+            let client = self.client().await?;
+            let statement = client
+                .prepare_cached(
+                    "UPDATE records r SET state = s.state, metering_record_id = s.record_id, \
                  detail = s.detail, next_attempt_at = COALESCE(s.retry_at, r.next_attempt_at), \
                  settled_at = $1, lease_owner = NULL, lease_expires = NULL \
                  FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
                  $7::bigint[]) AS s (id, attempt, state, record_id, detail, retry_at) \
                  WHERE r.id = s.id AND r.state = 'leased' AND r.attempt = s.attempt \
                  AND r.lease_owner = $8",
-            )
-            .await?;
-        let settled = client
-            .execute(
-                &statement,
-                &[
-                    &seconds(now),
-                    &ids,
-                    &attempts,
-                    &states,
-                    &record_ids,
-                    &details,
-                    &retry_at,
-                    &claim.owner,
-                ],
-            )
-            .await?;
-        let settled = usize::try_from(settled).unwrap_or(usize::MAX);
-        Ok(SettleReport {
-            settled,
-            fenced: outcomes.len().saturating_sub(settled),
+                )
+                .await?;
+            let settled = client
+                .execute(
+                    &statement,
+                    &[
+                        &seconds(now),
+                        &ids,
+                        &attempts,
+                        &states,
+                        &record_ids,
+                        &details,
+                        &retry_at,
+                        &claim.owner,
+                    ],
+                )
+                .await?;
+            let settled = usize::try_from(settled).unwrap_or(usize::MAX);
+            Ok(SettleReport {
+                settled,
+                fenced: outcomes.len().saturating_sub(settled),
+            })
         })
     }
 
-    async fn status(&self) -> Result<LedgerStatus, LedgerError> {
-        let mut client = self.client().await?;
-        // One snapshot for every count.
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
-        let mut status = LedgerStatus {
-            records: zero_counts(),
-            ..LedgerStatus::default()
-        };
-        for row in tx
-            .query("SELECT state, COUNT(*) FROM records GROUP BY state", &[])
-            .await?
-        {
-            add_count(&mut status.records, row.get(0), row.get(1));
-        }
-        let row = tx
-            .query_one(
-                "SELECT (SELECT COUNT(*) FROM open_usage), (SELECT COUNT(*) FROM set_aside), \
+    fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            // One snapshot for every count.
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let mut status = LedgerStatus {
+                records: zero_counts(),
+                ..LedgerStatus::default()
+            };
+            for row in tx
+                .query("SELECT state, COUNT(*) FROM records GROUP BY state", &[])
+                .await?
+            {
+                add_count(&mut status.records, row.get(0), row.get(1));
+            }
+            let row = tx
+                .query_one(
+                    "SELECT (SELECT COUNT(*) FROM open_usage), (SELECT COUNT(*) FROM set_aside), \
                  (SELECT MIN(hour) FROM records \
                   WHERE state IN ('unsent', 'leased', 'quarantined')), \
                  (SELECT sealed_before FROM ledger WHERE id = 1)",
-                &[],
-            )
-            .await?;
-        status.open_keys = row.get::<_, i64>(0).unsigned_abs();
-        status.set_aside = row.get::<_, i64>(1).unsigned_abs();
-        let hour = |column: usize, table| {
-            row.get::<_, Option<i64>>(column)
-                .map(|h| timestamp(table, 0, h))
-                .transpose()
-        };
-        status.oldest_unsent_hour = hour(2, "records")?;
-        status.sealed_before = hour(3, "ledger")?;
-        tx.commit().await?;
-        Ok(status)
+                    &[],
+                )
+                .await?;
+            status.open_keys = row.get::<_, i64>(0).unsigned_abs();
+            status.set_aside = row.get::<_, i64>(1).unsigned_abs();
+            let hour = |column: usize, table| {
+                row.get::<_, Option<i64>>(column)
+                    .map(|h| timestamp(table, 0, h))
+                    .transpose()
+            };
+            status.oldest_unsent_hour = hour(2, "records")?;
+            status.sealed_before = hour(3, "ledger")?;
+            tx.commit().await?;
+            Ok(status)
+        })
     }
+}
 
-    async fn records(&self, state: Option<RecordState>) -> Result<Vec<StoredRecord>, LedgerError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "SELECT {RECORD_COLUMNS} FROM records WHERE $1::text IS NULL OR state = $1 \
+impl LedgerInspection for PostgresLedger {
+    fn records(
+        &self,
+        state: Option<RecordState>,
+    ) -> BoxFuture<'_, Result<Vec<StoredRecord>, LedgerError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let statement = client
+                .prepare_cached(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE $1::text IS NULL OR state = $1 \
                  ORDER BY hour, id"
-            ))
-            .await?;
-        client
-            .query(&statement, &[&state.map(RecordState::as_str)])
-            .await?
-            .iter()
-            .map(read_record)
-            .collect()
+                ))
+                .await?;
+            client
+                .query(&statement, &[&state.map(RecordState::as_str)])
+                .await?
+                .iter()
+                .map(read_record)
+                .collect()
+        })
     }
 
-    async fn set_aside(&self) -> Result<Vec<SetAside>, LedgerError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT s.id, k.product, k.customer_identifier, k.account, k.license, \
+    fn set_aside(&self) -> BoxFuture<'_, Result<Vec<SetAside>, LedgerError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "SELECT s.id, k.product, k.customer_identifier, k.account, k.license, \
                  k.dimension, k.tags, s.hour, s.micros, s.reason, s.at \
                  FROM set_aside s JOIN usage_keys k ON k.id = s.key_id ORDER BY s.id",
-                &[],
-            )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                SetAsideRow {
-                    id: row.get(0),
-                    customer: [row.get(1), row.get(2), row.get(3), row.get(4)],
-                    dimension: row.get(5),
-                    tags: row.get(6),
-                    hour: row.get(7),
-                    micros: row.get(8),
-                    reason: row.get(9),
-                    at: row.get(10),
-                }
-                .into_set_aside()
-            })
-            .collect()
+                    &[],
+                )
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    SetAsideRow {
+                        id: row.get(0),
+                        customer: [row.get(1), row.get(2), row.get(3), row.get(4)],
+                        dimension: row.get(5),
+                        tags: row.get(6),
+                        hour: row.get(7),
+                        micros: row.get(8),
+                        reason: row.get(9),
+                        at: row.get(10),
+                    }
+                    .into_set_aside()
+                })
+                .collect()
+        })
     }
 
-    async fn requeue(&self, id: RecordId, now: Timestamp) -> Result<bool, LedgerError> {
-        let client = self.client().await?;
-        let changed = client
-            .execute(
-                "UPDATE records SET state = 'unsent', next_attempt_at = $1 \
+    fn requeue(&self, id: RecordId, now: Timestamp) -> BoxFuture<'_, Result<bool, LedgerError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let changed = client
+                .execute(
+                    "UPDATE records SET state = 'unsent', next_attempt_at = $1 \
                  WHERE id = $2 AND state = 'quarantined'",
-                &[&seconds(now), &id.0],
-            )
-            .await?;
-        Ok(changed == 1)
+                    &[&seconds(now), &id.0],
+                )
+                .await?;
+            Ok(changed == 1)
+        })
     }
 
-    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, LedgerError> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "SELECT {RECORD_COLUMNS} FROM records WHERE id = $1"
-            ))
-            .await?;
-        client
-            .query_opt(&statement, &[&id.0])
-            .await?
-            .as_ref()
-            .map(read_record)
-            .transpose()
+    fn record(&self, id: RecordId) -> BoxFuture<'_, Result<Option<StoredRecord>, LedgerError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let statement = client
+                .prepare_cached(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE id = $1"
+                ))
+                .await?;
+            client
+                .query_opt(&statement, &[&id.0])
+                .await?
+                .as_ref()
+                .map(read_record)
+                .transpose()
+        })
     }
 
-    async fn hours(&self, since: Timestamp) -> Result<Vec<HourStatus>, LedgerError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT hour, state, COUNT(*) FROM records WHERE hour >= $1 OR hour IN \
+    fn hours(&self, since: Timestamp) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "SELECT hour, state, COUNT(*) FROM records WHERE hour >= $1 OR hour IN \
                  (SELECT hour FROM records WHERE state IN ('unsent', 'leased', 'quarantined')) \
                  GROUP BY hour, state ORDER BY hour",
-                &[&seconds(since)],
-            )
-            .await?;
-        hour_statuses(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))))
+                    &[&seconds(since)],
+                )
+                .await?;
+            hour_statuses(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))))
+        })
     }
 
-    async fn requeue_set_aside(
+    fn requeue_set_aside(
         &self,
         id: SetAsideId,
         now: Timestamp,
-    ) -> Result<SetAsideRequeue, LedgerError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        // As a commit: the watermark FOR SHARE keeps a seal from closing the hour meanwhile.
-        let global = sealed_before(&tx, "SHARE").await?;
-        let entry = tx
+    ) -> BoxFuture<'_, Result<SetAsideRequeue, LedgerError>> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            // As a commit: the watermark FOR SHARE keeps a seal from closing the hour meanwhile.
+            let global = sealed_before(&tx, "SHARE").await?;
+            let entry = tx
             .query_opt(
                 "DELETE FROM set_aside s USING usage_keys k WHERE s.id = $1 AND k.id = s.key_id \
                  RETURNING s.key_id, s.micros, \
@@ -724,34 +746,36 @@ impl Ledger for PostgresLedger {
                 &[&id.0],
             )
             .await?;
-        let Some(entry) = entry else {
-            tx.commit().await?;
-            return Ok(SetAsideRequeue::NotFound);
-        };
-        let (key_id, amount, own): (i64, i64, Option<i64>) =
-            (entry.get(0), entry.get(1), entry.get(2));
-        let hour = [global, own]
-            .into_iter()
-            .flatten()
-            .fold(seconds(now.hour_start()), i64::max);
-        let added = tx
-            .execute(
-                "INSERT INTO open_usage AS o (key_id, hour, micros, late_micros) \
+            let Some(entry) = entry else {
+                tx.commit().await?;
+                return Ok(SetAsideRequeue::NotFound);
+            };
+            let (key_id, amount, own): (i64, i64, Option<i64>) =
+                (entry.get(0), entry.get(1), entry.get(2));
+            let sealed = global.max(own);
+            let hour = seconds(requeue_hour(
+                now,
+                sealed.map(|h| timestamp("ledger", 1, h)).transpose()?,
+            ));
+            let added = tx
+                .execute(
+                    "INSERT INTO open_usage AS o (key_id, hour, micros, late_micros) \
                  VALUES ($1, $2, $3, $3) ON CONFLICT (key_id, hour) DO UPDATE \
                  SET micros = o.micros + excluded.micros, \
                  late_micros = o.late_micros + excluded.late_micros \
                  WHERE o.micros + excluded.micros <= $4",
-                &[&key_id, &hour, &amount, &micros(Quantity::MAX)],
-            )
-            .await?;
-        if added == 0 {
-            // The entry stays: its deletion is rolled back.
-            tx.rollback().await?;
-            return Ok(SetAsideRequeue::TooLarge);
-        }
-        tx.commit().await?;
-        Ok(SetAsideRequeue::Requeued {
-            hour: timestamp("open_usage", key_id, hour)?,
+                    &[&key_id, &hour, &amount, &micros(Quantity::MAX)],
+                )
+                .await?;
+            if added == 0 {
+                // The entry stays: its deletion is rolled back.
+                tx.rollback().await?;
+                return Ok(SetAsideRequeue::TooLarge);
+            }
+            tx.commit().await?;
+            Ok(SetAsideRequeue::Requeued {
+                hour: timestamp("open_usage", key_id, hour)?,
+            })
         })
     }
 }

@@ -6,9 +6,10 @@ use tokio_postgres::types::ToSql;
 
 use super::{Asides, insert_set_aside};
 use crate::ledger::codec::{
-    CustomerColumns, OpenRow, allocations_column, build_record, corrupt, double_billing_reason,
-    quantity_from_micros, timestamp, unsealable_reason,
+    CustomerColumns, OpenRow, allocations_column, build_record, corrupt, quantity_from_micros,
+    timestamp,
 };
+use crate::ledger::protocol::{double_billing_reason, unsealable_reason};
 use crate::ledger::{LedgerError, SealReport};
 
 /// Seals the open usage of hours starting before `before` (of one customer's keys when

@@ -10,13 +10,17 @@ use rusqlite::{
 use rustc_hash::FxHashMap;
 
 use super::codec::{
-    CustomerColumns, RecordRow, SetAsideRow, corrupt, customer_columns, micros,
-    month_closed_reason, overflow_reason, seconds, settlement_columns, tags_column, timestamp,
+    CustomerColumns, RecordRow, SetAsideRow, corrupt, customer_columns, micros, place_seconds,
+    seconds, tags_column, timestamp,
+};
+use super::protocol::{
+    CLAIM_SIZE, customer_seal, overflow_reason, requeue_hour, seal_watermark, settled,
 };
 use super::{
-    Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError, LedgerStatus,
-    RecordId, RecordState, SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport,
-    Settlement, StoredRecord, UsageKey, add_count, hour_statuses, zero_counts,
+    BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
+    LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
+    SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
+    zero_counts,
 };
 use crate::customer::{Customer, RequestScope};
 use crate::quantity::Quantity;
@@ -28,11 +32,6 @@ const MIGRATIONS: &[&str] = &[include_str!("v1.sql")];
 
 /// How long a handle waits for another process's transaction before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The most records one claim leases: what one `BatchMeterUsage` request carries.
-const CLAIM_SIZE: i64 = 25;
-
-const HOUR_SECONDS: i64 = 3600;
 
 mod seal;
 use seal::seal_rows;
@@ -458,20 +457,16 @@ fn commit(
             let own = customer_sealed_before(tx, &customer_columns(customer))?;
             *customers.entry(customer).or_insert(own)
         };
-        let mut target = hour;
-        if let Some(open) = global.max(own).filter(|&open| hour < open) {
-            let month =
-                |seconds| timestamp("open_usage", key_id, seconds).map(Timestamp::month_start);
-            if month(open)? != month(hour)? {
-                let reason = month_closed_reason(timestamp("open_usage", key_id, hour)?);
+        let (target, late) = match place_seconds(key_id, hour, global.max(own))? {
+            Ok(placed) => placed,
+            Err(reason) => {
                 set_aside(tx, key_id, hour, amount, &reason, now)?;
                 report.set_aside += 1;
                 continue;
             }
-            target = open;
-            report.late += 1;
-        }
-        let late = if target == hour { 0 } else { amount };
+        };
+        report.late += usize::from(late);
+        let late = if late { amount } else { 0 };
         let max = micros(Quantity::MAX);
         if upsert.execute(params![key_id, target, amount, late, max])? == 0 {
             set_aside(tx, key_id, hour, amount, &overflow_reason(), now)?;
@@ -548,7 +543,11 @@ fn claim(
         "SELECT {RECORD_COLUMNS} FROM records WHERE product = ?2 AND {CLAIMABLE} \
          ORDER BY hour, id LIMIT ?3"
     );
-    let records = query_records(tx, &sql, params![now, product, CLAIM_SIZE])?;
+    let records = query_records(
+        tx,
+        &sql,
+        params![now, product, i64::try_from(CLAIM_SIZE).unwrap_or(i64::MAX)],
+    )?;
     let mut lease = tx.prepare_cached(
         "UPDATE records SET state = 'leased', attempt = attempt + 1, lease_owner = ?1, \
          lease_expires = ?2 WHERE id = ?3",
@@ -588,7 +587,7 @@ fn settle(
             report.fenced += 1;
             continue;
         };
-        let (state, record_id, detail, retry_at) = settlement_columns(settlement);
+        let (state, record_id, detail, retry_at) = settled(settlement);
         let changed = update.execute(params![
             state.as_str(),
             record_id,
@@ -697,10 +696,11 @@ fn requeue_set_aside(
     let Some((key_id, amount, customer)) = entry else {
         return Ok(SetAsideRequeue::NotFound);
     };
-    let hour = [sealed_before(tx)?, customer_sealed_before(tx, &customer)?]
-        .into_iter()
-        .flatten()
-        .fold(seconds(now.hour_start()), i64::max);
+    let sealed = sealed_before(tx)?.max(customer_sealed_before(tx, &customer)?);
+    let hour = seconds(requeue_hour(
+        now,
+        sealed.map(|h| timestamp("ledger", 1, h)).transpose()?,
+    ));
     let max = micros(Quantity::MAX);
     let added = tx
         .prepare_cached(ADD_OPEN_USAGE)?
@@ -715,37 +715,44 @@ fn requeue_set_aside(
 }
 
 impl Ledger for SqliteLedger {
-    async fn commit(
-        &self,
-        checkpoint: &Checkpoint,
+    fn commit<'a>(
+        &'a self,
+        checkpoint: &'a Checkpoint,
         now: Timestamp,
-    ) -> Result<CommitReport, LedgerError> {
+    ) -> BoxFuture<'a, Result<CommitReport, LedgerError>> {
         let checkpoint = checkpoint.clone();
-        self.transact(move |tx, cached| commit(tx, cached, &checkpoint, now))
-            .await
+        Box::pin(self.transact(move |tx, cached| commit(tx, cached, &checkpoint, now)))
     }
 
-    async fn seal(&self, until: Timestamp, now: Timestamp) -> Result<SealReport, LedgerError> {
-        self.transact(move |tx, _| {
-            let before = seconds(until.hour_start()).max(sealed_before(tx)?.unwrap_or(i64::MIN));
-            let report = seal_rows(tx, before, None, seconds(now))?;
+    fn seal(
+        &self,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> BoxFuture<'_, Result<SealReport, LedgerError>> {
+        Box::pin(self.transact(move |tx, _| {
+            let before = seal_watermark(
+                until,
+                sealed_before(tx)?
+                    .map(|h| timestamp("ledger", 1, h))
+                    .transpose()?,
+            );
+            let report = seal_rows(tx, seconds(before), None, seconds(now))?;
             tx.execute(
                 "UPDATE ledger SET sealed_before = ?1 WHERE id = 1",
-                [before],
+                [seconds(before)],
             )?;
             Ok((report, Vec::new()))
-        })
-        .await
+        }))
     }
 
-    async fn seal_customer(
-        &self,
-        customer: &Customer,
+    fn seal_customer<'a>(
+        &'a self,
+        customer: &'a Customer,
         now: Timestamp,
-    ) -> Result<SealReport, LedgerError> {
+    ) -> BoxFuture<'a, Result<SealReport, LedgerError>> {
         let columns = customer_columns(customer);
-        self.transact(move |tx, _| {
-            let before = seconds(now.hour_start()) + HOUR_SECONDS;
+        Box::pin(self.transact(move |tx, _| {
+            let before = seconds(customer_seal(now));
             let report = seal_rows(tx, before, Some(&columns), seconds(now))?;
             let [product, identifier, account, license] = &columns;
             tx.execute(
@@ -756,38 +763,40 @@ impl Ledger for SqliteLedger {
                 params![product, identifier, account, license, before],
             )?;
             Ok((report, Vec::new()))
-        })
-        .await
+        }))
     }
 
-    async fn claim(
-        &self,
-        owner: &str,
+    fn claim<'a>(
+        &'a self,
+        owner: &'a str,
         now: Timestamp,
         lease: Duration,
-    ) -> Result<Option<Claim>, LedgerError> {
+    ) -> BoxFuture<'a, Result<Option<Claim>, LedgerError>> {
         let owner = owner.to_owned();
-        self.transact(move |tx, _| Ok((claim(tx, &owner, now, lease)?, Vec::new())))
-            .await
+        Box::pin(self.transact(move |tx, _| Ok((claim(tx, &owner, now, lease)?, Vec::new()))))
     }
 
-    async fn settle(
-        &self,
-        claim: &Claim,
-        outcomes: &[(RecordId, Settlement)],
+    fn settle<'a>(
+        &'a self,
+        claim: &'a Claim,
+        outcomes: &'a [(RecordId, Settlement)],
         now: Timestamp,
-    ) -> Result<SettleReport, LedgerError> {
+    ) -> BoxFuture<'a, Result<SettleReport, LedgerError>> {
         let (claim, outcomes) = (claim.clone(), outcomes.to_vec());
-        self.transact(move |tx, _| Ok((settle(tx, &claim, &outcomes, now)?, Vec::new())))
-            .await
+        Box::pin(self.transact(move |tx, _| Ok((settle(tx, &claim, &outcomes, now)?, Vec::new()))))
     }
 
-    async fn status(&self) -> Result<LedgerStatus, LedgerError> {
-        self.transact(|tx, _| Ok((status(tx)?, Vec::new()))).await
+    fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>> {
+        Box::pin(self.transact(|tx, _| Ok((status(tx)?, Vec::new()))))
     }
+}
 
-    async fn records(&self, state: Option<RecordState>) -> Result<Vec<StoredRecord>, LedgerError> {
-        self.transact(move |tx, _| {
+impl LedgerInspection for SqliteLedger {
+    fn records(
+        &self,
+        state: Option<RecordState>,
+    ) -> BoxFuture<'_, Result<Vec<StoredRecord>, LedgerError>> {
+        Box::pin(self.transact(move |tx, _| {
             let sql = format!(
                 "SELECT {RECORD_COLUMNS} FROM records WHERE ?1 IS NULL OR state = ?1 \
                  ORDER BY hour, id"
@@ -796,46 +805,40 @@ impl Ledger for SqliteLedger {
                 query_records(tx, &sql, [state.map(RecordState::as_str)])?,
                 Vec::new(),
             ))
-        })
-        .await
+        }))
     }
 
-    async fn set_aside(&self) -> Result<Vec<SetAside>, LedgerError> {
-        self.transact(|tx, _| Ok((list_set_aside(tx)?, Vec::new())))
-            .await
+    fn set_aside(&self) -> BoxFuture<'_, Result<Vec<SetAside>, LedgerError>> {
+        Box::pin(self.transact(|tx, _| Ok((list_set_aside(tx)?, Vec::new()))))
     }
 
-    async fn requeue(&self, id: RecordId, now: Timestamp) -> Result<bool, LedgerError> {
-        self.transact(move |tx, _| {
+    fn requeue(&self, id: RecordId, now: Timestamp) -> BoxFuture<'_, Result<bool, LedgerError>> {
+        Box::pin(self.transact(move |tx, _| {
             let changed = tx.execute(
                 "UPDATE records SET state = 'unsent', next_attempt_at = ?1 \
                  WHERE id = ?2 AND state = 'quarantined'",
                 params![seconds(now), id.0],
             )?;
             Ok((changed == 1, Vec::new()))
-        })
-        .await
+        }))
     }
 
-    async fn record(&self, id: RecordId) -> Result<Option<StoredRecord>, LedgerError> {
-        self.transact(move |tx, _| {
+    fn record(&self, id: RecordId) -> BoxFuture<'_, Result<Option<StoredRecord>, LedgerError>> {
+        Box::pin(self.transact(move |tx, _| {
             let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1");
             Ok((query_records(tx, &sql, [id.0])?.pop(), Vec::new()))
-        })
-        .await
+        }))
     }
 
-    async fn hours(&self, since: Timestamp) -> Result<Vec<HourStatus>, LedgerError> {
-        self.transact(move |tx, _| Ok((hours(tx, since)?, Vec::new())))
-            .await
+    fn hours(&self, since: Timestamp) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
+        Box::pin(self.transact(move |tx, _| Ok((hours(tx, since)?, Vec::new()))))
     }
 
-    async fn requeue_set_aside(
+    fn requeue_set_aside(
         &self,
         id: SetAsideId,
         now: Timestamp,
-    ) -> Result<SetAsideRequeue, LedgerError> {
-        self.transact(move |tx, _| Ok((requeue_set_aside(tx, id, now)?, Vec::new())))
-            .await
+    ) -> BoxFuture<'_, Result<SetAsideRequeue, LedgerError>> {
+        Box::pin(self.transact(move |tx, _| Ok((requeue_set_aside(tx, id, now)?, Vec::new()))))
     }
 }

@@ -1,0 +1,214 @@
+//! The protocol's decisions, written once for every store: where a commit puts a delta,
+//! what a seal makes of an hour's usage, which records a claim may take, what a settlement
+//! writes, and the reasons a person reads. The `SQLite` and `PostgreSQL` ledgers keep only
+//! what their SQL dialects force; a store of your own calls these too, and then passes the
+//! [conformance suite](crate::ledger::conformance) for the same reasons.
+
+use std::time::Duration;
+
+use crate::customer::Customer;
+use crate::quantity::Quantity;
+use crate::record::{Tags, UsageAllocation, UsageRecord};
+use crate::strings::DimensionKey;
+use crate::timestamp::Timestamp;
+
+use super::{RecordState, Settlement};
+
+/// The most records one claim leases: what one `BatchMeterUsage` request carries.
+pub const CLAIM_SIZE: usize = 25;
+
+const HOUR: Duration = Duration::from_hours(1);
+
+/// Where a commit puts a delta.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// Added to this open hour: the delta's own, or (`late`) the oldest open hour of its
+    /// month when its own was sealed.
+    Open {
+        /// The hour the usage counts in.
+        hour: Timestamp,
+        /// Whether it arrived after its own hour was sealed.
+        late: bool,
+    },
+    /// Set aside for a person: its month has no open hour left.
+    SetAside {
+        /// Why, for a person to read.
+        reason: String,
+    },
+}
+
+/// Where a delta of `hour` goes, when every hour before `sealed_before` is sealed for its
+/// customer (the later of the ledger's watermark and the customer's own seal; `None` when
+/// nothing is sealed).
+#[must_use]
+pub fn place(hour: Timestamp, sealed_before: Option<Timestamp>) -> Placement {
+    let hour = hour.hour_start();
+    match sealed_before.filter(|&open| hour < open) {
+        None => Placement::Open { hour, late: false },
+        Some(open) if open.month_start() == hour.month_start() => Placement::Open {
+            hour: open,
+            late: true,
+        },
+        Some(_) => Placement::SetAside {
+            reason: month_closed_reason(hour),
+        },
+    }
+}
+
+/// The later of two watermarks ("every hour before this one is sealed").
+#[must_use]
+pub fn later(one: Option<Timestamp>, other: Option<Timestamp>) -> Option<Timestamp> {
+    one.max(other)
+}
+
+/// What [`Ledger::seal`](super::Ledger::seal) makes the watermark: every hour that ended at
+/// or before `until`, never less than it was.
+#[must_use]
+pub fn seal_watermark(until: Timestamp, sealed_before: Option<Timestamp>) -> Timestamp {
+    let until = until.hour_start();
+    sealed_before.map_or(until, |sealed| sealed.max(until))
+}
+
+/// What [`Ledger::seal_customer`](super::Ledger::seal_customer) seals a customer's usage
+/// before: the end of the hour `now` falls in.
+#[must_use]
+pub fn customer_seal(now: Timestamp) -> Timestamp {
+    now.hour_start().saturating_add(HOUR)
+}
+
+/// The hour usage set aside is put back in: the hour `now` falls in, or the first open one
+/// when it is sealed already.
+#[must_use]
+pub fn requeue_hour(now: Timestamp, sealed_before: Option<Timestamp>) -> Timestamp {
+    let hour = now.hour_start();
+    sealed_before.map_or(hour, |sealed| sealed.max(hour))
+}
+
+/// Whether a record may be claimed at `now`: unsent once its backoff has passed, or leased
+/// once its lease has expired.
+#[must_use]
+pub fn is_claimable(
+    state: RecordState,
+    next_attempt_at: Timestamp,
+    lease_expires: Option<Timestamp>,
+    now: Timestamp,
+) -> bool {
+    match state {
+        RecordState::Unsent => next_attempt_at <= now,
+        RecordState::Leased => lease_expires.is_some_and(|expires| expires <= now),
+        _ => false,
+    }
+}
+
+/// The record of one customer, dimension and hour, from the hour's usage per tag set
+/// (`None`: untagged): the zero of a registered pair (`Meter::register`) is a record only
+/// in an hour without other usage. An error says why no valid record can hold the usage
+/// (too many tag sets, too large a sum).
+///
+/// # Errors
+/// When the service's rules cannot hold the usage in one record.
+pub fn seal_record(
+    customer: Customer,
+    dimension: DimensionKey,
+    hour: Timestamp,
+    usage: impl IntoIterator<Item = (Option<Tags>, Quantity)>,
+) -> Result<UsageRecord, String> {
+    let usage: Vec<(Option<Tags>, Quantity)> = usage.into_iter().collect();
+    let used = usage.iter().any(|(_, quantity)| !quantity.is_zero());
+    let allocations: Vec<UsageAllocation> = usage
+        .into_iter()
+        .filter(|(_, quantity)| !quantity.is_zero() || !used)
+        .map(|(tags, quantity)| UsageAllocation { quantity, tags })
+        .collect();
+    let hour = hour.hour_start();
+    if let [
+        UsageAllocation {
+            quantity,
+            tags: None,
+        },
+    ] = allocations[..]
+    {
+        return Ok(UsageRecord::new(customer, dimension, hour, quantity));
+    }
+    UsageRecord::with_allocations(customer, dimension, hour, allocations)
+        .map_err(|error| error.to_string())
+}
+
+/// Whether two records of one hour bill one account twice: one under a product code (an
+/// account-based customer), the other under a licence. Both are quarantined, with
+/// [`double_billing_reason`].
+#[must_use]
+pub fn bills_twice(one: &Customer, other: &Customer) -> bool {
+    let licensed = |customer: &Customer| matches!(customer, Customer::Licensed { .. });
+    let by_product = |customer: &Customer| matches!(customer, Customer::Account { .. });
+    one.account().is_some()
+        && one.account() == other.account()
+        && ((by_product(one) && licensed(other)) || (licensed(one) && by_product(other)))
+}
+
+/// What a settlement writes: the state, the service's record ID, the detail and, for a
+/// retry, when the record is claimable again.
+#[must_use]
+pub fn settled(
+    settlement: &Settlement,
+) -> (RecordState, Option<&str>, Option<&str>, Option<Timestamp>) {
+    match settlement {
+        Settlement::Success { metering_record_id } => (
+            RecordState::Success,
+            Some(metering_record_id.as_str()),
+            None,
+            None,
+        ),
+        Settlement::NotSubscribed => (RecordState::NotSubscribed, None, None, None),
+        Settlement::Duplicate => (RecordState::Duplicate, None, None, None),
+        Settlement::Quarantined { reason } => {
+            (RecordState::Quarantined, None, Some(reason.as_str()), None)
+        }
+        Settlement::Retry { error, retry_at } => (
+            RecordState::Unsent,
+            None,
+            Some(error.as_str()),
+            Some(*retry_at),
+        ),
+    }
+}
+
+/// Why both records of an account billed under a product and under a licence in one hour
+/// are quarantined; says so through `tracing` too.
+#[must_use]
+pub fn double_billing_reason(
+    account: &str,
+    product: &str,
+    license: &str,
+    hour: Timestamp,
+) -> String {
+    tracing::error!(target: "metering::ledger", %account, %product, %license, %hour, "usage recorded under a product and a licence in one hour");
+    format!(
+        "account {account} has usage under product {product} and under licence {license} \
+         in hour {hour}: the service would bill both; requeue the one to send"
+    )
+}
+
+/// Why usage of a sealed hour could not move to an open one.
+#[must_use]
+pub fn month_closed_reason(hour: Timestamp) -> String {
+    format!("hour {hour} was sealed and no hour of its month is open any more")
+}
+
+/// Why usage would not fit its hour's total.
+#[must_use]
+pub fn overflow_reason() -> String {
+    format!(
+        "the hour's total would exceed the largest quantity, {}",
+        Quantity::MAX
+    )
+}
+
+/// Why usage found its record sealed already (`None`), or could not make a valid one.
+#[must_use]
+pub fn unsealable_reason(error: Option<&str>) -> String {
+    error.map_or_else(
+        || "a record for this customer, dimension and hour was sealed already".to_owned(),
+        |error| format!("no valid record can hold this hour's usage: {error}"),
+    )
+}
