@@ -31,8 +31,11 @@ pub(crate) enum Command {
     /// whether it can still be sent now.
     #[command(after_help = "\
 Files hold a BatchMeterUsage request ({\"ProductCode\": ..., \"UsageRecords\": [...]}) or JSON
-Lines of UsageRecords entries, one a line (the product from --product-code or each line's
-ProductCode). A request file may hold more than 25 records: they are planned into requests.
+Lines of UsageRecords entries, one a line (each line's ProductCode, or --product-code's). A
+request file may hold more than 25 records: they are planned into requests. Timestamp is
+epoch seconds or RFC 3339 text. Members are spelt as the service model spells them: another
+member is an error naming the one meant, and so is a record without Quantity or
+QuantityAsDecimal (--lenient reads as the service does: ignored, and 0).
 
 Example:
   metering validate --now 2026-11-26T12:00:00Z usage-2026-11-26.jsonl
