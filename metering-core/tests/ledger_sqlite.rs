@@ -213,3 +213,36 @@ fn a_damaged_page_is_reported_at_open() {
     assert!(store.ends_with("damaged.sqlite"), "{store}");
     assert!(error.to_string().contains("no retry mends this"), "{error}");
 }
+
+/// A ledger file made before the schema was written once for both backends (its schema
+/// applied from the `SQLite` text of version 1, 2.5 calls open at 10:00) opens, keeps its
+/// history and seals it as before.
+#[test]
+fn a_ledger_file_of_the_first_schema_opens_and_keeps_its_history() {
+    use metering_core::ledger::conformance::{at, quantity};
+    use metering_core::ledger::{Ledger, LedgerInspection};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/ledger-v1.sqlite"
+        ),
+        &path,
+    )
+    .unwrap();
+    let ledger = SqliteLedger::open(&path).expect("the existing ledger opens");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let now = at("2026-11-26T12:00:00Z");
+        assert_eq!(ledger.status().await.unwrap().open_keys, 1);
+        assert_eq!(ledger.seal(now, now).await.unwrap().sealed, 1);
+        let records = ledger.records(None).await.unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].record.quantity(), quantity("2.5"));
+        assert_eq!(records[0].record.timestamp(), at("2026-11-26T10:00:00Z"));
+    });
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::customer::{Customer, CustomerFields};
+use crate::customer::{Customer, CustomerFields, RequestScope};
 use crate::error::ValidationError;
 use crate::quantity::Quantity;
 use crate::record::{Tag, Tags, UsageAllocation, UsageRecord};
@@ -274,6 +274,17 @@ pub(crate) fn place_seconds(
             Placement::SetAside { reason } => Err(reason),
         },
     )
+}
+
+/// The request scope a `records.product` column names (`''`: licence-based).
+pub(crate) fn scope_column(product: &str) -> Result<RequestScope, LedgerError> {
+    if product.is_empty() {
+        return Ok(RequestScope::Licensed);
+    }
+    ProductCode::new(product.to_owned())
+        .map(RequestScope::Product)
+        .map_err(|e| e.to_string())
+        .map_err(corrupt("records", 0))
 }
 
 pub(crate) fn corrupt(table: &'static str, row: i64) -> impl FnOnce(String) -> LedgerError {

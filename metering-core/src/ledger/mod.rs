@@ -46,6 +46,8 @@ mod codec;
 pub mod conformance;
 mod display;
 mod flush;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 pub use flush::{FlushReport, Flusher};
 pub mod protocol;
 pub use protocol::CLAIM_SIZE;

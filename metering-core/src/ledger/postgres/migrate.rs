@@ -3,9 +3,7 @@
 use deadpool_postgres::Pool;
 
 use crate::ledger::LedgerError;
-
-/// The migrations, in order: `schema_migrations` lists the versions applied.
-const MIGRATIONS: &[&str] = &[include_str!("v1.sql")];
+use crate::ledger::sql::Dialect;
 
 /// Applies the migrations not applied yet, in one transaction that holds a
 /// transaction-level advisory lock: instances starting at once take turns, and the lock
@@ -38,14 +36,16 @@ pub(super) async fn migrate(pool: &Pool, schema: Option<&str>) -> Result<(), Led
         )
         .await?
         .get(0);
-    let known = i32::try_from(MIGRATIONS.len()).unwrap_or(i32::MAX);
+    // `schema_migrations` lists the versions applied.
+    let migrations = Dialect::Postgres.migrations();
+    let known = i32::try_from(migrations.len()).unwrap_or(i32::MAX);
     if found > known {
         return Err(LedgerError::SchemaTooNew {
             found: found.into(),
             known: known.into(),
         });
     }
-    for (version, migration) in (1..).zip(MIGRATIONS).skip(found.unsigned_abs() as usize) {
+    for (version, migration) in (1..).zip(&migrations).skip(found.unsigned_abs() as usize) {
         tx.batch_execute(migration).await?;
         tx.execute(
             "INSERT INTO schema_migrations (version) VALUES ($1)",

@@ -25,7 +25,7 @@
 //! migrations below are embedded and applied at start, under a transaction-level advisory
 //! lock so that instances starting at once take turns; `schema_migrations` lists those
 //! applied. The schema:
-#![doc = concat!("```sql\n", include_str!("v1.sql"), "```")]
+#![doc = concat!("```sql\n", include_str!("../schema_v1.sql"), "```")]
 
 mod config;
 mod migrate;
@@ -45,21 +45,21 @@ use tokio_postgres::types::ToSql;
 pub use self::config::PostgresLedgerBuilder;
 use self::migrate::migrate;
 use super::codec::{
-    CustomerColumns, RecordRow, SetAsideRow, customer_columns, micros, place_seconds, seconds,
-    tags_column, timestamp,
+    CustomerColumns, RecordRow, SetAsideRow, customer_columns, micros, place_seconds, scope_column,
+    seconds, tags_column, timestamp,
 };
 use super::protocol::{
     CLAIM_SIZE, customer_seal, overflow_reason, requeue_hour, seal_watermark, settled,
 };
+use super::sql::{self, CLAIMABLE, record_columns};
 use super::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
     LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
     SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
     zero_counts,
 };
-use crate::customer::{Customer, RequestScope};
+use crate::customer::Customer;
 use crate::quantity::Quantity;
-use crate::strings::ProductCode;
 use crate::timestamp::Timestamp;
 
 /// A ledger in a `PostgreSQL` database, through a pool of connections. Cloning shares the
@@ -378,10 +378,6 @@ async fn customer_seals(
         .collect())
 }
 
-/// The columns [`read_record`] reads, in order.
-const RECORD_COLUMNS: &str = "id, product, customer_identifier, account, license, dimension, \
-     hour, quantity, allocations, late, state, attempt, metering_record_id, detail";
-
 fn read_record(row: &Row) -> Result<StoredRecord, LedgerError> {
     RecordRow {
         id: row.get(0),
@@ -398,10 +394,6 @@ fn read_record(row: &Row) -> Result<StoredRecord, LedgerError> {
     }
     .into_stored()
 }
-
-/// Records a flusher may claim at `$1`: unsent past their backoff, or leased past expiry.
-const CLAIMABLE: &str =
-    "((state = 'unsent' AND next_attempt_at <= $1) OR (state = 'leased' AND lease_expires <= $1))";
 
 impl Ledger for PostgresLedger {
     fn commit<'a>(
@@ -425,11 +417,7 @@ impl Ledger for PostgresLedger {
             let sealed = sealed.map(|h| timestamp("ledger", 1, h)).transpose()?;
             let before = seconds(seal_watermark(until, sealed));
             let report = seal::seal_rows(&tx, before, None, seconds(now)).await?;
-            tx.execute(
-                "UPDATE ledger SET sealed_before = $1 WHERE id = 1",
-                &[&before],
-            )
-            .await?;
+            tx.execute(sql::SET_WATERMARK, &[&before]).await?;
             tx.commit().await?;
             Ok(report)
         })
@@ -476,10 +464,7 @@ impl Ledger for PostgresLedger {
             // Records another flusher is claiming right now are skipped, not waited for.
             let first = tx
                 .query_opt(
-                    &format!(
-                        "SELECT product FROM records WHERE {CLAIMABLE} ORDER BY hour, id LIMIT 1 \
-                     FOR UPDATE SKIP LOCKED"
-                    ),
+                    &format!("{} FOR UPDATE SKIP LOCKED", sql::FIRST_CLAIMABLE),
                     &[&now],
                 )
                 .await?;
@@ -488,21 +473,14 @@ impl Ledger for PostgresLedger {
                 return Ok(None);
             };
             let product: String = first.get(0);
-            let scope = if product.is_empty() {
-                RequestScope::Licensed
-            } else {
-                RequestScope::Product(
-                    ProductCode::new(product.clone())
-                        .map_err(|e| e.to_string())
-                        .map_err(super::codec::corrupt("records", 0))?,
-                )
-            };
+            let scope = scope_column(&product)?;
             let statement = tx
                 .prepare_cached(&format!(
                     "UPDATE records SET state = 'leased', attempt = attempt + 1, lease_owner = $3, \
                  lease_expires = $4 WHERE id IN (SELECT id FROM records WHERE product = $2 \
                  AND {CLAIMABLE} ORDER BY hour, id LIMIT {CLAIM_SIZE} FOR UPDATE SKIP LOCKED) \
-                 RETURNING {RECORD_COLUMNS}"
+                 RETURNING {}",
+                    record_columns!()
                 ))
                 .await?;
             let rows = tx
@@ -599,18 +577,17 @@ impl Ledger for PostgresLedger {
                 records: zero_counts(),
                 ..LedgerStatus::default()
             };
-            for row in tx
-                .query("SELECT state, COUNT(*) FROM records GROUP BY state", &[])
-                .await?
-            {
+            for row in tx.query(sql::COUNT_BY_STATE, &[]).await? {
                 add_count(&mut status.records, row.get(0), row.get(1));
             }
             let row = tx
                 .query_one(
-                    "SELECT (SELECT COUNT(*) FROM open_usage), (SELECT COUNT(*) FROM set_aside), \
-                 (SELECT MIN(hour) FROM records \
-                  WHERE state IN ('unsent', 'leased', 'quarantined')), \
-                 (SELECT sealed_before FROM ledger WHERE id = 1)",
+                    &format!(
+                        "SELECT (SELECT COUNT(*) FROM open_usage), \
+                         (SELECT COUNT(*) FROM set_aside), ({}), \
+                         (SELECT sealed_before FROM ledger WHERE id = 1)",
+                        sql::OLDEST_UNSETTLED
+                    ),
                     &[],
                 )
                 .await?;
@@ -636,12 +613,7 @@ impl LedgerInspection for PostgresLedger {
     ) -> BoxFuture<'_, Result<Vec<StoredRecord>, LedgerError>> {
         Box::pin(async move {
             let client = self.client().await?;
-            let statement = client
-                .prepare_cached(&format!(
-                    "SELECT {RECORD_COLUMNS} FROM records WHERE $1::text IS NULL OR state = $1 \
-                 ORDER BY hour, id"
-                ))
-                .await?;
+            let statement = client.prepare_cached(sql::RECORDS).await?;
             client
                 .query(&statement, &[&state.map(RecordState::as_str)])
                 .await?
@@ -654,14 +626,7 @@ impl LedgerInspection for PostgresLedger {
     fn set_aside(&self) -> BoxFuture<'_, Result<Vec<SetAside>, LedgerError>> {
         Box::pin(async move {
             let client = self.client().await?;
-            let rows = client
-                .query(
-                    "SELECT s.id, k.product, k.customer_identifier, k.account, k.license, \
-                 k.dimension, k.tags, s.hour, s.micros, s.reason, s.at \
-                 FROM set_aside s JOIN usage_keys k ON k.id = s.key_id ORDER BY s.id",
-                    &[],
-                )
-                .await?;
+            let rows = client.query(sql::SET_ASIDE, &[]).await?;
             rows.iter()
                 .map(|row| {
                     SetAsideRow {
@@ -684,11 +649,7 @@ impl LedgerInspection for PostgresLedger {
         Box::pin(async move {
             let client = self.client().await?;
             let changed = client
-                .execute(
-                    "UPDATE records SET state = 'unsent', next_attempt_at = $1 \
-                 WHERE id = $2 AND state = 'quarantined'",
-                    &[&seconds(now), &id.0],
-                )
+                .execute(sql::REQUEUE, &[&seconds(now), &id.0])
                 .await?;
             Ok(changed == 1)
         })
@@ -697,11 +658,7 @@ impl LedgerInspection for PostgresLedger {
     fn record(&self, id: RecordId) -> BoxFuture<'_, Result<Option<StoredRecord>, LedgerError>> {
         Box::pin(async move {
             let client = self.client().await?;
-            let statement = client
-                .prepare_cached(&format!(
-                    "SELECT {RECORD_COLUMNS} FROM records WHERE id = $1"
-                ))
-                .await?;
+            let statement = client.prepare_cached(sql::RECORD).await?;
             client
                 .query_opt(&statement, &[&id.0])
                 .await?
@@ -714,14 +671,7 @@ impl LedgerInspection for PostgresLedger {
     fn hours(&self, since: Timestamp) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
         Box::pin(async move {
             let client = self.client().await?;
-            let rows = client
-                .query(
-                    "SELECT hour, state, COUNT(*) FROM records WHERE hour >= $1 OR hour IN \
-                 (SELECT hour FROM records WHERE state IN ('unsent', 'leased', 'quarantined')) \
-                 GROUP BY hour, state ORDER BY hour",
-                    &[&seconds(since)],
-                )
-                .await?;
+            let rows = client.query(sql::HOURS, &[&seconds(since)]).await?;
             hour_statuses(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))))
         })
     }

@@ -10,6 +10,10 @@ use crate::ledger::codec::{
     timestamp,
 };
 use crate::ledger::protocol::{double_billing_reason, unsealable_reason};
+use crate::ledger::sql::{
+    BILLED_TWICE, DELETE_OF_CUSTOMER, DELETE_OPEN_BEFORE, OPEN_BEFORE, OPEN_OF_CUSTOMER,
+    OPEN_ORDER, QUARANTINE_PAIR,
+};
 use crate::ledger::{LedgerError, SealReport};
 
 /// Seals the open usage of hours starting before `before` (of one customer's keys when
@@ -20,24 +24,17 @@ pub(super) async fn seal_rows(
     customer: Option<&CustomerColumns>,
     now: i64,
 ) -> Result<SealReport, LedgerError> {
-    const SELECT: &str = "SELECT k.id, k.product, k.customer_identifier, k.account, k.license, \
-         k.dimension, k.tags, o.hour, o.micros, o.late_micros \
-         FROM open_usage o JOIN usage_keys k ON k.id = o.key_id WHERE o.hour < $1";
-    const BY_CUSTOMER: &str = " AND k.product = $2 AND k.customer_identifier = $3 \
-         AND k.account = $4 AND k.license = $5";
-    const ORDER: &str = " ORDER BY k.product, k.customer_identifier, k.account, k.license, \
-         k.dimension, o.hour, k.tags";
-    const DELETE: &str = "DELETE FROM open_usage WHERE hour < $1";
-    const DELETE_BY_CUSTOMER: &str = " AND key_id IN (SELECT id FROM usage_keys \
-         WHERE product = $2 AND customer_identifier = $3 AND account = $4 AND license = $5)";
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&before];
     let (select, delete) = match customer {
-        None => (format!("{SELECT}{ORDER}"), DELETE.to_owned()),
+        None => (
+            format!("{OPEN_BEFORE}{OPEN_ORDER}"),
+            DELETE_OPEN_BEFORE.to_owned(),
+        ),
         Some(columns) => {
             params.extend(columns.iter().map(|c| c as &(dyn ToSql + Sync)));
             (
-                format!("{SELECT}{BY_CUSTOMER}{ORDER}"),
-                format!("{DELETE}{DELETE_BY_CUSTOMER}"),
+                format!("{OPEN_BEFORE}{OPEN_OF_CUSTOMER}{OPEN_ORDER}"),
+                format!("{DELETE_OPEN_BEFORE}{DELETE_OF_CUSTOMER}"),
             )
         }
     };
@@ -189,10 +186,7 @@ async fn quarantine_double_billing(
     }
     let pairs = tx
         .query(
-            "SELECT a.id, b.id, a.account, a.product, b.license, a.hour FROM records a \
-             JOIN records b ON b.account = a.account AND b.hour = a.hour \
-             WHERE a.account != '' AND a.license = '' AND b.license != '' \
-             AND (a.id = ANY($1) OR b.id = ANY($1))",
+            &format!("{BILLED_TWICE} AND (a.id = ANY($1) OR b.id = ANY($1))"),
             &[&new],
         )
         .await?;
@@ -205,8 +199,7 @@ async fn quarantine_double_billing(
         let reason = double_billing_reason(&account, &product, &license, hour);
         quarantined += tx
             .execute(
-                "UPDATE records SET state = 'quarantined', detail = $1 \
-                 WHERE id IN ($2, $3) AND state = 'unsent'",
+                QUARANTINE_PAIR,
                 &[&reason, &product_record, &license_record],
             )
             .await?;

@@ -10,25 +10,22 @@ use rusqlite::{
 use rustc_hash::FxHashMap;
 
 use super::codec::{
-    CustomerColumns, RecordRow, SetAsideRow, corrupt, customer_columns, micros, place_seconds,
+    CustomerColumns, RecordRow, SetAsideRow, customer_columns, micros, place_seconds, scope_column,
     seconds, tags_column, timestamp,
 };
 use super::protocol::{
     CLAIM_SIZE, customer_seal, overflow_reason, requeue_hour, seal_watermark, settled,
 };
+use super::sql::{self, CLAIMABLE, Dialect, record_columns};
 use super::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
     LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
     SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
     zero_counts,
 };
-use crate::customer::{Customer, RequestScope};
+use crate::customer::Customer;
 use crate::quantity::Quantity;
-use crate::strings::ProductCode;
 use crate::timestamp::Timestamp;
-
-/// The migrations, in order: the file's `user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("v1.sql")];
 
 /// How long a handle waits for another process's transaction before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,7 +48,7 @@ use seal::seal_rows;
 /// file's `user_version` counts the migrations applied. A sealed record and its state:
 /// `SELECT id, datetime(hour, 'unixepoch'), account, dimension, quantity, state, detail
 /// FROM records ORDER BY hour`.
-#[doc = concat!("```sql\n", include_str!("v1.sql"), "```")]
+#[doc = concat!("```sql\n", include_str!("../schema_v1.sql"), "```")]
 #[derive(Clone)]
 pub struct SqliteLedger {
     inner: Arc<Mutex<Inner>>,
@@ -318,14 +315,16 @@ fn make_new(path: &Path, replace: bool) -> Result<(), LedgerError> {
 fn migrate(conn: &mut Connection) -> Result<(), LedgerError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    // The file's `user_version` counts the migrations applied.
+    let migrations = Dialect::Sqlite.migrations();
+    let known = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
     if version > known {
         return Err(LedgerError::SchemaTooNew {
             found: version,
             known,
         });
     }
-    for migration in MIGRATIONS
+    for migration in migrations
         .iter()
         .skip(usize::try_from(version).unwrap_or_default())
     {
@@ -476,10 +475,6 @@ fn commit(
     Ok((report, new_keys))
 }
 
-/// The columns [`read_record`] reads, in order.
-const RECORD_COLUMNS: &str = "id, product, customer_identifier, account, license, dimension, \
-     hour, quantity, allocations, late, state, attempt, metering_record_id, detail";
-
 fn read_record(row: &Row<'_>) -> rusqlite::Result<Result<StoredRecord, LedgerError>> {
     let row = RecordRow {
         id: row.get(0)?,
@@ -508,10 +503,6 @@ fn query_records(
         .collect()
 }
 
-/// Records a flusher may claim at `?1`: unsent past their backoff, or leased past expiry.
-const CLAIMABLE: &str =
-    "((state = 'unsent' AND next_attempt_at <= ?1) OR (state = 'leased' AND lease_expires <= ?1))";
-
 fn claim(
     tx: &Transaction<'_>,
     owner: &str,
@@ -521,28 +512,20 @@ fn claim(
     let expires = now.saturating_add(lease);
     let now = seconds(now);
     let product: Option<String> = tx
-        .query_row(
-            &format!("SELECT product FROM records WHERE {CLAIMABLE} ORDER BY hour, id LIMIT 1"),
-            [now],
-            |row| row.get(0),
-        )
+        .query_row(&Dialect::Sqlite.sql(sql::FIRST_CLAIMABLE), [now], |row| {
+            row.get(0)
+        })
         .optional()?;
     let Some(product) = product else {
         return Ok(None);
     };
-    let scope = if product.is_empty() {
-        RequestScope::Licensed
-    } else {
-        RequestScope::Product(
-            ProductCode::new(product.clone())
-                .map_err(|e| e.to_string())
-                .map_err(corrupt("records", 0))?,
-        )
-    };
-    let sql = format!(
-        "SELECT {RECORD_COLUMNS} FROM records WHERE product = ?2 AND {CLAIMABLE} \
-         ORDER BY hour, id LIMIT ?3"
-    );
+    let scope = scope_column(&product)?;
+    let sql = Dialect::Sqlite
+        .sql(&format!(
+            "SELECT {} FROM records WHERE product = $2 AND {CLAIMABLE} ORDER BY hour, id LIMIT $3",
+            record_columns!()
+        ))
+        .into_owned();
     let records = query_records(
         tx,
         &sql,
@@ -613,7 +596,7 @@ fn status(tx: &Transaction<'_>) -> Result<LedgerStatus, LedgerError> {
         ..LedgerStatus::default()
     };
     let counts: Vec<(String, i64)> = tx
-        .prepare_cached("SELECT state, COUNT(*) FROM records GROUP BY state")?
+        .prepare_cached(sql::COUNT_BY_STATE)?
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (state, count) in counts {
@@ -627,11 +610,7 @@ fn status(tx: &Transaction<'_>) -> Result<LedgerStatus, LedgerError> {
     };
     status.open_keys = count("open_usage")?;
     status.set_aside = count("set_aside")?;
-    let oldest: Option<i64> = tx.query_row(
-        "SELECT MIN(hour) FROM records WHERE state IN ('unsent', 'leased', 'quarantined')",
-        [],
-        |row| row.get(0),
-    )?;
+    let oldest: Option<i64> = tx.query_row(sql::OLDEST_UNSETTLED, [], |row| row.get(0))?;
     status.oldest_unsent_hour = oldest.map(|h| timestamp("records", 0, h)).transpose()?;
     status.sealed_before = sealed_before(tx)?
         .map(|h| timestamp("ledger", 1, h))
@@ -653,23 +632,15 @@ fn list_set_aside(tx: &Transaction<'_>) -> Result<Vec<SetAside>, LedgerError> {
         };
         Ok(row.into_set_aside())
     };
-    tx.prepare_cached(
-        "SELECT s.id, k.product, k.customer_identifier, k.account, k.license, k.dimension, \
-         k.tags, s.hour, s.micros, s.reason, s.at \
-         FROM set_aside s JOIN usage_keys k ON k.id = s.key_id ORDER BY s.id",
-    )?
-    .query_map([], read)?
-    .map(|row| row?)
-    .collect()
+    tx.prepare_cached(sql::SET_ASIDE)?
+        .query_map([], read)?
+        .map(|row| row?)
+        .collect()
 }
 
 fn hours(tx: &Transaction<'_>, since: Timestamp) -> Result<Vec<HourStatus>, LedgerError> {
     let rows: Vec<(i64, String, i64)> = tx
-        .prepare_cached(
-            "SELECT hour, state, COUNT(*) FROM records WHERE hour >= ?1 OR hour IN \
-             (SELECT hour FROM records WHERE state IN ('unsent', 'leased', 'quarantined')) \
-             GROUP BY hour, state ORDER BY hour",
-        )?
+        .prepare_cached(&Dialect::Sqlite.sql(sql::HOURS))?
         .query_map([seconds(since)], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })?
@@ -737,10 +708,7 @@ impl Ledger for SqliteLedger {
                     .transpose()?,
             );
             let report = seal_rows(tx, seconds(before), None, seconds(now))?;
-            tx.execute(
-                "UPDATE ledger SET sealed_before = ?1 WHERE id = 1",
-                [seconds(before)],
-            )?;
+            tx.execute(&Dialect::Sqlite.sql(sql::SET_WATERMARK), [seconds(before)])?;
             Ok((report, Vec::new()))
         }))
     }
@@ -797,10 +765,7 @@ impl LedgerInspection for SqliteLedger {
         state: Option<RecordState>,
     ) -> BoxFuture<'_, Result<Vec<StoredRecord>, LedgerError>> {
         Box::pin(self.transact(move |tx, _| {
-            let sql = format!(
-                "SELECT {RECORD_COLUMNS} FROM records WHERE ?1 IS NULL OR state = ?1 \
-                 ORDER BY hour, id"
-            );
+            let sql = Dialect::Sqlite.sql(sql::RECORDS);
             Ok((
                 query_records(tx, &sql, [state.map(RecordState::as_str)])?,
                 Vec::new(),
@@ -815,8 +780,7 @@ impl LedgerInspection for SqliteLedger {
     fn requeue(&self, id: RecordId, now: Timestamp) -> BoxFuture<'_, Result<bool, LedgerError>> {
         Box::pin(self.transact(move |tx, _| {
             let changed = tx.execute(
-                "UPDATE records SET state = 'unsent', next_attempt_at = ?1 \
-                 WHERE id = ?2 AND state = 'quarantined'",
+                &Dialect::Sqlite.sql(sql::REQUEUE),
                 params![seconds(now), id.0],
             )?;
             Ok((changed == 1, Vec::new()))
@@ -825,7 +789,7 @@ impl LedgerInspection for SqliteLedger {
 
     fn record(&self, id: RecordId) -> BoxFuture<'_, Result<Option<StoredRecord>, LedgerError>> {
         Box::pin(self.transact(move |tx, _| {
-            let sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1");
+            let sql = Dialect::Sqlite.sql(sql::RECORD);
             Ok((query_records(tx, &sql, [id.0])?.pop(), Vec::new()))
         }))
     }

@@ -8,6 +8,10 @@ use crate::ledger::codec::{
     timestamp,
 };
 use crate::ledger::protocol::{double_billing_reason, unsealable_reason};
+use crate::ledger::sql::{
+    BILLED_TWICE, DELETE_OF_CUSTOMER, DELETE_OPEN_BEFORE, Dialect, OPEN_BEFORE, OPEN_OF_CUSTOMER,
+    OPEN_ORDER, QUARANTINE_PAIR,
+};
 use crate::ledger::{LedgerError, SealReport};
 
 /// Seals the open usage of hours starting before `before` (of one customer's keys when
@@ -18,13 +22,6 @@ pub(super) fn seal_rows(
     customer: Option<&CustomerColumns>,
     now: i64,
 ) -> Result<SealReport, LedgerError> {
-    const SELECT: &str = "SELECT k.id, k.product, k.customer_identifier, k.account, k.license, \
-         k.dimension, k.tags, o.hour, o.micros, o.late_micros \
-         FROM open_usage o JOIN usage_keys k ON k.id = o.key_id WHERE o.hour < ?1";
-    const BY_CUSTOMER: &str = " AND k.product = ?2 AND k.customer_identifier = ?3 \
-         AND k.account = ?4 AND k.license = ?5";
-    const ORDER: &str = " ORDER BY k.product, k.customer_identifier, k.account, k.license, \
-         k.dimension, o.hour, k.tags";
     let read = |row: &Row<'_>| {
         Ok(OpenRow {
             key_id: row.get(0)?,
@@ -38,11 +35,11 @@ pub(super) fn seal_rows(
     };
     let rows: Vec<OpenRow> = match customer {
         None => tx
-            .prepare(&format!("{SELECT}{ORDER}"))?
+            .prepare(&Dialect::Sqlite.sql(&format!("{OPEN_BEFORE}{OPEN_ORDER}")))?
             .query_map([before], read)?
             .collect::<Result<_, _>>()?,
         Some([product, identifier, account, license]) => tx
-            .prepare(&format!("{SELECT}{BY_CUSTOMER}{ORDER}"))?
+            .prepare(&Dialect::Sqlite.sql(&format!("{OPEN_BEFORE}{OPEN_OF_CUSTOMER}{OPEN_ORDER}")))?
             .query_map(params![before, product, identifier, account, license], read)?
             .collect::<Result<_, _>>()?,
     };
@@ -57,10 +54,9 @@ pub(super) fn seal_rows(
         seal_group(tx, group, now, &mut report)?;
     }
     match customer {
-        None => tx.execute("DELETE FROM open_usage WHERE hour < ?1", [before])?,
+        None => tx.execute(&Dialect::Sqlite.sql(DELETE_OPEN_BEFORE), [before])?,
         Some([product, identifier, account, license]) => tx.execute(
-            "DELETE FROM open_usage WHERE hour < ?1 AND key_id IN (SELECT id FROM usage_keys \
-             WHERE product = ?2 AND customer_identifier = ?3 AND account = ?4 AND license = ?5)",
+            &Dialect::Sqlite.sql(&format!("{DELETE_OPEN_BEFORE}{DELETE_OF_CUSTOMER}")),
             params![before, product, identifier, account, license],
         )?,
     };
@@ -121,12 +117,7 @@ fn seal_group(
 /// both.
 fn quarantine_double_billing(tx: &Transaction<'_>, first_new: i64) -> Result<usize, LedgerError> {
     let pairs: Vec<(i64, i64, String, String, String, i64)> = tx
-        .prepare(
-            "SELECT a.id, b.id, a.account, a.product, b.license, a.hour FROM records a \
-             JOIN records b ON b.account = a.account AND b.hour = a.hour \
-             WHERE a.account != '' AND a.license = '' AND b.license != '' \
-             AND (a.id >= ?1 OR b.id >= ?1)",
-        )?
+        .prepare(&format!("{BILLED_TWICE} AND (a.id >= ?1 OR b.id >= ?1)"))?
         .query_map([first_new], |row| {
             Ok((
                 row.get(0)?,
@@ -143,8 +134,7 @@ fn quarantine_double_billing(tx: &Transaction<'_>, first_new: i64) -> Result<usi
         let hour = timestamp("records", product_record, hour)?;
         let reason = double_billing_reason(&account, &product, &license, hour);
         quarantined += tx.execute(
-            "UPDATE records SET state = 'quarantined', detail = ?1 \
-             WHERE id IN (?2, ?3) AND state = 'unsent'",
+            &Dialect::Sqlite.sql(QUARANTINE_PAIR),
             params![reason, product_record, license_record],
         )?;
     }

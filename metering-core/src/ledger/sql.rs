@@ -1,0 +1,171 @@
+//! The SQL the `SQLite` and `PostgreSQL` ledgers share, written once: the schema, and every
+//! statement their dialects do not force apart. Statements are written with `PostgreSQL`'s
+//! numbered placeholders (`$1`); [`Dialect::Sqlite`] reads them as `?1`. What stays in each
+//! backend is what its dialect forces: locks (`FOR UPDATE SKIP LOCKED`), batched `unnest`
+//! statements, `MAX` against `GREATEST`.
+
+/// The SQL dialect a statement is given in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    #[cfg(feature = "sqlite")]
+    Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
+}
+
+impl Dialect {
+    /// `sql` in this dialect: its placeholders `$n` are `?n` in `SQLite`.
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn sql(self, sql: &str) -> std::borrow::Cow<'_, str> {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => std::borrow::Cow::Owned(sql.replace('$', "?")),
+            #[cfg(feature = "postgres")]
+            Self::Postgres => std::borrow::Cow::Borrowed(sql),
+        }
+    }
+
+    /// The schema's migrations in this dialect, in order.
+    pub(crate) fn migrations(self) -> Vec<String> {
+        let (id, int64) = match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => ("INTEGER PRIMARY KEY", "INTEGER"),
+            #[cfg(feature = "postgres")]
+            Self::Postgres => ("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BIGINT"),
+        };
+        MIGRATIONS
+            .iter()
+            .map(|migration| migration.replace("{id}", id).replace("{int64}", int64))
+            .collect()
+    }
+}
+
+/// The migrations, in order, as written (see [`Dialect::migrations`]).
+pub(crate) const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+/// The columns a stored record is read from, in order.
+macro_rules! record_columns {
+    () => {
+        "id, product, customer_identifier, account, license, dimension, hour, quantity, \
+         allocations, late, state, attempt, metering_record_id, detail"
+    };
+}
+pub(crate) use record_columns;
+
+/// Records a flusher may claim at `$1`: unsent past their backoff, or leased past expiry.
+pub(crate) const CLAIMABLE: &str =
+    "((state = 'unsent' AND next_attempt_at <= $1) OR (state = 'leased' AND lease_expires <= $1))";
+
+/// The request scope of the oldest record a flusher may claim at `$1`.
+pub(crate) const FIRST_CLAIMABLE: &str = "SELECT product FROM records WHERE ((state = 'unsent' \
+     AND next_attempt_at <= $1) OR (state = 'leased' AND lease_expires <= $1)) \
+     ORDER BY hour, id LIMIT 1";
+
+/// Records not settled yet.
+macro_rules! unsettled {
+    () => {
+        "state IN ('unsent', 'leased', 'quarantined')"
+    };
+}
+
+/// The records in state `$1` (every record when it is null), oldest hour first.
+pub(crate) const RECORDS: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE CAST($1 AS TEXT) IS NULL OR state = $1 ORDER BY hour, id"
+);
+
+/// The record `$1`.
+pub(crate) const RECORD: &str =
+    concat!("SELECT ", record_columns!(), " FROM records WHERE id = $1");
+
+/// Sends quarantined record `$2` again from `$1` on.
+pub(crate) const REQUEUE: &str = "UPDATE records SET state = 'unsent', next_attempt_at = $1 \
+     WHERE id = $2 AND state = 'quarantined'";
+
+/// Records per hour and state, from hour `$1` on and for every hour with one not settled.
+pub(crate) const HOURS: &str = concat!(
+    "SELECT hour, state, COUNT(*) FROM records WHERE hour >= $1 OR hour IN \
+     (SELECT hour FROM records WHERE ",
+    unsettled!(),
+    ") GROUP BY hour, state ORDER BY hour"
+);
+
+/// Records per state.
+pub(crate) const COUNT_BY_STATE: &str = "SELECT state, COUNT(*) FROM records GROUP BY state";
+
+/// The oldest hour with a record not settled.
+pub(crate) const OLDEST_UNSETTLED: &str =
+    concat!("SELECT MIN(hour) FROM records WHERE ", unsettled!());
+
+/// Everything set aside, with its key, oldest first.
+pub(crate) const SET_ASIDE: &str = "SELECT s.id, k.product, k.customer_identifier, k.account, \
+     k.license, k.dimension, k.tags, s.hour, s.micros, s.reason, s.at \
+     FROM set_aside s JOIN usage_keys k ON k.id = s.key_id ORDER BY s.id";
+
+/// Moves the seal watermark to `$1`.
+pub(crate) const SET_WATERMARK: &str = "UPDATE ledger SET sealed_before = $1 WHERE id = 1";
+
+/// The open usage of hours before `$1`, with its key (then [`OPEN_OF_CUSTOMER`], then
+/// [`OPEN_ORDER`]): one group per customer, dimension and hour, in order.
+pub(crate) const OPEN_BEFORE: &str = "SELECT k.id, k.product, k.customer_identifier, \
+     k.account, k.license, k.dimension, k.tags, o.hour, o.micros, o.late_micros \
+     FROM open_usage o JOIN usage_keys k ON k.id = o.key_id WHERE o.hour < $1";
+/// Narrows [`OPEN_BEFORE`] to the customer `$2`..`$5`.
+pub(crate) const OPEN_OF_CUSTOMER: &str = " AND k.product = $2 AND k.customer_identifier = $3 \
+     AND k.account = $4 AND k.license = $5";
+/// Orders [`OPEN_BEFORE`].
+pub(crate) const OPEN_ORDER: &str = " ORDER BY k.product, k.customer_identifier, k.account, \
+     k.license, k.dimension, o.hour, k.tags";
+/// Deletes the open usage of hours before `$1` (then [`DELETE_OF_CUSTOMER`]).
+pub(crate) const DELETE_OPEN_BEFORE: &str = "DELETE FROM open_usage WHERE hour < $1";
+/// Narrows [`DELETE_OPEN_BEFORE`] to the customer `$2`..`$5`.
+pub(crate) const DELETE_OF_CUSTOMER: &str = " AND key_id IN (SELECT id FROM usage_keys \
+     WHERE product = $2 AND customer_identifier = $3 AND account = $4 AND license = $5)";
+
+/// Pairs of records that bill one account twice in an hour (one under a product, the other
+/// under a licence); the backend adds which of them are new.
+pub(crate) const BILLED_TWICE: &str = "SELECT a.id, b.id, a.account, a.product, b.license, \
+     a.hour FROM records a JOIN records b ON b.account = a.account AND b.hour = a.hour \
+     WHERE a.account != '' AND a.license = '' AND b.license != ''";
+
+/// Quarantines records `$2` and `$3` with reason `$1`, where not sent yet.
+pub(crate) const QUARANTINE_PAIR: &str = "UPDATE records SET state = 'quarantined', \
+     detail = $1 WHERE id IN ($2, $3) AND state = 'unsent'";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn sqlite_reads_numbered_placeholders_and_its_own_types() {
+        assert_eq!(
+            Dialect::Sqlite.sql(REQUEUE),
+            REQUEUE.replace("$1", "?1").replace("$2", "?2")
+        );
+        let schema = &Dialect::Sqlite.migrations()[0];
+        assert!(
+            schema.contains("id                  INTEGER PRIMARY KEY,"),
+            "{schema}"
+        );
+        assert!(
+            !schema.contains("{id}") && !schema.contains("{int64}"),
+            "{schema}"
+        );
+        let mut statements = schema.lines().filter(|line| !line.starts_with("--"));
+        assert!(statements.all(|line| !line.contains("BIGINT")), "{schema}");
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_keeps_the_statements_and_takes_its_own_types() {
+        assert_eq!(Dialect::Postgres.sql(REQUEUE), REQUEUE);
+        let schema = &Dialect::Postgres.migrations()[0];
+        assert!(schema.contains("id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"));
+        assert!(
+            !schema.contains("{id}") && !schema.contains("{int64}"),
+            "{schema}"
+        );
+    }
+}
