@@ -212,3 +212,173 @@ pub fn unsealable_reason(error: Option<&str>) -> String {
         |error| format!("no valid record can hold this hour's usage: {error}"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strings::{CustomerAwsAccountId, LicenseArn, ProductCode};
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse_rfc3339(text).unwrap()
+    }
+
+    fn quantity(text: &str) -> Quantity {
+        text.parse().unwrap()
+    }
+
+    fn customer(account: &str) -> Customer {
+        Customer::Account {
+            product: ProductCode::new("prod-a").unwrap(),
+            account: CustomerAwsAccountId::new(account.to_owned()).unwrap(),
+        }
+    }
+
+    fn licensed(account: &str) -> Customer {
+        Customer::Licensed {
+            account: CustomerAwsAccountId::new(account.to_owned()).unwrap(),
+            license: LicenseArn::new(format!(
+                "arn:aws:license-manager::{account}:license:l-{account}"
+            ))
+            .unwrap(),
+        }
+    }
+
+    #[test]
+    fn usage_of_a_sealed_hour_moves_to_the_first_open_hour_of_its_month_or_aside() {
+        let hour = at("2026-11-26T10:20:00Z");
+        assert_eq!(
+            place(hour, None),
+            Placement::Open {
+                hour: at("2026-11-26T10:00:00Z"),
+                late: false
+            }
+        );
+        assert_eq!(
+            place(hour, Some(at("2026-11-26T10:00:00Z"))),
+            Placement::Open {
+                hour: at("2026-11-26T10:00:00Z"),
+                late: false
+            },
+            "its own hour is the first open one"
+        );
+        assert_eq!(
+            place(hour, Some(at("2026-11-26T12:00:00Z"))),
+            Placement::Open {
+                hour: at("2026-11-26T12:00:00Z"),
+                late: true
+            }
+        );
+        let Placement::SetAside { reason } = place(hour, Some(at("2026-12-01T00:00:00Z"))) else {
+            panic!("the month has no open hour left");
+        };
+        assert_eq!(reason, month_closed_reason(at("2026-11-26T10:00:00Z")));
+    }
+
+    #[test]
+    fn watermarks_only_move_on_and_take_the_later_one() {
+        let (ten, noon) = (at("2026-11-26T10:00:00Z"), at("2026-11-26T12:00:00Z"));
+        assert_eq!(seal_watermark(at("2026-11-26T10:59:00Z"), None), ten);
+        assert_eq!(seal_watermark(ten, Some(noon)), noon);
+        assert_eq!(seal_watermark(noon, Some(ten)), noon);
+        assert_eq!(later(Some(ten), Some(noon)), Some(noon));
+        assert_eq!(later(None, Some(ten)), Some(ten));
+        assert_eq!(
+            customer_seal(at("2026-11-26T10:30:00Z")),
+            at("2026-11-26T11:00:00Z")
+        );
+        assert_eq!(requeue_hour(at("2026-11-26T10:30:00Z"), None), ten);
+        assert_eq!(requeue_hour(at("2026-11-26T10:30:00Z"), Some(noon)), noon);
+        assert_eq!(requeue_hour(at("2026-11-26T12:30:00Z"), Some(ten)), noon);
+    }
+
+    #[test]
+    fn unsent_records_wait_for_their_backoff_and_leases_for_their_expiry() {
+        let now = at("2026-11-26T10:00:00Z");
+        let (before, after) = (at("2026-11-26T09:59:00Z"), at("2026-11-26T10:01:00Z"));
+        assert!(is_claimable(RecordState::Unsent, now, None, now));
+        assert!(!is_claimable(RecordState::Unsent, after, None, now));
+        assert!(is_claimable(RecordState::Leased, after, Some(now), now));
+        assert!(!is_claimable(RecordState::Leased, before, Some(after), now));
+        assert!(!is_claimable(RecordState::Leased, before, None, now));
+        for state in [RecordState::Success, RecordState::Quarantined] {
+            assert!(!is_claimable(state, before, Some(before), now));
+        }
+    }
+
+    #[test]
+    fn an_account_under_a_product_and_a_licence_bills_twice() {
+        let (by_product, by_licence) = (customer("111111111111"), licensed("111111111111"));
+        assert!(bills_twice(&by_product, &by_licence));
+        assert!(bills_twice(&by_licence, &by_product));
+        assert!(!bills_twice(&by_product, &by_product));
+        assert!(!bills_twice(&by_licence, &by_licence));
+        assert!(!bills_twice(&by_product, &licensed("222222222222")));
+    }
+
+    #[test]
+    fn a_zero_is_a_record_only_in_an_hour_without_other_usage() {
+        let dimension = DimensionKey::new("calls".to_owned()).unwrap();
+        let tags = Tags::new(vec![crate::record::Tag::new(
+            crate::strings::TagKey::new("env").unwrap(),
+            crate::strings::TagValue::new("prod").unwrap(),
+        )])
+        .unwrap();
+        let hour = at("2026-11-26T10:30:00Z");
+        let seal = |usage: Vec<(Option<Tags>, Quantity)>| {
+            seal_record(customer("111111111111"), dimension.clone(), hour, usage).unwrap()
+        };
+        let zero_and_usage = seal(vec![
+            (None, Quantity::ZERO),
+            (Some(tags.clone()), quantity("2")),
+        ]);
+        assert_eq!(zero_and_usage.quantity(), quantity("2"));
+        assert_eq!(zero_and_usage.allocations().map(<[_]>::len), Some(1));
+        assert_eq!(zero_and_usage.timestamp(), at("2026-11-26T10:00:00Z"));
+        let zero = seal(vec![(None, Quantity::ZERO)]);
+        assert!(zero.quantity().is_zero() && zero.allocations().is_none());
+    }
+
+    #[test]
+    fn a_settlement_writes_its_state_id_detail_and_retry() {
+        let at_noon = at("2026-11-26T12:00:00Z");
+        let retry = Settlement::Retry {
+            error: "throttled".into(),
+            retry_at: at_noon,
+        };
+        assert_eq!(
+            settled(&retry),
+            (RecordState::Unsent, None, Some("throttled"), Some(at_noon))
+        );
+        let billed = Settlement::Success {
+            metering_record_id: "r-1".into(),
+        };
+        assert_eq!(
+            settled(&billed),
+            (RecordState::Success, Some("r-1"), None, None)
+        );
+        let kept = Settlement::Quarantined {
+            reason: "why".into(),
+        };
+        assert_eq!(
+            settled(&kept),
+            (RecordState::Quarantined, None, Some("why"), None)
+        );
+        assert_eq!(settled(&Settlement::Duplicate).0, RecordState::Duplicate);
+        assert_eq!(
+            settled(&Settlement::NotSubscribed).0,
+            RecordState::NotSubscribed
+        );
+    }
+
+    #[test]
+    fn reasons_name_what_a_person_needs() {
+        assert!(overflow_reason().contains(&Quantity::MAX.to_string()));
+        assert!(unsealable_reason(None).contains("sealed already"));
+        assert!(unsealable_reason(Some("too many")).ends_with(": too many"));
+        let reason = double_billing_reason("1111", "prod-a", "arn:l", at("2026-11-26T10:00:00Z"));
+        assert!(
+            reason.contains("1111") && reason.contains("prod-a") && reason.contains("arn:l"),
+            "{reason}"
+        );
+    }
+}
