@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use hashbrown::HashTable;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
+use super::hour::Hour;
 use crate::{Customer, CustomerAwsAccountId};
 
 const SLOTS: usize = 4;
@@ -42,9 +43,9 @@ impl Way {
         }
     }
 
-    fn word(self, hour: i64) -> i64 {
+    fn word(self, hour: Hour) -> i64 {
         // The way takes the bits below the hour's, so adding packs them.
-        (hour << WAY_BITS) + self as i64
+        (hour.number() << WAY_BITS) + self as i64
     }
 
     /// Whether `self` may be recorded in an hour held by `held`.
@@ -55,6 +56,11 @@ impl Way {
             Err(Conflict { recorded: held })
         }
     }
+}
+
+/// The hour in `word`.
+fn hour_of(word: i64) -> Hour {
+    Hour::from_number(word >> WAY_BITS)
 }
 
 /// The way in `word`, if any.
@@ -80,8 +86,8 @@ pub(crate) struct AccountHours {
     words: [AtomicI64; SLOTS],
 }
 
-fn slot(hour: i64) -> usize {
-    usize::try_from(hour.rem_euclid(4)).unwrap_or_default()
+fn slot(hour: Hour) -> usize {
+    usize::try_from(hour.number().rem_euclid(4)).unwrap_or_default()
 }
 
 impl AccountHours {
@@ -95,10 +101,10 @@ impl AccountHours {
     /// Checks `way` against `hour` without the lock: `Ok(false)` when the hour is not in its
     /// word (the caller takes the lock: [`Marks::mark`]).
     #[inline]
-    pub(crate) fn check(&self, hour: i64, way: Way) -> Result<bool, Conflict> {
+    pub(crate) fn check(&self, hour: Hour, way: Way) -> Result<bool, Conflict> {
         let word = self.words[slot(hour)].load(Ordering::Acquire);
         match way_of(word) {
-            Some(held) if word >> WAY_BITS == hour => way.check(held).map(|()| true),
+            Some(held) if hour_of(word) == hour => way.check(held).map(|()| true),
             _ => Ok(false),
         }
     }
@@ -110,13 +116,23 @@ fn hash(account: &CustomerAwsAccountId) -> u64 {
 
 /// The accounts' hours, and the ways of the open hours their words no longer hold. Behind
 /// the meter's `Aside` lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Marks {
     accounts: HashTable<Arc<AccountHours>>,
-    older: FxHashMap<(CustomerAwsAccountId, i64), Way>,
+    older: FxHashMap<(CustomerAwsAccountId, Hour), Way>,
     /// Hours before this one are sealed, or about to be: their ways are not kept (late
     /// usage for them goes to an open hour, where the ledger checks it).
-    oldest: i64,
+    oldest: Hour,
+}
+
+impl Default for Marks {
+    fn default() -> Self {
+        Self {
+            accounts: HashTable::default(),
+            older: FxHashMap::default(),
+            oldest: Hour::from_number(0),
+        }
+    }
 }
 
 impl Marks {
@@ -137,12 +153,12 @@ impl Marks {
     pub(crate) fn mark(
         &mut self,
         hours: &AccountHours,
-        hour: i64,
+        hour: Hour,
         way: Way,
     ) -> Result<(), Conflict> {
         let cell = &hours.words[slot(hour)];
         let word = cell.load(Ordering::Acquire);
-        let held = word >> WAY_BITS;
+        let held = hour_of(word);
         let take = |marks: &mut Self, previous: Option<Way>| {
             cell.store(way.word(hour), Ordering::Release);
             if let Some(previous) = previous.filter(|_| held >= marks.oldest) {
@@ -169,8 +185,8 @@ impl Marks {
     /// Forgets the ways of the hours sealed, those before `sealed`, but for the last one
     /// (a margin for a flusher whose clock is behind this one), and the accounts no key
     /// refers to whose words hold only such hours.
-    pub(crate) fn forget_sealed(&mut self, sealed: i64) {
-        let oldest = sealed - 1;
+    pub(crate) fn forget_sealed(&mut self, sealed: Hour) {
+        let oldest = sealed.previous();
         self.oldest = oldest;
         self.older.retain(|&(_, hour), _| hour >= oldest);
         self.accounts.retain(|hours| {
@@ -178,7 +194,7 @@ impl Marks {
                 || hours
                     .words
                     .iter()
-                    .any(|word| word.load(Ordering::Acquire) >> WAY_BITS >= oldest)
+                    .any(|word| hour_of(word.load(Ordering::Acquire)) >= oldest)
         });
     }
 }
@@ -186,6 +202,10 @@ impl Marks {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    fn h(number: i64) -> Hour {
+        Hour::from_number(number)
+    }
 
     fn account(n: u32) -> CustomerAwsAccountId {
         CustomerAwsAccountId::new(format!("{n:012}")).unwrap()
@@ -205,64 +225,70 @@ mod tests {
         let mut marks = Marks::default();
         let hours = marks.account(&account(1));
         let conflict = |recorded| Conflict { recorded };
-        assert_eq!(hours.check(100, Way::Product), Ok(false), "not held yet");
-        marks.mark(&hours, 100, Way::Product).unwrap();
-        assert_eq!(hours.check(100, Way::Product), Ok(true));
-        assert_eq!(hours.check(100, Way::License), Err(conflict(Way::Product)));
-        // Hour 104 takes hour 100's word; 100 is still told apart, under the lock.
-        marks.mark(&hours, 104, Way::License).unwrap();
-        assert_eq!(hours.check(100, Way::Product), Ok(false));
+        assert_eq!(hours.check(h(100), Way::Product), Ok(false), "not held yet");
+        marks.mark(&hours, h(100), Way::Product).unwrap();
+        assert_eq!(hours.check(h(100), Way::Product), Ok(true));
         assert_eq!(
-            marks.mark(&hours, 100, Way::License),
+            hours.check(h(100), Way::License),
             Err(conflict(Way::Product))
         );
-        marks.mark(&hours, 100, Way::Product).unwrap();
-        assert_eq!(hours.check(104, Way::Product), Err(conflict(Way::License)));
-        // An hour older than its word's, first recorded under the lock, holds there too.
-        marks.mark(&hours, 96, Way::License).unwrap();
+        // Hour 104 takes hour 100's word; 100 is still told apart, under the lock.
+        marks.mark(&hours, h(104), Way::License).unwrap();
+        assert_eq!(hours.check(h(100), Way::Product), Ok(false));
         assert_eq!(
-            marks.mark(&hours, 96, Way::Product),
+            marks.mark(&hours, h(100), Way::License),
+            Err(conflict(Way::Product))
+        );
+        marks.mark(&hours, h(100), Way::Product).unwrap();
+        assert_eq!(
+            hours.check(h(104), Way::Product),
+            Err(conflict(Way::License))
+        );
+        // An hour older than its word's, first recorded under the lock, holds there too.
+        marks.mark(&hours, h(96), Way::License).unwrap();
+        assert_eq!(
+            marks.mark(&hours, h(96), Way::Product),
             Err(conflict(Way::License))
         );
         // Sealed hours are forgotten, and not kept again; but for the last one, kept for a
         // flusher whose clock is behind.
-        marks.forget_sealed(101);
+        marks.forget_sealed(h(101));
         assert_eq!(marks.older.len(), 1);
         assert_eq!(
-            marks.mark(&hours, 100, Way::License),
+            marks.mark(&hours, h(100), Way::License),
             Err(conflict(Way::Product))
         );
-        marks.forget_sealed(102);
+        marks.forget_sealed(h(102));
         assert_eq!(marks.older.len(), 0);
-        marks.mark(&hours, 100, Way::License).unwrap();
-        marks.mark(&hours, 108, Way::Product).unwrap(); // 104 leaves its word, still open
+        marks.mark(&hours, h(100), Way::License).unwrap();
+        marks.mark(&hours, h(108), Way::Product).unwrap(); // 104 leaves its word, still open
         assert_eq!(marks.older.len(), 1);
-        marks.forget_sealed(106);
-        marks.mark(&hours, 112, Way::Product).unwrap(); // 108 leaves its word, open
-        marks.mark(&hours, 101, Way::License).unwrap(); // sealed
+        marks.forget_sealed(h(106));
+        marks.mark(&hours, h(112), Way::Product).unwrap(); // 108 leaves its word, open
+        marks.mark(&hours, h(101), Way::License).unwrap(); // sealed
         assert_eq!(marks.older.len(), 1);
         // The oldest hour kept is kept.
-        marks.mark(&hours, 109, Way::Product).unwrap();
-        marks.mark(&hours, 105, Way::Product).unwrap();
+        marks.mark(&hours, h(109), Way::Product).unwrap();
+        marks.mark(&hours, h(105), Way::Product).unwrap();
         assert_eq!(
-            marks.mark(&hours, 105, Way::License),
+            marks.mark(&hours, h(105), Way::License),
             Err(conflict(Way::Product))
         );
         assert_eq!(marks.older.len(), 2);
         // An account no key refers to is forgotten once its hours are.
         let other = marks.account(&account(2));
-        marks.mark(&other, 110, Way::Product).unwrap();
+        marks.mark(&other, h(110), Way::Product).unwrap();
         drop(other);
-        marks.forget_sealed(111);
+        marks.forget_sealed(h(111));
         assert_eq!(marks.accounts.len(), 2);
-        marks.forget_sealed(112);
+        marks.forget_sealed(h(112));
         assert_eq!(marks.accounts.len(), 1);
         // An account a key refers to is kept, whatever its hours: its keys and new ones
         // share its words.
-        marks.forget_sealed(114);
+        marks.forget_sealed(h(114));
         assert!(Arc::ptr_eq(&marks.account(&account(1)), &hours));
         drop(hours);
-        marks.forget_sealed(114);
+        marks.forget_sealed(h(114));
         assert!(marks.accounts.is_empty() && marks.older.is_empty());
     }
 }

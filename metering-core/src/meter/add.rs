@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 
 use super::MeterError;
 use super::error::{overflow, two_ways};
+use super::hour::Hour;
 use super::shared::{CLOSED, Shared};
 use super::slot::AddError;
 use super::table::Entry;
@@ -16,7 +17,7 @@ impl Shared {
     pub(super) fn add(
         &self,
         entry: &Entry,
-        hour: i64,
+        hour: Hour,
         quantity: Quantity,
     ) -> Result<(), MeterError> {
         let refusing = self.refusing.load(Ordering::Relaxed);
@@ -46,7 +47,7 @@ impl Shared {
     /// it), an hour outside the key's window (late by more than an hour, or ahead of the
     /// window: kept aside), or a meter that is closing.
     #[cold]
-    fn add_slowly(&self, entry: &Entry, hour: i64, quantity: Quantity) -> Result<(), MeterError> {
+    fn add_slowly(&self, entry: &Entry, hour: Hour, quantity: Quantity) -> Result<(), MeterError> {
         let mut aside = self.aside();
         if let Some((hours, way)) = &entry.account {
             aside

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::accounts::Marks;
+use super::hour::Hour;
 use crate::Customer;
 use crate::ledger::UsageKey;
 
@@ -14,12 +15,12 @@ use crate::ledger::UsageKey;
 #[derive(Default)]
 pub(super) struct Aside {
     /// Usage that did not fit its key's ring (an hour outside the window): kept by hour.
-    pub(super) usage: FxHashMap<(Arc<UsageKey>, i64), u64>,
+    pub(super) usage: FxHashMap<(Arc<UsageKey>, Hour), u64>,
     /// The pairs registered for a record every hour ([`Meter::register`]), each with the
     /// first hour it has no zero for yet.
     ///
     /// [`Meter::register`]: super::Meter::register
-    pub(super) registered: FxHashMap<Arc<UsageKey>, i64>,
+    pub(super) registered: FxHashMap<Arc<UsageKey>, Hour>,
     /// How each account was billed in its recent hours.
     pub(super) marks: Marks,
 }
@@ -29,25 +30,25 @@ impl Aside {
     /// every hour a pair is registered in then seals into a record, of its usage or of 0.
     /// (Hours before the previous one are skipped: the meter took no checkpoint in them, its
     /// ledger refusing commits, and they may be sealed already.)
-    pub(super) fn zero_registered(&mut self, hour: i64) {
+    pub(super) fn zero_registered(&mut self, hour: Hour) {
         let Self {
             usage, registered, ..
         } = self;
         for (key, next) in registered.iter_mut() {
             add_zeros(usage, key, *next, hour);
-            *next = (*next).max(hour + 1);
+            *next = (*next).max(hour.next());
         }
     }
 
     /// Ends `key`'s registration, with zeros through `hour`, the last hour it was in.
-    pub(super) fn unregister(&mut self, key: &UsageKey, hour: i64) {
+    pub(super) fn unregister(&mut self, key: &UsageKey, hour: Hour) {
         if let Some((key, next)) = self.registered.remove_entry(key) {
             add_zeros(&mut self.usage, &key, next, hour);
         }
     }
 
     /// Ends every registration of `customer`, as [`Aside::unregister`].
-    pub(super) fn unregister_customer(&mut self, customer: &Customer, hour: i64) {
+    pub(super) fn unregister_customer(&mut self, customer: &Customer, hour: Hour) {
         let keys: Vec<Arc<UsageKey>> = self
             .registered
             .keys()
@@ -62,12 +63,12 @@ impl Aside {
 
 /// Zeros for `key` from hour `next` (or the previous hour, if later) through `hour`.
 fn add_zeros(
-    usage: &mut FxHashMap<(Arc<UsageKey>, i64), u64>,
+    usage: &mut FxHashMap<(Arc<UsageKey>, Hour), u64>,
     key: &Arc<UsageKey>,
-    next: i64,
-    hour: i64,
+    next: Hour,
+    hour: Hour,
 ) {
-    for zero in next.max(hour - 1)..=hour {
+    for zero in next.max(hour.previous()).through(hour) {
         usage.entry((key.clone(), zero)).or_default();
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::hour::{hour_number, hour_start};
+use super::hour::Hour;
 use super::shared::{CLOSED, Shared};
 use crate::Quantity;
 use crate::ledger::{Delta, UsageKey};
@@ -16,7 +16,7 @@ impl Shared {
     pub(super) fn take(&self, closing: bool) -> (u64, Vec<Delta>) {
         let center = if closing {
             self.refusing.fetch_or(CLOSED, Ordering::SeqCst);
-            i64::MAX / 4
+            Hour::BEYOND
         } else {
             self.hour_now.load(Ordering::Relaxed)
         };
@@ -34,7 +34,7 @@ impl Shared {
             let hour = self.hour_now.load(Ordering::Relaxed);
             aside.zero_registered(hour);
             if turned {
-                let sealed = hour_number(self.config.seal_until(self.now()));
+                let sealed = Hour::of(self.config.seal_until(self.now()));
                 aside.marks.forget_sealed(sealed);
             }
             std::mem::take(&mut aside.usage)
@@ -53,10 +53,10 @@ impl Shared {
     }
 }
 
-fn delta(key: &Arc<UsageKey>, hour: i64, micros: u64) -> Delta {
+fn delta(key: &Arc<UsageKey>, hour: Hour, micros: u64) -> Delta {
     Delta {
         key: key.clone(),
-        hour: hour_start(hour),
+        hour: hour.start(),
         // Totals never exceed the maximum, so neither do their differences.
         quantity: Quantity::from_micros(micros).unwrap_or(Quantity::MAX),
     }

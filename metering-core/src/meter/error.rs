@@ -1,7 +1,7 @@
 //! What recording and running a Meter can fail with, and the messages of refused adds.
 
 use super::accounts::{Conflict, Way};
-use super::hour::hour_start;
+use super::hour::Hour;
 use super::table::Entry;
 use crate::ledger::{Delta, LedgerError, UsageKey};
 use crate::{Customer, Quantity, Timestamp, ValidationError};
@@ -110,10 +110,10 @@ pub enum MeterError {
 }
 
 /// An add refused: `entry`'s account was recorded the other way in `hour`.
-pub(super) fn two_ways(entry: &Entry, hour: i64, conflict: Conflict) -> MeterError {
+pub(super) fn two_ways(entry: &Entry, hour: Hour, conflict: Conflict) -> MeterError {
     MeterError::BilledTwoWays {
         customer: entry.key.customer().to_string(),
-        hour: hour_start(hour),
+        hour: hour.start(),
         recorded: match conflict.recorded {
             Way::Product => "under a product code",
             Way::License => "under a licence",
@@ -122,10 +122,10 @@ pub(super) fn two_ways(entry: &Entry, hour: i64, conflict: Conflict) -> MeterErr
 }
 
 /// An add refused: `quantity` would take `key`'s `hour` past the maximum from `total`.
-pub(super) fn overflow(key: &UsageKey, hour: i64, total: u64, quantity: Quantity) -> MeterError {
+pub(super) fn overflow(key: &UsageKey, hour: Hour, total: u64, quantity: Quantity) -> MeterError {
     MeterError::Overflow {
         key: describe(key),
-        hour: hour_start(hour),
+        hour: hour.start(),
         total: Quantity::from_micros(total).unwrap_or(Quantity::MAX),
         quantity,
     }

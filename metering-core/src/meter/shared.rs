@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::sync::{Notify, watch};
 
 use super::aside::Aside;
-use super::hour::{hour_number, micros};
+use super::hour::{AtomicHour, Hour, micros};
 use super::table::Table;
 use super::{MeterConfig, MeterError};
 use crate::Timestamp;
@@ -38,9 +38,9 @@ pub(super) struct Shared {
     pub(super) instance: InstanceId,
     /// The clock as last read (microseconds since the epoch), and its hour.
     pub(super) now: AtomicI64,
-    pub(super) hour_now: AtomicI64,
+    pub(super) hour_now: AtomicHour,
     /// The window new keys open with: the checkpointer's current hour.
-    pub(super) center: AtomicI64,
+    pub(super) center: AtomicHour,
     /// The number of the last checkpoint taken.
     pub(super) epoch: AtomicU64,
     /// Why adds are refused at once, if they are: [`BACKLOGGED`] while the ledger fails
@@ -55,14 +55,14 @@ pub(super) struct Shared {
 impl Shared {
     pub(super) fn new(config: MeterConfig) -> Self {
         let now = config.clock().now();
-        let hour = hour_number(now);
+        let hour = Hour::of(now);
         Self {
             table: Table::new(),
             aside: Mutex::default(),
             instance: InstanceId::random(),
             now: AtomicI64::new(micros(now)),
-            hour_now: AtomicI64::new(hour),
-            center: AtomicI64::new(hour),
+            hour_now: AtomicHour::new(hour),
+            center: AtomicHour::new(hour),
             epoch: AtomicU64::new(0),
             refusing: AtomicU8::new(0),
             progress: watch::Sender::new(Progress::default()),
@@ -82,13 +82,13 @@ impl Shared {
     pub(super) fn read_clock(&self) -> Timestamp {
         let now = self.config.clock().now();
         self.now.fetch_max(micros(now), Ordering::Relaxed);
-        self.hour_now.fetch_max(hour_number(now), Ordering::Relaxed);
+        self.hour_now.fetch_max(Hour::of(now), Ordering::Relaxed);
         now
     }
 
     /// The hour `at` falls in, refusing it when it is too far ahead of the clock. Reads the
     /// clock only for a timestamp past the last reading plus the bound.
-    pub(super) fn hour_of(&self, at: Timestamp) -> Result<i64, MeterError> {
+    pub(super) fn hour_of(&self, at: Timestamp) -> Result<Hour, MeterError> {
         let bound = self.config.future_bound();
         let last = i128::from(self.now.load(Ordering::Relaxed)) * 1000;
         if at.unix_nanos() > last + i128::try_from(bound.as_nanos()).unwrap_or(i128::MAX) {
@@ -103,7 +103,7 @@ impl Shared {
                 });
             }
         }
-        Ok(hour_number(at))
+        Ok(Hour::of(at))
     }
 
     pub(super) fn aside(&self) -> MutexGuard<'_, Aside> {

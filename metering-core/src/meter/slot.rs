@@ -27,6 +27,7 @@ use loom::sync::atomic::AtomicU64 as Word;
 use std::sync::atomic::AtomicU64 as Word;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use super::hour::Hour;
 use crate::Quantity;
 
 /// Slots per key: the window's length.
@@ -82,7 +83,8 @@ pub(crate) struct Counters {
 
 impl Counters {
     /// Empty totals for the window centred on `center`.
-    pub(crate) fn new(center: i64) -> Self {
+    pub(crate) fn new(center: Hour) -> Self {
+        let center = center.number();
         Self {
             words: std::array::from_fn(|index| Word::new(tag(label(index, center)))),
             center: AtomicI64::new(center),
@@ -91,7 +93,8 @@ impl Counters {
     }
 
     /// Adds `micros` to `hour`'s total.
-    pub(crate) fn add(&self, hour: i64, micros: u64) -> Result<(), AddError> {
+    pub(crate) fn add(&self, hour: Hour, micros: u64) -> Result<(), AddError> {
+        let hour = hour.number();
         // An hour 1024 hours from one in the window shares its slot's tag: the window tells
         // them apart. (Read while the checkpointer moves the window, a stale centre is safe:
         // the tags still tell the hours leaving and entering apart.)
@@ -128,9 +131,9 @@ impl Counters {
     /// The usage added since the previous take, as `(hour, micros)`, after moving the window
     /// to `center` (never back): hours leaving it give their final totals. Only one
     /// checkpointer may call this at a time.
-    pub(crate) fn take(&self, center: i64, mut delta: impl FnMut(i64, u64)) {
+    pub(crate) fn take(&self, center: Hour, mut delta: impl FnMut(Hour, u64)) {
         let old = self.center.load(Ordering::Relaxed);
-        let center = center.max(old);
+        let center = center.number().max(old);
         for (index, (cell, taken)) in self.words.iter().zip(&self.taken).enumerate() {
             let (hour, entering) = (label(index, old), label(index, center));
             let prior = taken.load(Ordering::Relaxed);
@@ -143,7 +146,7 @@ impl Counters {
                 cell.swap(tag(entering), Ordering::SeqCst) & VALUE_MASK
             };
             if total > prior {
-                delta(hour, total - prior);
+                delta(Hour::from_number(hour), total - prior);
             }
         }
         self.center.store(center, Ordering::Relaxed);
@@ -170,9 +173,15 @@ impl Counters {
 mod tests {
     use super::*;
 
+    fn h(number: i64) -> Hour {
+        Hour::from_number(number)
+    }
+
     fn taken(counters: &Counters, center: i64) -> Vec<(i64, u64)> {
         let mut deltas = Vec::new();
-        counters.take(center, |hour, micros| deltas.push((hour, micros)));
+        counters.take(h(center), |hour, micros| {
+            deltas.push((hour.number(), micros))
+        });
         deltas.sort_unstable();
         deltas
     }
@@ -189,35 +198,35 @@ mod tests {
 
     #[test]
     fn adds_within_the_window_and_takes_differences() {
-        let counters = Counters::new(100);
-        counters.add(100, 5).unwrap();
-        counters.add(99, 1).unwrap();
-        counters.add(102, 2).unwrap();
-        assert_eq!(counters.add(103, 1), Err(AddError::Moved));
-        assert_eq!(counters.add(98, 1), Err(AddError::Moved));
+        let counters = Counters::new(h(100));
+        counters.add(h(100), 5).unwrap();
+        counters.add(h(99), 1).unwrap();
+        counters.add(h(102), 2).unwrap();
+        assert_eq!(counters.add(h(103), 1), Err(AddError::Moved));
+        assert_eq!(counters.add(h(98), 1), Err(AddError::Moved));
         assert_eq!(taken(&counters, 100), [(99, 1), (100, 5), (102, 2)]);
-        counters.add(100, 3).unwrap();
+        counters.add(h(100), 3).unwrap();
         assert_eq!(taken(&counters, 100), [(100, 3)]);
         assert!(taken(&counters, 100).is_empty());
     }
 
     #[test]
     fn moving_the_window_gives_final_totals_and_opens_new_hours() {
-        let counters = Counters::new(100);
-        counters.add(99, 4).unwrap();
-        counters.add(100, 6).unwrap();
+        let counters = Counters::new(h(100));
+        counters.add(h(99), 4).unwrap();
+        counters.add(h(100), 6).unwrap();
         assert_eq!(taken(&counters, 100), [(99, 4), (100, 6)]);
-        counters.add(99, 1).unwrap();
-        counters.add(100, 1).unwrap();
+        counters.add(h(99), 1).unwrap();
+        counters.add(h(100), 1).unwrap();
         // The window moves to 101: hour 99 leaves with its last micro-unit.
         assert_eq!(taken(&counters, 101), [(99, 1), (100, 1)]);
-        assert_eq!(counters.add(99, 1), Err(AddError::Moved));
-        counters.add(103, 7).unwrap();
+        assert_eq!(counters.add(h(99), 1), Err(AddError::Moved));
+        counters.add(h(103), 7).unwrap();
         // A jump past the whole window retires every hour at once; the window never moves back.
         assert_eq!(taken(&counters, 200), [(103, 7)]);
-        assert_eq!(counters.add(103, 1), Err(AddError::Moved));
+        assert_eq!(counters.add(h(103), 1), Err(AddError::Moved));
         assert!(taken(&counters, 150).is_empty());
-        counters.add(201, 1).unwrap();
+        counters.add(h(201), 1).unwrap();
         assert!(!counters.is_empty());
         assert_eq!(taken(&counters, 210), [(201, 1)]);
         assert!(counters.is_empty());
@@ -228,13 +237,13 @@ mod tests {
     #[test]
     fn an_hour_a_tags_cycle_away_is_not_the_windows() {
         let center = 500_000;
-        let counters = Counters::new(center);
+        let counters = Counters::new(h(center));
         for hour in center - 1..=center + 2 {
             for other in [hour - TAGS, hour + TAGS] {
                 assert_eq!((slot(other), tag(other)), (slot(hour), tag(hour)));
-                assert_eq!(counters.add(other, 1), Err(AddError::Moved), "{other}");
+                assert_eq!(counters.add(h(other), 1), Err(AddError::Moved), "{other}");
             }
-            counters.add(hour, 1).unwrap();
+            counters.add(h(hour), 1).unwrap();
         }
         assert_eq!(
             taken(&counters, center),
@@ -246,21 +255,27 @@ mod tests {
 
     #[test]
     fn a_total_never_exceeds_the_service_maximum() {
-        let counters = Counters::new(0);
+        let counters = Counters::new(h(0));
         let max = Quantity::MAX.micros();
-        counters.add(0, max - 1).unwrap();
+        counters.add(h(0), max - 1).unwrap();
         assert_eq!(
-            counters.add(0, 2),
+            counters.add(h(0), 2),
             Err(AddError::Overflow { total: max - 1 })
         );
-        counters.add(0, 1).unwrap();
-        assert_eq!(counters.add(0, 1), Err(AddError::Overflow { total: max }));
+        counters.add(h(0), 1).unwrap();
+        assert_eq!(
+            counters.add(h(0), 1),
+            Err(AddError::Overflow { total: max })
+        );
         // Taking does not reset the hour's total: the bound is the hour's, not the delta's.
         assert_eq!(taken(&counters, 0), [(0, max)]);
-        assert_eq!(counters.add(0, 1), Err(AddError::Overflow { total: max }));
+        assert_eq!(
+            counters.add(h(0), 1),
+            Err(AddError::Overflow { total: max })
+        );
         // Negative hours (before 1970) keep distinct tags too.
-        let old = Counters::new(-3);
-        old.add(-4, 1).unwrap();
+        let old = Counters::new(h(-3));
+        old.add(h(-4), 1).unwrap();
         assert_eq!(taken(&old, -3), [(-4, 1)]);
     }
 }
@@ -286,7 +301,7 @@ mod loom_tests {
     ) -> BTreeMap<i64, u64> {
         let mut added = BTreeMap::new();
         for &(hour, micros) in adds {
-            match counters.add(hour, micros) {
+            match counters.add(Hour::from_number(hour), micros) {
                 Ok(()) => {}
                 Err(AddError::Moved) => *aside.lock().unwrap().entry(hour).or_default() += micros,
                 Err(AddError::Overflow { .. }) => continue,
@@ -298,7 +313,7 @@ mod loom_tests {
 
     fn check(adds: [&'static [(i64, u64)]; 2], centers: &'static [i64]) {
         loom::model(move || {
-            let counters = Arc::new(Counters::new(10));
+            let counters = Arc::new(Counters::new(Hour::from_number(10)));
             let aside = Arc::new(Mutex::new(BTreeMap::new()));
             let threads: Vec<_> = adds
                 .iter()
@@ -308,9 +323,10 @@ mod loom_tests {
                 })
                 .collect();
             let mut checkpointed: BTreeMap<i64, u64> = BTreeMap::new();
-            let mut collect = |hour, micros| *checkpointed.entry(hour).or_default() += micros;
+            let mut collect =
+                |hour: Hour, micros| *checkpointed.entry(hour.number()).or_default() += micros;
             for &center in centers {
-                counters.take(center, &mut collect);
+                counters.take(Hour::from_number(center), &mut collect);
             }
             let mut added: BTreeMap<i64, u64> = BTreeMap::new();
             for thread in threads {
@@ -319,7 +335,7 @@ mod loom_tests {
                 }
             }
             // The final checkpoint, once every add returned.
-            counters.take(centers[centers.len() - 1], &mut collect);
+            counters.take(Hour::from_number(centers[centers.len() - 1]), &mut collect);
             for (hour, micros) in aside.lock().unwrap().iter() {
                 *checkpointed.entry(*hour).or_default() += micros;
             }

@@ -18,6 +18,7 @@ use hashbrown::HashTable;
 use rustc_hash::FxBuildHasher;
 
 use super::accounts::{AccountHours, Way};
+use super::hour::Hour;
 use super::slot::Counters;
 use crate::ledger::UsageKey;
 use crate::{Customer, Tags};
@@ -83,7 +84,7 @@ impl<'a> KeyRef<'a> {
 /// What a key opens with.
 pub(crate) struct Opening {
     /// The centre of its hours' window.
-    pub(crate) center: i64,
+    pub(crate) center: Hour,
     /// Its account's hours, as [`Entry::account`].
     pub(crate) account: Option<(Arc<AccountHours>, Way)>,
 }
@@ -233,7 +234,7 @@ mod tests {
 
     fn opening(center: i64) -> Opening {
         Opening {
-            center,
+            center: Hour::from_number(center),
             account: None,
         }
     }
@@ -304,7 +305,10 @@ mod tests {
     #[test]
     fn only_idle_keys_nothing_refers_to_are_forgotten() {
         let table = Table::new();
-        entry(&table, 0).counters.add(0, 5).unwrap(); // holds usage
+        entry(&table, 0)
+            .counters
+            .add(Hour::from_number(0), 5)
+            .unwrap(); // holds usage
         let held = entry(&table, 1); // a handle holds it
         entry(&table, 2); // idle, published
         table.publish();
@@ -325,7 +329,13 @@ mod tests {
         // What a reader holds between its lookup and its add: the table it loaded.
         let reader = table.published.load_full();
         table.forget_idle();
-        reader.iter().next().unwrap().counters.add(0, 7).unwrap();
+        reader
+            .iter()
+            .next()
+            .unwrap()
+            .counters
+            .add(Hour::from_number(0), 7)
+            .unwrap();
         drop(reader);
         assert_eq!(table.len(), 1);
         assert_eq!(total(&table), 7);
@@ -346,7 +356,7 @@ mod tests {
         let (hour, taken, done) = (AtomicI64::new(0), AtomicU64::new(0), AtomicBool::new(false));
         let checkpoint = |hour: i64| {
             table.for_each(|entry| {
-                entry.counters.take(hour, |_, micros| {
+                entry.counters.take(Hour::from_number(hour), |_, micros| {
                     taken.fetch_add(micros, Ordering::Relaxed);
                 });
             });
@@ -365,7 +375,10 @@ mod tests {
                                 .with(
                                     key,
                                     || opening(hour.load(Ordering::SeqCst)),
-                                    |entry| entry.counters.add(hour.load(Ordering::SeqCst), 1),
+                                    |entry| {
+                                        let hour = Hour::from_number(hour.load(Ordering::SeqCst));
+                                        entry.counters.add(hour, 1)
+                                    },
                                 )
                                 .is_err()
                             {}

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::error::describe;
-use super::hour::{hour_number, micros};
+use super::hour::{Hour, micros};
 use super::slot::AddError;
 use super::*;
 use crate::ledger::{
@@ -207,7 +207,7 @@ fn hours_and_microseconds_are_exact_across_the_range_of_timestamps() {
         max,
     ] {
         let at = Timestamp::from_unix_nanos(nanos).unwrap();
-        let hour = i128::from(hour_number(at));
+        let hour = i128::from(Hour::of(at).number());
         assert_eq!(hour, nanos.div_euclid(3_600_000_000_000), "{nanos}");
         assert_eq!(i128::from(micros(at)), nanos.div_euclid(1000), "{nanos}");
     }
@@ -722,7 +722,7 @@ async fn a_dropped_meter_knows_what_it_loses() {
         .add(q("3"))
         .unwrap();
     meter.register(&customer("222222222222"), Usage::Storage);
-    meter.shared.aside().zero_registered(hour_number(at(NOW)));
+    meter.shared.aside().zero_registered(Hour::of(at(NOW)));
     // It says so, with the usage, on standard error and as a `tracing` error.
     let errors = Arc::new(Mutex::new(Vec::new()));
     {
@@ -870,8 +870,8 @@ async fn adds_after_shutdown_are_refused_in_every_hour() {
         // What an add racing with the close meets once the final checkpoint took its key:
         // a ring that holds no real hour.
         shared.table.for_each(|entry| {
-            let hour = hour_number(at(now));
-            for hour in [hour - 1, hour, hour + 1, hour + 2] {
+            let hour = Hour::of(at(now));
+            for hour in hour.previous().through(hour.next().next()) {
                 assert_eq!(entry.counters.add(hour, 1), Err(AddError::Moved), "{now}");
             }
         });
