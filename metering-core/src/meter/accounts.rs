@@ -9,11 +9,17 @@
 //! before moves to a map, also under the lock, while it may still be open. An hour's way
 //! never changes once set, so a reader racing with a write sees either its hour's way or
 //! another hour (and takes the lock). (Across processes, the ledger quarantines both
-//! records when it seals.)
+//! records when it seals.) The `loom` tests below check every interleaving of records of
+//! both ways with the hour's turn.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
+
+#[cfg(loom)]
+use loom::sync::atomic::AtomicI64;
+#[cfg(not(loom))]
+use std::sync::atomic::AtomicI64;
 
 use hashbrown::HashTable;
 use rustc_hash::{FxBuildHasher, FxHashMap};
@@ -290,5 +296,126 @@ mod tests {
         drop(hours);
         marks.forget_sealed(h(114));
         assert!(marks.accounts.is_empty() && marks.older.is_empty());
+    }
+}
+
+/// Every interleaving of records of an account's hour, both ways, with a later hour taking
+/// its word: run with `RUSTFLAGS="--cfg loom" cargo test -p metering-core --features meter
+/// --lib loom` (`scripts/test` does).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::sync::Mutex;
+    use loom::thread;
+
+    use super::*;
+
+    /// A record of `way` in `hour`, as the meter makes it: the account's word without the
+    /// lock, then, when the word does not hold the hour, under the lock.
+    fn record(
+        marks: &Mutex<Marks>,
+        hours: &AccountHours,
+        hour: Hour,
+        way: Way,
+    ) -> Result<(), Conflict> {
+        if hours.check(hour, way)? {
+            return Ok(());
+        }
+        marks.lock().unwrap().mark(hours, hour, way)
+    }
+
+    /// Each thread records its `(hour, way)`s in order; then no hour was accepted both
+    /// ways, and each refusal names a way accepted in its hour.
+    fn check(threads: [&'static [(i64, Way)]; 3], sealed: Option<i64>) {
+        loom::model(move || {
+            let marks = Arc::new(Mutex::new(Marks::default()));
+            let account = CustomerAwsAccountId::new("000000000001".to_owned()).unwrap();
+            let hours = marks.lock().unwrap().account(&account);
+            let running: Vec<_> = threads
+                .iter()
+                .map(|&records| {
+                    let (marks, hours) = (marks.clone(), hours.clone());
+                    thread::spawn(move || {
+                        let mut results = Vec::new();
+                        for &(hour, way) in records {
+                            let hour = Hour::from_number(hour);
+                            results.push((hour, way, record(&marks, &hours, hour, way)));
+                            if let Some(sealed) = sealed {
+                                marks
+                                    .lock()
+                                    .unwrap()
+                                    .forget_sealed(Hour::from_number(sealed));
+                            }
+                        }
+                        results
+                    })
+                })
+                .collect();
+            let results: Vec<_> = running
+                .into_iter()
+                .flat_map(|thread| thread.join().unwrap())
+                .collect();
+            for &(hour, way, result) in &results {
+                let accepted = |other: Way| {
+                    results
+                        .iter()
+                        .any(|&(h, w, r)| h == hour && w == other && r.is_ok())
+                };
+                match result {
+                    Ok(()) => {
+                        let other = if way == Way::Product {
+                            Way::License
+                        } else {
+                            Way::Product
+                        };
+                        assert!(!accepted(other), "{hour} accepted both ways: {results:?}");
+                    }
+                    Err(Conflict { recorded }) => {
+                        assert_ne!(recorded, way);
+                        assert!(
+                            accepted(recorded),
+                            "{hour} refused for a way not accepted: {results:?}"
+                        );
+                    }
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn loom_both_ways_racing_for_an_hour() {
+        check(
+            [
+                &[(10, Way::Product), (10, Way::Product)],
+                &[(10, Way::License)],
+                &[],
+            ],
+            None,
+        );
+    }
+
+    #[test]
+    fn loom_both_ways_racing_with_a_later_hour_taking_the_word() {
+        // Hour 14 takes hour 10's word (both slot 2) while both ways race for hour 10.
+        check(
+            [
+                &[(10, Way::Product)],
+                &[(10, Way::License)],
+                &[(14, Way::License)],
+            ],
+            None,
+        );
+    }
+
+    #[test]
+    fn loom_both_ways_racing_with_the_sealed_hours_forgotten() {
+        // Hour 9 is sealed: hour 10, the oldest kept, is still held one way.
+        check(
+            [
+                &[(10, Way::Product)],
+                &[(10, Way::License)],
+                &[(14, Way::Product)],
+            ],
+            Some(10),
+        );
     }
 }

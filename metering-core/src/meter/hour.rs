@@ -48,7 +48,10 @@ impl Hour {
     }
 
     /// The hour's start in whole seconds since the epoch, as a ledger stores it.
-    #[cfg_attr(not(test), expect(dead_code, reason = "offered to the ledgers"))]
+    #[cfg_attr(
+        any(not(test), loom),
+        expect(dead_code, reason = "offered to the ledgers")
+    )]
     pub(crate) const fn unix_seconds(self) -> i64 {
         self.0 * 3600
     }

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use super::MeterError;
 use super::accounts::Way;
 use super::shared::Shared;
-use super::table::{Entry, KeyRef, Opening};
+use super::table::{Entry, EntryArc, KeyRef, Opening};
 use crate::ledger::UsageKey;
 use crate::{Customer, Quantity, Tags, Timestamp, UsageTags};
 
@@ -94,11 +94,11 @@ impl<'m> Recording<'m> {
     /// The tags' [`MeterError::Validation`].
     pub fn handle(self) -> Result<Handle, MeterError> {
         let shared = self.shared.clone();
-        let entry = self.with_entry(Arc::clone)?;
+        let entry = self.with_entry(EntryArc::clone)?;
         Ok(Handle { shared, entry })
     }
 
-    fn with_entry<R>(self, f: impl FnOnce(&Arc<Entry>) -> R) -> Result<R, MeterError> {
+    fn with_entry<R>(self, f: impl FnOnce(&EntryArc<Entry>) -> R) -> Result<R, MeterError> {
         let tags = match self.tags? {
             Some(tags) if !tags.as_slice().is_sorted() => Some(Cow::Owned(tags.normalized())),
             tags => tags,
@@ -123,7 +123,7 @@ impl<'m> Recording<'m> {
 #[derive(Clone)]
 pub struct Handle {
     shared: Arc<Shared>,
-    entry: Arc<Entry>,
+    entry: EntryArc<Entry>,
 }
 
 impl std::fmt::Debug for Handle {

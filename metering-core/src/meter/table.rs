@@ -8,14 +8,27 @@
 //! The writer publishes the fresh keys at every checkpoint, and a fresh table grown past a
 //! quarter of the published one publishes itself, so opening `n` keys copies O(n) entries.
 //! Forgetting idle keys builds a table without them; an add racing with that (through an
-//! older table or a handle) keeps its key open: see [`Table::forget_idle`].
+//! older table or a handle) keeps its key open: see [`Table::forget_idle`]. The `loom`
+//! tests below check every interleaving of adds and openings with publication and
+//! forgetting.
 
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, PoisonError};
 
+#[cfg(not(loom))]
 use arc_swap::ArcSwap;
 use hashbrown::HashTable;
+// Under the model checker, the entries' reference counts and the fresh table's lock are
+// loom's, so that it sees them.
+#[cfg(loom)]
+pub(crate) use loom::sync::Arc as EntryArc;
+#[cfg(loom)]
+use loom::sync::{Mutex, MutexGuard};
 use rustc_hash::FxBuildHasher;
+#[cfg(not(loom))]
+pub(crate) use std::sync::Arc as EntryArc;
+#[cfg(not(loom))]
+use std::sync::{Mutex, MutexGuard};
 
 use super::accounts::{AccountHours, Way};
 use super::hour::Hour;
@@ -89,11 +102,43 @@ pub(crate) struct Opening {
     pub(crate) account: Option<(Arc<AccountHours>, Way)>,
 }
 
-type Keys = HashTable<Arc<Entry>>;
+type Keys = HashTable<EntryArc<Entry>>;
+
+/// The published keys.
+#[cfg(not(loom))]
+type Published = ArcSwap<Keys>;
+
+/// The published keys, for the model checker, which cannot see inside `ArcSwap`: a lock
+/// around the table. A reader holds the table it loaded, as an `ArcSwap` reader does once a
+/// newer table is stored (`ArcSwap` then pays the reader's debt: a strong reference).
+#[cfg(loom)]
+struct Published(Mutex<Arc<Keys>>);
+
+#[cfg(loom)]
+impl Published {
+    fn from_pointee(keys: Keys) -> Self {
+        Self(Mutex::new(Arc::new(keys)))
+    }
+
+    fn load(&self) -> Arc<Keys> {
+        self.load_full()
+    }
+
+    fn load_full(&self) -> Arc<Keys> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn store(&self, keys: Arc<Keys>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = keys;
+    }
+}
 
 /// The open keys.
 pub(crate) struct Table {
-    published: ArcSwap<Keys>,
+    published: Published,
     /// Keys opened since the last publication. Held while publishing, forgetting and
     /// scanning, so that no key is in neither table, or in both, for anyone who holds it.
     fresh: Mutex<Keys>,
@@ -102,7 +147,7 @@ pub(crate) struct Table {
 impl Table {
     pub(crate) fn new() -> Self {
         Self {
-            published: ArcSwap::from_pointee(Keys::new()),
+            published: Published::from_pointee(Keys::new()),
             fresh: Mutex::default(),
         }
     }
@@ -118,7 +163,7 @@ impl Table {
         &self,
         key: KeyRef<'_>,
         open: impl FnOnce() -> Opening,
-        f: impl FnOnce(&Arc<Entry>) -> R,
+        f: impl FnOnce(&EntryArc<Entry>) -> R,
     ) -> R {
         let hash = key.hash();
         {
@@ -137,7 +182,7 @@ impl Table {
             .entry(hash, |entry| key.matches(&entry.key), |entry| entry.hash)
             .or_insert_with(|| {
                 let Opening { center, account } = open();
-                Arc::new(Entry {
+                EntryArc::new(Entry {
                     key: Arc::new(key.to_key()),
                     counters: Counters::new(center),
                     account,
@@ -196,7 +241,7 @@ impl Table {
         for entry in published.iter().chain(fresh.iter()) {
             let entry = entry.clone();
             // Two references: the table's and this clone.
-            if Arc::strong_count(&entry) == 2 && entry.counters.is_empty() {
+            if EntryArc::strong_count(&entry) == 2 && entry.counters.is_empty() {
                 idle.push(entry);
             } else {
                 kept.insert_unique(entry.hash, entry, |entry| entry.hash);
@@ -207,7 +252,7 @@ impl Table {
         drop(published);
         for mut entry in idle {
             // `get_mut` also orders every add made through another reference before this.
-            if Arc::get_mut(&mut entry).is_none_or(|entry| !entry.counters.is_empty()) {
+            if EntryArc::get_mut(&mut entry).is_none_or(|entry| !entry.counters.is_empty()) {
                 fresh.insert_unique(entry.hash, entry, |entry| entry.hash);
             }
         }
@@ -400,5 +445,145 @@ mod tests {
         });
         checkpoint(hour.load(Ordering::SeqCst) + 4);
         assert_eq!(taken.load(Ordering::Relaxed), 3 * ADDS);
+    }
+}
+
+/// Every interleaving of adds and openings with publication and forgetting: run with
+/// `RUSTFLAGS="--cfg loom" cargo test -p metering-core --features meter --lib loom`
+/// (`scripts/test` does).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use loom::thread;
+
+    use super::*;
+    use crate::{CustomerAwsAccountId, ProductCode};
+
+    const HOUR: Hour = Hour::from_number(10);
+    /// A whole window after [`HOUR`]: a checkpoint to it takes every total, and keys with
+    /// nothing added since fall idle.
+    const LATER: Hour = Hour::from_number(14);
+
+    fn customer() -> Customer {
+        Customer::Account {
+            product: ProductCode::new("prod-a").unwrap(),
+            account: CustomerAwsAccountId::new("000000000001".to_owned()).unwrap(),
+        }
+    }
+
+    /// Adds 1 to the key's current hour (the checkpointer's, as last read), opening the key
+    /// if need be, as the meter does: true when the ring took it, false when the hour was
+    /// not in the key's window (the meter keeps it aside).
+    fn add(table: &Table, center: &std::sync::atomic::AtomicI64) -> bool {
+        let customer = customer();
+        let key = KeyRef::untagged(&customer, "calls");
+        let now = || Hour::from_number(center.load(std::sync::atomic::Ordering::SeqCst));
+        let hour = now();
+        let open = || Opening {
+            center: now(),
+            account: None,
+        };
+        table.with(key, open, |entry| entry.counters.add(hour, 1).is_ok())
+    }
+
+    /// A checkpoint to `center`, as the meter's: the new centre first (keys opened during
+    /// the scan open with it), then every entry's usage; then the idle keys are forgotten.
+    fn checkpoint(table: &Table, center: &std::sync::atomic::AtomicI64, to: Hour) -> u64 {
+        center.store(to.number(), std::sync::atomic::Ordering::SeqCst);
+        let mut taken = 0;
+        table.for_each(|entry| entry.counters.take(to, |_, micros| taken += micros));
+        taken
+    }
+
+    /// The entries open for the key.
+    fn entries(table: &Table) -> usize {
+        let mut entries = 0;
+        table.for_each(|_| entries += 1);
+        entries
+    }
+
+    /// `adders` threads add once each while the checkpointer moves the window on and
+    /// forgets the idle key (opened and published before, or not): every add is taken by
+    /// a checkpoint or kept aside, and the key is never open twice.
+    fn check(adders: usize, opened: bool) {
+        loom::model(move || {
+            let table = Arc::new(Table::new());
+            let center = Arc::new(std::sync::atomic::AtomicI64::new(HOUR.number()));
+            if opened {
+                table.with(
+                    KeyRef::untagged(&customer(), "calls"),
+                    || Opening {
+                        center: HOUR,
+                        account: None,
+                    },
+                    |_| (),
+                );
+                table.publish();
+            }
+            let threads: Vec<_> = (0..adders)
+                .map(|_| {
+                    let (table, center) = (table.clone(), center.clone());
+                    thread::spawn(move || add(&table, &center))
+                })
+                .collect();
+            let mut taken = checkpoint(&table, &center, LATER);
+            table.forget_idle();
+            let mut aside = 0;
+            for thread in threads {
+                if !thread.join().unwrap() {
+                    aside += 1;
+                }
+            }
+            assert!(entries(&table) <= 1, "the key is open twice");
+            // The final checkpoint, once every add returned.
+            taken += checkpoint(&table, &center, LATER);
+            assert_eq!(taken + aside, u64::try_from(adders).unwrap());
+        });
+    }
+
+    #[test]
+    fn loom_an_add_racing_with_forgetting_its_idle_key() {
+        check(1, true);
+    }
+
+    #[test]
+    fn loom_two_openings_racing_with_forgetting() {
+        check(2, false);
+    }
+
+    /// A handle held across the forgetting: its key stays the table's, and its adds are
+    /// taken.
+    #[test]
+    fn loom_a_handle_racing_with_forgetting() {
+        loom::model(|| {
+            let table = Arc::new(Table::new());
+            let center = std::sync::atomic::AtomicI64::new(HOUR.number());
+            let handle = table.with(
+                KeyRef::untagged(&customer(), "calls"),
+                || Opening {
+                    center: HOUR,
+                    account: None,
+                },
+                EntryArc::clone,
+            );
+            table.publish();
+            let adder = {
+                let handle = handle.clone();
+                thread::spawn(move || handle.counters.add(LATER, 1).is_ok())
+            };
+            let mut taken = checkpoint(&table, &center, LATER);
+            table.forget_idle();
+            let added = adder.join().unwrap();
+            // Either the add landed before the window moved (and was refused as moved) or
+            // after it, into the key the table still holds.
+            let mut found = None;
+            table.for_each(|entry| found = Some(std::ptr::from_ref(entry)));
+            assert_eq!(
+                found,
+                Some(std::ptr::from_ref(&*handle)),
+                "the handle's key was forgotten"
+            );
+            taken += checkpoint(&table, &center, LATER);
+            assert_eq!(taken, u64::from(added));
+        });
     }
 }
