@@ -53,8 +53,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     first.record(&buyer, Usage::ApiCalls, Quantity::from(3))?;
     second.record(&buyer, Usage::ApiCalls, "1.5".parse()?)?;
-    first.shutdown().await?;
-    second.shutdown().await?;
+    first.close().await?;
+    second.close().await?;
 
     // Once the hour and its grace are over, any instance seals and sends: AWS keeps only
     // the first record per customer, dimension and hour, so the fleet sends one, summed.

@@ -99,7 +99,7 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     meter
         .record_durable(&bob, Usage::ApiCalls, Quantity::new(3)?)
         .await?;
-    meter.shutdown().await?;
+    meter.close().await?;
 
     // The hour closes; 15 minutes of grace later it is sealed and sent, each record once.
     clock.advance(Duration::from_mins(70));

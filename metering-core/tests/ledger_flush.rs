@@ -610,9 +610,9 @@ mod meter {
                     .with_max_attempts(1)
                     .with_clock(self.clock.clone()),
             );
-            Meter::open(self.dir.path().join("ledger.sqlite"))
-                .unwrap()
+            Meter::builder()
                 .config(config)
+                .ledger(SqliteLedger::open(self.dir.path().join("ledger.sqlite")).unwrap())
                 .submitter(submitter)
                 .build()
                 .unwrap()
@@ -831,9 +831,9 @@ mod meter {
     #[tokio::test]
     async fn a_meter_without_a_submitter_says_so_when_asked_to_send() {
         let fx = Fixture::new("2026-11-26T12:20:00Z");
-        let meter = Meter::open(fx.dir.path().join("ledger.sqlite"))
-            .unwrap()
+        let meter = Meter::builder()
             .config(fx.config())
+            .ledger(SqliteLedger::open(fx.dir.path().join("ledger.sqlite")).unwrap())
             .build()
             .unwrap();
         let error = meter.flush().await.unwrap_err();

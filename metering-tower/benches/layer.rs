@@ -206,14 +206,8 @@ fn main() {
     }
     let runtime = Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let meter = runtime.block_on(async {
-        Arc::new(
-            Meter::open(dir.path().join("meter.sqlite"))
-                .unwrap()
-                .build()
-                .unwrap(),
-        )
-    });
+    let meter =
+        runtime.block_on(async { Arc::new(Meter::open(dir.path().join("meter.sqlite")).unwrap()) });
 
     let names = ["bare", "identity", "metered_routes", "metered_router"];
     let (bare, identity, on_routes, around) = (0, 1, 2, 3);

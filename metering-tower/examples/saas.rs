@@ -174,9 +174,8 @@ impl Saas {
     pub(crate) async fn shutdown(self) -> Result<(), BoxError> {
         let _ = self.stop.send(());
         self.server.await??;
-        // The router's clones of the state are dropped with the server.
-        let meter = Arc::try_unwrap(self.state.meter).map_err(|_| "the meter is still shared")?;
-        Ok(meter.shutdown().await?)
+        // Through the shared reference: clones of the router may still hold the meter.
+        Ok(self.state.meter.close().await?)
     }
 }
 

@@ -242,7 +242,7 @@ async fn main() -> Result<(), BoxError> {
         println!("{}: {outcome}", message.receipt);
     })
     .await?;
-    metered.meter.shutdown().await?;
+    metered.meter.close().await?;
 
     println!("billed by the emulator:");
     for entry in metered.emulator.ledger() {

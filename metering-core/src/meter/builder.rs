@@ -6,7 +6,7 @@ use super::closing::Writer;
 use super::shared::Shared;
 use super::{Meter, MeterConfig, MeterError, sender, writer};
 use crate::ledger::{IntoSharedLedger, Ledger};
-use crate::submit::{Submitter, Transport};
+use crate::submit::{SubmitConfig, Submitter, Transport};
 
 /// Builds a [`Meter`]: give it a ledger, and optionally a configuration and a submitter.
 #[must_use]
@@ -14,6 +14,8 @@ pub struct MeterBuilder<L = ()> {
     config: MeterConfig,
     ledger: L,
     sender: Option<sender::MakeFlusher>,
+    /// The submitter's configuration, checked against the meter's once that is final.
+    submit_config: Option<SubmitConfig>,
 }
 
 impl<L: std::fmt::Debug> std::fmt::Debug for MeterBuilder<L> {
@@ -22,7 +24,7 @@ impl<L: std::fmt::Debug> std::fmt::Debug for MeterBuilder<L> {
             .field("config", &self.config)
             .field("ledger", &self.ledger)
             .field("sends", &self.sender.is_some())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -33,19 +35,24 @@ impl Meter {
             config: MeterConfig::default(),
             ledger: (),
             sender: None,
+            submit_config: None,
         }
     }
 
-    /// A builder on the `SQLite` ledger file at `path` (created if missing): the embedded
-    /// default. Give it a submitter to send what it seals. Feature `sqlite`.
+    /// The meter on the `SQLite` ledger file at `path` (created if missing), with the
+    /// default configuration: it records and commits, and sends nothing (another process
+    /// may). To configure it, or to send from it, build it instead:
+    /// `Meter::builder().ledger(SqliteLedger::open(path)?)`, then
+    /// [`config`](MeterBuilder::config), [`submitter`](MeterBuilder::submitter) and
+    /// [`build`](MeterBuilder::build). Feature `sqlite`.
     ///
     /// # Errors
-    /// When the file cannot be opened or migrated.
+    /// When the file cannot be opened or migrated; as [`MeterBuilder::build`].
     #[cfg(feature = "sqlite")]
-    pub fn open(
-        path: impl AsRef<std::path::Path>,
-    ) -> Result<MeterBuilder<Arc<dyn Ledger>>, MeterError> {
-        Ok(Self::builder().ledger(crate::ledger::SqliteLedger::open(path)?))
+    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Meter, MeterError> {
+        Self::builder()
+            .ledger(crate::ledger::SqliteLedger::open(path)?)
+            .build()
     }
 }
 
@@ -63,6 +70,7 @@ impl<L> MeterBuilder<L> {
             config: self.config,
             ledger: ledger.into_shared(),
             sender: None,
+            submit_config: None,
         }
     }
 }
@@ -71,7 +79,12 @@ impl MeterBuilder<Arc<dyn Ledger>> {
     /// Sends what the ledger seals through `submitter`: the meter then seals closed hours
     /// and claims, sends and settles their records every flush interval, in the background.
     /// Without one, the meter only records and commits (another process may send).
+    ///
+    /// The meter's clock and time policy ([`MeterConfig`]) decide what is sent when: build
+    /// the submitter without a clock. One given a clock that reads otherwise than the
+    /// meter's is refused by [`build`](Self::build).
     pub fn submitter<T: Transport>(mut self, submitter: Submitter<T>) -> Self {
+        self.submit_config = Some(submitter.config().clone());
         self.sender = Some(sender::make(self.ledger.clone(), submitter));
         self
     }
@@ -81,10 +94,13 @@ impl MeterBuilder<Arc<dyn Ledger>> {
     /// The meter, its writer started.
     ///
     /// # Errors
-    /// [`MeterError::Config`] for a configuration that cannot work;
-    /// [`MeterError::NoRuntime`] outside a Tokio runtime.
+    /// [`MeterError::Config`] for a configuration that cannot work, or a submitter given
+    /// another clock than the meter's; [`MeterError::NoRuntime`] outside a Tokio runtime.
     pub fn build(self) -> Result<Meter, MeterError> {
         self.config.validate()?;
+        if let Some(submit_config) = &self.submit_config {
+            self.config.check_submitter(submit_config)?;
+        }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| MeterError::NoRuntime)?;
         let shared = Arc::new(Shared::new(self.config));
         let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -97,7 +113,7 @@ impl MeterBuilder<Arc<dyn Ledger>> {
         Ok(Meter {
             shared,
             ledger: self.ledger,
-            writer: Some(Writer { stop, task }),
+            writer: tokio::sync::Mutex::new(Some(Writer { stop, task })),
             sender,
         })
     }

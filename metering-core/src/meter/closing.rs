@@ -1,5 +1,5 @@
-//! Ending a [`Meter`]: a shutdown commits what is left; a meter dropped without one says
-//! what it loses.
+//! Closing a [`Meter`], through a shared reference: the final checkpoint is committed and
+//! sending stops, once, whoever asks first; a meter dropped without it says what it loses.
 
 use tokio::task::JoinHandle;
 
@@ -13,21 +13,63 @@ pub(super) struct Writer {
 }
 
 impl Meter {
-    /// Commits what is left, within [`MeterConfig::shutdown_timeout`], and stops the writer.
-    /// Recording afterwards (through a [`Handle`] still held) is refused.
+    /// Closes the meter: stops sending (waiting for a flush under way, within
+    /// [`MeterConfig::shutdown_timeout`]), then commits what is left within the same
+    /// timeout and stops the writer. Takes `&self`, so a meter shared through an `Arc` (by a
+    /// tower layer, by handlers) closes while others still hold it: from then on, recording
+    /// through it or through a [`Handle`] is refused ([`MeterError::Closed`]), and so are
+    /// [`Meter::commit`] and [`Meter::flush`].
+    ///
+    /// Closing again, or while another close is under way, waits for the first and returns
+    /// `Ok(())`: the first caller gets what could not be committed.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use metering_core::{Customer, Meter, MeterError, Quantity};
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage {
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// # let customer = Customer::Account {
+    /// #     product: metering_core::ProductCode::new("prod-1234567890abc")?,
+    /// #     account: metering_core::CustomerAwsAccountId::new("123456789012")?,
+    /// # };
+    /// let meter = Arc::new(Meter::open(&path)?); // shared, as a tower layer shares it
+    /// meter.record(&customer, Usage::ApiCalls, Quantity::new(1)?)?;
+    /// let held = Arc::clone(&meter); // a handler's clone, still alive
+    /// meter.close().await?; // commits what is left
+    /// assert!(matches!(
+    ///     held.record(&customer, Usage::ApiCalls, Quantity::new(1)?),
+    ///     Err(MeterError::Closed)
+    /// ));
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// [`MeterConfig::shutdown_timeout`]: super::MeterConfig::shutdown_timeout
     /// [`Handle`]: super::Handle
     ///
     /// # Errors
     /// [`MeterError::Unflushed`] with the usage that could not be committed.
-    pub async fn shutdown(mut self) -> Result<(), MeterError> {
-        if let Some(sender) = self.sender.as_mut() {
-            sender.stop(self.shared.config.shutdown_timeout()).await;
-        }
-        let Some(Writer { stop, task }) = self.writer.take() else {
+    pub async fn close(&self) -> Result<(), MeterError> {
+        // Held throughout: a second close waits for the first to finish.
+        let mut writer = self.writer.lock().await;
+        let Some(Writer { stop, task }) = writer.take() else {
             return Ok(());
         };
+        if let Some(sender) = &self.sender {
+            sender.stop(self.shared.config.shutdown_timeout()).await;
+        }
         let _ = stop.send(());
         task.await.unwrap_or_else(|error| {
             // The writer panicked: what it held is reported as for a dropped meter.
@@ -35,16 +77,24 @@ impl Meter {
             Err(MeterError::Closed)
         })
     }
+
+    /// [`Meter::close`], for the meter's only owner.
+    ///
+    /// # Errors
+    /// As [`Meter::close`].
+    pub async fn shutdown(self) -> Result<(), MeterError> {
+        self.close().await
+    }
 }
 
 impl Drop for Meter {
     fn drop(&mut self) {
-        let Some(Writer { task, .. }) = self.writer.take() else {
+        let Some(Writer { task, .. }) = self.writer.get_mut().take() else {
             return;
         };
         task.abort();
-        // Closed as a shutdown closes it, without the commit: a handle that outlives the
-        // meter is refused rather than accepting usage no writer will commit.
+        // Closed as a close closes it, without the commit: a handle that outlives the meter
+        // is refused rather than accepting usage no writer will commit.
         let lost = writer::close(&self.shared);
         if lost.is_empty() {
             return;
@@ -66,10 +116,10 @@ impl Drop for Meter {
             target: "metering::meter",
             deltas = lost.len(),
             lost = %lines,
-            "a Meter was dropped without `shutdown`: its uncommitted usage is lost"
+            "a Meter was dropped without `close`: its uncommitted usage is lost"
         );
         eprintln!(
-            "metering: a Meter was dropped without `shutdown().await`; this uncommitted usage is lost:\n{lines}"
+            "metering: a Meter was dropped without `close().await`; this uncommitted usage is lost:\n{lines}"
         );
     }
 }

@@ -5,7 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::MeterError;
+use crate::submit::SubmitConfig;
 use crate::{Clock, SystemClock, TimePolicy, Timestamp};
+
+/// How far apart two clocks may read and still be taken for one.
+const CLOCKS_APART: Duration = Duration::from_secs(1);
 
 /// The Meter's timings and bounds, and the clock it reads.
 ///
@@ -117,6 +121,32 @@ impl MeterConfig {
         } else {
             until
         }
+    }
+
+    /// Refuses a submitter given a clock of its own that reads otherwise than this one: a
+    /// meter and what it starts read one clock, this one, and a second clock is a mistake
+    /// waiting to happen (a submitter checking records against its own time quarantines
+    /// them by it). A submitter given no clock is fine: the meter's clock is the one read.
+    ///
+    /// # Errors
+    /// [`MeterError::Config`] naming both clocks' readings.
+    pub(crate) fn check_submitter(&self, submitter: &SubmitConfig) -> Result<(), MeterError> {
+        let Some(theirs) = submitter.given_clock() else {
+            return Ok(());
+        };
+        let (ours, theirs) = (self.clock.now(), theirs.now());
+        if ours.duration_since(theirs).max(theirs.duration_since(ours)) <= CLOCKS_APART {
+            return Ok(());
+        }
+        Err(MeterError::Config {
+            setting: "clock",
+            rule: "a Meter's submitter reads the meter's clock: give the clock once, to \
+                   `MeterConfig::with_clock`, and build the submitter without one"
+                .into(),
+            value: format!(
+                "the submitter was given a clock reading {theirs}, the meter's reads {ours}"
+            ),
+        })
     }
 
     /// Refuses a configuration whose hours could not be sealed and sent before the service
@@ -272,5 +302,48 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_submitter_given_another_clock_is_refused_naming_both() {
+        let at = |text| Timestamp::parse_rfc3339(text).unwrap();
+        let clock = crate::ManualClock::new(at("2026-05-12T10:05:00Z"));
+        let config = MeterConfig::new().with_clock(clock.clone());
+        // Given no clock, the submitter is on the meter's; given the meter's, too.
+        config.check_submitter(&SubmitConfig::default()).unwrap();
+        config
+            .check_submitter(&SubmitConfig::default().with_clock(clock.clone()))
+            .unwrap();
+        let given = |text| SubmitConfig::default().with_clock(crate::ManualClock::new(at(text)));
+        config
+            .check_submitter(&given("2026-05-12T10:05:01Z"))
+            .unwrap();
+        config
+            .check_submitter(&given("2026-05-12T10:04:59Z"))
+            .unwrap();
+        for other in ["2026-05-12T10:05:01.000001Z", "2026-05-12T10:04:58.999999Z"] {
+            let err = config.check_submitter(&given(other)).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    MeterError::Config {
+                        setting: "clock",
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!(
+                    "reading {other}, the meter's reads 2026-05-12T10:05:00Z"
+                )),
+                "{text}"
+            );
+        }
+        let err = config
+            .check_submitter(&SubmitConfig::default().with_clock(SystemClock))
+            .unwrap_err();
+        assert!(err.to_string().contains("MeterConfig.clock"), "{err}");
     }
 }

@@ -70,8 +70,12 @@ pub enum MeterError {
         /// The bound.
         limit: usize,
     },
-    /// The meter was shut down: this usage was not recorded.
-    #[error("the meter is shut down; this usage was not recorded")]
+    /// The meter was closed ([`Meter::close`](super::Meter::close) or
+    /// [`Meter::shutdown`](super::Meter::shutdown)), or dropped: it records, commits and
+    /// sends nothing more (usage refused so was not recorded).
+    #[error(
+        "the meter is closed (by `Meter::close` or `shutdown`, or dropped): it records, commits and sends nothing more"
+    )]
     Closed,
     /// The ledger failed.
     #[error(transparent)]

@@ -22,10 +22,11 @@
 //!   loudly; while it fails, usage waits in memory up to
 //!   [`MeterConfig::with_backlog_limit`], past which recording is refused
 //!   ([`MeterError::Backlog`]), never dropped.
-//! - [`Meter::shutdown`] commits what is left within [`MeterConfig::shutdown_timeout`]; a
+//! - [`Meter::close`] commits what is left within [`MeterConfig::shutdown_timeout`],
+//!   through a shared reference (a meter held in an `Arc` by a layer and its handlers); a
 //!   Meter dropped without it reports any uncommitted usage on standard error and through
-//!   `tracing`. After either, adds through a [`Handle`] still held are refused
-//!   ([`MeterError::Closed`]).
+//!   `tracing`. After either, adds (through the meter or a [`Handle`] still held) are
+//!   refused ([`MeterError::Closed`]).
 //! - While an hour is in a key's window (the previous hour through two ahead), its total
 //!   for the key never exceeds the service's largest quantity: the add that would is
 //!   refused ([`MeterError::Overflow`]). Usage for an hour outside the window is bounded
@@ -87,14 +88,15 @@ use crate::{Customer, Dimension, Quantity};
 
 /// Records usage and commits it to a [`Ledger`](crate::ledger::Ledger): see the [module docs](self).
 ///
-/// Build one with [`Meter::builder`] inside a Tokio runtime; end it with
-/// [`Meter::shutdown`].
+/// Open one with [`Meter::open`], or build one with [`Meter::builder`], inside a Tokio
+/// runtime; end it with [`Meter::close`] (or [`Meter::shutdown`]).
 ///
 /// Feature `meter`; [`Meter::open`], on an embedded `SQLite` ledger, feature `sqlite`.
 pub struct Meter {
     shared: Arc<Shared>,
     ledger: Arc<dyn crate::ledger::Ledger>,
-    writer: Option<Writer>,
+    /// Taken by the first close: later closes find it empty.
+    writer: tokio::sync::Mutex<Option<Writer>>,
     sender: Option<sender::Sender>,
 }
 
@@ -153,7 +155,7 @@ impl Meter {
     /// Commits everything recorded before this call.
     ///
     /// # Errors
-    /// [`MeterError::Closed`] after shutdown.
+    /// [`MeterError::Closed`] once closed.
     pub async fn commit(&self) -> Result<(), MeterError> {
         self.shared.durable().await
     }

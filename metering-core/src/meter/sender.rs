@@ -1,7 +1,7 @@
 //! The Meter's sending side: a [`Flusher`] run in the background every flush interval, and
 //! asked directly for an unsubscribing customer.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -50,14 +50,14 @@ pub(super) type MakeFlusher = Box<dyn FnOnce(MeterConfig) -> Sender + Send>;
 pub(super) fn make<T: Transport>(ledger: Arc<dyn Ledger>, submitter: Submitter<T>) -> MakeFlusher {
     Box::new(move |config| Sender {
         flusher: Arc::new(Flusher::new(ledger, submitter, config)),
-        running: None,
+        running: Mutex::new(None),
     })
 }
 
 /// The flusher, and its background loop once started.
 pub(super) struct Sender {
     flusher: Arc<dyn FlushDyn>,
-    running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    running: Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>,
 }
 
 impl Sender {
@@ -65,7 +65,10 @@ impl Sender {
     pub(super) fn start(&mut self, runtime: &tokio::runtime::Handle) {
         let (stop, stopped) = oneshot::channel();
         let task = runtime.spawn(self.flusher.clone().run(stopped));
-        self.running = Some((stop, task));
+        *self
+            .running
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = Some((stop, task));
     }
 
     pub(super) async fn flush(&self) -> Result<FlushReport, LedgerError> {
@@ -81,8 +84,13 @@ impl Sender {
 
     /// Stops the loop, waiting for a flush under way at most `within`; a flush cut short
     /// leaves its claims to expire, and their records are sent again, identical.
-    pub(super) async fn stop(&mut self, within: std::time::Duration) {
-        let Some((stop, task)) = self.running.take() else {
+    pub(super) async fn stop(&self, within: std::time::Duration) {
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let Some((stop, task)) = running else {
             return;
         };
         let _ = stop.send(());
@@ -100,7 +108,11 @@ impl Sender {
 
 impl Drop for Sender {
     fn drop(&mut self) {
-        if let Some((_, task)) = self.running.take() {
+        let running = self
+            .running
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, task)) = running.take() {
             task.abort();
         }
     }

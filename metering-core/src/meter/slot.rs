@@ -180,7 +180,7 @@ mod tests {
     fn taken(counters: &Counters, center: i64) -> Vec<(i64, u64)> {
         let mut deltas = Vec::new();
         counters.take(h(center), |hour, micros| {
-            deltas.push((hour.number(), micros))
+            deltas.push((hour.number(), micros));
         });
         deltas.sort_unstable();
         deltas

@@ -1,7 +1,7 @@
 //! The submitter's configuration, in the AWS SDK's style (`RetryConfig`): private fields,
 //! `with_*` setters, getters.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use super::RateLimit;
@@ -34,8 +34,13 @@ pub struct SubmitConfig {
     initial_backoff: Duration,
     max_backoff: Duration,
     planner: Planner,
-    clock: Arc<dyn Clock>,
+    /// The clock given, if one was: a meter refuses a submitter given another clock than
+    /// its own.
+    clock: Option<Arc<dyn Clock>>,
 }
+
+/// The clock of a configuration given none.
+static SYSTEM_CLOCK: LazyLock<Arc<dyn Clock>> = LazyLock::new(|| Arc::new(SystemClock));
 
 impl Default for SubmitConfig {
     fn default() -> Self {
@@ -47,7 +52,7 @@ impl Default for SubmitConfig {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(20),
             planner: Planner::default(),
-            clock: Arc::new(SystemClock),
+            clock: None,
         }
     }
 }
@@ -92,13 +97,18 @@ impl SubmitConfig {
     /// [`ManualClock`]: crate::ManualClock
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = Some(Arc::new(clock));
         self
     }
 
     /// The clock.
     #[must_use]
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+        self.clock.as_ref().unwrap_or(&SYSTEM_CLOCK)
+    }
+
+    /// The clock, when one was given ([`SubmitConfig::with_clock`]).
+    pub(crate) fn given_clock(&self) -> Option<&Arc<dyn Clock>> {
+        self.clock.as_ref()
     }
 }

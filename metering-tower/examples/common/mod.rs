@@ -3,7 +3,8 @@
 use std::error::Error;
 use std::path::Path;
 
-use marketplace_metering::submit::{SubmitConfig, Submitter};
+use marketplace_metering::ledger::SqliteLedger;
+use marketplace_metering::submit::Submitter;
 use marketplace_metering::{Clock, Meter, MeterConfig};
 use metering_emulator::{Emulator, RunningEmulator};
 
@@ -21,16 +22,14 @@ pub(crate) const PRODUCT: &str = "prod-example123";
 /// When the file cannot be opened, or outside a Tokio runtime.
 pub(crate) fn meter(
     path: &Path,
-    clock: impl Clock + Clone + 'static,
+    clock: impl Clock + 'static,
     endpoint: &str,
 ) -> Result<Meter, BoxError> {
-    let transport = Emulator::transport_at(endpoint);
-    Ok(Meter::open(path)?
-        .config(MeterConfig::new().with_clock(clock.clone()))
-        .submitter(Submitter::with_config(
-            transport,
-            SubmitConfig::default().with_clock(clock),
-        ))
+    // The clock is the meter's, and so its submitter's: given once.
+    Ok(Meter::builder()
+        .config(MeterConfig::new().with_clock(clock))
+        .ledger(SqliteLedger::open(path)?)
+        .submitter(Submitter::new(Emulator::transport_at(endpoint)))
         .build()?)
 }
 

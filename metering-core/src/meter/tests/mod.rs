@@ -18,6 +18,7 @@ use crate::{
     UsageTags,
 };
 
+mod closing;
 mod recording;
 
 /// Keeps every checkpoint committed; fails commits while `failing`.
