@@ -209,7 +209,7 @@ fn commits(c: &mut Criterion, runtime: &Runtime, url: &str) {
     group.finish();
     runtime.block_on(async {
         for meter in meters {
-            Arc::into_inner(meter).unwrap().shutdown().await.unwrap();
+            meter.close().await.unwrap();
         }
         schema.drop_all().await;
     });

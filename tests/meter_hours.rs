@@ -1,7 +1,7 @@
 //! The Meter's hourly rules end to end, on a `SQLite` file and the emulator through the real
 //! AWS SDK, with a manual clock: registered pairs get a record every hour (0 when they had
-//! no usage), and a month's last hour stays open for late usage until shortly before the
-//! month's cut-off.
+//! no usage), a month's last hour stays open for late usage until shortly before the
+//! month's cut-off, and the meter's clock is the one everything it starts reads.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use marketplace_metering::ledger::{Flusher, Ledger, LedgerInspection, SqliteLedg
 use marketplace_metering::submit::{SubmitConfig, Submitter};
 use marketplace_metering::{
     AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
-    ProductCode, Quantity, Timestamp, UsageTags,
+    MeterError, ProductCode, Quantity, SystemClock, Timestamp, UsageTags,
 };
 use metering_emulator::{Emulator, RunningEmulator};
 
@@ -246,4 +246,75 @@ async fn a_months_last_hour_takes_late_usage_until_an_hour_before_the_cut_off() 
     f.clock.advance(Duration::from_hours(2));
     f.flusher.flush().await.unwrap();
     assert_eq!(billed(&f.emulator).len(), 2, "nothing more for May");
+}
+
+/// One clock, given once: a new user gave the manual clock to the meter and the emulator but
+/// not to the submitter, and `flush` once quarantined every record as thousands of hours old
+/// (the submitter checked them by the system's clock). The meter's clock decides what it
+/// sends: they are billed. A submitter given another clock is refused, naming both.
+#[tokio::test]
+async fn a_meters_submitter_sends_by_the_meters_clock() {
+    let clock = ManualClock::new(at("2026-05-12T10:05:00Z"));
+    let emulator = Emulator::builder()
+        .clock(clock.clone())
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = || SqliteLedger::open(dir.path().join("meter.sqlite")).unwrap();
+    let config = MeterConfig::new().with_clock(clock.clone());
+    let refused = Meter::builder()
+        .config(config.clone())
+        .ledger(ledger())
+        .submitter(Submitter::with_config(
+            emulator.transport(),
+            SubmitConfig::default().with_clock(SystemClock),
+        ))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            MeterError::Config {
+                setting: "clock",
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .to_string()
+            .contains("the meter's reads 2026-05-12T10:05:00Z"),
+        "{refused}"
+    );
+    let meter = Meter::builder()
+        .config(config)
+        .ledger(ledger())
+        .submitter(Submitter::new(emulator.transport()))
+        .build()
+        .unwrap();
+    meter
+        .record_durable(&customer("111122223333"), Usage::ApiCalls, q(3))
+        .await
+        .unwrap();
+    // The hour closes; 15 minutes of grace later it is sealed and sent.
+    clock.advance(Duration::from_mins(70));
+    let report = meter.flush().await.unwrap();
+    assert_eq!(
+        (report.outcomes.success, report.outcomes.quarantined),
+        (1, 0),
+        "{report}"
+    );
+    assert_eq!(
+        billed(&emulator),
+        [row(
+            "111122223333",
+            "api_calls",
+            "2026-05-12T10:00:00Z",
+            "3",
+            &[]
+        )]
+    );
+    meter.close().await.unwrap();
 }

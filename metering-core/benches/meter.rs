@@ -340,8 +340,7 @@ fn durable_vs_transactions() {
         percentile(99),
         latencies[latencies.len() - 1].as_secs_f64() * 1e3
     );
-    let meter = Arc::into_inner(meter).unwrap();
-    runtime.block_on(meter.shutdown()).unwrap();
+    runtime.block_on(meter.close()).unwrap();
 }
 
 /// 100,000 open keys on a `SQLite` file: memory per key, then the checkpoint that commits
