@@ -1,5 +1,4 @@
-//! What the submission benchmarks share: records, an SDK configuration for the emulator,
-//! and the hand-written baseline.
+//! What the submission benchmarks share: records and the hand-written baseline.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
