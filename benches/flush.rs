@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 use marketplace_metering::ledger::{
     Checkpoint, Delta, Flusher, InstanceId, Ledger, RecordId, Settlement, SqliteLedger, UsageKey,
 };
+use marketplace_metering::plan::RecordKey;
 use marketplace_metering::{
     AwsTransport, Customer, CustomerAwsAccountId, DimensionKey, MeterConfig, Outcome, ProductCode,
-    Quantity, RecordKey, Submitter, Timestamp,
+    Quantity, Submitter, Timestamp,
 };
 use metering_emulator::{Emulator, Quota, RunningEmulator};
 use tokio::runtime::Runtime;

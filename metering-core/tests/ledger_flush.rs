@@ -465,7 +465,10 @@ async fn records_about_to_leave_the_window_are_quarantined_unsent() {
         (1, 0)
     );
     assert!(fx.sent().is_empty());
-    assert!(fx.requests().is_empty(), "no request, not even an empty one");
+    assert!(
+        fx.requests().is_empty(),
+        "no request, not even an empty one"
+    );
     let quarantined = fx
         .ledger()
         .records(Some(RecordState::Quarantined))
