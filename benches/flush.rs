@@ -31,7 +31,7 @@ use metering_emulator::{Emulator, Quota, RunningEmulator};
 use tokio::runtime::Runtime;
 
 const RECORDS: usize = 2_500;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 /// A new ledger file in `dir` holding `RECORDS` sealed records of two hours ago.
 async fn sealed_ledger(dir: &tempfile::TempDir, name: &str) -> SqliteLedger {
