@@ -41,6 +41,15 @@ fn q(units: u64) -> Quantity {
     Quantity::new(units).unwrap()
 }
 
+/// The emulator, on `clock`.
+async fn emulator_on(clock: &ManualClock) -> RunningEmulator {
+    Emulator::builder()
+        .clock(clock.clone())
+        .start()
+        .await
+        .unwrap()
+}
+
 /// A meter and a flusher on one `SQLite` file, the emulator, and one manual clock for all.
 struct Fixture {
     clock: ManualClock,
@@ -54,11 +63,7 @@ struct Fixture {
 impl Fixture {
     async fn start(now: &str) -> Self {
         let clock = ManualClock::new(at(now));
-        let emulator = Emulator::builder()
-            .clock(clock.clone())
-            .start()
-            .await
-            .unwrap();
+        let emulator = emulator_on(&clock).await;
         let dir = tempfile::tempdir().unwrap();
         let ledger = Arc::new(SqliteLedger::open(dir.path().join("meter.sqlite")).unwrap());
         let config = MeterConfig::new().with_clock(clock.clone());
@@ -255,11 +260,7 @@ async fn a_months_last_hour_takes_late_usage_until_an_hour_before_the_cut_off() 
 #[tokio::test]
 async fn a_meters_submitter_sends_by_the_meters_clock() {
     let clock = ManualClock::new(at("2026-05-12T10:05:00Z"));
-    let emulator = Emulator::builder()
-        .clock(clock.clone())
-        .start()
-        .await
-        .unwrap();
+    let emulator = emulator_on(&clock).await;
     let dir = tempfile::tempdir().unwrap();
     let ledger = || SqliteLedger::open(dir.path().join("meter.sqlite")).unwrap();
     let config = MeterConfig::new().with_clock(clock.clone());
