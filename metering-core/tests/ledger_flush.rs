@@ -554,6 +554,28 @@ async fn the_flush_loop_logs_each_flush_that_did_something_and_not_the_others() 
     assert!(report.contains("success: 1"), "{report}");
 }
 
+/// A flusher reads its configuration's clock: a submitter given another is warned about,
+/// naming both; one given the same clock, or none, is not.
+#[tokio::test]
+async fn a_flusher_warns_of_a_submitter_on_another_clock() {
+    let (capture, _guard) = capture::start();
+    let fx = Fixture::new("2026-11-26T12:20:00Z");
+    fx.flusher();
+    fx.flusher_with(SubmitConfig::default());
+    fx.flusher_with(SubmitConfig::default().with_clock(metering_core::SystemClock));
+    let warned: Vec<_> = capture
+        .events()
+        .into_iter()
+        .filter(|event| event.target == "metering::ledger" && event.level == tracing::Level::WARN)
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    let error = warned[0].fields.get("error");
+    assert!(
+        error.contains("the meter's reads 2026-11-26T12:20:00Z"),
+        "{error}"
+    );
+}
+
 #[tokio::test]
 async fn an_unsubscribing_customer_is_sealed_and_sent_now() {
     let fx = Fixture::new("2026-11-26T12:20:00Z");

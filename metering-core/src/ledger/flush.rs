@@ -62,12 +62,17 @@ pub struct Flusher<T> {
 
 impl<T: Transport> Flusher<T> {
     /// A flusher with the grace, lease, time policy and clock of `config`, named by a random
-    /// owner in the leases it takes.
+    /// owner in the leases it takes. A submitter given another clock than `config`'s is
+    /// warned about (the flusher reads `config`'s).
     pub fn new(
         ledger: impl IntoSharedLedger,
         submitter: Submitter<T>,
         config: MeterConfig,
     ) -> Self {
+        // The configuration's clock is the one read: a submitter given another is a mistake.
+        if let Err(error) = config.check_submitter(submitter.config()) {
+            warn!(target: "metering::ledger", %error, "the flusher reads its MeterConfig's clock, not its submitter's");
+        }
         Self {
             ledger: ledger.into_shared(),
             submitter,
