@@ -348,7 +348,7 @@ fn catalog_checked_enum() {
     #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
     #[metering(
         rename_all = "snake_case",
-        catalog = "tests/ui/catalog/dimensions.json"
+        catalog = "metering-derive/tests/ui/catalog/dimensions.json"
     )]
     enum Catalogued {
         ApiCalls,

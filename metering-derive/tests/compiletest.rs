@@ -1,12 +1,12 @@
 //! Compile-fail tests of the derives, the record builder and `metering-tower`'s layer: one
-//! mistake per file, the expected compiler output beside it. (The layer's case is here rather
-//! than in its own crate: trybuild builds each tested crate's dependencies apart, and the
-//! layer's would build the AWS SDK a second time.)
+//! mistake per file, the expected compiler output beside it. They live in this crate, whose
+//! dev-dependencies are few: trybuild builds the tested crate's dependencies again, apart,
+//! and the facade's (the AWS SDK, the database drivers) took minutes.
 //!
 //! The `.stderr` files hold rustc's own words too, which change between releases, so they
 //! are compared only on the compiler they were recorded with ([`RECORDED_WITH`]); on any
 //! other the test says so in one line and passes. Regenerate with
-//! `TRYBUILD=overwrite cargo test --test compiletest`, review the diff, and update
+//! `TRYBUILD=overwrite cargo test -p metering-derive --test compiletest`, review the diff, and update
 //! [`RECORDED_WITH`].
 
 use std::path::{Path, PathBuf};
