@@ -6,10 +6,10 @@
 //! to [`Submitter::send_keyed`] as it is, each record under its ledger id, and each outcome
 //! comes back under that id. Every record is sent exactly as it was sealed, so a resend
 //! (after a crash, a lost lease or a retryable failure) carries the same timestamp and
-//! quantity, and the service's de-duplication makes it harmless. The submitter retries within one send;
-//! keep its attempts within the lease ([`MeterConfig::lease`]): a lease that expires
-//! mid-send lets another flusher send the same records again (harmless, but a waste) and
-//! fences this one's outcomes.
+//! quantity, and the service's de-duplication makes it harmless. The submitter retries
+//! within one send; keep its attempts within the lease ([`MeterConfig::lease`]): a lease
+//! that expires mid-send lets another flusher send the same records again (harmless, but a
+//! waste) and fences this one's outcomes.
 
 use std::sync::Arc;
 use std::time::Duration;
