@@ -42,6 +42,18 @@ impl std::fmt::Debug for AwsTransport {
 impl AwsTransport {
     /// A transport configured the way AWS SDK users expect: region and credentials from
     /// the environment, profile, or instance role (`aws_config::load_defaults`).
+    ///
+    /// ```no_run
+    /// // `no_run`: it reads this machine's AWS configuration, and may ask the instance
+    /// // metadata service on the network for a region and credentials.
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use metering_core::{AwsTransport, Submitter};
+    ///
+    /// let submitter = Submitter::new(AwsTransport::from_env().await);
+    /// assert!(submitter.transport().client().config().region().is_some());
+    /// # }
+    /// ```
     pub async fn from_env() -> Self {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         Self::new(&config)
@@ -56,6 +68,22 @@ impl AwsTransport {
     /// A transport from the service's own client configuration (e.g. with `endpoint_url`
     /// set to the emulator), as `Client::from_conf` takes it. Its retries are turned off
     /// (see [`AwsTransport`]).
+    ///
+    /// ```
+    /// use aws_sdk_marketplacemetering::config::{BehaviorVersion, Credentials, Region};
+    /// use metering_core::AwsTransport;
+    ///
+    /// let config = aws_sdk_marketplacemetering::Config::builder()
+    ///     .behavior_version(BehaviorVersion::latest())
+    ///     .region(Region::new("us-east-1"))
+    ///     .credentials_provider(Credentials::for_tests())
+    ///     .endpoint_url("http://127.0.0.1:4566") // an emulator, say
+    ///     .build();
+    /// let transport = AwsTransport::from_conf(config);
+    /// let used = transport.client().config();
+    /// assert_eq!(used.region().map(|r| r.as_ref()), Some("us-east-1"));
+    /// assert_eq!(used.retry_config().map(|r| r.max_attempts()), Some(1)); // the submitter retries
+    /// ```
     #[must_use]
     #[allow(
         clippy::needless_pass_by_value,

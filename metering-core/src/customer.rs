@@ -5,6 +5,22 @@ use crate::strings::{CustomerAwsAccountId, CustomerIdentifier, LicenseArn, Produ
 
 /// The customer a record bills, in one of the service's three modes. A value holds exactly
 /// one mode, so a record can never mix them.
+///
+/// ```
+/// use metering_core::{Customer, RequestScope};
+///
+/// // As `ResolveCustomer` named them; each part is checked as it is parsed.
+/// let customer = Customer::Account {
+///     product: "prod-example123".parse()?,
+///     account: "123456789012".parse()?,
+/// };
+/// assert_eq!(customer.product().map(|p| p.as_str()), Some("prod-example123"));
+/// assert_eq!(customer.scope(), RequestScope::Product("prod-example123".parse()?));
+/// // An account ID is digits: anything else is refused, naming the field.
+/// let error = "1234-5678-9012".parse::<metering_core::CustomerAwsAccountId>().unwrap_err();
+/// assert!(error.to_string().contains("CustomerAWSAccountId"), "{error}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Customer {
     /// Legacy: the product and the identifier `ResolveCustomer` returned.

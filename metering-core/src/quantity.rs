@@ -19,6 +19,19 @@ const SCALE: u64 = 10u64.pow(DECIMAL_FRACTION_DIGITS);
 /// decimal. Only a reader of that integer field applies its narrower range
 /// ([`from_integer_field`](Self::from_integer_field)). Equality is by value, as the service
 /// compares duplicates: 17 = 17.0.
+///
+/// ```
+/// use metering_core::Quantity;
+///
+/// let calls = Quantity::new(3)?;
+/// let storage: Quantity = "0.25".parse()?; // exact: no float on the way
+/// assert_eq!(calls, "3.0".parse()?);
+/// assert_eq!(calls.as_integer(), Some(3)); // sent in the integer field
+/// assert_eq!(storage.as_integer(), None); // sent as `QuantityAsDecimal`
+/// assert_eq!(calls.checked_add(storage), Some("3.25".parse()?));
+/// assert!(Quantity::new(10_000_000_000).is_err()); // above the service's largest
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Quantity {
     micros: u64,

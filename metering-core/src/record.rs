@@ -29,6 +29,24 @@ impl Tag {
 ///
 /// The service model bounds the count; unique keys are our rule (a bucket tagged both
 /// `env=prod` and `env=dev` means nothing a cost report could use).
+///
+/// Usually built by a `#[derive(UsageTags)]` struct; built by hand, for tags known only at
+/// run time:
+///
+/// ```
+/// use metering_core::{Quantity, Tag, Tags, UsageAllocation};
+///
+/// let tag = |key: &str, value: &str| -> Result<Tag, metering_core::ValidationError> {
+///     Ok(Tag::new(key.parse()?, value.parse()?))
+/// };
+/// let tags = Tags::new(vec![tag("team", "search")?, tag("env", "prod")?])?;
+/// let share = UsageAllocation::new(Quantity::new(30)?, tags);
+/// assert_eq!(share.tags.as_ref().map(|tags| tags.as_slice().len()), Some(2));
+/// // One key twice is refused, naming it.
+/// let error = Tags::new(vec![tag("env", "prod")?, tag("env", "dev")?]).unwrap_err();
+/// assert!(error.to_string().contains("env"), "{error}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Tags(Vec<Tag>);
 
@@ -110,6 +128,28 @@ impl UsageAllocation {
 /// so a value of this type is always one the service's field rules accept. (Whether the
 /// service still accepts its timestamp depends on when it is sent: see
 /// [`TimePolicy`](crate::TimePolicy).)
+///
+/// Built by `Dimension::record()` from a derived dimension enum (see the `Dimension`
+/// derive), or from its parts when the dimension key is read at run time:
+///
+/// ```
+/// use metering_core::{Customer, DimensionKey, Quantity, Timestamp, UsageRecord};
+///
+/// let customer = Customer::Account {
+///     product: "prod-example123".parse()?,
+///     account: "123456789012".parse()?,
+/// };
+/// let record = UsageRecord::new(
+///     customer,
+///     DimensionKey::new("api_calls")?,
+///     Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?,
+///     Quantity::new(3)?,
+/// );
+/// assert_eq!(record.dimension().as_str(), "api_calls");
+/// assert_eq!(record.quantity(), Quantity::new(3)?);
+/// assert!(record.allocations().is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UsageRecord {
     timestamp: Timestamp,

@@ -23,6 +23,18 @@ const NANOS_PER_HOUR: i128 = 3600 * NANOS_PER_SECOND;
 /// AWS SDKs send it); RFC 3339 strings are accepted when reading too. It is held as
 /// nanoseconds since the epoch, so comparing and hour arithmetic (done for every record
 /// planned) are integer operations.
+///
+/// ```
+/// use std::time::Duration;
+/// use metering_core::Timestamp;
+///
+/// let at = Timestamp::parse_rfc3339("2026-05-12T10:05:30Z")?;
+/// assert_eq!(at.hour_start(), Timestamp::parse_rfc3339("2026-05-12T10:00:00Z")?);
+/// assert_eq!(at.month_start(), Timestamp::parse_rfc3339("2026-05-01T00:00:00Z")?);
+/// assert_eq!(at.saturating_add(Duration::from_secs(30)).unix_seconds(), at.unix_seconds() + 30);
+/// assert!(Timestamp::parse_rfc3339("2026-05-12 10:05").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp {
     nanos: i128,

@@ -108,6 +108,48 @@ impl<T: Transport> Transport for Arc<T> {
 /// transports name the same quota ([`Transport::quota_key`]) share one budget by default.
 ///
 /// Feature `submit` (implied by `aws`, `meter`).
+///
+/// Through `AwsTransport` (feature `aws`) in production; here through a transport
+/// of one's own, which bills every record it is given:
+///
+/// ```
+/// use metering_core::submit::{RecordStatus, Response, Transport};
+/// use metering_core::{
+///     Customer, DimensionKey, ManualClock, Outcome, PlannedRequest, Quantity, SubmitConfig,
+///     Submitter, Timestamp, UsageRecord,
+/// };
+///
+/// struct BillEverything;
+/// impl Transport for BillEverything {
+///     async fn send(&self, request: &PlannedRequest) -> Result<Response, metering_core::Failure> {
+///         let results = (0..request.records().len())
+///             .map(|i| (i, RecordStatus::Success(format!("id-{i}"))))
+///             .collect();
+///         Ok(Response { results, unprocessed: Vec::new() })
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let now = Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?;
+/// let submitter = Submitter::with_config(
+///     BillEverything,
+///     SubmitConfig::default().with_clock(ManualClock::new(now)), // `Submitter::new`: the system's
+/// );
+/// # let customer = Customer::Account {
+/// #     product: "prod-example123".parse()?,
+/// #     account: "123456789012".parse()?,
+/// # };
+/// let record = |dimension: &'static str| -> Result<UsageRecord, metering_core::ValidationError> {
+///     Ok(UsageRecord::new(customer.clone(), DimensionKey::new(dimension)?, now, Quantity::new(1)?))
+/// };
+/// let report = submitter.submit([record("api_calls")?, record("storage")?]).await;
+/// assert_eq!(report.summary().success, 2);
+/// assert!(matches!(report.outcomes[0].outcome, Outcome::Success { .. }));
+/// assert!(report.stopped.is_none());
+/// # Ok(())
+/// # }
+/// ```
 pub struct Submitter<T> {
     shared: Arc<Shared<T>>,
 }
