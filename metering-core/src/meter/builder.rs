@@ -46,6 +46,39 @@ impl Meter {
     /// [`config`](MeterBuilder::config), [`submitter`](MeterBuilder::submitter) and
     /// [`build`](MeterBuilder::build). Feature `sqlite`.
     ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use metering_core::{Meter, MeterError, Quantity};
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// let meter = Meter::open(&path)?; // inside a Tokio runtime
+    /// meter.record(&customer, Usage::ApiCalls, Quantity::new(2)?)?; // in memory
+    /// meter.record_durable(&customer, Usage::ApiCalls, Quantity::new(1)?).await?; // committed
+    /// let status = meter.status().await?;
+    /// assert_eq!(status.ledger.open_keys, 1); // both in one key of the open hour
+    /// assert!(status.last_commit_error.is_none());
+    /// // It sends nothing: a meter built with a submitter does.
+    /// assert!(matches!(meter.flush().await, Err(MeterError::NoSubmitter)));
+    /// meter.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     /// When the file cannot be opened or migrated; as [`MeterBuilder::build`].
     #[cfg(feature = "sqlite")]

@@ -19,6 +19,23 @@ const CLOCKS_APART: Duration = Duration::from_secs(1);
 /// 5 minutes ahead of the clock, 60-second leases, a flush every 10 seconds, at most
 /// 1,000,000 uncommitted deltas held while the ledger fails, 10 seconds to shut down, the
 /// service's current [`TimePolicy`] and the system clock.
+///
+/// ```
+/// use std::time::Duration;
+/// use metering_core::{ManualClock, MeterConfig, Timestamp};
+///
+/// let now = Timestamp::parse_rfc3339("2026-05-12T11:20:00Z")?;
+/// let config = MeterConfig::new()
+///     .with_grace(Duration::from_mins(10))
+///     .with_clock(ManualClock::new(now)); // a test's clock; the system's by default
+/// assert_eq!(config.grace(), Duration::from_mins(10));
+/// // At 11:20, hours that ended by 11:10 are sealed: 10:00's is.
+/// assert_eq!(config.seal_until(now), Timestamp::parse_rfc3339("2026-05-12T11:10:00Z")?);
+/// // A grace that would let the service's deadline pass is refused, naming it.
+/// let late = MeterConfig::new().with_grace(Duration::from_hours(6));
+/// assert!(late.validate().unwrap_err().to_string().contains("grace"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct MeterConfig {

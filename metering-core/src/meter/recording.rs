@@ -120,6 +120,54 @@ impl<'m> Recording<'m> {
 
 /// One key, resolved once: each add is one atomic compare-and-swap into its hour's total.
 /// Cheap to clone and to share between threads.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use metering_core::ledger::{Ledger, LedgerInspection, SqliteLedger};
+/// use metering_core::{ManualClock, Meter, MeterConfig, Quantity, Timestamp};
+/// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// # enum Usage { ApiCalls }
+/// # impl metering_core::__private::DerivedDimension for Usage {}
+/// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+/// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+/// #     fn as_str(self) -> &'static str { "api_calls" }
+/// # }
+/// # let customer = metering_core::Customer::Account {
+/// #     product: "prod-example123".parse()?,
+/// #     account: "123456789012".parse()?,
+/// # };
+/// # let dir = tempfile::tempdir()?;
+/// let at = |text| Timestamp::parse_rfc3339(text);
+/// let ledger = Arc::new(SqliteLedger::open(dir.path().join("usage.sqlite"))?);
+/// let meter = Meter::builder()
+///     .config(MeterConfig::new().with_clock(ManualClock::new(at("2026-05-12T10:05:00Z")?)))
+///     .ledger(Arc::clone(&ledger))
+///     .build()?;
+/// let calls = meter.usage(&customer, Usage::ApiCalls).handle()?; // the key, resolved once
+/// let threads: Vec<_> = (0..4)
+///     .map(|_| {
+///         let calls = calls.clone();
+///         std::thread::spawn(move || calls.add(Quantity::new(5).expect("a quantity")))
+///     })
+///     .collect();
+/// for thread in threads {
+///     thread.join().expect("no panic")?;
+/// }
+/// meter.commit().await?;
+/// // Once 10:00's hour is sealed, it is one record of the sum.
+/// ledger.seal(at("2026-05-12T11:00:00Z")?, at("2026-05-12T11:15:00Z")?).await?;
+/// let records = ledger.records(None).await?;
+/// assert_eq!(records.len(), 1);
+/// assert_eq!(records[0].record.quantity(), Quantity::new(20)?);
+/// # meter.close().await?;
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "sqlite"))]
+/// # fn main() {}
+/// ```
 #[derive(Clone)]
 pub struct Handle {
     shared: Arc<Shared>,

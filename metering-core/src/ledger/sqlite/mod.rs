@@ -117,6 +117,25 @@ impl SqliteLedger {
     ///
     /// The file is checked at open (`PRAGMA quick_check`, which reads every page).
     ///
+    /// ```
+    /// use metering_core::ledger::{LedgerError, SqliteLedger};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("usage.sqlite");
+    /// let ledger = SqliteLedger::open(&path)?; // a new ledger: there was no file
+    /// drop(ledger);
+    /// SqliteLedger::open(&path)?; // the same ledger again
+    /// // A new ledger is not made over an existing one...
+    /// assert!(matches!(SqliteLedger::create(&path), Err(LedgerError::Config(_))));
+    /// // ...and an empty file is not taken for a new ledger.
+    /// let empty = dir.path().join("empty.sqlite");
+    /// std::fs::File::create(&empty)?;
+    /// let error = SqliteLedger::open(&empty).unwrap_err();
+    /// assert!(error.to_string().contains("empty"), "{error}");
+    /// SqliteLedger::create(&empty)?; // unless a new one is what is asked for
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// [`LedgerError::Damaged`] when the file is not a readable ledger (a damaged page, not
     /// a database); [`LedgerError::Config`] for an empty file; else when the file cannot be
