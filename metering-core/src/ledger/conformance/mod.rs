@@ -3,8 +3,35 @@
 //! Implement [`Harness`] for a fresh store, then generate one test per case with
 //! [`ledger_conformance_tests!`](crate::ledger_conformance_tests):
 //!
-//! ```ignore
-//! metering_core::ledger_conformance_tests!(MyHarness::new());
+//! ```
+//! # #[cfg(feature = "sqlite")]
+//! # mod sqlite {
+//! use metering_core::ledger::SqliteLedger;
+//! use metering_core::ledger::conformance::{self, Harness};
+//!
+//! /// Each case on a new file; each handle its own connection, as a process's would be.
+//! struct SqliteFile(tempfile::TempDir);
+//!
+//! impl Harness for SqliteFile {
+//!     type Ledger = SqliteLedger;
+//!     fn open(&self) -> SqliteLedger {
+//!         SqliteLedger::open(self.0.path().join("ledger.sqlite")).expect("the ledger opens")
+//!     }
+//! }
+//!
+//! // In a test file: one `#[tokio::test]` per case.
+//! metering_core::ledger_conformance_tests!(SqliteFile(tempfile::tempdir().expect("a directory")));
+//!
+//! # pub(crate) async fn run() {
+//! // Or a case by hand: it panics, saying what, when the ledger breaks the protocol.
+//! conformance::idempotent_commit(&SqliteFile(tempfile::tempdir().expect("a directory"))).await;
+//! # }
+//! # }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! #     #[cfg(feature = "sqlite")]
+//! #     sqlite::run().await;
+//! # }
 //! ```
 //!
 //! Several cases open two handles on one store: they must behave like two processes.
