@@ -85,6 +85,20 @@ impl SubscriptionEvent {
     /// Reads an SQS message body: the SNS envelope whose `Message` is the notification's
     /// JSON text, or the notification itself (raw message delivery).
     ///
+    /// ```
+    /// use metering_tower::{Action, SubscriptionEvent};
+    ///
+    /// let body = r#"{"action": "unsubscribe-pending", "customer-aws-account-id": "123456789012",
+    ///               "product-code": "prod-example123"}"#;
+    /// let event = SubscriptionEvent::from_sqs_body(body)?;
+    /// assert_eq!(event.action, Action::UnsubscribePending); // `event.apply(&meter)` sends their usage
+    /// assert_eq!(event.customer.account().map(|a| a.as_str()), Some("123456789012"));
+    /// // An action the service does not send is refused, naming it.
+    /// let error = SubscriptionEvent::from_sqs_body(r#"{"action": "subscribe-maybe"}"#).unwrap_err();
+    /// assert!(error.to_string().contains("subscribe-maybe"), "{error}");
+    /// # Ok::<(), metering_tower::EventError>(())
+    /// ```
+    ///
     /// # Errors
     /// Malformed JSON, an unknown `action`, a member off its rule, or no billable customer.
     pub fn from_sqs_body(body: &str) -> Result<Self, EventError> {

@@ -124,6 +124,56 @@ struct Config<U> {
 ///
 /// Recording is in memory ([`Meter::record`]): no network call is added to a request. A
 /// disabled layer ([`MeterLayer::enabled`]`(false)`) calls the inner service directly.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use axum::{Router, body::Body, routing::get};
+/// use http::Request;
+/// use marketplace_metering::ledger::{Ledger, LedgerInspection, SqliteLedger};
+/// use marketplace_metering::{Customer, Dimension, ManualClock, Meter, MeterConfig, Quantity, Timestamp};
+/// use metering_tower::{Measure, MeterLayer, Usage};
+/// use tower_layer::Layer;
+/// use tower_service::Service;
+///
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+/// enum Api {
+///     #[metering(rename = "api_calls")]
+///     Calls,
+/// }
+///
+/// let at = |text| Timestamp::parse_rfc3339(text);
+/// # let dir = tempfile::tempdir()?;
+/// # let ledger = Arc::new(SqliteLedger::open(dir.path().join("usage.sqlite"))?);
+/// # let meter = Meter::builder()
+/// #     .config(MeterConfig::new().with_clock(ManualClock::new(at("2026-05-12T10:05:00Z")?)))
+/// #     .ledger(Arc::clone(&ledger))
+/// #     .build()?;
+/// let meter = Arc::new(meter); // shared by the layer and whoever closes it
+/// let layer = MeterLayer::new(Arc::clone(&meter), |request: &Request<Body>| {
+///     // The customer the seller's auth layer put in the request's extensions.
+///     let customer = request.extensions().get::<Customer>()?.clone();
+///     Some(Usage::new(customer, Api::Calls, Measure::Fixed(Quantity::new(1).ok()?)))
+/// });
+/// let mut service = layer.layer(Router::new().route("/", get(|| async { "hello" })));
+///
+/// let customer = Customer::Account { product: "prod-example123".parse()?, account: "123456789012".parse()? };
+/// for _ in 0..2 {
+///     let mut request = Request::new(Body::empty());
+///     request.extensions_mut().insert(customer.clone());
+///     std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+///     assert!(service.call(request).await?.status().is_success());
+/// }
+/// meter.close().await?; // commits what the requests recorded
+/// // Once 10:00's hour is sealed, its two calls are one record.
+/// ledger.seal(at("2026-05-12T11:00:00Z")?, at("2026-05-12T11:15:00Z")?).await?;
+/// let records = ledger.records(None).await?;
+/// assert_eq!(records.len(), 1);
+/// assert_eq!(records[0].record.quantity(), Quantity::new(2)?);
+/// # Ok(())
+/// # }
+/// ```
 pub struct MeterLayer<U> {
     /// Shared, so that layering allocates nothing: axum layers a route's handler again for
     /// each request when its router was given no state.
