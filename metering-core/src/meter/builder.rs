@@ -29,7 +29,38 @@ impl<L: std::fmt::Debug> std::fmt::Debug for MeterBuilder<L> {
 }
 
 impl Meter {
-    /// A builder with the default configuration and no ledger yet.
+    /// A builder with the default configuration and no ledger yet. `build` checks the
+    /// configuration as a whole.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use metering_core::ledger::SqliteLedger;
+    /// use metering_core::{Meter, MeterConfig};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// let config = MeterConfig::new().with_commit_interval(Duration::from_millis(200));
+    /// let meter = Meter::builder()
+    ///     .config(config)
+    ///     .ledger(SqliteLedger::open(&path)?)
+    ///     .build()?; // `.submitter(...)` before this to send from this process
+    /// assert_eq!(meter.status().await?.ledger.open_keys, 0);
+    /// meter.close().await?;
+    /// // A grace past the service's deadline is refused when the meter is built.
+    /// let error = Meter::builder()
+    ///     .config(MeterConfig::new().with_grace(Duration::from_hours(6)))
+    ///     .ledger(SqliteLedger::open(&path)?)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(error.to_string().contains("grace"), "{error}");
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
     pub fn builder() -> MeterBuilder {
         MeterBuilder {
             config: MeterConfig::default(),

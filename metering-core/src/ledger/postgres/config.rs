@@ -14,6 +14,7 @@ use crate::ledger::LedgerError;
 /// `sslmode`, `connect_timeout`, `options`...), then the pool's.
 ///
 /// ```no_run
+/// // `no_run`: it needs a PostgreSQL server at that address.
 /// # async fn run() -> Result<(), metering_core::ledger::LedgerError> {
 /// use std::time::Duration;
 /// use metering_core::ledger::PostgresLedger;
