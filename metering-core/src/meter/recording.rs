@@ -14,6 +14,51 @@ use crate::{Customer, Quantity, Tags, Timestamp, UsageTags};
 
 /// Usage of one dimension by one customer, being described: tags and time are optional.
 /// Made by [`Meter::usage`](super::Meter::usage).
+///
+/// ```
+/// # #[cfg(feature = "sqlite")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use metering_core::ledger::{Ledger, LedgerInspection, SqliteLedger};
+/// use metering_core::{ManualClock, Meter, MeterConfig, Tag, Tags, Timestamp};
+/// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// # enum Usage { Storage }
+/// # impl metering_core::__private::DerivedDimension for Usage {}
+/// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+/// #     const ALL: &'static [Self] = &[Self::Storage];
+/// #     fn as_str(self) -> &'static str { "storage" }
+/// # }
+/// # let customer = metering_core::Customer::Account {
+/// #     product: "prod-example123".parse()?,
+/// #     account: "123456789012".parse()?,
+/// # };
+/// # let dir = tempfile::tempdir()?;
+/// let at = |text| Timestamp::parse_rfc3339(text);
+/// # let ledger = Arc::new(SqliteLedger::open(dir.path().join("usage.sqlite"))?);
+/// # let meter = Meter::builder()
+/// #     .config(MeterConfig::new().with_clock(ManualClock::new(at("2026-05-12T10:05:00Z")?)))
+/// #     .ledger(Arc::clone(&ledger))
+/// #     .build()?;
+/// let search = Tags::new(vec![Tag::new("team".parse()?, "search".parse()?)])?; // or a `UsageTags` struct
+/// meter
+///     .usage(&customer, Usage::Storage)
+///     .tag_set(&search)
+///     .at(at("2026-05-12T09:59:00Z")?) // an event that happened in the hour before
+///     .add("1.5".parse()?)?;
+/// meter.commit().await?;
+/// ledger.seal(at("2026-05-12T10:00:00Z")?, at("2026-05-12T10:15:00Z")?).await?; // 09:00's hour
+/// let records = ledger.records(None).await?;
+/// assert_eq!(records[0].record.timestamp(), at("2026-05-12T09:00:00Z")?);
+/// let allocations = records[0].record.allocations().expect("tagged usage is allocated");
+/// assert_eq!(allocations[0].tags.as_ref(), Some(&search));
+/// assert_eq!(allocations[0].quantity, "1.5".parse()?);
+/// # meter.close().await?;
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "sqlite"))]
+/// # fn main() {}
+/// ```
 #[must_use = "usage is recorded by `.add(...)`"]
 pub struct Recording<'m> {
     pub(super) shared: &'m Arc<Shared>,
