@@ -246,3 +246,30 @@ fn a_ledger_file_of_the_first_schema_opens_and_keeps_its_history() {
         assert_eq!(records[0].record.timestamp(), at("2026-11-26T10:00:00Z"));
     });
 }
+
+/// A file that is not a database at all is reported as damaged, naming it; a path that is
+/// no file (a directory) or cannot be looked at (under a file) is a storage or
+/// configuration error, not damage.
+#[test]
+fn only_a_damaged_file_is_called_damaged() {
+    use metering_core::ledger::LedgerError;
+
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.sqlite");
+    std::fs::write(&garbage, vec![0x5a_u8; 8192]).unwrap();
+    let error = SqliteLedger::open(&garbage).unwrap_err();
+    let LedgerError::Damaged { store, .. } = &error else {
+        panic!("not reported as damaged: {error:?}");
+    };
+    assert!(store.ends_with("garbage.sqlite"), "{store}");
+
+    let error = SqliteLedger::open(dir.path()).unwrap_err();
+    assert!(matches!(error, LedgerError::Storage(_)), "{error:?}");
+
+    let under_a_file = garbage.join("ledger.sqlite");
+    let error = SqliteLedger::open(&under_a_file).unwrap_err();
+    assert!(
+        error.to_string().contains("cannot read the ledger file"),
+        "{error}"
+    );
+}

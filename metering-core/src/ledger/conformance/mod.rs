@@ -1,7 +1,8 @@
 //! The conformance suite every [`Ledger`] implementation passes (feature `conformance`).
 //!
-//! Implement [`Harness`] for a fresh store, then generate one test per case with
-//! [`ledger_conformance_tests!`](crate::ledger_conformance_tests):
+//! Implement [`Harness`] for a fresh store (its ledger implements [`Ledger`], what the Meter
+//! needs, and [`LedgerInspection`], the queries the suite checks it with), then generate one
+//! test per case with [`ledger_conformance_tests!`](crate::ledger_conformance_tests):
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")]
@@ -34,7 +35,9 @@
 //! # }
 //! ```
 //!
-//! Several cases open two handles on one store: they must behave like two processes.
+//! Several cases open two handles on one store: they must behave like two processes. The
+//! workspace's `metering-ledger-memory` crate is a store written outside this crate, against
+//! its public API only, that passes the suite: a model for a store of your own.
 
 #![allow(
     clippy::missing_panics_doc,
