@@ -53,6 +53,7 @@ impl Timestamp {
     /// When the value is outside the years -9999..=9999.
     pub fn from_unix_seconds(seconds: i64) -> Result<Self, ValidationError> {
         Self::from_unix_nanos(i128::from(seconds) * NANOS_PER_SECOND)
+            .map_err(|_| ValidationError::new("Timestamp", Rule::Timestamp, seconds))
     }
 
     /// From nanoseconds since the Unix epoch.
@@ -189,10 +190,12 @@ impl Serialize for Timestamp {
         if nanos % NANOS_PER_SECOND == 0 {
             serializer.serialize_i64(self.unix_seconds())
         } else {
-            // Whole seconds and the fraction apart, so that a fraction like .25 stays exact.
+            // Whole seconds and the fraction apart, so that a fraction like .25 stays exact;
+            // the fraction to the microsecond (as it is read), since a double of today's
+            // seconds rounds nanoseconds .999999999 up into the next second and hour.
             #[allow(clippy::cast_precision_loss, reason = "the wire form is a JSON number")]
-            let seconds =
-                self.unix_seconds() as f64 + nanos.rem_euclid(NANOS_PER_SECOND) as f64 / 1e9;
+            let seconds = self.unix_seconds() as f64
+                + (nanos.rem_euclid(NANOS_PER_SECOND) / 1000) as f64 / 1e6;
             serializer.serialize_f64(seconds)
         }
     }
@@ -239,6 +242,22 @@ mod tests {
         assert_eq!(fractional.unix_nanos(), 1_764_151_200_250_000_000);
         assert_eq!(serde_json::to_string(&fractional).unwrap(), "1764151200.25");
         assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
+    }
+
+    #[test]
+    fn out_of_range_seconds_are_shown_as_given() {
+        // Epoch milliseconds, a usual mistake in a usage file: shown as typed, not in nanos.
+        let error = Timestamp::from_unix_seconds(1_795_690_800_000).unwrap_err();
+        assert!(
+            error.to_string().ends_with("(value: \"1795690800000\")"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_second_last_nanoseconds_stay_in_it_on_the_wire() {
+        let t = Timestamp::parse_rfc3339("2026-11-26T10:59:59.999999999Z").unwrap();
+        assert_eq!(serde_json::to_string(&t).unwrap(), "1795690799.999999");
     }
 
     #[test]

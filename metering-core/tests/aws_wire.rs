@@ -181,3 +181,21 @@ async fn licence_and_legacy_records_keep_their_own_fields() {
     );
     assert!(!text.contains("CustomerAWSAccountId"), "{text}");
 }
+
+/// A JSON reader takes the `Timestamp` number as a double (the SDK reading the service's
+/// echo of a record does), which rounds a second's last nanoseconds up: a record of
+/// 10:59:59.999999999 read back in the 11:00 hour was billed there and, its echo matching
+/// no record sent, resent as unprocessed until it was left pending.
+#[tokio::test]
+async fn a_timestamp_read_back_as_a_double_stays_in_its_hour() {
+    let t = at("2026-11-26T10:59:59.999999999Z");
+    let (_, body) =
+        send_and_capture(vec![record(account("prod-a", "111122223333"), "api", t, 1)]).await;
+    let sent: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let seconds = sent["UsageRecords"][0]["Timestamp"].as_f64().unwrap();
+    assert_eq!(
+        seconds.floor() as i64 / 3600 * 3600,
+        at("2026-11-26T10:00:00Z").unix_seconds(),
+        "{seconds} read back outside the record's hour"
+    );
+}
