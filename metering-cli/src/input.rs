@@ -271,7 +271,15 @@ where
         // unordered, though every writer we know puts `ProductCode` first).
         let mut waiting: Option<Vec<Box<RawValue>>> = None;
         let mut count = None;
+        let mut seen = [false; MEMBERS.len()];
         while let Some(key) = map.next_key::<String>()? {
+            // A member given twice (two requests pasted into one): the service would keep
+            // one of each, not send both lists.
+            if let Some(i) = MEMBERS.iter().position(|member| *member == key)
+                && std::mem::replace(&mut seen[i], true)
+            {
+                return Err(A::Error::duplicate_field(MEMBERS[i]));
+            }
             match key.as_str() {
                 "ProductCode" => {
                     let code = map.next_value::<String>()?;

@@ -461,6 +461,44 @@ fn a_malformed_file_is_an_error_and_none_of_its_records_counts() {
     );
 }
 
+/// Two requests pasted into one body: the service keeps one `ProductCode` and one
+/// `UsageRecords` of the two, so sending both lists under their own products is not what it
+/// would do; the file is refused whole, in either reading.
+#[test]
+fn a_request_member_given_twice_is_refused() {
+    let files = Files::new();
+    let mut first = entry("111122223333", "api", 1, 5);
+    let mut second = entry("444455556666", "api", 1, 5);
+    first.as_object_mut().unwrap().remove("ProductCode");
+    second.as_object_mut().unwrap().remove("ProductCode");
+    let text = format!(
+        "{{\"ProductCode\": \"prod-a\", \"UsageRecords\": [{first}],\n\"ProductCode\": \"prod-b\", \"UsageRecords\": [{second}]}}\n"
+    );
+    let path = files.write("twice.json", text);
+    for args in [
+        &["validate", "--now", NOW][..],
+        &["validate", "--lenient", "--now", NOW],
+    ] {
+        let output = run(args, &path);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            stdout(&output)
+        );
+        assert!(
+            stdout(&output).starts_with("0 of "),
+            "{args:?}: {}",
+            stdout(&output)
+        );
+        let errors = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            errors.contains("twice.json: duplicate field `ProductCode` at line 2"),
+            "{errors}"
+        );
+    }
+}
+
 #[test]
 fn a_number_beyond_range_names_its_member() {
     let files = Files::new();

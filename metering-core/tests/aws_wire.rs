@@ -193,9 +193,9 @@ async fn a_timestamp_read_back_as_a_double_stays_in_its_hour() {
         send_and_capture(vec![record(account("prod-a", "111122223333"), "api", t, 1)]).await;
     let sent: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let seconds = sent["UsageRecords"][0]["Timestamp"].as_f64().unwrap();
-    assert_eq!(
-        seconds.floor() as i64 / 3600 * 3600,
-        at("2026-11-26T10:00:00Z").unix_seconds(),
-        "{seconds} read back outside the record's hour"
+    // 2026-11-26T10:59:59Z and 11:00:00Z
+    assert!(
+        (1_795_690_799.0..1_795_690_800.0).contains(&seconds),
+        "{seconds} read back outside the record's second and hour"
     );
 }
