@@ -101,13 +101,19 @@ impl FileError {
 #[derive(Clone, Copy)]
 struct Reading<'a> {
     product: Option<&'a ProductCode>,
+    /// Whether entries are a request's (its product, not theirs) or lines.
+    in_request: bool,
     strictness: Strictness,
     catalog: Option<&'a CatalogFile>,
 }
 
 impl Reading<'_> {
     fn entry(self, json: &str) -> Result<UsageRecord, BadEntry> {
-        let record = UsageRecord::from_entry_json(json, self.product, self.strictness)?;
+        let record = if self.in_request {
+            UsageRecord::from_request_file_entry_json(json, self.product, self.strictness)?
+        } else {
+            UsageRecord::from_entry_json(json, self.product, self.strictness)?
+        };
         if let Some(CatalogFile { name, catalog }) = self.catalog {
             let key = record.dimension().as_str();
             if let Err(why) = catalog.check(key) {
@@ -133,6 +139,7 @@ pub(crate) fn read_file(
 ) -> Result<usize, FileError> {
     let reading = Reading {
         product: input.product_code.as_ref(),
+        in_request: false,
         strictness: if input.lenient {
             Strictness::Lenient
         } else {
@@ -290,6 +297,7 @@ where
                         file: self.0.file,
                         reading: Reading {
                             product: product.as_ref().or(self.0.reading.product),
+                            in_request: true,
                             ..self.0.reading
                         },
                         each: &mut *self.0.each,
@@ -315,6 +323,7 @@ where
             let mut entries = Entries {
                 reading: Reading {
                     product: product.as_ref().or(self.0.reading.product),
+                    in_request: true,
                     ..self.0.reading
                 },
                 ..self.0

@@ -432,7 +432,8 @@ fn timestamps_are_epoch_seconds_or_rfc_3339_in_every_file() {
 #[test]
 fn a_malformed_file_is_an_error_and_none_of_its_records_counts() {
     let files = Files::new();
-    let good = entry("111122223333", "api", 1, 5);
+    let mut good = entry("111122223333", "api", 1, 5);
+    good.as_object_mut().unwrap().remove("ProductCode");
     let text = format!(
         "{{\n  \"ProductCode\": \"prod-a\",\n  \"UsageRecords\": [\n    {good},\n  ]\n}}\n"
     );
@@ -497,6 +498,33 @@ fn a_request_member_given_twice_is_refused() {
             "{errors}"
         );
     }
+}
+
+/// A request's records take its `ProductCode`, as the service reads them: an entry naming
+/// another product is refused, or ignored with `--lenient`; it was billed to that product.
+#[test]
+fn a_record_of_a_request_takes_the_request_s_product() {
+    let files = Files::new();
+    let own = entry("111122223333", "api", 1, 5);
+    assert_eq!(own["ProductCode"], "prod-a");
+    let body = json!({"ProductCode": "prod-b", "UsageRecords": [own]});
+    let path = files.write("request.json", body.to_string());
+    let output = run(&["validate", "--now", NOW], &path);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains(
+            "(record 1, UsageRecords[0]): ProductCode: is a member of the request, not of its records"
+        ),
+        "{}",
+        stdout(&output)
+    );
+    let plan = run(
+        &["plan", "--lenient", "--format", "json", "--now", NOW],
+        &path,
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
+    let lines = json_lines(&plan.stdout);
+    assert_eq!(lines[0]["product_code"], "prod-b", "{lines:?}");
 }
 
 #[test]

@@ -102,6 +102,12 @@ pub enum Rule {
     /// `Quantity` would otherwise bill 0); with the member it probably meant.
     #[error("is not a member the service model defines{}", DidYouMean(*.0))]
     UnknownMember(Option<&'static str>),
+    /// A record's own `ProductCode` inside a request, read strictly: the service takes no
+    /// product from a record, it bills every record under the request's.
+    #[error(
+        "is a member of the request, not of its records: the service bills every record under the request's ProductCode"
+    )]
+    RequestMember,
     /// A record without a quantity, in a file read strictly: the service would bill 0.
     #[error("is required (or QuantityAsDecimal in its place); a record without one bills 0")]
     QuantityRequired,

@@ -142,8 +142,22 @@ impl UsageRecord {
         product: Option<&ProductCode>,
         strictness: Strictness,
     ) -> Result<Self, EntryError> {
-        let entry: Obj<RecordIn> = serde_json::from_str(json).map_err(EntryError::Json)?;
-        read_entry(entry, Context::File(product, strictness)).map_err(EntryError::Invalid)
+        entry_json(json, Context::File(product, strictness))
+    }
+
+    /// Reads one `UsageRecords` entry of a request file from JSON text, as
+    /// [`UsageRecord::from_entry_json`] but with the request's `product`, as the service
+    /// reads it: an entry's own `ProductCode` is refused ([`Strictness::Strict`]) or
+    /// ignored ([`Strictness::Lenient`]), never billed in the request's place.
+    ///
+    /// # Errors
+    /// As [`UsageRecord::from_entry_json`].
+    pub fn from_request_file_entry_json(
+        json: &str,
+        product: Option<&ProductCode>,
+        strictness: Strictness,
+    ) -> Result<Self, EntryError> {
+        entry_json(json, Context::RequestFile(product, strictness))
     }
 }
 
@@ -212,6 +226,12 @@ impl<'de> Deserialize<'de> for RequestRecords {
     }
 }
 
+/// One entry of a file from JSON text, read in `context`.
+fn entry_json(json: &str, context: Context<'_>) -> Result<UsageRecord, EntryError> {
+    let entry: Obj<RecordIn> = serde_json::from_str(json).map_err(EntryError::Json)?;
+    read_entry(entry, context).map_err(EntryError::Invalid)
+}
+
 /// Where an entry is read: inside a request (whose product code it takes, as the service
 /// reads it), or from a file (its own product code or else the one given; both timestamp
 /// forms).
@@ -219,11 +239,16 @@ impl<'de> Deserialize<'de> for RequestRecords {
 enum Context<'p> {
     Request(Option<&'p ProductCode>),
     File(Option<&'p ProductCode>, Strictness),
+    /// A request's entry in a file: the request's product code, both timestamp forms.
+    RequestFile(Option<&'p ProductCode>, Strictness),
 }
 
 impl Context<'_> {
     fn strict(self) -> bool {
-        matches!(self, Self::File(_, Strictness::Strict))
+        matches!(
+            self,
+            Self::File(_, Strictness::Strict) | Self::RequestFile(_, Strictness::Strict)
+        )
     }
 }
 
@@ -441,7 +466,7 @@ fn timestamp(value: Option<Value>, context: Context<'_>) -> Result<Timestamp, Va
             None => Timestamp::deserialize(Value::Number(seconds.clone()))
                 .map_err(|_| ValidationError::new(field, Rule::Timestamp, seconds)),
         },
-        Value::String(text) if matches!(context, Context::File(..)) => {
+        Value::String(text) if !matches!(context, Context::Request(..)) => {
             Timestamp::parse_rfc3339(&text)
         }
         other => Err(wrong_type(field, "epoch seconds (a JSON number)", other)),
@@ -494,8 +519,21 @@ fn read_entry(entry: Obj<RecordIn>, context: Context<'_>) -> Result<UsageRecord,
     let strict = context.strict();
     refuse_unknown(entry.unknown, RecordIn::NAMES, strict)?;
     let product = match context {
-        // Not a member of a request's record: never honoured (it would bill another product).
-        Context::Request(product) => product.cloned(),
+        // Not a member of a request's record: never honoured (it would bill another
+        // product), and in a file read strictly refused below.
+        Context::Request(product) | Context::RequestFile(product, Strictness::Lenient) => {
+            product.cloned()
+        }
+        Context::RequestFile(product, Strictness::Strict) => {
+            if let Some(own) = text(entry.product_code, "ProductCode")? {
+                return Err(ValidationError::new(
+                    "ProductCode",
+                    Rule::RequestMember,
+                    own,
+                ));
+            }
+            product.cloned()
+        }
         // The file's product is for records of the product modes: a licensed one has none.
         Context::File(product, _) => match text(entry.product_code, "ProductCode")? {
             Some(own) => Some(ProductCode::new(own)?),
