@@ -53,13 +53,21 @@ macro_rules! record_columns {
 pub(crate) use record_columns;
 
 /// Records a flusher may claim at `$1`: unsent past their backoff, or leased past expiry.
-pub(crate) const CLAIMABLE: &str =
-    "((state = 'unsent' AND next_attempt_at <= $1) OR (state = 'leased' AND lease_expires <= $1))";
+macro_rules! claimable {
+    () => {
+        "((state = 'unsent' AND next_attempt_at <= $1) OR (state = 'leased' AND lease_expires <= $1))"
+    };
+}
+
+/// Records a flusher may claim at `$1` (see `claimable!`).
+pub(crate) const CLAIMABLE: &str = claimable!();
 
 /// The request scope of the oldest record a flusher may claim at `$1`.
-pub(crate) const FIRST_CLAIMABLE: &str = "SELECT product FROM records WHERE ((state = 'unsent' \
-     AND next_attempt_at <= $1) OR (state = 'leased' AND lease_expires <= $1)) \
-     ORDER BY hour, id LIMIT 1";
+pub(crate) const FIRST_CLAIMABLE: &str = concat!(
+    "SELECT product FROM records WHERE ",
+    claimable!(),
+    " ORDER BY hour, id LIMIT 1"
+);
 
 /// Records not settled yet.
 macro_rules! unsettled {

@@ -1,7 +1,7 @@
 //! The meter's one type for an hour, [`Hour`]: its number, hours since the Unix epoch.
 //! Timestamps become hours where usage comes in ([`Hour::of`]); hours become timestamps
-//! (a delta's hour) or seconds (a ledger's column) where they go out. And the clock's
-//! readings, in microseconds.
+//! (a delta's hour, which the ledgers store) where they go out. And the clock's readings,
+//! in microseconds.
 
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -45,15 +45,6 @@ impl Hour {
     pub(crate) fn start(self) -> Timestamp {
         Timestamp::from_unix_nanos(i128::from(self.0) * i128::from(NANOS_PER_HOUR))
             .unwrap_or_else(|_| unreachable!("hours come from valid timestamps"))
-    }
-
-    /// The hour's start in whole seconds since the epoch, as a ledger stores it.
-    #[cfg_attr(
-        any(not(test), loom),
-        expect(dead_code, reason = "offered to the ledgers")
-    )]
-    pub(crate) const fn unix_seconds(self) -> i64 {
-        self.0 * 3600
     }
 
     /// The hour after.
@@ -119,7 +110,7 @@ mod tests {
         let hour = Hour::of(at);
         assert_eq!(hour.start(), at.hour_start());
         assert_eq!(Timestamp::from(hour), at.hour_start());
-        assert_eq!(hour.unix_seconds(), at.hour_start().unix_seconds());
+        assert_eq!(hour.start().unix_seconds(), at.hour_start().unix_seconds());
         assert_eq!(hour.to_string(), "2026-12-01T05:00:00Z");
         assert_eq!(Hour::from_number(hour.number()), hour);
         assert_eq!(
@@ -135,7 +126,7 @@ mod tests {
         // Before 1970 an hour rounds down too.
         let before = Timestamp::from_unix_seconds(-1).unwrap();
         assert_eq!(Hour::of(before).number(), -1);
-        assert_eq!(Hour::of(before).unix_seconds(), -3600);
+        assert_eq!(Hour::of(before).start().unix_seconds(), -3600);
     }
 
     #[test]
