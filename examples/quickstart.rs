@@ -12,10 +12,10 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use marketplace_metering::ledger::{Flusher, LedgerInspection, SqliteLedger};
+use marketplace_metering::ledger::{LedgerInspection, SqliteLedger};
 use marketplace_metering::{
     Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig, ProductCode,
-    Quantity, SubmitConfig, Submitter, Timestamp, ToTagValue, UsageTags,
+    Quantity, Submitter, Timestamp, ToTagValue, UsageTags,
 };
 use metering_emulator::Emulator;
 
@@ -55,7 +55,8 @@ fn customer(account: &str) -> Result<Customer, marketplace_metering::ValidationE
 /// # Errors
 /// When the emulator, the ledger or the meter fails.
 pub(crate) async fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
-    // One clock for the meter, the flusher and the emulator: 10:05 on some day.
+    // One clock, given once: the emulator's, which the meter shares (and with it the
+    // flusher and the submitter it starts). 10:05 on some day.
     let clock = ManualClock::new(Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?);
     let emulator = Emulator::builder()
         .clock(clock.clone())
@@ -64,10 +65,17 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
         .await?;
     let dir = tempfile::tempdir()?;
     let ledger = Arc::new(SqliteLedger::open(dir.path().join("meter.sqlite"))?);
-    let config = MeterConfig::new().with_clock(clock.clone());
     let meter = Meter::builder()
-        .config(config.clone())
+        // The example flushes when it shows the report; a service leaves the interval be.
+        .config(
+            MeterConfig::new()
+                .with_clock(emulator.clock())
+                .with_flush_interval(Duration::from_mins(30)),
+        )
         .ledger(ledger.clone())
+        // The real AWS SDK client, pointed at the emulator (in production:
+        // `Submitter::new(AwsTransport::from_env().await)`).
+        .submitter(Submitter::new(emulator.transport()))
         .build()?;
 
     // Usage as it happens, from any thread: added to the hour's total per key.
@@ -99,18 +107,12 @@ pub(crate) async fn run(out: &mut impl Write) -> Result<(), Box<dyn Error>> {
     meter
         .record_durable(&bob, Usage::ApiCalls, Quantity::new(3)?)
         .await?;
-    meter.close().await?;
 
     // The hour closes; 15 minutes of grace later it is sealed and sent, each record once.
     clock.advance(Duration::from_mins(70));
-    // The real AWS SDK client, pointed at the emulator (in production:
-    // `AwsTransport::from_env().await`).
-    let submitter = Submitter::with_config(
-        emulator.transport(),
-        SubmitConfig::default().with_clock(clock),
-    );
-    let flusher = Flusher::new(ledger.clone(), submitter, config);
-    let report = flusher.flush().await?;
+    meter.commit().await?;
+    let report = meter.flush().await?;
+    meter.close().await?;
     writeln!(out, "{report}")?;
     writeln!(
         out,
