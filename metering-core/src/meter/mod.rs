@@ -198,6 +198,52 @@ impl Meter {
     /// Registrations live in this meter's memory, not in the ledger: register the seller's
     /// subscribed customers again when a process starts (the seller keeps that list anyway,
     /// to know whom to serve). Several processes may register one pair: zeros add up to 0.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use metering_core::ledger::{Ledger, LedgerInspection, SqliteLedger};
+    /// use metering_core::{ManualClock, Meter, MeterConfig, Quantity, Timestamp};
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let account = |id: &str| -> Result<metering_core::Customer, Box<dyn std::error::Error>> {
+    /// #     Ok(metering_core::Customer::Account { product: "prod-example123".parse()?, account: id.parse()? })
+    /// # };
+    /// # let (quiet, busy) = (account("111122223333")?, account("444455556666")?);
+    /// # let dir = tempfile::tempdir()?;
+    /// let at = |text| Timestamp::parse_rfc3339(text);
+    /// let clock = ManualClock::new(at("2026-05-12T10:05:00Z")?);
+    /// # let ledger = Arc::new(SqliteLedger::open(dir.path().join("usage.sqlite"))?);
+    /// # let meter = Meter::builder()
+    /// #     .config(MeterConfig::new().with_clock(clock.clone()))
+    /// #     .ledger(Arc::clone(&ledger))
+    /// #     .build()?;
+    /// meter.register(&quiet, Usage::ApiCalls); // subscribed, no usage this hour
+    /// meter.register(&busy, Usage::ApiCalls);
+    /// meter.record(&busy, Usage::ApiCalls, Quantity::new(7)?)?;
+    /// clock.advance(Duration::from_mins(60)); // 11:05: the 10:00 hour has closed
+    /// meter.commit().await?;
+    /// ledger.seal(at("2026-05-12T11:00:00Z")?, at("2026-05-12T11:05:00Z")?).await?; // 10:00's hour
+    /// let quantities: Vec<_> = ledger.records(None).await?.iter()
+    ///     .map(|stored| (stored.record.customer().clone(), stored.record.quantity()))
+    ///     .collect();
+    /// assert_eq!(quantities.len(), 2, "{quantities:?}");
+    /// assert!(quantities.contains(&(quiet, Quantity::new(0)?))); // a record of 0
+    /// assert!(quantities.contains(&(busy, Quantity::new(7)?)));
+    /// # meter.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
     pub fn register<D: Dimension>(&self, customer: &Customer, dimension: D) {
         let key = Arc::new(KeyRef::untagged(customer, dimension.as_str()).to_key());
         let hour = self.shared.hour_now.load(Ordering::Relaxed);
