@@ -177,6 +177,58 @@ impl Meter {
     /// oldest open hour of the month, as any late usage. Their registrations
     /// ([`Meter::register`]) end: the current hour is their last zero.
     ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use metering_core::ledger::SqliteLedger;
+    /// use metering_core::submit::{RecordStatus, Response, Transport};
+    /// use metering_core::{ManualClock, Meter, MeterConfig, PlannedRequest, Quantity, Submitter, Timestamp};
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let account = |id: &str| -> Result<metering_core::Customer, Box<dyn std::error::Error>> {
+    /// #     Ok(metering_core::Customer::Account { product: "prod-example123".parse()?, account: id.parse()? })
+    /// # };
+    /// # let (leaving, staying) = (account("111122223333")?, account("444455556666")?);
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// // In production `AwsTransport`; here one that bills every record it is given.
+    /// struct BillEverything;
+    /// impl Transport for BillEverything {
+    ///     async fn send(&self, request: &PlannedRequest) -> Result<Response, metering_core::Failure> {
+    ///         let results = (0..request.records().len())
+    ///             .map(|i| (i, RecordStatus::Success(format!("id-{i}"))))
+    ///             .collect();
+    ///         Ok(Response { results, unprocessed: Vec::new() })
+    ///     }
+    /// }
+    ///
+    /// let clock = ManualClock::new(Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?);
+    /// let meter = Meter::builder()
+    ///     .config(MeterConfig::new().with_clock(clock))
+    ///     .ledger(SqliteLedger::open(&path)?)
+    ///     .submitter(Submitter::new(BillEverything)) // it takes the meter's clock
+    ///     .build()?;
+    /// meter.record(&leaving, Usage::ApiCalls, Quantity::new(3)?)?;
+    /// meter.record(&staying, Usage::ApiCalls, Quantity::new(4)?)?;
+    /// // 10:05, and the 10:00 hour is still open: the leaving customer's is sealed and billed now.
+    /// let report = meter.seal_and_flush_customer(&leaving).await?;
+    /// assert_eq!(report.sealed.sealed, 1);
+    /// assert_eq!(report.outcomes.success, 1);
+    /// // The other customer's hour stays open until it closes.
+    /// assert_eq!(meter.status().await?.ledger.open_keys, 1);
+    /// meter.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     /// As [`Meter::flush`].
     pub async fn seal_and_flush_customer(

@@ -269,6 +269,49 @@ impl<T: Transport> Submitter<T> {
     /// key are two records. The rate limit, the retries (of the whole request, and of the
     /// records the service leaves unprocessed) and the bisection of a rejected request
     /// apply as for [`send`](Self::send).
+    ///
+    /// ```
+    /// use metering_core::submit::{RecordStatus, Response, Transport};
+    /// use metering_core::{
+    ///     Customer, DimensionKey, Outcome, PlannedRequest, Quantity, Submitter, Timestamp,
+    ///     UsageRecord,
+    /// };
+    ///
+    /// // Bills a request's first record; the service has the others' key billed already.
+    /// struct BillTheFirst;
+    /// impl Transport for BillTheFirst {
+    ///     async fn send(&self, request: &PlannedRequest) -> Result<Response, metering_core::Failure> {
+    ///         let results = (0..request.records().len())
+    ///             .map(|i| match i {
+    ///                 0 => (i, RecordStatus::Success("id-0".to_owned())),
+    ///                 _ => (i, RecordStatus::DuplicateRecord),
+    ///             })
+    ///             .collect();
+    ///         Ok(Response { results, unprocessed: Vec::new() })
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let customer = Customer::Account {
+    ///     product: "prod-example123".parse()?,
+    ///     account: "123456789012".parse()?,
+    /// };
+    /// let at = Timestamp::parse_rfc3339("2026-05-12T10:00:00Z")?;
+    /// let record = UsageRecord::new(customer.clone(), DimensionKey::new("api_calls")?, at, Quantity::new(5)?);
+    /// // Keyed by the caller's own ids (a ledger's record ids, say). Two records of one key
+    /// // are sent as two, not merged; their time is not checked again (the caller vouched
+    /// // for it), so this submitter on the system's clock sends a May record as given.
+    /// let submitter = Submitter::new(BillTheFirst);
+    /// let report = submitter
+    ///     .send_keyed(customer.scope(), [(17_u64, record.clone()), (18, record)])
+    ///     .await;
+    /// let billed = Outcome::Success { metering_record_id: "id-0".to_owned() };
+    /// assert_eq!(report.outcomes, [(17, billed), (18, Outcome::DuplicateRecord)]);
+    /// assert!(report.stopped.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn send_keyed<K>(
         &self,
         scope: RequestScope,
