@@ -178,6 +178,9 @@ pub use metering_core::Meter;
 #[cfg(feature = "meter")]
 pub use metering_core::{MeterBuilder, MeterConfig, MeterError, MeterStatus, ledger, meter};
 
+/// The metrics' names and labels: see the README's "Operating it".
+pub use metering_core::metrics;
+
 #[cfg(feature = "conformance")]
 pub use metering_core::ledger_conformance_tests;
 

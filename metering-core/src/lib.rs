@@ -32,6 +32,7 @@ mod failure;
 pub mod ledger;
 #[cfg(feature = "meter")]
 pub mod meter;
+pub mod metrics;
 mod outcome;
 mod plan;
 mod quantity;

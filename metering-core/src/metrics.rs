@@ -1,0 +1,161 @@
+//! The metrics the Meter, its writer, the flusher and the submitter publish, through the
+//! [`metrics`](https://docs.rs/metrics) facade: every name, its labels and their values.
+//!
+//! The facade is to metrics what `log` is to logging: the library records, the seller's
+//! program installs the recorder of its choice (`metrics-exporter-prometheus`, a `StatsD`
+//! or OpenTelemetry bridge), and with none installed each emission is one atomic load. It
+//! is always on (feature `submit`): one small dependency, no exporter, and nothing emitted
+//! per recorded event (usage is counted per checkpoint, from what the meter has already
+//! aggregated). OpenTelemetry's API was not chosen: it brings its SDK's types and context
+//! machinery into every build, for a seller who may only want Prometheus.
+//!
+//! Names follow Prometheus's conventions, as the facade's exporters expect: a `metering_`
+//! prefix, base units (`_seconds`), `_total` on counters. The README's "Operating it" has
+//! the same table for a person.
+//!
+//! | name | type | unit | labels | meaning |
+//! | --- | --- | --- | --- | --- |
+//! | [`USAGE_RECORDED`] | counter | the dimension's units | `dimension` | usage taken into checkpoints (whole units; a fraction is carried to the next checkpoint) |
+//! | [`USAGE_REFUSED`] | counter | adds | `reason` | adds refused: `overflow`, `backlog`, `closed`, `billed_two_ways`, `in_future`, `invalid` |
+//! | [`USAGE_LATE`] | counter | deltas | | usage for an hour already sealed, moved to the oldest open hour of its month |
+//! | [`USAGE_SET_ASIDE`] | counter | entries | `stage` | usage set aside for a person, at `commit` or at `seal` |
+//! | [`COMMITS`] | counter | commits | `outcome` | checkpoints committed to the ledger: `ok`, `error` (retried unchanged) |
+//! | [`COMMIT_DURATION`] | histogram | seconds | | how long a ledger commit took |
+//! | [`BACKLOG`] | gauge | deltas | | usage in checkpoints taken but not committed yet |
+//! | [`LAST_COMMIT`] | gauge | Unix seconds | | when a commit last succeeded (by the meter's clock) |
+//! | [`FLUSHES`] | counter | flushes | `outcome` | flush cycles (seal, send, settle): `ok`, `error` |
+//! | [`LAST_FLUSH`] | gauge | Unix seconds | | when a flush last succeeded (by the flusher's clock) |
+//! | [`RECORDS_SEALED`] | counter | records | | records sealed, ready to send |
+//! | [`RECORDS_QUARANTINED`] | counter | records | `stage` | records kept back for a person, at `seal` (billed two ways) or at `send` (the window closing, rejected by the service) |
+//! | [`RECORDS_SENT`] | counter | records | | records in requests sent to the service (each attempt) |
+//! | [`RECORDS_SETTLED`] | counter | records | `outcome` | outcomes written to the ledger: `success`, `not_subscribed`, `duplicate`, `quarantined`, `pending` (sent again after a backoff) |
+//! | [`REQUESTS`] | counter | requests | `outcome` | `BatchMeterUsage` calls: `ok`, `rejected` (the whole request), `stopped`, `failed` (retried) |
+//! | [`REQUEST_DURATION`] | histogram | seconds | | how long a call took |
+//! | [`RECORDS`] | gauge | records | `state` | the ledger's records not settled: `unsent`, `leased`, `quarantined` |
+//! | [`OLDEST_UNSENT_HOUR_AGE`] | gauge | seconds | | age of the oldest hour with a record not settled (0 when none) |
+//! | [`DEADLINE_REMAINING`] | gauge | seconds | | time left before the most urgent record still to send (unsent or leased) can no longer be sent; negative past it; the service's window (86,400) when none |
+//! | [`RECORDS_NEAR_DEADLINE`] | gauge | records | `level` | records still to send whose deadline is within the `warning` margin, or within the `error` margin or past |
+//!
+//! The ledger's gauges ([`RECORDS`], [`OLDEST_UNSENT_HOUR_AGE`], [`DEADLINE_REMAINING`],
+//! [`RECORDS_NEAR_DEADLINE`]) are read by each flusher at the end of each flush: in a
+//! fleet on one database every instance reports the same ledger, so aggregate them with
+//! `max` (or `min` for the time left), not `sum`.
+
+/// Counter: usage taken into checkpoints, in the dimension's units. Label [`DIMENSION`].
+pub const USAGE_RECORDED: &str = "metering_usage_recorded_total";
+/// Counter: adds refused. Label [`REASON`].
+pub const USAGE_REFUSED: &str = "metering_usage_refused_total";
+/// Counter: deltas for a sealed hour, moved to the oldest open hour of their month.
+pub const USAGE_LATE: &str = "metering_usage_late_total";
+/// Counter: usage set aside for a person. Label [`STAGE`] (`commit`, `seal`).
+pub const USAGE_SET_ASIDE: &str = "metering_usage_set_aside_total";
+/// Counter: checkpoint commits. Label [`OUTCOME`] (`ok`, `error`).
+pub const COMMITS: &str = "metering_commits_total";
+/// Histogram: a ledger commit's duration, in seconds.
+pub const COMMIT_DURATION: &str = "metering_commit_duration_seconds";
+/// Gauge: deltas in checkpoints taken but not committed.
+pub const BACKLOG: &str = "metering_backlog_deltas";
+/// Gauge: when a commit last succeeded, in Unix seconds.
+pub const LAST_COMMIT: &str = "metering_last_commit_timestamp_seconds";
+/// Counter: flush cycles. Label [`OUTCOME`] (`ok`, `error`).
+pub const FLUSHES: &str = "metering_flushes_total";
+/// Gauge: when a flush last succeeded, in Unix seconds.
+pub const LAST_FLUSH: &str = "metering_last_flush_timestamp_seconds";
+/// Counter: records sealed.
+pub const RECORDS_SEALED: &str = "metering_records_sealed_total";
+/// Counter: records quarantined. Label [`STAGE`] (`seal`, `send`).
+pub const RECORDS_QUARANTINED: &str = "metering_records_quarantined_total";
+/// Counter: records in requests sent (each attempt).
+pub const RECORDS_SENT: &str = "metering_records_sent_total";
+/// Counter: outcomes settled in the ledger. Label [`OUTCOME`] (`success`,
+/// `not_subscribed`, `duplicate`, `quarantined`, `pending`).
+pub const RECORDS_SETTLED: &str = "metering_records_settled_total";
+/// Counter: `BatchMeterUsage` calls. Label [`OUTCOME`] (`ok`, `rejected`, `stopped`,
+/// `failed`).
+pub const REQUESTS: &str = "metering_requests_total";
+/// Histogram: a call's duration, in seconds.
+pub const REQUEST_DURATION: &str = "metering_request_duration_seconds";
+/// Gauge: the ledger's records not settled. Label [`STATE`] (`unsent`, `leased`,
+/// `quarantined`).
+pub const RECORDS: &str = "metering_records";
+/// Gauge: the age of the oldest hour with a record not settled, in seconds (0 when none).
+pub const OLDEST_UNSENT_HOUR_AGE: &str = "metering_oldest_unsent_hour_age_seconds";
+/// Gauge: seconds left before the most urgent record still to send can no longer be sent.
+pub const DEADLINE_REMAINING: &str = "metering_deadline_remaining_seconds";
+/// Gauge: records still to send within a deadline margin. Label [`LEVEL`] (`warning`,
+/// `error`).
+pub const RECORDS_NEAR_DEADLINE: &str = "metering_records_near_deadline";
+
+/// Label: the dimension's name.
+pub const DIMENSION: &str = "dimension";
+/// Label: why an add was refused.
+pub const REASON: &str = "reason";
+/// Label: where in the pipeline.
+pub const STAGE: &str = "stage";
+/// Label: how it ended.
+pub const OUTCOME: &str = "outcome";
+/// Label: a record's state in the ledger.
+pub const STATE: &str = "state";
+/// Label: how close to the deadline.
+pub const LEVEL: &str = "level";
+
+/// Every metric's name, in the table's order: to check an exporter's output, a dashboard
+/// or alert rules against.
+pub const ALL: [&str; 20] = [
+    USAGE_RECORDED,
+    USAGE_REFUSED,
+    USAGE_LATE,
+    USAGE_SET_ASIDE,
+    COMMITS,
+    COMMIT_DURATION,
+    BACKLOG,
+    LAST_COMMIT,
+    FLUSHES,
+    LAST_FLUSH,
+    RECORDS_SEALED,
+    RECORDS_QUARANTINED,
+    RECORDS_SENT,
+    RECORDS_SETTLED,
+    REQUESTS,
+    REQUEST_DURATION,
+    RECORDS,
+    OLDEST_UNSENT_HOUR_AGE,
+    DEADLINE_REMAINING,
+    RECORDS_NEAR_DEADLINE,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+
+    #[test]
+    fn names_follow_prometheus_conventions_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for name in ALL {
+            assert!(seen.insert(name), "{name} twice");
+            assert!(name.starts_with("metering_"), "{name}");
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_module_table_lists_every_name() {
+        let docs = include_str!("metrics.rs");
+        for name in ALL {
+            let constant = docs
+                .lines()
+                .find(|line| line.contains(&format!("= \"{name}\"")))
+                .and_then(|line| line.split_whitespace().nth(2))
+                .map(|constant| constant.trim_end_matches(':'));
+            let constant = constant.unwrap_or_else(|| panic!("{name} has no constant"));
+            assert!(
+                docs.contains(&format!("//! | [`{constant}`] |")),
+                "{constant} is not in the table"
+            );
+        }
+    }
+}
