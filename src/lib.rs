@@ -88,7 +88,7 @@ pub use metering_core::{
     Customer, CustomerAwsAccountId, CustomerFields, CustomerFieldsError, CustomerIdentifier,
     Dimension, DimensionKey, LicenseArn, ProductCode, Quantity, RecordBuilder, RequestScope, Tag,
     TagKey, TagValue, Tags, Timestamp, ToTagValue, UnknownDimension, UsageAllocation, UsageRecord,
-    UsageTags, builder,
+    UsageTags, builder, kind,
 };
 // The service's rules, and what breaking one says.
 pub use metering_core::{

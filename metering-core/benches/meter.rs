@@ -86,6 +86,7 @@ struct ApiCalls;
 impl metering_core::__private::DerivedDimension for ApiCalls {}
 
 impl Dimension for ApiCalls {
+    type Kind = metering_core::kind::Sum;
     const ALL: &'static [Self] = &[Self];
     fn as_str(self) -> &'static str {
         "api_calls"

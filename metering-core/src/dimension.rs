@@ -17,6 +17,16 @@ use crate::strings::DimensionKey;
 pub trait Dimension:
     Copy + Eq + std::hash::Hash + Send + Sync + 'static + crate::__private::DerivedDimension
 {
+    /// How an hour's quantity is made from what was recorded: [`kind::Sum`] (the default),
+    /// [`kind::Max`], [`kind::Distinct`] or [`kind::Level`], from the derive's
+    /// `#[metering(kind = "...")]`. It decides how the meter records this dimension.
+    ///
+    /// [`kind::Sum`]: crate::kind::Sum
+    /// [`kind::Max`]: crate::kind::Max
+    /// [`kind::Distinct`]: crate::kind::Distinct
+    /// [`kind::Level`]: crate::kind::Level
+    type Kind: crate::kind::DimensionKind;
+
     /// Every dimension, in declaration order (the meter sends zero-usage records for each).
     const ALL: &'static [Self];
 

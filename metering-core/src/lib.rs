@@ -28,6 +28,7 @@ mod customer;
 mod dimension;
 mod error;
 mod failure;
+pub mod kind;
 #[cfg(feature = "meter")]
 pub mod ledger;
 #[cfg(feature = "meter")]

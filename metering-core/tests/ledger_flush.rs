@@ -607,6 +607,7 @@ mod meter {
     impl metering_core::__private::DerivedDimension for Calls {}
 
     impl Dimension for Calls {
+        type Kind = metering_core::kind::Sum;
         const ALL: &'static [Self] = &[Self];
         fn as_str(self) -> &'static str {
             "calls"

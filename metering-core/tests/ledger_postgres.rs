@@ -441,6 +441,7 @@ struct Calls;
 impl metering_core::__private::DerivedDimension for Calls {}
 
 impl metering_core::Dimension for Calls {
+    type Kind = metering_core::kind::Sum;
     const ALL: &'static [Self] = &[Self];
     fn as_str(self) -> &'static str {
         "calls"

@@ -27,7 +27,7 @@ impl Derive {
 
     fn container_keys(self) -> &'static str {
         match self {
-            Self::Dimension => "`rename_all`, `catalog` or `crate`",
+            Self::Dimension => "`rename_all`, `kind`, `catalog` or `crate`",
             Self::UsageTags | Self::ToTagValue => "`rename_all` or `crate`",
         }
     }
@@ -89,6 +89,8 @@ impl Spanned {
 pub(crate) struct Container {
     pub rename_all: RenameRule,
     pub catalog: Option<Spanned>,
+    /// A dimension enum's kind: the name of its marker type in the runtime's `kind` module.
+    pub kind: &'static str,
     /// The path generated code names the runtime by (`::marketplace_metering` unless `crate = "..."`).
     pub krate: TokenStream,
 }
@@ -97,6 +99,7 @@ impl Container {
     pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute], derive: Derive) -> Self {
         let mut rename_all = Attr::none(cx, "rename_all");
         let mut catalog = Attr::none(cx, "catalog");
+        let mut kind = Attr::none(cx, "kind");
         let mut krate = Attr::none(cx, "crate");
         for attr in metering_attrs(attrs) {
             let parsed = attr.parse_nested_meta(|meta| {
@@ -114,6 +117,12 @@ impl Container {
                             &lit,
                             format!("`crate = {:?}` is not a path", lit.value()),
                         ),
+                    }
+                } else if meta.path.is_ident("kind") && derive == Derive::Dimension {
+                    let lit = string_value(&meta)?;
+                    match kind_of(&lit.value()) {
+                        Ok(marker) => kind.set(&meta.path, marker),
+                        Err(unknown) => cx.error_spanned_by(&lit, unknown),
                     }
                 } else if meta.path.is_ident("catalog") && derive == Derive::Dimension {
                     let lit = string_value(&meta)?;
@@ -135,11 +144,36 @@ impl Container {
         Self {
             rename_all: rename_all.value.unwrap_or(RenameRule::None),
             catalog: catalog.value,
+            kind: kind.value.unwrap_or("Sum"),
             krate: krate
                 .value
                 .unwrap_or_else(|| quote::quote!(::marketplace_metering)),
         }
     }
+}
+
+/// The kinds `kind = "..."` takes, and their marker types in the runtime's `kind` module.
+const KINDS: [(&str, &str); 4] = [
+    ("sum", "Sum"),
+    ("max", "Max"),
+    ("distinct", "Distinct"),
+    ("level", "Level"),
+];
+
+/// The marker type of the kind named `name`, or the message naming the kinds (and the one
+/// probably meant).
+fn kind_of(name: &str) -> Result<&'static str, String> {
+    if let Some(&(_, marker)) = KINDS.iter().find(|(kind, _)| *kind == name) {
+        return Ok(marker);
+    }
+    let names = KINDS.map(|(kind, _)| kind);
+    let hint = metering_rules::closest(name, names)
+        .map(|kind| format!("did you mean \"{kind}\"? "))
+        .unwrap_or_default();
+    Err(format!(
+        "unknown kind `kind = {name:?}`: {hint}expected one of \"sum\" (the default), \"max\", \
+         \"distinct\", \"level\""
+    ))
 }
 
 /// The attributes of one variant or field: only `rename`.

@@ -28,10 +28,12 @@ pub(crate) fn dimension(input: &DeriveInput) -> TokenStream {
         |parsed| {
             let krate = &parsed.attrs.krate;
             let ident = &input.ident;
+            let kind = quote::format_ident!("{}", parsed.attrs.kind);
             let (bound, check) = derives(krate, ident);
             quote! {
                 #check
                 impl #krate::Dimension for #ident #bound {
+                    type Kind = #krate::kind::#kind;
                     const ALL: &'static [Self] = &[];
                     fn as_str(self) -> &'static str {
                         ::core::unreachable!()
@@ -57,12 +59,14 @@ fn dimension_impl(input: &Enum<'_>, catalog: Option<&std::path::Path>) -> TokenS
     });
     let allow_deprecated = allow_deprecated(input.input);
     let (bound, check) = derives(krate, ident);
+    let kind = quote::format_ident!("{}", input.attrs.kind);
     quote! {
         const _: () = {
             #check
             #[automatically_derived]
             #allow_deprecated
             impl #krate::Dimension for #ident #bound {
+                type Kind = #krate::kind::#kind;
                 const ALL: &'static [Self] = &[#(Self::#variants),*];
                 #[inline]
                 fn as_str(self) -> &'static str {

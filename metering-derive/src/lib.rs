@@ -38,6 +38,11 @@ use syn::{DeriveInput, parse_macro_input};
 /// On the enum:
 /// - `rename_all = "..."`: how a variant's name becomes its key (the rules below); without
 ///   it, the key is the variant's name as written.
+/// - `kind = "..."`: how an hour's quantity is made from what is recorded (the enum's
+///   `Dimension::Kind`, which decides the meter's call): `"sum"` (the default, `.add`),
+///   `"max"` (the hour's highest level, `.observe`), `"distinct"` (distinct identifiers,
+///   `.mark`) or `"level"` (a level's integral over the hour, `.set`). One enum has one
+///   kind: a product with dimensions of several kinds splits them over several enums.
 /// - `catalog = "path.json"`: compare the keys with the product's dimension list. The path is
 ///   relative to the crate's directory (where its `Cargo.toml` is), and nowhere else. The
 ///   file is the Catalog API's `DescribeEntity` answer for a SaaS product (its

@@ -40,6 +40,7 @@ fn dimension() {
                     for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
                         + ::core::hash::Hash,
                 {
+                    type Kind = ::marketplace_metering::kind::Sum;
                     const ALL: &'static [Self] = &[Self::ApiCalls, Self::Storage];
                     #[inline]
                     fn as_str(self) -> &'static str {
@@ -90,6 +91,7 @@ fn dimension_with_crate_path() {
                     for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
                         + ::core::hash::Hash,
                 {
+                    type Kind = my::metering::kind::Sum;
                     const ALL: &'static [Self] = &[Self::Seats];
                     #[inline]
                     fn as_str(self) -> &'static str {
@@ -150,6 +152,7 @@ fn dimension_errors_come_with_a_stub() {
                     for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
                         + ::core::hash::Hash,
                 {
+                    type Kind = ::marketplace_metering::kind::Sum;
                     const ALL: &'static [Self] = &[];
                     fn as_str(self) -> &'static str {
                         ::core::unreachable!()
@@ -441,6 +444,65 @@ fn a_catalog_of_contract_dimensions_only_meters_nothing() {
                     for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
                         + ::core::hash::Hash,
                 {
+                    type Kind = ::marketplace_metering::kind::Sum;
+                    const ALL: &'static [Self] = &[];
+                    fn as_str(self) -> &'static str {
+                        ::core::unreachable!()
+                    }
+                }
+                impl ::marketplace_metering::__private::DerivedDimension for Usage {}
+            };
+        "#]],
+    );
+}
+
+/// `kind = "..."` writes the enum's `Dimension::Kind`: the marker of that name.
+#[test]
+fn dimension_kinds() {
+    for (name, marker) in [
+        ("sum", "Sum"),
+        ("max", "Max"),
+        ("distinct", "Distinct"),
+        ("level", "Level"),
+    ] {
+        let output = crate::expand::dimension(&syn::parse_quote! {
+            #[metering(kind = #name)]
+            enum Usage { Hosts }
+        })
+        .to_string();
+        let expected = format!("type Kind = :: marketplace_metering :: kind :: {marker} ;");
+        assert!(output.contains(&expected), "{output}");
+        assert!(!output.contains("compile_error"), "{output}");
+    }
+}
+
+#[test]
+fn a_misspelt_kind_is_an_error_with_a_suggestion() {
+    check(
+        crate::expand::dimension,
+        quote! {
+            #[metering(kind = "distnct")]
+            enum Usage { Users }
+        },
+        &expect![[r#"
+            ::core::compile_error! {
+                "unknown kind `kind = \"distnct\"`: did you mean \"distinct\"? expected one of \"sum\" (the default), \"max\", \"distinct\", \"level\""
+            }
+            const _: () = {
+                #[automatically_derived]
+                const _: fn() = || {
+                    #[allow(unused_imports)]
+                    use ::marketplace_metering::__private::{HasDerives as _, LacksDerives as _};
+                    ::marketplace_metering::__private::derives_complete(
+                        (&::marketplace_metering::__private::Probe::<Usage>::NEW).derives(),
+                    );
+                };
+                impl ::marketplace_metering::Dimension for Usage
+                where
+                    for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
+                        + ::core::hash::Hash,
+                {
+                    type Kind = ::marketplace_metering::kind::Sum;
                     const ALL: &'static [Self] = &[];
                     fn as_str(self) -> &'static str {
                         ::core::unreachable!()

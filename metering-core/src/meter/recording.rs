@@ -26,6 +26,7 @@ use crate::{Customer, Quantity, Tags, Timestamp, UsageTags};
 /// # enum Usage { Storage }
 /// # impl metering_core::__private::DerivedDimension for Usage {}
 /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+/// #     type Kind = metering_core::kind::Sum;
 /// #     const ALL: &'static [Self] = &[Self::Storage];
 /// #     fn as_str(self) -> &'static str { "storage" }
 /// # }
@@ -177,6 +178,7 @@ impl<'m> Recording<'m> {
 /// # enum Usage { ApiCalls }
 /// # impl metering_core::__private::DerivedDimension for Usage {}
 /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+/// #     type Kind = metering_core::kind::Sum;
 /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
 /// #     fn as_str(self) -> &'static str { "api_calls" }
 /// # }

@@ -117,6 +117,7 @@ enum Usage {
 impl crate::__private::DerivedDimension for Usage {}
 
 impl Dimension for Usage {
+    type Kind = crate::kind::Sum;
     const ALL: &'static [Self] = &[Self::ApiCalls, Self::Storage];
     fn as_str(self) -> &'static str {
         match self {
