@@ -24,8 +24,8 @@ use marketplace_metering::ledger::{
 };
 use marketplace_metering::plan::RecordKey;
 use marketplace_metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, DimensionKey, MeterConfig, Outcome, ProductCode,
-    Quantity, Submitter, Timestamp,
+    AwsTransport, Customer, CustomerAwsAccountId, DimensionKey, Hour, MeterConfig, Outcome,
+    ProductCode, Quantity, Submitter, Timestamp,
 };
 use metering_emulator::{Emulator, Quota, RunningEmulator};
 use tokio::runtime::Runtime;
@@ -36,9 +36,7 @@ const ROUNDS: usize = 5;
 /// A new ledger file in `dir` holding `RECORDS` sealed records of two hours ago.
 async fn sealed_ledger(dir: &tempfile::TempDir, name: &str) -> SqliteLedger {
     let ledger = SqliteLedger::create(dir.path().join(name)).unwrap();
-    let hour = Timestamp::now()
-        .hour_start()
-        .saturating_sub(Duration::from_hours(2));
+    let hour = Hour::of(Timestamp::now().saturating_sub(Duration::from_hours(2)));
     let deltas = (0..RECORDS)
         .map(|i| {
             let customer = Customer::Account {

@@ -96,7 +96,7 @@ pub use metering_core::{
     Violation, limits,
 };
 // Time: the clock everything reads, and the service's window.
-pub use metering_core::{Clock, ManualClock, SystemClock, TimePolicy, TimeViolation};
+pub use metering_core::{Clock, Hour, ManualClock, SystemClock, TimePolicy, TimeViolation};
 // Files of records as the service's JSON.
 pub use metering_core::{EntryError, RequestRecords, Strictness};
 // What happened to each record sent.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use marketplace_metering::ledger::{Flusher, Ledger, LedgerInspection, SqliteLedger};
 use marketplace_metering::submit::{SubmitConfig, Submitter};
 use marketplace_metering::{
-    AwsTransport, Customer, CustomerAwsAccountId, Dimension, ManualClock, Meter, MeterConfig,
+    AwsTransport, Customer, CustomerAwsAccountId, Dimension, Hour, ManualClock, Meter, MeterConfig,
     MeterError, ProductCode, Quantity, SystemClock, Timestamp, UsageTags,
 };
 use metering_emulator::{Emulator, RunningEmulator};
@@ -210,7 +210,10 @@ async fn a_months_last_hour_takes_late_usage_until_an_hour_before_the_cut_off() 
     f.meter.commit().await.unwrap();
     assert_eq!(f.flusher.flush().await.unwrap().sealed.sealed, 0);
     let status = f.ledger.status().await.unwrap();
-    assert_eq!(status.sealed_before, Some(at("2026-05-31T23:00:00Z")));
+    assert_eq!(
+        status.sealed_before,
+        Some(Hour::of(at("2026-05-31T23:00:00Z")))
+    );
     assert_eq!(status.set_aside, 0);
 
     // 05:01: May's last hour is sealed with an hour left to send it, and June's first

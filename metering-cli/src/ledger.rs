@@ -9,7 +9,7 @@ use metering_core::ledger::{
     HourStatus, LedgerError, LedgerInspection, LedgerStatus, RecordId, RecordState, SetAside,
     SetAsideId, SetAsideRequeue, SqliteLedger, StoredRecord,
 };
-use metering_core::{Clock, Customer, SystemClock, Timestamp};
+use metering_core::{Clock, Customer, Hour, SystemClock};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -112,12 +112,11 @@ fn counts(records: &[(RecordState, u64)]) -> Value {
 }
 
 async fn status(ledger: &impl LedgerInspection, args: &StatusArgs) -> Result<Exit, String> {
-    let since = args.since.unwrap_or_else(|| {
-        SystemClock
-            .now()
-            .hour_start()
-            .saturating_sub(Duration::from_hours(24))
-    });
+    // The hour --since falls in, or the hour 24 hours ago.
+    let since = Hour::of(
+        args.since
+            .unwrap_or_else(|| SystemClock.now().saturating_sub(Duration::from_hours(24))),
+    );
     let status = read(ledger.status().await)?;
     let hours = read(ledger.hours(since).await)?;
     let waiting = status.count(RecordState::Quarantined) + status.set_aside;
@@ -157,7 +156,7 @@ fn print_status(
     out: &mut impl Write,
     status: &LedgerStatus,
     hours: &[HourStatus],
-    since: Timestamp,
+    since: Hour,
 ) -> io::Result<()> {
     let header: Vec<&str> = std::iter::once("hour")
         .chain(RecordState::ALL.iter().map(|state| state.as_str()))

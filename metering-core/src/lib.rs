@@ -28,6 +28,7 @@ mod customer;
 mod dimension;
 mod error;
 mod failure;
+mod hour;
 pub mod kind;
 #[cfg(feature = "meter")]
 pub mod ledger;
@@ -56,6 +57,7 @@ pub use customer::{Customer, CustomerFields, CustomerFieldsError, RequestScope};
 pub use dimension::{Dimension, UnknownDimension};
 pub use error::{Rule, ValidationError};
 pub use failure::{ErrorCode, Failure, FailureKind};
+pub use hour::Hour;
 pub use metering_rules::{QUANTITY_DECIMAL, StringRule, Violation, limits};
 pub use outcome::{Outcome, RecordOutcome, Report, Summary, Table};
 pub use plan::{

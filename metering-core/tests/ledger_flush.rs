@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::capture;
-use metering_core::ledger::conformance::{at, customer, delta, key, licensed, quantity};
+use metering_core::ledger::conformance::{at, customer, delta, hour, key, licensed, quantity};
 use metering_core::ledger::{
     Checkpoint, Delta, Flusher, InstanceId, Ledger, LedgerInspection, RecordId, RecordState,
     Settlement, SqliteLedger, StoredRecord, UsageKey,
@@ -503,7 +503,10 @@ async fn a_stopped_submission_leaves_the_rest_for_the_next_flush() {
     assert_eq!((report.claims, report.outcomes.pending), (1, 1));
     let status = fx.ledger().status().await.unwrap();
     assert_eq!(status.count(RecordState::Unsent), 2);
-    assert_eq!(status.oldest_unsent_hour, Some(at("2026-11-26T10:00:00Z")));
+    assert_eq!(
+        status.oldest_unsent_hour,
+        Some(hour("2026-11-26T10:00:00Z"))
+    );
 }
 
 #[tokio::test]

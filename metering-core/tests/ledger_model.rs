@@ -14,7 +14,7 @@ use metering_core::ledger::{
     Checkpoint, Claim, Delta, InstanceId, Ledger, LedgerInspection, RecordId, RecordState,
     Settlement, SqliteLedger, StoredRecord,
 };
-use metering_core::{Customer, Quantity, RecordKey, Timestamp, UsageRecord};
+use metering_core::{Customer, Hour, Quantity, RecordKey, Timestamp, UsageRecord};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -160,7 +160,7 @@ impl Run {
                         ["calls", "bytes"][d],
                         if tagged { &[("env", "prod")] } else { &[] },
                     ),
-                    hour: shifted(now, hours),
+                    hour: Hour::of(shifted(now, hours)),
                     quantity: Quantity::from_micros(micros).unwrap(),
                 })
                 .collect();

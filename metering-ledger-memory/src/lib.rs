@@ -22,7 +22,7 @@ use metering_core::ledger::{
     LedgerError, LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside,
     SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey,
 };
-use metering_core::{Customer, Quantity, Timestamp};
+use metering_core::{Customer, Hour, Quantity, Timestamp};
 
 /// A ledger in this process's memory; clones share it.
 #[derive(Debug, Clone, Default)]
@@ -48,11 +48,11 @@ struct State {
     /// The last checkpoint number applied per instance.
     instances: BTreeMap<InstanceId, u64>,
     /// Every hour before it is sealed.
-    sealed_before: Option<Timestamp>,
+    sealed_before: Option<Hour>,
     /// Every hour of a customer before it is sealed for them (they unsubscribed).
-    customer_seals: BTreeMap<Customer, Timestamp>,
+    customer_seals: BTreeMap<Customer, Hour>,
     /// Usage of hours not sealed yet, per key and hour.
-    open: BTreeMap<(UsageKey, Timestamp), Open>,
+    open: BTreeMap<(UsageKey, Hour), Open>,
     records: BTreeMap<RecordId, Entry>,
     set_aside: BTreeMap<SetAsideId, SetAside>,
     next_id: i64,
@@ -78,7 +78,7 @@ impl State {
         self.next_id
     }
 
-    fn sealed_for(&self, customer: &Customer) -> Option<Timestamp> {
+    fn sealed_for(&self, customer: &Customer) -> Option<Hour> {
         later(
             self.sealed_before,
             self.customer_seals.get(customer).copied(),
@@ -88,7 +88,7 @@ impl State {
     fn put_aside(
         &mut self,
         key: &UsageKey,
-        hour: Timestamp,
+        hour: Hour,
         quantity: Quantity,
         reason: String,
         at: Timestamp,
@@ -100,13 +100,7 @@ impl State {
 
     /// Adds `quantity` (late or not) to a key's open hour; false, changing nothing, when the
     /// hour's total would exceed the largest quantity.
-    fn add_open(
-        &mut self,
-        key: &UsageKey,
-        hour: Timestamp,
-        quantity: Quantity,
-        late: bool,
-    ) -> bool {
+    fn add_open(&mut self, key: &UsageKey, hour: Hour, quantity: Quantity, late: bool) -> bool {
         let row = self.open.entry((key.clone(), hour)).or_default();
         let Some(total) = row.quantity.checked_add(quantity) else {
             return false;
@@ -131,7 +125,7 @@ impl State {
             .insert(checkpoint.instance, checkpoint.number);
         report.applied = true;
         for delta in &checkpoint.deltas {
-            let hour = delta.hour.hour_start();
+            let hour = delta.hour;
             match place(hour, self.sealed_for(delta.key.customer())) {
                 Placement::SetAside { reason } => {
                     self.put_aside(&delta.key, hour, delta.quantity, reason, now);
@@ -150,21 +144,16 @@ impl State {
     }
 
     /// Seals the open usage of hours before `before` (of one customer's keys when given).
-    fn seal(
-        &mut self,
-        before: Timestamp,
-        customer: Option<&Customer>,
-        now: Timestamp,
-    ) -> SealReport {
+    fn seal(&mut self, before: Hour, customer: Option<&Customer>, now: Timestamp) -> SealReport {
         let mut report = SealReport::default();
-        let closing: Vec<(UsageKey, Timestamp)> = self
+        let closing: Vec<(UsageKey, Hour)> = self
             .open
             .keys()
             .filter(|(key, hour)| *hour < before && customer.is_none_or(|c| key.customer() == c))
             .cloned()
             .collect();
         // One record per customer, dimension and hour, in the order SQL stores seal them.
-        let mut groups: BTreeMap<_, Vec<(UsageKey, Timestamp, Open)>> = BTreeMap::new();
+        let mut groups: BTreeMap<_, Vec<(UsageKey, Hour, Open)>> = BTreeMap::new();
         for (key, hour) in closing {
             let open = self.open.remove(&(key.clone(), hour)).unwrap_or_default();
             let columns = key
@@ -256,7 +245,7 @@ impl State {
                 account.as_str(),
                 &code.unwrap_or_default(),
                 license.as_str(),
-                product.timestamp(),
+                Hour::of(product.timestamp()),
             );
             for id in [by_product, licensed] {
                 let entry = self.records.get_mut(&id).expect("a record of the pair");
@@ -358,7 +347,7 @@ impl State {
             .records
             .values()
             .filter(|entry| !entry.stored.state.is_terminal())
-            .map(|entry| entry.stored.record.timestamp())
+            .map(|entry| Hour::of(entry.stored.record.timestamp()))
             .min();
         status.sealed_before = self.sealed_before;
         status
@@ -375,16 +364,16 @@ impl State {
         records
     }
 
-    fn hours(&self, since: Timestamp) -> Vec<HourStatus> {
-        let unsettled: Vec<Timestamp> = self
+    fn hours(&self, since: Hour) -> Vec<HourStatus> {
+        let unsettled: Vec<Hour> = self
             .records
             .values()
             .filter(|entry| !entry.stored.state.is_terminal())
-            .map(|entry| entry.stored.record.timestamp())
+            .map(|entry| Hour::of(entry.stored.record.timestamp()))
             .collect();
-        let mut hours: BTreeMap<Timestamp, HourStatus> = BTreeMap::new();
+        let mut hours: BTreeMap<Hour, HourStatus> = BTreeMap::new();
         for entry in self.records.values() {
-            let hour = entry.stored.record.timestamp();
+            let hour = Hour::of(entry.stored.record.timestamp());
             if hour >= since || unsettled.contains(&hour) {
                 hours
                     .entry(hour)
@@ -509,7 +498,7 @@ impl LedgerInspection for MemoryLedger {
         })
     }
 
-    fn hours(&self, since: Timestamp) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
+    fn hours(&self, since: Hour) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
         Box::pin(async move { Ok(self.with(|state| state.hours(since))) })
     }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::customer::{Customer, CustomerFields, RequestScope};
 use crate::error::ValidationError;
+use crate::hour::Hour;
 use crate::quantity::Quantity;
 use crate::record::{Tag, Tags, UsageAllocation, UsageRecord};
 use crate::strings::{
@@ -113,7 +114,7 @@ pub(crate) fn allocations_column(record: &UsageRecord) -> Option<String> {
 pub(crate) fn record_from_columns(
     customer: Customer,
     dimension: &str,
-    hour: Timestamp,
+    hour: Hour,
     quantity: &str,
     allocations: Option<&str>,
 ) -> Result<UsageRecord, String> {
@@ -122,7 +123,12 @@ pub(crate) fn record_from_columns(
         let quantity: Quantity = quantity
             .parse()
             .map_err(|e: ValidationError| e.to_string())?;
-        return Ok(UsageRecord::new(customer, dimension, hour, quantity));
+        return Ok(UsageRecord::new(
+            customer,
+            dimension,
+            hour.start(),
+            quantity,
+        ));
     };
     let stored: Vec<StoredAllocation> = serde_json::from_str(allocations)
         .map_err(|error| format!("allocations {allocations:?}: {error}"))?;
@@ -135,7 +141,7 @@ pub(crate) fn record_from_columns(
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    UsageRecord::with_allocations(customer, dimension, hour, allocations)
+    UsageRecord::with_allocations(customer, dimension, hour.start(), allocations)
         .map_err(|error| error.to_string())
 }
 
@@ -157,6 +163,7 @@ pub(crate) fn build_record(group: &[OpenRow]) -> Result<Result<UsageRecord, Stri
     let customer = customer_from_columns(first.customer.clone()).map_err(|e| e.to_string())?;
     let dimension = DimensionKey::new(first.dimension.clone()).map_err(|e| e.to_string())?;
     let hour = Timestamp::from_unix_seconds(first.hour).map_err(|e| e.to_string())?;
+    let hour = Hour::of(hour);
     let usage = group
         .iter()
         .map(|row| {
@@ -187,7 +194,7 @@ impl RecordRow {
     pub(crate) fn into_stored(self) -> Result<StoredRecord, LedgerError> {
         let id = self.id;
         let customer = customer_from_columns(self.customer).map_err(|e| e.to_string());
-        let hour = timestamp("records", id, self.hour)?;
+        let hour = hour("records", id, self.hour)?;
         let record = customer
             .and_then(|c| {
                 record_from_columns(
@@ -250,7 +257,7 @@ impl SetAsideRow {
         Ok(SetAside {
             id: SetAsideId(id),
             key,
-            hour: timestamp("set_aside", id, self.hour)?,
+            hour: hour("set_aside", id, self.hour)?,
             quantity: quantity_from_micros("set_aside", id, self.micros)?,
             reason: self.reason,
             at: timestamp("set_aside", id, self.at)?,
@@ -266,11 +273,11 @@ pub(crate) fn place_seconds(
     sealed_before: Option<i64>,
 ) -> Result<Result<(i64, bool), String>, LedgerError> {
     let sealed_before = sealed_before
-        .map(|open| timestamp("open_usage", key_id, open))
+        .map(|open| self::hour("open_usage", key_id, open))
         .transpose()?;
     Ok(
-        match place(timestamp("open_usage", key_id, hour)?, sealed_before) {
-            Placement::Open { hour, late } => Ok((seconds(hour), late)),
+        match place(self::hour("open_usage", key_id, hour)?, sealed_before) {
+            Placement::Open { hour, late } => Ok((hour_seconds(hour), late)),
             Placement::SetAside { reason } => Err(reason),
         },
     )
@@ -291,9 +298,19 @@ pub(crate) fn corrupt(table: &'static str, row: i64) -> impl FnOnce(String) -> L
     move |detail| LedgerError::Corrupt { table, row, detail }
 }
 
-/// An hour's start as the ledger stores it: Unix seconds.
+/// An instant as the ledger stores it: Unix seconds.
 pub(crate) fn seconds(timestamp: Timestamp) -> i64 {
     timestamp.unix_seconds()
+}
+
+/// An hour as the ledger stores it: its start in Unix seconds.
+pub(crate) fn hour_seconds(hour: Hour) -> i64 {
+    hour.start().unix_seconds()
+}
+
+/// The hour stored as its start in Unix seconds (the hour `seconds` falls in).
+pub(crate) fn hour(table: &'static str, row: i64, seconds: i64) -> Result<Hour, LedgerError> {
+    timestamp(table, row, seconds).map(Hour::of)
 }
 
 pub(crate) fn timestamp(

@@ -108,6 +108,7 @@ impl fmt::Display for MeterStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hour::Hour;
     use crate::timestamp::Timestamp;
 
     #[test]
@@ -153,7 +154,7 @@ mod tests {
 
     #[test]
     fn a_status_names_every_state_and_hour() {
-        let hour = Timestamp::from_unix_seconds(1_780_000_000 / 3600 * 3600).unwrap();
+        let hour = Hour::of(Timestamp::from_unix_seconds(1_780_000_000).unwrap());
         let mut ledger = LedgerStatus {
             open_keys: 4,
             records: RecordState::ALL.iter().map(|&state| (state, 0)).collect(),

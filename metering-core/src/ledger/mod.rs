@@ -35,6 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::customer::{Customer, RequestScope};
+use crate::hour::Hour;
 use crate::quantity::Quantity;
 use crate::record::{Tags, UsageRecord};
 use crate::strings::DimensionKey;
@@ -106,8 +107,8 @@ impl UsageKey {
 pub struct Delta {
     /// What the usage is of.
     pub key: Arc<UsageKey>,
-    /// The hour the usage happened in (any instant in it; the ledger keeps the hour's start).
-    pub hour: Timestamp,
+    /// The hour the usage happened in.
+    pub hour: Hour,
     /// How much.
     pub quantity: Quantity,
 }
@@ -381,7 +382,7 @@ pub struct SetAside {
     /// What the usage is of.
     pub key: UsageKey,
     /// The hour it happened in.
-    pub hour: Timestamp,
+    pub hour: Hour,
     /// How much.
     pub quantity: Quantity,
     /// Why it was set aside.
@@ -396,7 +397,7 @@ impl SetAside {
     pub fn new(
         id: SetAsideId,
         key: UsageKey,
-        hour: Timestamp,
+        hour: Hour,
         quantity: Quantity,
         reason: String,
         at: Timestamp,
@@ -423,9 +424,9 @@ pub struct LedgerStatus {
     /// Entries set aside for a person.
     pub set_aside: u64,
     /// The oldest hour with a record not settled yet (unsent, leased or quarantined).
-    pub oldest_unsent_hour: Option<Timestamp>,
+    pub oldest_unsent_hour: Option<Hour>,
     /// Every hour before this one is sealed.
-    pub sealed_before: Option<Timestamp>,
+    pub sealed_before: Option<Hour>,
 }
 
 impl LedgerStatus {
@@ -455,19 +456,19 @@ impl LedgerStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HourStatus {
-    /// The hour's start (the records' timestamp).
-    pub hour: Timestamp,
+    /// The hour (its start is the records' timestamp).
+    pub hour: Hour,
     /// Records per state (every state is present, zero included).
     pub records: Vec<(RecordState, u64)>,
 }
 
 impl HourStatus {
-    /// The hour starting at `hour`'s start, with every state at zero: count its records
-    /// with [`HourStatus::add`].
+    /// The hour `hour`, with every state at zero: count its records with
+    /// [`HourStatus::add`].
     #[must_use]
-    pub fn new(hour: Timestamp) -> Self {
+    pub fn new(hour: Hour) -> Self {
         Self {
-            hour: hour.hour_start(),
+            hour,
             records: zero_counts(),
         }
     }
@@ -519,7 +520,7 @@ fn hour_statuses(
 ) -> Result<Vec<HourStatus>, LedgerError> {
     let mut hours: Vec<HourStatus> = Vec::new();
     for (hour, state, count) in rows {
-        let hour = codec::timestamp("records", 0, hour)?;
+        let hour = codec::hour("records", 0, hour)?;
         if hours.last().is_none_or(|last| last.hour != hour) {
             hours.push(HourStatus::new(hour));
         }
@@ -539,7 +540,7 @@ pub enum SetAsideRequeue {
     /// with that hour.
     Requeued {
         /// The hour it now counts in.
-        hour: Timestamp,
+        hour: Hour,
     },
     /// No entry has that identity (it was requeued already, or never existed).
     NotFound,
@@ -706,7 +707,7 @@ pub trait LedgerInspection: Ledger {
     /// Records per state for every hour from `since` on, and for every earlier hour that
     /// still has a record not settled (unsent, leased or quarantined), oldest first. Hours
     /// without records are left out.
-    fn hours(&self, since: Timestamp) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>>;
+    fn hours(&self, since: Hour) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>>;
 
     /// Puts usage set aside back, once a person has decided it is to be billed: its quantity
     /// is added, as late usage, to the hour `now` falls in (or to its customer's first open

@@ -4,9 +4,8 @@
 //! what their SQL dialects force; a store of your own calls these too, and then passes the
 //! [conformance suite](crate::ledger::conformance) for the same reasons.
 
-use std::time::Duration;
-
 use crate::customer::Customer;
+use crate::hour::Hour;
 use crate::quantity::Quantity;
 use crate::record::{Tags, UsageAllocation, UsageRecord};
 use crate::strings::DimensionKey;
@@ -17,8 +16,6 @@ use super::{RecordState, Settlement};
 /// The most records one claim leases: what one `BatchMeterUsage` request carries.
 pub const CLAIM_SIZE: usize = 25;
 
-const HOUR: Duration = Duration::from_hours(1);
-
 /// Where a commit puts a delta.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Placement {
@@ -26,7 +23,7 @@ pub enum Placement {
     /// month when its own was sealed.
     Open {
         /// The hour the usage counts in.
-        hour: Timestamp,
+        hour: Hour,
         /// Whether it arrived after its own hour was sealed.
         late: bool,
     },
@@ -41,11 +38,10 @@ pub enum Placement {
 /// customer (the later of the ledger's watermark and the customer's own seal; `None` when
 /// nothing is sealed).
 #[must_use]
-pub fn place(hour: Timestamp, sealed_before: Option<Timestamp>) -> Placement {
-    let hour = hour.hour_start();
+pub fn place(hour: Hour, sealed_before: Option<Hour>) -> Placement {
     match sealed_before.filter(|&open| hour < open) {
         None => Placement::Open { hour, late: false },
-        Some(open) if open.month_start() == hour.month_start() => Placement::Open {
+        Some(open) if open.same_month(hour) => Placement::Open {
             hour: open,
             late: true,
         },
@@ -57,30 +53,30 @@ pub fn place(hour: Timestamp, sealed_before: Option<Timestamp>) -> Placement {
 
 /// The later of two watermarks ("every hour before this one is sealed").
 #[must_use]
-pub fn later(one: Option<Timestamp>, other: Option<Timestamp>) -> Option<Timestamp> {
+pub fn later(one: Option<Hour>, other: Option<Hour>) -> Option<Hour> {
     one.max(other)
 }
 
 /// What [`Ledger::seal`](super::Ledger::seal) makes the watermark: every hour that ended at
 /// or before `until`, never less than it was.
 #[must_use]
-pub fn seal_watermark(until: Timestamp, sealed_before: Option<Timestamp>) -> Timestamp {
-    let until = until.hour_start();
+pub fn seal_watermark(until: Timestamp, sealed_before: Option<Hour>) -> Hour {
+    let until = Hour::of(until);
     sealed_before.map_or(until, |sealed| sealed.max(until))
 }
 
 /// What [`Ledger::seal_customer`](super::Ledger::seal_customer) seals a customer's usage
 /// before: the end of the hour `now` falls in.
 #[must_use]
-pub fn customer_seal(now: Timestamp) -> Timestamp {
-    now.hour_start().saturating_add(HOUR)
+pub fn customer_seal(now: Timestamp) -> Hour {
+    Hour::of(now).next()
 }
 
 /// The hour usage set aside is put back in: the hour `now` falls in, or the first open one
 /// when it is sealed already.
 #[must_use]
-pub fn requeue_hour(now: Timestamp, sealed_before: Option<Timestamp>) -> Timestamp {
-    let hour = now.hour_start();
+pub fn requeue_hour(now: Timestamp, sealed_before: Option<Hour>) -> Hour {
+    let hour = Hour::of(now);
     sealed_before.map_or(hour, |sealed| sealed.max(hour))
 }
 
@@ -110,7 +106,7 @@ pub fn is_claimable(
 pub fn seal_record(
     customer: Customer,
     dimension: DimensionKey,
-    hour: Timestamp,
+    hour: Hour,
     usage: impl IntoIterator<Item = (Option<Tags>, Quantity)>,
 ) -> Result<UsageRecord, String> {
     let usage: Vec<(Option<Tags>, Quantity)> = usage.into_iter().collect();
@@ -120,7 +116,7 @@ pub fn seal_record(
         .filter(|(_, quantity)| !quantity.is_zero() || !used)
         .map(|(tags, quantity)| UsageAllocation { quantity, tags })
         .collect();
-    let hour = hour.hour_start();
+    let hour = hour.start();
     if let [
         UsageAllocation {
             quantity,
@@ -176,12 +172,7 @@ pub fn settled(
 /// Why both records of an account billed under a product and under a licence in one hour
 /// are quarantined; says so through `tracing` too.
 #[must_use]
-pub fn double_billing_reason(
-    account: &str,
-    product: &str,
-    license: &str,
-    hour: Timestamp,
-) -> String {
+pub fn double_billing_reason(account: &str, product: &str, license: &str, hour: Hour) -> String {
     tracing::error!(target: "metering::ledger", %account, %product, %license, %hour, "usage recorded under a product and a licence in one hour");
     format!(
         "account {account} has usage under product {product} and under licence {license} \
@@ -191,7 +182,7 @@ pub fn double_billing_reason(
 
 /// Why usage of a sealed hour could not move to an open one.
 #[must_use]
-pub fn month_closed_reason(hour: Timestamp) -> String {
+pub fn month_closed_reason(hour: Hour) -> String {
     format!("hour {hour} was sealed and no hour of its month is open any more")
 }
 
@@ -222,6 +213,10 @@ mod tests {
         Timestamp::parse_rfc3339(text).unwrap()
     }
 
+    fn hour(text: &str) -> Hour {
+        Hour::of(at(text))
+    }
+
     fn quantity(text: &str) -> Quantity {
         text.parse().unwrap()
     }
@@ -245,46 +240,46 @@ mod tests {
 
     #[test]
     fn usage_of_a_sealed_hour_moves_to_the_first_open_hour_of_its_month_or_aside() {
-        let hour = at("2026-11-26T10:20:00Z");
+        let used = hour("2026-11-26T10:20:00Z");
         assert_eq!(
-            place(hour, None),
+            place(used, None),
             Placement::Open {
-                hour: at("2026-11-26T10:00:00Z"),
+                hour: hour("2026-11-26T10:00:00Z"),
                 late: false
             }
         );
         assert_eq!(
-            place(hour, Some(at("2026-11-26T10:00:00Z"))),
+            place(used, Some(hour("2026-11-26T10:00:00Z"))),
             Placement::Open {
-                hour: at("2026-11-26T10:00:00Z"),
+                hour: hour("2026-11-26T10:00:00Z"),
                 late: false
             },
             "its own hour is the first open one"
         );
         assert_eq!(
-            place(hour, Some(at("2026-11-26T12:00:00Z"))),
+            place(used, Some(hour("2026-11-26T12:00:00Z"))),
             Placement::Open {
-                hour: at("2026-11-26T12:00:00Z"),
+                hour: hour("2026-11-26T12:00:00Z"),
                 late: true
             }
         );
-        let Placement::SetAside { reason } = place(hour, Some(at("2026-12-01T00:00:00Z"))) else {
+        let Placement::SetAside { reason } = place(used, Some(hour("2026-12-01T00:00:00Z"))) else {
             panic!("the month has no open hour left");
         };
-        assert_eq!(reason, month_closed_reason(at("2026-11-26T10:00:00Z")));
+        assert_eq!(reason, month_closed_reason(hour("2026-11-26T10:00:00Z")));
     }
 
     #[test]
     fn watermarks_only_move_on_and_take_the_later_one() {
-        let (ten, noon) = (at("2026-11-26T10:00:00Z"), at("2026-11-26T12:00:00Z"));
+        let (ten, noon) = (hour("2026-11-26T10:00:00Z"), hour("2026-11-26T12:00:00Z"));
         assert_eq!(seal_watermark(at("2026-11-26T10:59:00Z"), None), ten);
-        assert_eq!(seal_watermark(ten, Some(noon)), noon);
-        assert_eq!(seal_watermark(noon, Some(ten)), noon);
+        assert_eq!(seal_watermark(ten.start(), Some(noon)), noon);
+        assert_eq!(seal_watermark(noon.start(), Some(ten)), noon);
         assert_eq!(later(Some(ten), Some(noon)), Some(noon));
         assert_eq!(later(None, Some(ten)), Some(ten));
         assert_eq!(
             customer_seal(at("2026-11-26T10:30:00Z")),
-            at("2026-11-26T11:00:00Z")
+            hour("2026-11-26T11:00:00Z")
         );
         assert_eq!(requeue_hour(at("2026-11-26T10:30:00Z"), None), ten);
         assert_eq!(requeue_hour(at("2026-11-26T10:30:00Z"), Some(noon)), noon);
@@ -323,9 +318,9 @@ mod tests {
             crate::strings::TagValue::new("prod").unwrap(),
         )])
         .unwrap();
-        let hour = at("2026-11-26T10:30:00Z");
+        let ten = hour("2026-11-26T10:30:00Z");
         let seal = |usage: Vec<(Option<Tags>, Quantity)>| {
-            seal_record(customer("111111111111"), dimension.clone(), hour, usage).unwrap()
+            seal_record(customer("111111111111"), dimension.clone(), ten, usage).unwrap()
         };
         let zero_and_usage = seal(vec![
             (None, Quantity::ZERO),
@@ -375,7 +370,7 @@ mod tests {
         assert!(overflow_reason().contains(&Quantity::MAX.to_string()));
         assert!(unsealable_reason(None).contains("sealed already"));
         assert!(unsealable_reason(Some("too many")).ends_with(": too many"));
-        let reason = double_billing_reason("1111", "prod-a", "arn:l", at("2026-11-26T10:00:00Z"));
+        let reason = double_billing_reason("1111", "prod-a", "arn:l", hour("2026-11-26T10:00:00Z"));
         assert!(
             reason.contains("1111") && reason.contains("prod-a") && reason.contains("arn:l"),
             "{reason}"

@@ -56,7 +56,7 @@ impl Shared {
 fn delta(key: &Arc<UsageKey>, hour: Hour, micros: u64) -> Delta {
     Delta {
         key: key.clone(),
-        hour: hour.start(),
+        hour,
         // Totals never exceed the maximum, so neither do their differences.
         quantity: Quantity::from_micros(micros).unwrap_or(Quantity::MAX),
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::customer::Customer;
+use crate::hour::Hour;
 use crate::ledger::{
     Checkpoint, Claim, Delta, InstanceId, Ledger, LedgerInspection, RecordId, Settlement, UsageKey,
 };
@@ -18,6 +19,12 @@ use crate::timestamp::Timestamp;
 #[must_use]
 pub fn at(text: &str) -> Timestamp {
     Timestamp::parse_rfc3339(text).expect("a valid RFC 3339 instant")
+}
+
+/// The hour an instant given in RFC 3339 falls in.
+#[must_use]
+pub fn hour(text: &str) -> Hour {
+    Hour::of(at(text))
 }
 
 /// An account-based customer of product `prod-a`.
@@ -75,7 +82,7 @@ pub fn quantity(text: &str) -> Quantity {
 pub fn delta(key: &Arc<UsageKey>, instant: &str, amount: &str) -> Delta {
     Delta {
         key: Arc::clone(key),
-        hour: at(instant),
+        hour: Hour::of(at(instant)),
         quantity: quantity(amount),
     }
 }
@@ -122,7 +129,7 @@ pub(super) async fn seal_hours(
     let deltas = (0..hours)
         .map(|h| Delta {
             key: Arc::clone(&key),
-            hour: first.saturating_add(Duration::from_hours(h.into())),
+            hour: Hour::of(first.saturating_add(Duration::from_hours(h.into()))),
             quantity: Quantity::from(1),
         })
         .collect();

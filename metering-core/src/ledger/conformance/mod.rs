@@ -55,7 +55,7 @@ use crate::strings::DimensionKey;
 
 mod fixtures;
 mod sending;
-pub use fixtures::{at, checkpoint, customer, delta, key, licensed, quantity};
+pub use fixtures::{at, checkpoint, customer, delta, hour, key, licensed, quantity};
 use fixtures::{seal_hours, sealed};
 pub use sending::{
     claims_are_oldest_first_by_scope_25_at_most, expired_leases_are_claimable_again,
@@ -231,7 +231,7 @@ pub async fn month_close_sets_late_usage_aside(harness: &impl Harness) {
     assert_eq!(aside.len(), 1);
     assert_eq!(aside[0].key, *key);
     assert_eq!(aside[0].quantity, quantity("4"));
-    assert_eq!(aside[0].hour, at("2026-11-30T23:00:00Z"));
+    assert_eq!(aside[0].hour, hour("2026-11-30T23:00:00Z"));
     assert_eq!(aside[0].at, now);
     assert!(
         aside[0].reason.contains("2026-11-30T23:00:00Z"),
@@ -486,51 +486,52 @@ pub async fn status_counts_every_state_and_hour(harness: &impl Harness) {
         assert_eq!(status.count(state), count, "{state}");
     }
     assert_eq!(status.open_keys, 1);
-    assert_eq!(status.oldest_unsent_hour, Some(at("2026-11-26T08:00:00Z")));
-    assert_eq!(status.sealed_before, Some(at("2026-11-26T10:00:00Z")));
+    assert_eq!(
+        status.oldest_unsent_hour,
+        Some(hour("2026-11-26T08:00:00Z"))
+    );
+    assert_eq!(status.sealed_before, Some(hour("2026-11-26T10:00:00Z")));
     // 05:00 success, 06:00 not subscribed, 07:00 duplicate, 08:00 quarantined, 09:00 leased.
     let hours = |since| {
         let ledger = &ledger;
         async move {
-            let hours = ledger.hours(at(since)).await.unwrap();
+            let hours = ledger.hours(hour(since)).await.unwrap();
             hours
                 .iter()
-                .map(|hour| {
+                .map(|status| {
                     let counted: Vec<_> = RecordState::ALL
                         .into_iter()
-                        .filter(|&state| hour.count(state) > 0)
-                        .map(|state| (state, hour.count(state)))
+                        .filter(|&state| status.count(state) > 0)
+                        .map(|state| (state, status.count(state)))
                         .collect();
-                    (hour.hour, counted)
+                    (status.hour, counted)
                 })
                 .collect::<Vec<_>>()
         }
     };
     assert_eq!(hours("2026-11-26T05:00:00Z").await.len(), 5);
+    let (seven, eight, nine) = (
+        hour("2026-11-26T07:00:00Z"),
+        hour("2026-11-26T08:00:00Z"),
+        hour("2026-11-26T09:00:00Z"),
+    );
+    let (duplicate, quarantined, leased) = (
+        vec![(RecordState::Duplicate, 1)],
+        vec![(RecordState::Quarantined, 1)],
+        vec![(RecordState::Leased, 1)],
+    );
     assert_eq!(
         hours("2026-11-26T07:00:00Z").await,
         [
-            (
-                at("2026-11-26T07:00:00Z"),
-                vec![(RecordState::Duplicate, 1)]
-            ),
-            (
-                at("2026-11-26T08:00:00Z"),
-                vec![(RecordState::Quarantined, 1)]
-            ),
-            (at("2026-11-26T09:00:00Z"), vec![(RecordState::Leased, 1)]),
+            (seven, duplicate),
+            (eight, quarantined.clone()),
+            (nine, leased.clone())
         ]
     );
     // Earlier hours still to settle come too, however old.
     assert_eq!(
         hours("2026-11-26T12:00:00Z").await,
-        [
-            (
-                at("2026-11-26T08:00:00Z"),
-                vec![(RecordState::Quarantined, 1)]
-            ),
-            (at("2026-11-26T09:00:00Z"), vec![(RecordState::Leased, 1)]),
-        ]
+        [(eight, quarantined), (nine, leased)]
     );
     let billed = ledger.record(claim.records[0].id).await.unwrap().unwrap();
     assert_eq!(billed.state, RecordState::Success);
@@ -567,7 +568,7 @@ pub async fn requeued_set_aside_usage_counts_in_an_open_hour(harness: &impl Harn
     assert_eq!(
         ledger.requeue_set_aside(ids[0], now).await.unwrap(),
         SetAsideRequeue::Requeued {
-            hour: at("2026-12-01T00:00:00Z")
+            hour: hour("2026-12-01T00:00:00Z")
         }
     );
     assert_eq!(
@@ -582,7 +583,7 @@ pub async fn requeued_set_aside_usage_counts_in_an_open_hour(harness: &impl Harn
     assert_eq!(
         ledger.requeue_set_aside(ids[2], now).await.unwrap(),
         SetAsideRequeue::Requeued {
-            hour: at("2026-12-01T01:00:00Z")
+            hour: hour("2026-12-01T01:00:00Z")
         }
     );
     let left: Vec<_> = other.set_aside().await.unwrap();

@@ -45,8 +45,8 @@ use tokio_postgres::types::ToSql;
 pub use self::config::PostgresLedgerBuilder;
 use self::migrate::migrate;
 use super::codec::{
-    CustomerColumns, RecordRow, SetAsideRow, customer_columns, micros, place_seconds, scope_column,
-    seconds, tags_column, timestamp,
+    CustomerColumns, RecordRow, SetAsideRow, customer_columns, hour, hour_seconds, micros,
+    place_seconds, scope_column, seconds, tags_column,
 };
 use super::protocol::{
     CLAIM_SIZE, customer_seal, overflow_reason, requeue_hour, seal_watermark, settled,
@@ -59,6 +59,7 @@ use super::{
     zero_counts,
 };
 use crate::customer::Customer;
+use crate::hour::Hour;
 use crate::quantity::Quantity;
 use crate::timestamp::Timestamp;
 
@@ -278,7 +279,7 @@ impl PostgresLedger {
         let mut asides = Asides::new();
         let max = micros(Quantity::MAX);
         for (delta, key_id) in checkpoint.deltas.iter().zip(key_ids) {
-            let hour = seconds(delta.hour.hour_start());
+            let hour = hour_seconds(delta.hour);
             let amount = micros(delta.quantity);
             let own = own.get(&customer_columns(delta.key.customer())).copied();
             let (target, late) = match place_seconds(key_id, hour, global.max(own))? {
@@ -414,8 +415,8 @@ impl Ledger for PostgresLedger {
             let tx = client.transaction().await?;
             // Waits for the commits in flight; a second sealer waits here for the first.
             let sealed = sealed_before(&tx, "UPDATE").await?;
-            let sealed = sealed.map(|h| timestamp("ledger", 1, h)).transpose()?;
-            let before = seconds(seal_watermark(until, sealed));
+            let sealed = sealed.map(|h| hour("ledger", 1, h)).transpose()?;
+            let before = hour_seconds(seal_watermark(until, sealed));
             let report = seal::seal_rows(&tx, before, None, seconds(now)).await?;
             tx.execute(sql::SET_WATERMARK, &[&before]).await?;
             tx.commit().await?;
@@ -434,7 +435,7 @@ impl Ledger for PostgresLedger {
             let tx = client.transaction().await?;
             tx.execute("SELECT 1 FROM ledger WHERE id = 1 FOR UPDATE", &[])
                 .await?;
-            let before = seconds(customer_seal(now));
+            let before = hour_seconds(customer_seal(now));
             let report = seal::seal_rows(&tx, before, Some(&columns), seconds(now)).await?;
             let [product, identifier, account, license] = &columns;
             tx.execute(
@@ -593,13 +594,13 @@ impl Ledger for PostgresLedger {
                 .await?;
             status.open_keys = row.get::<_, i64>(0).unsigned_abs();
             status.set_aside = row.get::<_, i64>(1).unsigned_abs();
-            let hour = |column: usize, table| {
+            let read = |column: usize, table| {
                 row.get::<_, Option<i64>>(column)
-                    .map(|h| timestamp(table, 0, h))
+                    .map(|h| hour(table, 0, h))
                     .transpose()
             };
-            status.oldest_unsent_hour = hour(2, "records")?;
-            status.sealed_before = hour(3, "ledger")?;
+            status.oldest_unsent_hour = read(2, "records")?;
+            status.sealed_before = read(3, "ledger")?;
             tx.commit().await?;
             Ok(status)
         })
@@ -668,10 +669,10 @@ impl LedgerInspection for PostgresLedger {
         })
     }
 
-    fn hours(&self, since: Timestamp) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
+    fn hours(&self, since: Hour) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
         Box::pin(async move {
             let client = self.client().await?;
-            let rows = client.query(sql::HOURS, &[&seconds(since)]).await?;
+            let rows = client.query(sql::HOURS, &[&hour_seconds(since)]).await?;
             hour_statuses(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))))
         })
     }
@@ -703,9 +704,9 @@ impl LedgerInspection for PostgresLedger {
             let (key_id, amount, own): (i64, i64, Option<i64>) =
                 (entry.get(0), entry.get(1), entry.get(2));
             let sealed = global.max(own);
-            let hour = seconds(requeue_hour(
+            let target = hour_seconds(requeue_hour(
                 now,
-                sealed.map(|h| timestamp("ledger", 1, h)).transpose()?,
+                sealed.map(|h| hour("ledger", 1, h)).transpose()?,
             ));
             let added = tx
                 .execute(
@@ -714,7 +715,7 @@ impl LedgerInspection for PostgresLedger {
                  SET micros = o.micros + excluded.micros, \
                  late_micros = o.late_micros + excluded.late_micros \
                  WHERE o.micros + excluded.micros <= $4",
-                    &[&key_id, &hour, &amount, &micros(Quantity::MAX)],
+                    &[&key_id, &target, &amount, &micros(Quantity::MAX)],
                 )
                 .await?;
             if added == 0 {
@@ -724,7 +725,7 @@ impl LedgerInspection for PostgresLedger {
             }
             tx.commit().await?;
             Ok(SetAsideRequeue::Requeued {
-                hour: timestamp("open_usage", key_id, hour)?,
+                hour: hour("open_usage", key_id, target)?,
             })
         })
     }

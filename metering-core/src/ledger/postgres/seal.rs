@@ -6,8 +6,7 @@ use tokio_postgres::types::ToSql;
 
 use super::{Asides, insert_set_aside};
 use crate::ledger::codec::{
-    CustomerColumns, OpenRow, allocations_column, build_record, corrupt, quantity_from_micros,
-    timestamp,
+    CustomerColumns, OpenRow, allocations_column, build_record, corrupt, hour, quantity_from_micros,
 };
 use crate::ledger::protocol::{double_billing_reason, unsealable_reason};
 use crate::ledger::sql::{
@@ -195,7 +194,7 @@ async fn quarantine_double_billing(
         let (product_record, license_record): (i64, i64) = (pair.get(0), pair.get(1));
         let (account, product, license): (String, String, String) =
             (pair.get(2), pair.get(3), pair.get(4));
-        let hour = timestamp("records", product_record, pair.get(5))?;
+        let hour = hour("records", product_record, pair.get(5))?;
         let reason = double_billing_reason(&account, &product, &license, hour);
         quarantined += tx
             .execute(

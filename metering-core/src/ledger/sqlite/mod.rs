@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use rustc_hash::FxHashMap;
 
 use super::codec::{
-    CustomerColumns, RecordRow, SetAsideRow, customer_columns, micros, place_seconds, scope_column,
-    seconds, tags_column, timestamp,
+    CustomerColumns, RecordRow, SetAsideRow, customer_columns, hour, hour_seconds, micros,
+    place_seconds, scope_column, seconds, tags_column,
 };
 use super::protocol::{
     CLAIM_SIZE, customer_seal, overflow_reason, requeue_hour, seal_watermark, settled,
@@ -22,6 +22,7 @@ use super::{
     zero_counts,
 };
 use crate::customer::Customer;
+use crate::hour::Hour;
 use crate::quantity::Quantity;
 use crate::timestamp::Timestamp;
 
@@ -219,7 +220,7 @@ fn commit(
     let mut upsert = tx.prepare_cached(ADD_OPEN_USAGE)?;
     for delta in &checkpoint.deltas {
         let key_id = key_id(tx, cached, &mut new_keys, &delta.key)?;
-        let hour = seconds(delta.hour.hour_start());
+        let hour = hour_seconds(delta.hour);
         let amount = micros(delta.quantity);
         let customer = delta.key.customer();
         let own = if let Some(&own) = customers.get(customer) {
@@ -383,9 +384,9 @@ fn status(tx: &Transaction<'_>) -> Result<LedgerStatus, LedgerError> {
     status.open_keys = count("open_usage")?;
     status.set_aside = count("set_aside")?;
     let oldest: Option<i64> = tx.query_row(sql::OLDEST_UNSETTLED, [], |row| row.get(0))?;
-    status.oldest_unsent_hour = oldest.map(|h| timestamp("records", 0, h)).transpose()?;
+    status.oldest_unsent_hour = oldest.map(|h| hour("records", 0, h)).transpose()?;
     status.sealed_before = sealed_before(tx)?
-        .map(|h| timestamp("ledger", 1, h))
+        .map(|h| hour("ledger", 1, h))
         .transpose()?;
     Ok(status)
 }
@@ -410,10 +411,10 @@ fn list_set_aside(tx: &Transaction<'_>) -> Result<Vec<SetAside>, LedgerError> {
         .collect()
 }
 
-fn hours(tx: &Transaction<'_>, since: Timestamp) -> Result<Vec<HourStatus>, LedgerError> {
+fn hours(tx: &Transaction<'_>, since: Hour) -> Result<Vec<HourStatus>, LedgerError> {
     let rows: Vec<(i64, String, i64)> = tx
         .prepare_cached(&Dialect::Sqlite.sql(sql::HOURS))?
-        .query_map([seconds(since)], |row| {
+        .query_map([hour_seconds(since)], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })?
         .collect::<Result<_, _>>()?;
@@ -440,20 +441,20 @@ fn requeue_set_aside(
         return Ok(SetAsideRequeue::NotFound);
     };
     let sealed = sealed_before(tx)?.max(customer_sealed_before(tx, &customer)?);
-    let hour = seconds(requeue_hour(
+    let target = hour_seconds(requeue_hour(
         now,
-        sealed.map(|h| timestamp("ledger", 1, h)).transpose()?,
+        sealed.map(|h| hour("ledger", 1, h)).transpose()?,
     ));
     let max = micros(Quantity::MAX);
     let added = tx
         .prepare_cached(ADD_OPEN_USAGE)?
-        .execute(params![key_id, hour, amount, amount, max])?;
+        .execute(params![key_id, target, amount, amount, max])?;
     if added == 0 {
         return Ok(SetAsideRequeue::TooLarge);
     }
     tx.execute("DELETE FROM set_aside WHERE id = ?1", [id.0])?;
     Ok(SetAsideRequeue::Requeued {
-        hour: timestamp("open_usage", key_id, hour)?,
+        hour: hour("open_usage", key_id, target)?,
     })
 }
 
@@ -476,11 +477,14 @@ impl Ledger for SqliteLedger {
             let before = seal_watermark(
                 until,
                 sealed_before(tx)?
-                    .map(|h| timestamp("ledger", 1, h))
+                    .map(|h| hour("ledger", 1, h))
                     .transpose()?,
             );
-            let report = seal_rows(tx, seconds(before), None, seconds(now))?;
-            tx.execute(&Dialect::Sqlite.sql(sql::SET_WATERMARK), [seconds(before)])?;
+            let report = seal_rows(tx, hour_seconds(before), None, seconds(now))?;
+            tx.execute(
+                &Dialect::Sqlite.sql(sql::SET_WATERMARK),
+                [hour_seconds(before)],
+            )?;
             Ok((report, Vec::new()))
         }))
     }
@@ -492,7 +496,7 @@ impl Ledger for SqliteLedger {
     ) -> BoxFuture<'a, Result<SealReport, LedgerError>> {
         let columns = customer_columns(customer);
         Box::pin(self.transact(move |tx, _| {
-            let before = seconds(customer_seal(now));
+            let before = hour_seconds(customer_seal(now));
             let report = seal_rows(tx, before, Some(&columns), seconds(now))?;
             let [product, identifier, account, license] = &columns;
             tx.execute(
@@ -566,7 +570,7 @@ impl LedgerInspection for SqliteLedger {
         }))
     }
 
-    fn hours(&self, since: Timestamp) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
+    fn hours(&self, since: Hour) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
         Box::pin(self.transact(move |tx, _| Ok((hours(tx, since)?, Vec::new()))))
     }
 

@@ -4,8 +4,7 @@ use rusqlite::{Row, Transaction, params};
 
 use super::set_aside;
 use crate::ledger::codec::{
-    CustomerColumns, OpenRow, allocations_column, build_record, corrupt, quantity_from_micros,
-    timestamp,
+    CustomerColumns, OpenRow, allocations_column, build_record, corrupt, hour, quantity_from_micros,
 };
 use crate::ledger::protocol::{double_billing_reason, unsealable_reason};
 use crate::ledger::sql::{
@@ -130,8 +129,8 @@ fn quarantine_double_billing(tx: &Transaction<'_>, first_new: i64) -> Result<usi
         })?
         .collect::<Result<_, _>>()?;
     let mut quarantined = 0;
-    for (product_record, license_record, account, product, license, hour) in pairs {
-        let hour = timestamp("records", product_record, hour)?;
+    for (product_record, license_record, account, product, license, seconds) in pairs {
+        let hour = hour("records", product_record, seconds)?;
         let reason = double_billing_reason(&account, &product, &license, hour);
         quarantined += tx.execute(
             &Dialect::Sqlite.sql(QUARANTINE_PAIR),

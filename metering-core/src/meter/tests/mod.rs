@@ -40,7 +40,7 @@ impl MemoryLedger {
             assert!(seen.insert(checkpoint.number), "checkpoint applied twice");
             for delta in &checkpoint.deltas {
                 let total: &mut Quantity = totals
-                    .entry((describe(&delta.key), delta.hour))
+                    .entry((describe(&delta.key), delta.hour.start()))
                     .or_default();
                 *total = total.checked_add(delta.quantity).unwrap();
             }
