@@ -20,7 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use marketplace_metering::ledger::{
-    Checkpoint, Delta, Flusher, InstanceId, Ledger, RecordId, Settlement, SqliteLedger, UsageKey,
+    Checkpoint, Delta, Flusher, InstanceId, Ledger, RecordId, Settlement, SqliteLedger, Usage,
+    UsageKey,
 };
 use marketplace_metering::plan::RecordKey;
 use marketplace_metering::{
@@ -48,7 +49,7 @@ async fn sealed_ledger(dir: &tempfile::TempDir, name: &str) -> SqliteLedger {
             Delta {
                 key: Arc::new(UsageKey::new(customer, dimension, None)),
                 hour,
-                quantity: Quantity::new(1 + i as u64).unwrap(),
+                usage: Usage::Sum(Quantity::new(1 + i as u64).unwrap()),
             }
         })
         .collect();

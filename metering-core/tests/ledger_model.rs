@@ -12,7 +12,7 @@ use std::time::Duration;
 use metering_core::ledger::conformance::{at, customer, key, licensed};
 use metering_core::ledger::{
     Checkpoint, Claim, Delta, InstanceId, Ledger, LedgerInspection, RecordId, RecordState,
-    Settlement, SqliteLedger, StoredRecord,
+    Settlement, SqliteLedger, StoredRecord, Usage,
 };
 use metering_core::{Customer, Hour, Quantity, RecordKey, Timestamp, UsageRecord};
 use proptest::prelude::*;
@@ -161,7 +161,7 @@ impl Run {
                         if tagged { &[("env", "prod")] } else { &[] },
                     ),
                     hour: Hour::of(shifted(now, hours)),
-                    quantity: Quantity::from_micros(micros).unwrap(),
+                    usage: Usage::Sum(Quantity::from_micros(micros).unwrap()),
                 })
                 .collect();
             *next += 1;
@@ -179,7 +179,10 @@ impl Run {
                     delta.key.customer().clone(),
                     delta.key.dimension().to_string(),
                 );
-                *self.model.committed.entry(key).or_default() += delta.quantity.micros();
+                let Usage::Sum(quantity) = delta.usage else {
+                    unreachable!("the model commits sums")
+                };
+                *self.model.committed.entry(key).or_default() += quantity.micros();
             }
             *last = Some(checkpoint);
         }

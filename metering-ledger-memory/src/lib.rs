@@ -14,13 +14,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use metering_core::ledger::protocol::{
-    CLAIM_SIZE, Placement, bills_twice, customer_seal, double_billing_reason, is_claimable, later,
-    overflow_reason, place, requeue_hour, seal_record, seal_watermark, settled, unsealable_reason,
+    CLAIM_SIZE, Placement, bills_twice, customer_seal, double_billing_reason, is_claimable,
+    kind_not_stored_reason, later, overflow_reason, place, requeue_hour, seal_record,
+    seal_watermark, set_aside_quantity, settled, unsealable_reason,
 };
 use metering_core::ledger::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, InstanceId, Ledger,
     LedgerError, LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside,
-    SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey,
+    SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord, Usage, UsageKey,
 };
 use metering_core::{Customer, Hour, Quantity, Timestamp};
 
@@ -126,15 +127,22 @@ impl State {
         report.applied = true;
         for delta in &checkpoint.deltas {
             let hour = delta.hour;
+            let Usage::Sum(quantity) = delta.usage else {
+                let reason = kind_not_stored_reason(&delta.usage);
+                let quantity = set_aside_quantity(&delta.usage);
+                self.put_aside(&delta.key, hour, quantity, reason, now);
+                report.set_aside += 1;
+                continue;
+            };
             match place(hour, self.sealed_for(delta.key.customer())) {
                 Placement::SetAside { reason } => {
-                    self.put_aside(&delta.key, hour, delta.quantity, reason, now);
+                    self.put_aside(&delta.key, hour, quantity, reason, now);
                     report.set_aside += 1;
                 }
                 Placement::Open { hour: target, late } => {
                     report.late += usize::from(late);
-                    if !self.add_open(&delta.key, target, delta.quantity, late) {
-                        self.put_aside(&delta.key, hour, delta.quantity, overflow_reason(), now);
+                    if !self.add_open(&delta.key, target, quantity, late) {
+                        self.put_aside(&delta.key, hour, quantity, overflow_reason(), now);
                         report.set_aside += 1;
                     }
                 }

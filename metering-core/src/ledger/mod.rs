@@ -52,6 +52,8 @@ mod sql;
 pub use flush::{FlushReport, Flusher};
 pub mod protocol;
 pub use protocol::CLAIM_SIZE;
+mod usage;
+pub use usage::{LevelChange, Usage};
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -109,8 +111,8 @@ pub struct Delta {
     pub key: Arc<UsageKey>,
     /// The hour the usage happened in.
     pub hour: Hour,
-    /// How much.
-    pub quantity: Quantity,
+    /// The usage, by the key's kind.
+    pub usage: Usage,
 }
 
 /// One process's lifetime: a random identifier drawn at start, which makes checkpoint

@@ -11,7 +11,7 @@ use crate::record::{Tags, UsageAllocation, UsageRecord};
 use crate::strings::DimensionKey;
 use crate::timestamp::Timestamp;
 
-use super::{RecordState, Settlement};
+use super::{RecordState, Settlement, Usage};
 
 /// The most records one claim leases: what one `BatchMeterUsage` request carries.
 pub const CLAIM_SIZE: usize = 25;
@@ -184,6 +184,28 @@ pub fn double_billing_reason(account: &str, product: &str, license: &str, hour: 
 #[must_use]
 pub fn month_closed_reason(hour: Hour) -> String {
     format!("hour {hour} was sealed and no hour of its month is open any more")
+}
+
+/// The quantity an entry set aside shows for `usage`: a sum or a maximum as it is, the
+/// number of identifiers of a distinct count, the last level of level changes.
+#[must_use]
+pub fn set_aside_quantity(usage: &Usage) -> Quantity {
+    match usage {
+        Usage::Sum(quantity) | Usage::Max(quantity) => *quantity,
+        Usage::Distinct(ids) => {
+            Quantity::new(u64::try_from(ids.len()).unwrap_or(u64::MAX)).unwrap_or(Quantity::MAX)
+        }
+        Usage::Level(changes) => changes.last().map_or(Quantity::ZERO, |change| change.level),
+    }
+}
+
+/// Why usage of a kind this store does not hold yet is set aside.
+#[must_use]
+pub fn kind_not_stored_reason(usage: &Usage) -> String {
+    format!(
+        "usage of kind {} is not stored by this ledger yet",
+        usage.kind()
+    )
 }
 
 /// Why usage would not fit its hour's total.

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use super::hour::Hour;
 use super::shared::{CLOSED, Shared};
 use crate::Quantity;
-use crate::ledger::{Delta, UsageKey};
+use crate::ledger::{Delta, Usage, UsageKey};
 
 impl Shared {
     /// Takes every key's usage since the previous checkpoint, moving the windows to the
@@ -58,6 +58,6 @@ fn delta(key: &Arc<UsageKey>, hour: Hour, micros: u64) -> Delta {
         key: key.clone(),
         hour,
         // Totals never exceed the maximum, so neither do their differences.
-        quantity: Quantity::from_micros(micros).unwrap_or(Quantity::MAX),
+        usage: Usage::Sum(Quantity::from_micros(micros).unwrap_or(Quantity::MAX)),
     }
 }

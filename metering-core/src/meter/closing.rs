@@ -102,14 +102,7 @@ impl Drop for Meter {
         }
         let lines: Vec<String> = lost
             .iter()
-            .map(|delta| {
-                format!(
-                    "  {} {} {}",
-                    delta.hour,
-                    describe(&delta.key),
-                    delta.quantity
-                )
-            })
+            .map(|delta| format!("  {} {} {}", delta.hour, describe(&delta.key), delta.usage))
             .collect();
         let lines = lines.join("\n");
         // Both: standard error may be all a crashing process leaves, `tracing` what is kept.

@@ -10,7 +10,6 @@ use tokio::time::Instant;
 
 use super::MeterError;
 use super::shared::{BACKLOGGED, Shared};
-use crate::Quantity;
 use crate::ledger::{Checkpoint, Delta, Ledger};
 
 /// Runs until `stop` fires (or is dropped), then commits what is left within the shutdown
@@ -184,6 +183,6 @@ pub(super) fn uncommitted(shared: &Shared) -> Vec<Delta> {
 pub(super) fn close(shared: &Shared) -> Vec<Delta> {
     checkpoint(shared, true);
     let mut lost = uncommitted(shared);
-    lost.retain(|delta| delta.quantity > Quantity::ZERO);
+    lost.retain(|delta| !delta.usage.is_zero_sum());
     lost
 }

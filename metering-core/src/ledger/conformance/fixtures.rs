@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::customer::Customer;
 use crate::hour::Hour;
 use crate::ledger::{
-    Checkpoint, Claim, Delta, InstanceId, Ledger, LedgerInspection, RecordId, Settlement, UsageKey,
+    Checkpoint, Claim, Delta, InstanceId, Ledger, LedgerInspection, RecordId, Settlement, Usage,
+    UsageKey,
 };
 use crate::quantity::Quantity;
 use crate::record::{Tag, Tags};
@@ -83,7 +84,7 @@ pub fn delta(key: &Arc<UsageKey>, instant: &str, amount: &str) -> Delta {
     Delta {
         key: Arc::clone(key),
         hour: Hour::of(at(instant)),
-        quantity: quantity(amount),
+        usage: Usage::Sum(quantity(amount)),
     }
 }
 
@@ -130,7 +131,7 @@ pub(super) async fn seal_hours(
         .map(|h| Delta {
             key: Arc::clone(&key),
             hour: Hour::of(first.saturating_add(Duration::from_hours(h.into()))),
-            quantity: Quantity::from(1),
+            usage: Usage::Sum(Quantity::from(1)),
         })
         .collect();
     let now = first.saturating_add(Duration::from_hours(hours.into()));

@@ -49,14 +49,15 @@ use super::codec::{
     place_seconds, scope_column, seconds, tags_column,
 };
 use super::protocol::{
-    CLAIM_SIZE, customer_seal, overflow_reason, requeue_hour, seal_watermark, settled,
+    CLAIM_SIZE, customer_seal, kind_not_stored_reason, overflow_reason, requeue_hour,
+    seal_watermark, set_aside_quantity, settled,
 };
 use super::sql::{self, CLAIMABLE, record_columns};
 use super::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
     LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
-    SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
-    zero_counts,
+    SetAsideRequeue, SettleReport, Settlement, StoredRecord, Usage, UsageKey, add_count,
+    hour_statuses, zero_counts,
 };
 use crate::customer::Customer;
 use crate::hour::Hour;
@@ -280,7 +281,13 @@ impl PostgresLedger {
         let max = micros(Quantity::MAX);
         for (delta, key_id) in checkpoint.deltas.iter().zip(key_ids) {
             let hour = hour_seconds(delta.hour);
-            let amount = micros(delta.quantity);
+            let Usage::Sum(quantity) = delta.usage else {
+                let amount = micros(set_aside_quantity(&delta.usage));
+                asides.push((key_id, hour, amount, kind_not_stored_reason(&delta.usage)));
+                report.set_aside += 1;
+                continue;
+            };
+            let amount = micros(quantity);
             let own = own.get(&customer_columns(delta.key.customer())).copied();
             let (target, late) = match place_seconds(key_id, hour, global.max(own))? {
                 Ok(placed) => placed,

@@ -12,14 +12,15 @@ use super::codec::{
     place_seconds, scope_column, seconds, tags_column,
 };
 use super::protocol::{
-    CLAIM_SIZE, customer_seal, overflow_reason, requeue_hour, seal_watermark, settled,
+    CLAIM_SIZE, customer_seal, kind_not_stored_reason, overflow_reason, requeue_hour,
+    seal_watermark, set_aside_quantity, settled,
 };
 use super::sql::{self, CLAIMABLE, Dialect, record_columns};
 use super::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
     LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
-    SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
-    zero_counts,
+    SetAsideRequeue, SettleReport, Settlement, StoredRecord, Usage, UsageKey, add_count,
+    hour_statuses, zero_counts,
 };
 use crate::customer::Customer;
 use crate::hour::Hour;
@@ -221,7 +222,20 @@ fn commit(
     for delta in &checkpoint.deltas {
         let key_id = key_id(tx, cached, &mut new_keys, &delta.key)?;
         let hour = hour_seconds(delta.hour);
-        let amount = micros(delta.quantity);
+        let Usage::Sum(quantity) = delta.usage else {
+            let amount = micros(set_aside_quantity(&delta.usage));
+            set_aside(
+                tx,
+                key_id,
+                hour,
+                amount,
+                &kind_not_stored_reason(&delta.usage),
+                now,
+            )?;
+            report.set_aside += 1;
+            continue;
+        };
+        let amount = micros(quantity);
         let customer = delta.key.customer();
         let own = if let Some(&own) = customers.get(customer) {
             own

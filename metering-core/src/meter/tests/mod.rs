@@ -10,7 +10,7 @@ use super::hour::{Hour, micros};
 use super::slot::AddError;
 use super::*;
 use crate::ledger::{
-    BoxFuture, Checkpoint, Claim, CommitReport, Ledger, LedgerError, RecordId, SealReport,
+    BoxFuture, Checkpoint, Claim, CommitReport, Delta, Ledger, LedgerError, RecordId, SealReport,
     SettleReport, Settlement,
 };
 use crate::{
@@ -31,6 +31,14 @@ struct MemoryLedger {
     attempts: Mutex<Vec<(u64, usize)>>,
 }
 
+/// A delta's sum (the meter's deltas are sums so far).
+fn sum(delta: &Delta) -> Quantity {
+    let crate::ledger::Usage::Sum(quantity) = delta.usage else {
+        panic!("not a sum: {delta:?}");
+    };
+    quantity
+}
+
 impl MemoryLedger {
     /// The committed usage per (key, hour), applying each checkpoint number once.
     fn totals(&self) -> BTreeMap<(String, Timestamp), Quantity> {
@@ -42,7 +50,7 @@ impl MemoryLedger {
                 let total: &mut Quantity = totals
                     .entry((describe(&delta.key), delta.hour.start()))
                     .or_default();
-                *total = total.checked_add(delta.quantity).unwrap();
+                *total = total.checked_add(sum(delta)).unwrap();
             }
         }
         totals
@@ -428,7 +436,7 @@ async fn registered_pairs_get_a_zero_in_every_hour_they_are_registered_in() {
     // (by then its hour may be sealed, and a zero for it would be late usage).
     let mut zeros = BTreeMap::new();
     for checkpoint in ledger.committed.lock().unwrap().iter() {
-        for delta in checkpoint.deltas.iter().filter(|d| d.quantity == q("0")) {
+        for delta in checkpoint.deltas.iter().filter(|d| d.usage.is_zero_sum()) {
             *zeros.entry((describe(&delta.key), delta.hour)).or_insert(0) += 1;
         }
     }
@@ -684,7 +692,7 @@ async fn shutdown_hands_back_what_it_could_not_commit_within_its_timeout() {
     );
     assert!(ledger.attempts.lock().unwrap().len() > 10);
     assert!(last_error.contains("disk full"), "{last_error}");
-    let quantities: Vec<Quantity> = deltas.iter().map(|delta| delta.quantity).collect();
+    let quantities: Vec<Quantity> = deltas.iter().map(sum).collect();
     assert_eq!(quantities, [q("1.25")]);
 }
 
