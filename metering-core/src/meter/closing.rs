@@ -81,6 +81,36 @@ impl Meter {
 
     /// [`Meter::close`], for the meter's only owner.
     ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// use metering_core::ledger::{Ledger, SqliteLedger};
+    /// use metering_core::{Meter, Quantity};
+    ///
+    /// let meter = Meter::open(&path)?;
+    /// meter.record(&customer, Usage::ApiCalls, Quantity::new(1)?)?; // in memory
+    /// meter.shutdown().await?; // committed
+    /// assert_eq!(SqliteLedger::open(&path)?.status().await?.open_keys, 1);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     /// As [`Meter::close`].
     pub async fn shutdown(self) -> Result<(), MeterError> {

@@ -306,6 +306,54 @@ impl Meter {
 
     /// Ends a registration: the current hour still gets its record, later hours only when
     /// there is usage. Unregistering a pair not registered changes nothing.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use metering_core::ledger::{Ledger, LedgerInspection, SqliteLedger};
+    /// use metering_core::{ManualClock, Meter, MeterConfig, Quantity, Timestamp};
+    ///
+    /// let at = |text| Timestamp::parse_rfc3339(text);
+    /// let clock = ManualClock::new(at("2026-05-12T10:05:00Z")?);
+    /// # let ledger = Arc::new(SqliteLedger::open(&path)?);
+    /// # let meter = Meter::builder()
+    /// #     .config(MeterConfig::new().with_clock(clock.clone()))
+    /// #     .ledger(Arc::clone(&ledger))
+    /// #     .build()?;
+    /// meter.register(&customer, Usage::ApiCalls);
+    /// meter.unregister(&customer, Usage::ApiCalls); // unsubscribed at 10:05
+    /// for (now, hour_end) in [("2026-05-12T11:05:00Z", "2026-05-12T11:00:00Z"),
+    ///                         ("2026-05-12T12:05:00Z", "2026-05-12T12:00:00Z")] {
+    ///     clock.set(at(now)?);
+    ///     meter.commit().await?;
+    ///     ledger.seal(at(hour_end)?, at(now)?).await?; // 10:00's hour, then 11:00's
+    /// }
+    /// let records = ledger.records(None).await?;
+    /// assert_eq!(records.len(), 1, "{records:?}"); // 10:00's zero, and none for 11:00
+    /// assert_eq!(records[0].record.timestamp(), at("2026-05-12T10:00:00Z")?);
+    /// assert_eq!(records[0].record.quantity(), Quantity::new(0)?);
+    /// # meter.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
     pub fn unregister<D: Dimension>(&self, customer: &Customer, dimension: D) {
         let key = KeyRef::untagged(customer, dimension.as_str()).to_key();
         let hour = self.shared.hour_now.load(Ordering::Relaxed);
@@ -313,6 +361,37 @@ impl Meter {
     }
 
     /// This process's instance in the ledger.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// use metering_core::Meter;
+    ///
+    /// // Two meters on one file, as two processes would be: each commits as its own instance.
+    /// let (one, two) = (Meter::open(&path)?, Meter::open(&path)?);
+    /// assert_ne!(one.instance(), two.instance());
+    /// assert_eq!(one.instance().to_string().len(), 32); // hexadecimal, as the ledger keeps it
+    /// # one.close().await?;
+    /// # two.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
     #[must_use]
     pub fn instance(&self) -> InstanceId {
         self.shared.instance

@@ -125,6 +125,39 @@ impl<'m> Recording<'m> {
 
     /// Like [`Recording::add`], and resolves once the usage is committed to the ledger.
     ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// use metering_core::{Meter, Quantity, Timestamp};
+    ///
+    /// let meter = Meter::open(&path)?;
+    /// meter
+    ///     .usage(&customer, Usage::ApiCalls)
+    ///     .at(Timestamp::now()) // any time within the window, as `add`
+    ///     .add_durable(Quantity::new(2)?)
+    ///     .await?; // committed: no `meter.commit()` needed
+    /// assert_eq!(meter.status().await?.ledger.open_keys, 1);
+    /// # meter.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     /// As [`Recording::add`].
     pub async fn add_durable(self, quantity: Quantity) -> Result<(), MeterError> {
@@ -241,6 +274,47 @@ impl Handle {
 
     /// Adds `quantity` in the hour `at` falls in.
     ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// use std::time::Duration;
+    /// use metering_core::{ManualClock, Meter, MeterConfig, MeterError, Quantity, Timestamp};
+    /// use metering_core::ledger::SqliteLedger;
+    ///
+    /// let now = Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?;
+    /// let meter = Meter::builder()
+    ///     .config(MeterConfig::new().with_clock(ManualClock::new(now)))
+    ///     .ledger(SqliteLedger::open(&path)?)
+    ///     .build()?;
+    /// let calls = meter.usage(&customer, Usage::ApiCalls).handle()?;
+    /// calls.add_at(Quantity::new(1)?, now.saturating_sub(Duration::from_mins(10)))?; // 09:55
+    /// calls.add_at(Quantity::new(1)?, now)?;
+    /// meter.commit().await?;
+    /// assert_eq!(meter.status().await?.ledger.open_keys, 2); // the key in two hours
+    /// // Usage is recorded once it has happened: an event hours ahead is refused.
+    /// let ahead = now.saturating_add(Duration::from_hours(3));
+    /// assert!(matches!(calls.add_at(Quantity::new(1)?, ahead), Err(MeterError::InFuture { .. })));
+    /// # meter.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     /// As [`Handle::add`], and [`MeterError::InFuture`].
     #[inline]
@@ -250,6 +324,37 @@ impl Handle {
     }
 
     /// Like [`Handle::add`], and resolves once the usage is committed to the ledger.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// use metering_core::{Meter, Quantity};
+    ///
+    /// let meter = Meter::open(&path)?;
+    /// let calls = meter.usage(&customer, Usage::ApiCalls).handle()?;
+    /// calls.add_durable(Quantity::new(1)?).await?; // committed: no `meter.commit()` needed
+    /// assert_eq!(meter.status().await?.ledger.open_keys, 1);
+    /// assert_eq!(calls.key().dimension().as_str(), "api_calls");
+    /// # meter.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     /// As [`Handle::add`].
