@@ -21,63 +21,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use metering_core::ledger::{
-    BoxFuture, Checkpoint, Claim, CommitReport, Ledger, LedgerError, LedgerStatus, RecordId,
-    SealReport, SettleReport, Settlement, SqliteLedger, UsageKey,
-};
+use metering_core::ledger::{Ledger, SqliteLedger, UsageKey};
 use metering_core::{
     Customer, CustomerAwsAccountId, Dimension, DimensionKey, Meter, MeterConfig, ProductCode,
     Quantity, Timestamp,
 };
 
+mod common;
+use common::TrivialLedger;
+
 const ROUNDS: usize = 21;
-
-/// Accepts every commit and keeps nothing: the hot path is what is measured.
-struct NullLedger;
-
-impl Ledger for NullLedger {
-    fn commit<'a>(
-        &'a self,
-        _: &'a Checkpoint,
-        _: Timestamp,
-    ) -> BoxFuture<'a, Result<CommitReport, LedgerError>> {
-        Box::pin(async move { Ok(CommitReport::default()) })
-    }
-
-    fn seal(&self, _: Timestamp, _: Timestamp) -> BoxFuture<'_, Result<SealReport, LedgerError>> {
-        Box::pin(async move { Ok(SealReport::default()) })
-    }
-
-    fn seal_customer<'a>(
-        &'a self,
-        _: &'a Customer,
-        _: Timestamp,
-    ) -> BoxFuture<'a, Result<SealReport, LedgerError>> {
-        Box::pin(async move { Ok(SealReport::default()) })
-    }
-
-    fn claim<'a>(
-        &'a self,
-        _: &'a str,
-        _: Timestamp,
-        _: Duration,
-    ) -> BoxFuture<'a, Result<Option<Claim>, LedgerError>> {
-        Box::pin(async move { Ok(None) })
-    }
-
-    fn settle<'a>(
-        &'a self,
-        _: &'a Claim,
-        _: &'a [(RecordId, Settlement)],
-        _: Timestamp,
-    ) -> BoxFuture<'a, Result<SettleReport, LedgerError>> {
-        Box::pin(async move { Ok(SettleReport::default()) })
-    }
-
-    fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>> {
-        Box::pin(async move { Ok(LedgerStatus::default()) })
-    }
-}
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 struct ApiCalls;
@@ -457,7 +410,7 @@ fn in_memory() {
         let _guard = runtime.enter();
         Meter::builder()
             .config(MeterConfig::new())
-            .ledger(NullLedger)
+            .ledger(TrivialLedger::default())
             .build()
             .unwrap()
     };
