@@ -315,6 +315,7 @@ impl Meter {
     /// # enum Usage { ApiCalls }
     /// # impl metering_core::__private::DerivedDimension for Usage {}
     /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     type Kind = metering_core::kind::Sum;
     /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
     /// #     fn as_str(self) -> &'static str { "api_calls" }
     /// # }
@@ -370,6 +371,7 @@ impl Meter {
     /// # enum Usage { ApiCalls }
     /// # impl metering_core::__private::DerivedDimension for Usage {}
     /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     type Kind = metering_core::kind::Sum;
     /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
     /// #     fn as_str(self) -> &'static str { "api_calls" }
     /// # }

@@ -133,6 +133,7 @@ impl<'m> Recording<'m> {
     /// # enum Usage { ApiCalls }
     /// # impl metering_core::__private::DerivedDimension for Usage {}
     /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     type Kind = metering_core::kind::Sum;
     /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
     /// #     fn as_str(self) -> &'static str { "api_calls" }
     /// # }
@@ -282,6 +283,7 @@ impl Handle {
     /// # enum Usage { ApiCalls }
     /// # impl metering_core::__private::DerivedDimension for Usage {}
     /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     type Kind = metering_core::kind::Sum;
     /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
     /// #     fn as_str(self) -> &'static str { "api_calls" }
     /// # }
@@ -333,6 +335,7 @@ impl Handle {
     /// # enum Usage { ApiCalls }
     /// # impl metering_core::__private::DerivedDimension for Usage {}
     /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     type Kind = metering_core::kind::Sum;
     /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
     /// #     fn as_str(self) -> &'static str { "api_calls" }
     /// # }
