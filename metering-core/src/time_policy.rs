@@ -149,6 +149,24 @@ impl std::fmt::Display for Hms {
 /// 2026-07-01; set [`TimePolicy::with_window`] to 6 hours for the old one), a previous
 /// month's records only until 06:00 UTC on the 1st, and timestamps at most 5 minutes
 /// ahead of the clock.
+///
+/// ```
+/// use metering_core::{TimePolicy, TimeViolation, Timestamp};
+///
+/// let at = |text| Timestamp::parse_rfc3339(text);
+/// let policy = TimePolicy::new();
+/// let now = at("2026-05-12T10:05:00Z")?;
+/// assert!(policy.check(at("2026-05-11T10:06:00Z")?, now).is_ok()); // 23h 59m old
+/// assert!(matches!(
+///     policy.check(at("2026-05-11T10:05:00Z")?, now),
+///     Err(TimeViolation::TooOld { .. }) // 24 hours old
+/// ));
+/// assert!(matches!(
+///     policy.check(at("2026-05-12T10:11:00Z")?, now),
+///     Err(TimeViolation::InFuture { .. }) // 6 minutes ahead
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimePolicy {
     window: Duration,
@@ -174,6 +192,18 @@ impl TimePolicy {
     }
 
     /// How long after the event a record is accepted.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use metering_core::{TimePolicy, Timestamp};
+    ///
+    /// let at = |text| Timestamp::parse_rfc3339(text);
+    /// let old_rule = TimePolicy::new().with_window(Duration::from_hours(6));
+    /// assert_eq!(old_rule.window(), Duration::from_hours(6));
+    /// assert!(old_rule.check(at("2026-05-12T04:05:00Z")?, at("2026-05-12T10:05:00Z")?).is_err());
+    /// assert!(TimePolicy::new().check(at("2026-05-12T04:05:00Z")?, at("2026-05-12T10:05:00Z")?).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub const fn with_window(mut self, window: Duration) -> Self {
         self.window = window;
@@ -181,6 +211,18 @@ impl TimePolicy {
     }
 
     /// How far ahead of the clock a timestamp may be.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use metering_core::{TimePolicy, Timestamp};
+    ///
+    /// let at = |text| Timestamp::parse_rfc3339(text);
+    /// let (event, now) = (at("2026-05-12T10:08:00Z")?, at("2026-05-12T10:05:00Z")?); // 3 minutes ahead
+    /// assert!(TimePolicy::new().check(event, now).is_ok()); // within the default 5 minutes
+    /// let strict = TimePolicy::new().with_max_skew(Duration::from_mins(1));
+    /// assert!(strict.check(event, now).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub const fn with_max_skew(mut self, max_skew: Duration) -> Self {
         self.max_skew = max_skew;
@@ -189,6 +231,20 @@ impl TimePolicy {
 
     /// How long into a month the previous month's records are still accepted; `None` turns
     /// the month-end rule off.
+    ///
+    /// ```
+    /// use metering_core::{TimePolicy, TimeViolation, Timestamp};
+    ///
+    /// let at = |text| Timestamp::parse_rfc3339(text);
+    /// // April's last hour, on May 1st at 07:00: past the default 06:00 cut-off.
+    /// let (event, now) = (at("2026-04-30T23:30:00Z")?, at("2026-05-01T07:00:00Z")?);
+    /// let error = TimePolicy::new().check(event, now).unwrap_err();
+    /// assert!(matches!(error, TimeViolation::AfterMonthEnd { .. }), "{error}");
+    /// let no_month_end = TimePolicy::new().with_month_end_grace(None);
+    /// assert_eq!(no_month_end.month_end_grace(), None);
+    /// assert!(no_month_end.check(event, now).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub const fn with_month_end_grace(mut self, grace: Option<Duration>) -> Self {
         self.month_end_grace = grace;
@@ -243,6 +299,21 @@ impl TimePolicy {
 
     /// The timestamps accepted at `now`, as bounds: checking many records against them
     /// costs two comparisons each. [`TimePolicy::check`] says why one is not accepted.
+    ///
+    /// ```
+    /// use metering_core::{TimePolicy, Timestamp};
+    ///
+    /// let at = |text| Timestamp::parse_rfc3339(text);
+    /// let policy = TimePolicy::new();
+    /// let now = at("2026-05-12T10:05:00Z")?;
+    /// let accepted = policy.accepted_at(now);
+    /// for event in ["2026-05-11T10:05:00Z", "2026-05-11T10:06:00Z", "2026-05-12T10:10:00Z", "2026-05-12T10:11:00Z"] {
+    ///     let event = at(event)?;
+    ///     assert_eq!(accepted.contains(event), policy.check(event, now).is_ok());
+    /// }
+    /// assert!(!accepted.contains(at("2026-05-11T10:05:00Z")?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn accepted_at(&self, now: Timestamp) -> Accepted {
         let month = now.month_start();
@@ -258,6 +329,17 @@ impl TimePolicy {
 
     /// The first instant at which the service no longer accepts `timestamp`: planners send
     /// the records closest to it first.
+    ///
+    /// ```
+    /// use metering_core::{TimePolicy, Timestamp};
+    ///
+    /// let at = |text| Timestamp::parse_rfc3339(text);
+    /// let policy = TimePolicy::new();
+    /// assert_eq!(policy.deadline(at("2026-05-12T10:05:00Z")?), at("2026-05-13T10:05:00Z")?);
+    /// // A month's last hours: the cut-off (06:00 on the 1st) comes before 24 hours are up.
+    /// assert_eq!(policy.deadline(at("2026-04-30T23:30:00Z")?), at("2026-05-01T06:00:00Z")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn deadline(&self, timestamp: Timestamp) -> Timestamp {
         Deadlines::new(self).of(timestamp)

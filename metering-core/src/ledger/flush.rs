@@ -48,6 +48,58 @@ pub struct FlushReport {
 }
 
 /// Seals and sends a ledger's records through a [`Submitter`].
+///
+/// ```
+/// # #[cfg(feature = "sqlite")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+/// # enum Usage { ApiCalls }
+/// # impl metering_core::__private::DerivedDimension for Usage {}
+/// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+/// #     type Kind = metering_core::kind::Sum;
+/// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+/// #     fn as_str(self) -> &'static str { "api_calls" }
+/// # }
+/// # let customer = metering_core::Customer::Account {
+/// #     product: "prod-example123".parse()?,
+/// #     account: "123456789012".parse()?,
+/// # };
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("usage.sqlite");
+/// # use metering_core::submit::{RecordStatus, Response, Transport};
+/// # struct BillEverything; // in production `AwsTransport`; here one that bills every record
+/// # impl Transport for BillEverything {
+/// #     async fn send(&self, request: &metering_core::PlannedRequest) -> Result<Response, metering_core::Failure> {
+/// #         let results = (0..request.records().len())
+/// #             .map(|i| (i, RecordStatus::Success(format!("id-{i}"))))
+/// #             .collect();
+/// #         Ok(Response { results, unprocessed: Vec::new() })
+/// #     }
+/// # }
+/// use std::time::Duration;
+/// use metering_core::ledger::{Flusher, Ledger, RecordState, SqliteLedger};
+/// use metering_core::{ManualClock, Meter, MeterConfig, Quantity, Submitter, Timestamp};
+///
+/// let clock = ManualClock::new(Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?);
+/// let config = MeterConfig::new().with_clock(clock.clone());
+/// // The processes that record (a Meter without a submitter)...
+/// let meter = Meter::builder().config(config.clone()).ledger(SqliteLedger::open(&path)?).build()?;
+/// meter.record(&customer, Usage::ApiCalls, Quantity::new(3)?)?;
+/// meter.close().await?;
+/// // ...and one that sends, on the same ledger.
+/// let flusher = Flusher::new(SqliteLedger::open(&path)?, Submitter::new(BillEverything), config)
+///     .with_owner("sender-1"); // the name its leases carry
+/// assert_eq!(flusher.flush().await?.sealed.sealed, 0); // 10:00's hour is still open
+/// clock.advance(Duration::from_mins(70)); // 11:15: it has closed, and its grace is over
+/// let report = flusher.flush().await?;
+/// assert_eq!((report.sealed.sealed, report.claims, report.outcomes.success), (1, 1, 1));
+/// assert_eq!(flusher.ledger().status().await?.count(RecordState::Success), 1);
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "sqlite"))]
+/// # fn main() {}
+/// ```
 #[derive(Debug)]
 pub struct Flusher<T> {
     ledger: Arc<dyn Ledger>,
@@ -110,6 +162,53 @@ impl<T: Transport> Flusher<T> {
     /// Seals `customer`'s hours up to now (they unsubscribed: the service accepts their
     /// usage for one more hour), then sends every sendable record.
     ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     type Kind = metering_core::kind::Sum;
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// # use metering_core::submit::{RecordStatus, Response, Transport};
+    /// # struct BillEverything; // in production `AwsTransport`; here one that bills every record
+    /// # impl Transport for BillEverything {
+    /// #     async fn send(&self, request: &metering_core::PlannedRequest) -> Result<Response, metering_core::Failure> {
+    /// #         let results = (0..request.records().len())
+    /// #             .map(|i| (i, RecordStatus::Success(format!("id-{i}"))))
+    /// #             .collect();
+    /// #         Ok(Response { results, unprocessed: Vec::new() })
+    /// #     }
+    /// # }
+    /// use metering_core::ledger::{Flusher, SqliteLedger};
+    /// use metering_core::{ManualClock, Meter, MeterConfig, Quantity, Submitter, Timestamp};
+    ///
+    /// let config = MeterConfig::new()
+    ///     .with_clock(ManualClock::new(Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?));
+    /// let meter = Meter::builder().config(config.clone()).ledger(SqliteLedger::open(&path)?).build()?;
+    /// meter.record(&customer, Usage::ApiCalls, Quantity::new(3)?)?;
+    /// meter.commit().await?;
+    /// let flusher = Flusher::new(SqliteLedger::open(&path)?, Submitter::new(BillEverything), config);
+    /// // 10:05: their open hour is sealed and billed now, not once it has closed.
+    /// let report = flusher.flush_customer(&customer).await?;
+    /// assert_eq!((report.sealed.sealed, report.outcomes.success), (1, 1));
+    /// # meter.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
+    ///
     /// # Errors
     /// As [`Flusher::flush`].
     pub async fn flush_customer(&self, customer: &Customer) -> Result<FlushReport, LedgerError> {
@@ -121,6 +220,59 @@ impl<T: Transport> Flusher<T> {
 
     /// Flushes every flush interval until `stop` resolves; a failed flush is logged and
     /// tried again at the next interval.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Usage { ApiCalls }
+    /// # impl metering_core::__private::DerivedDimension for Usage {}
+    /// # impl metering_core::Dimension for Usage { // what `#[derive(Dimension)]` writes
+    /// #     type Kind = metering_core::kind::Sum;
+    /// #     const ALL: &'static [Self] = &[Self::ApiCalls];
+    /// #     fn as_str(self) -> &'static str { "api_calls" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("usage.sqlite");
+    /// # use metering_core::submit::{RecordStatus, Response, Transport};
+    /// # struct BillEverything; // in production `AwsTransport`; here one that bills every record
+    /// # impl Transport for BillEverything {
+    /// #     async fn send(&self, request: &metering_core::PlannedRequest) -> Result<Response, metering_core::Failure> {
+    /// #         let results = (0..request.records().len())
+    /// #             .map(|i| (i, RecordStatus::Success(format!("id-{i}"))))
+    /// #             .collect();
+    /// #         Ok(Response { results, unprocessed: Vec::new() })
+    /// #     }
+    /// # }
+    /// use std::time::Duration;
+    /// use metering_core::ledger::{Flusher, Ledger, RecordState, SqliteLedger};
+    /// use metering_core::{ManualClock, Meter, MeterConfig, Quantity, Submitter, Timestamp};
+    ///
+    /// let clock = ManualClock::new(Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?);
+    /// let config = MeterConfig::new().with_clock(clock.clone());
+    /// let meter = Meter::builder().config(config.clone()).ledger(SqliteLedger::open(&path)?).build()?;
+    /// meter.record(&customer, Usage::ApiCalls, Quantity::new(3)?)?;
+    /// meter.close().await?;
+    /// clock.advance(Duration::from_mins(70)); // 11:15: 10:00's hour is ready to send
+    /// let flusher = Flusher::new(SqliteLedger::open(&path)?, Submitter::new(BillEverything), config);
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let running = tokio::spawn(async move {
+    ///     flusher.run(async { stopped.await.ok(); }).await; // a flush now, then every interval
+    ///     flusher
+    /// });
+    /// stop.send(()).ok(); // at shutdown: the flush under way ends first
+    /// let flusher = running.await?;
+    /// assert_eq!(flusher.ledger().status().await?.count(RecordState::Success), 1);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
     pub async fn run(&self, stop: impl Future<Output = ()>) {
         let mut stop = std::pin::pin!(stop);
         loop {
