@@ -162,6 +162,19 @@ pub struct Failure {
 
 impl Failure {
     /// A failure to handle as `kind`, described by `message`.
+    ///
+    /// ```
+    /// use std::error::Error;
+    /// use metering_core::{Failure, FailureKind};
+    ///
+    /// // A transport's own failure: a dropped connection is sent again.
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+    /// let failure = Failure::new(FailureKind::Retry, "connection lost").with_source(io);
+    /// assert_eq!(failure.kind(), FailureKind::Retry);
+    /// assert_eq!(failure.code(), None);
+    /// assert_eq!(failure.source().map(ToString::to_string).as_deref(), Some("reset by peer"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
         Self {
             kind,
@@ -173,6 +186,19 @@ impl Failure {
 
     /// The service answered `code`: handled as the code says ([`ErrorCode::kind`]), or
     /// stopped on for a code this library does not know.
+    ///
+    /// ```
+    /// use metering_core::{Failure, FailureKind};
+    ///
+    /// let throttled = Failure::service("ThrottlingException", "Rate exceeded");
+    /// assert_eq!(throttled.kind(), FailureKind::Retry);
+    /// assert_eq!(throttled.code().map(|code| code.as_str()), Some("ThrottlingException"));
+    /// assert_eq!(throttled.message(), "Rate exceeded");
+    /// assert_eq!(throttled.to_string(), "ThrottlingException: Rate exceeded");
+    /// // A code this library does not know: nothing is sent again until someone looks.
+    /// assert_eq!(Failure::service("SomethingNewException", "...").kind(), FailureKind::Stop);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn service(code: impl Into<ErrorCode>, message: impl Into<String>) -> Self {
         let code = code.into();
         let kind = code.kind().unwrap_or(FailureKind::Stop);

@@ -140,6 +140,35 @@ impl Report {
 
     /// The records not settled, to send again (they are unchanged, so a resend is
     /// idempotent).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use metering_core::submit::{Response, Transport};
+    /// use metering_core::{
+    ///     Customer, DimensionKey, Failure, FailureKind, ManualClock, PlannedRequest, Quantity,
+    ///     SubmitConfig, Submitter, Timestamp, UsageRecord,
+    /// };
+    ///
+    /// // The service refuses the product code: nothing will succeed until someone acts.
+    /// struct UnknownProduct;
+    /// impl Transport for UnknownProduct {
+    ///     async fn send(&self, _: &PlannedRequest) -> Result<Response, Failure> {
+    ///         Err(Failure::service("InvalidProductCodeException", "prod-example123 is not a product"))
+    ///     }
+    /// }
+    /// let now = Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?;
+    /// let submitter = Submitter::with_config(UnknownProduct, SubmitConfig::default().with_clock(ManualClock::new(now)));
+    /// let customer = Customer::Account { product: "prod-example123".parse()?, account: "123456789012".parse()? };
+    /// let record = UsageRecord::new(customer, DimensionKey::new("api_calls")?, now, Quantity::new(1)?);
+    /// let report = submitter.submit([record.clone()]).await;
+    /// assert_eq!(report.stopped.as_ref().map(Failure::kind), Some(FailureKind::Stop));
+    /// assert_eq!(report.pending().collect::<Vec<_>>(), [&record]); // kept, to send once fixed
+    /// assert_eq!(report.outcomes[0].outcome.label(), "Pending");
+    /// assert!(report.table().to_string().contains("Pending"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn pending(&self) -> impl Iterator<Item = &UsageRecord> {
         self.outcomes
             .iter()

@@ -62,6 +62,15 @@ impl Quantity {
     /// The value of the integer `Quantity` or `AllocatedUsageQuantity` wire field, whose
     /// model range is int32's 0..=2147483647 (larger quantities travel as decimals).
     ///
+    /// ```
+    /// use metering_core::Quantity;
+    ///
+    /// assert_eq!(Quantity::from_integer_field(7)?, Quantity::new(7)?);
+    /// assert!(Quantity::from_integer_field(-1).is_err());
+    /// assert!(Quantity::from_integer_field(2_147_483_648).is_err()); // sent as a decimal instead
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// When `units` is outside 0..=2147483647.
     pub fn from_integer_field(units: i64) -> Result<Self, ValidationError> {
@@ -76,6 +85,16 @@ impl Quantity {
     }
 
     /// A quantity from millionths of a unit (`1_500_000` is 1.5).
+    ///
+    /// ```
+    /// use metering_core::Quantity;
+    ///
+    /// let storage = Quantity::from_micros(1_500_000)?;
+    /// assert_eq!(storage, "1.5".parse()?);
+    /// assert_eq!(storage.micros(), 1_500_000);
+    /// assert!(Quantity::from_micros(Quantity::MAX.micros() + 1).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// When the value is above [`Quantity::MAX`].
@@ -118,6 +137,16 @@ impl Quantity {
     }
 
     /// The sum of `quantities`, or `None` when it would exceed [`Quantity::MAX`].
+    ///
+    /// ```
+    /// use metering_core::Quantity;
+    ///
+    /// let parts = [Quantity::new(2)?, "0.5".parse()?];
+    /// assert_eq!(Quantity::checked_sum(parts), Some("2.5".parse()?));
+    /// assert_eq!(Quantity::checked_sum([Quantity::MAX, Quantity::new(1)?]), None);
+    /// assert!(Quantity::checked_sum([]).is_some_and(Quantity::is_zero));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn checked_sum(quantities: impl IntoIterator<Item = Self>) -> Option<Self> {
         quantities
             .into_iter()

@@ -49,6 +49,16 @@ impl Timestamp {
 
     /// From whole seconds since the Unix epoch.
     ///
+    /// ```
+    /// use metering_core::Timestamp;
+    ///
+    /// let at = Timestamp::from_unix_seconds(1_778_580_300)?;
+    /// assert_eq!(at, Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?);
+    /// assert_eq!(at.unix_seconds(), 1_778_580_300);
+    /// assert!(Timestamp::from_unix_seconds(i64::MAX).is_err()); // past the year 9999
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// When the value is outside the years -9999..=9999.
     pub fn from_unix_seconds(seconds: i64) -> Result<Self, ValidationError> {
@@ -57,6 +67,16 @@ impl Timestamp {
     }
 
     /// From nanoseconds since the Unix epoch.
+    ///
+    /// ```
+    /// use metering_core::Timestamp;
+    ///
+    /// let at = Timestamp::from_unix_nanos(1_778_580_300_250_000_000)?;
+    /// assert_eq!(at, Timestamp::parse_rfc3339("2026-05-12T10:05:00.25Z")?);
+    /// assert_eq!(at.unix_nanos(), 1_778_580_300_250_000_000);
+    /// assert_eq!(at.unix_seconds(), 1_778_580_300); // rounded down
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// When the value is outside the years -9999..=9999.
@@ -107,6 +127,14 @@ impl Timestamp {
     }
 
     /// The instant as a `time` value in UTC.
+    ///
+    /// ```
+    /// use metering_core::Timestamp;
+    ///
+    /// let at = Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?.as_offset_date_time();
+    /// assert_eq!((at.year(), u8::from(at.month()), at.day(), at.hour()), (2026, 5, 12, 10));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn as_offset_date_time(self) -> OffsetDateTime {
         // The range is `time`'s own, so the conversion cannot fail.
@@ -125,6 +153,16 @@ impl Timestamp {
     }
 
     /// This instant moved earlier by `duration` (saturating at the start of year -9999).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use metering_core::Timestamp;
+    ///
+    /// let at = Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?;
+    /// assert_eq!(at.saturating_sub(Duration::from_hours(24)), Timestamp::parse_rfc3339("2026-05-11T10:05:00Z")?);
+    /// assert!(at.saturating_sub(Duration::MAX) < at); // the earliest instant, not a panic
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn saturating_sub(self, duration: Duration) -> Self {
         let nanos = self
@@ -136,6 +174,16 @@ impl Timestamp {
     }
 
     /// How far `self` lies after `earlier`; zero when it does not.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use metering_core::Timestamp;
+    ///
+    /// let (ten, eleven) = (Timestamp::parse_rfc3339("2026-05-12T10:00:00Z")?, Timestamp::parse_rfc3339("2026-05-12T11:30:00Z")?);
+    /// assert_eq!(eleven.duration_since(ten), Duration::from_mins(90));
+    /// assert_eq!(ten.duration_since(eleven), Duration::ZERO);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn duration_since(self, earlier: Self) -> Duration {
         let nanos = u128::try_from(self.nanos - earlier.nanos).unwrap_or_default();

@@ -80,6 +80,24 @@ impl SubmitConfig {
     /// An explicit budget instead of the transport's process-wide one: give the same
     /// [`RateLimit`] to submitters that share a quota the transport cannot tell apart, or a
     /// fresh one to a submitter that has a quota of its own.
+    ///
+    /// ```
+    /// use metering_core::submit::{RateLimit, Response, Transport};
+    /// use metering_core::{Failure, PlannedRequest, SubmitConfig, Submitter};
+    ///
+    /// # struct Answer;
+    /// # impl Transport for Answer {
+    /// #     async fn send(&self, _: &PlannedRequest) -> Result<Response, Failure> { Ok(Response::default()) }
+    /// # }
+    /// // Two submitters that share one quota, at 5 requests a second together.
+    /// let budget = RateLimit::new(Some(5.0));
+    /// let config = SubmitConfig::default().with_rate_limit(budget.clone());
+    /// assert_eq!(config.rate_limit().and_then(RateLimit::requests_per_second), Some(5.0));
+    /// let (one, two) = (Submitter::with_config(Answer, config.clone()), Submitter::with_config(Answer, config));
+    /// assert_eq!(one.rate_limit().requests_per_second(), Some(5.0));
+    /// assert_eq!(two.rate_limit().requests_per_second(), Some(5.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn with_rate_limit(mut self, rate_limit: RateLimit) -> Self {
         self.rate_limit = Some(rate_limit);

@@ -43,6 +43,16 @@ impl RateLimit {
 
     /// The process-wide budget of `key` at this rate: every call with the same key and
     /// rate, while one is held, returns the same budget.
+    ///
+    /// ```
+    /// use metering_core::submit::RateLimit;
+    ///
+    /// let account = RateLimit::shared("123456789012 us-east-1", Some(10.0));
+    /// assert_eq!(account.requests_per_second(), Some(10.0));
+    /// assert_eq!(RateLimit::new(None).requests_per_second(), None); // no limit
+    /// assert_eq!(RateLimit::new(Some(0.0)).requests_per_second(), None); // not a positive rate
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn shared(key: &str, requests_per_second: Option<f64>) -> Self {
         let limit = Self::new(requests_per_second);
