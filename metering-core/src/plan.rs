@@ -287,6 +287,31 @@ impl Plan {
     /// order, the records kept back going with the first. Sent one after the other they
     /// send what the whole plan would, and a caller can record each batch's outcomes
     /// before the next goes out.
+    ///
+    /// ```
+    /// use metering_core::{Customer, DimensionKey, Planner, Quantity, TimePolicy, Timestamp, UsageRecord};
+    ///
+    /// let now = Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?;
+    /// let record = |account: usize| -> Result<UsageRecord, Box<dyn std::error::Error>> {
+    ///     let customer = Customer::Account {
+    ///         product: "prod-example123".parse()?,
+    ///         account: format!("{:012}", 100_000_000_000 + account).parse()?,
+    ///     };
+    ///     Ok(UsageRecord::new(customer, DimensionKey::new("api_calls")?, now, Quantity::new(1)?))
+    /// };
+    /// // 60 keys, and one more record of the first key (merged into it), and one from last year.
+    /// let mut records = (0..60).map(record).collect::<Result<Vec<_>, _>>()?;
+    /// records.push(record(0)?);
+    /// records.push(UsageRecord::new(records[1].customer().clone(), DimensionKey::new("api_calls")?,
+    ///     Timestamp::parse_rfc3339("2025-05-12T10:00:00Z")?, Quantity::new(1)?));
+    /// let plan = Planner::new(TimePolicy::new()).plan(records, now);
+    /// assert_eq!(plan.records_to_send(), 60); // 25 + 25 + 10
+    /// assert_eq!(plan.quarantined.len(), 1); // too old
+    /// let batches: Vec<_> = plan.into_batches(2).collect();
+    /// assert_eq!(batches.iter().map(|batch| batch.requests.len()).collect::<Vec<_>>(), [2, 1]);
+    /// assert_eq!(batches[0].quarantined.len(), 1); // kept back records go with the first
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_batches(self, requests: usize) -> impl Iterator<Item = Plan> {
         let size = requests.max(1);
         let mut quarantined = Some(self.quarantined);
@@ -327,6 +352,23 @@ impl Planner {
     }
 
     /// Lowers the records per request (1..=25); for tests and cautious callers.
+    ///
+    /// ```
+    /// use metering_core::{Customer, DimensionKey, Planner, Quantity, TimePolicy, Timestamp, UsageRecord};
+    ///
+    /// let now = Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?;
+    /// let customer = Customer::Account { product: "prod-example123".parse()?, account: "123456789012".parse()? };
+    /// let records = ["a", "b", "c", "d", "e"].map(|dimension| {
+    ///     UsageRecord::new(customer.clone(), DimensionKey::new(dimension).expect("a key"), now, Quantity::ZERO)
+    /// });
+    /// let planner = Planner::new(TimePolicy::new()).with_max_records(2);
+    /// assert_eq!(planner.plan(records, now).requests.len(), 3); // 2 + 2 + 1
+    /// assert_eq!(planner.policy(), &TimePolicy::new());
+    /// // Out of 1..=25, the nearest bound.
+    /// let unbounded = Planner::new(TimePolicy::new()).with_max_records(1_000);
+    /// assert_eq!(unbounded.plan(Vec::new(), now).requests.len(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub const fn with_max_records(mut self, max_records: usize) -> Self {
         self.max_records = if max_records == 0 {

@@ -180,6 +180,24 @@ impl UsageRecord {
     /// A record whose quantity is split among tagged allocations; the record's quantity is
     /// their sum.
     ///
+    /// ```
+    /// use metering_core::{Customer, DimensionKey, Quantity, Tag, Tags, Timestamp, UsageAllocation, UsageRecord};
+    ///
+    /// # let customer = Customer::Account { product: "prod-example123".parse()?, account: "123456789012".parse()? };
+    /// let at = Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?;
+    /// let search = Tags::new(vec![Tag::new("team".parse()?, "search".parse()?)])?;
+    /// let allocations = vec![
+    ///     UsageAllocation::new(Quantity::new(3)?, search),
+    ///     UsageAllocation::untagged(Quantity::new(1)?), // the rest, under no tag
+    /// ];
+    /// let record = UsageRecord::with_allocations(customer.clone(), DimensionKey::new("api_calls")?, at, allocations)?;
+    /// assert_eq!(record.quantity(), Quantity::new(4)?);
+    /// assert!(record.allocations().is_some_and(|allocations| allocations[1].tags.is_none()));
+    /// // At least one allocation.
+    /// assert!(UsageRecord::with_allocations(customer, DimensionKey::new("api_calls")?, at, Vec::new()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     /// When there are not 1..=2500 allocations, or their sum exceeds [`Quantity::MAX`].
     pub fn with_allocations(
