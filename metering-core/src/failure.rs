@@ -75,6 +75,17 @@ impl ErrorCode {
 
     /// What to do about a request rejected with this code; `None` for a code this library
     /// does not know (the transport then decides, e.g. by HTTP status).
+    ///
+    /// ```
+    /// use metering_core::{ErrorCode, FailureKind};
+    ///
+    /// assert_eq!(ErrorCode::Throttling.kind(), Some(FailureKind::Retry));
+    /// assert_eq!(ErrorCode::InvalidTag.kind(), Some(FailureKind::RejectedRecords));
+    /// assert_eq!(ErrorCode::InvalidProductCode.kind(), Some(FailureKind::Stop));
+    /// let unknown: ErrorCode = "SomethingNewException".into();
+    /// assert_eq!((unknown.as_str(), unknown.kind()), ("SomethingNewException", None));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn kind(&self) -> Option<FailureKind> {
         Some(match self {

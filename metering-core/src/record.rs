@@ -78,6 +78,20 @@ impl Tags {
     }
 
     /// The same tags sorted by key: allocations tagged alike in another order are one bucket.
+    ///
+    /// ```
+    /// use metering_core::{Tag, Tags};
+    ///
+    /// let tag = |key: &str, value: &str| -> Result<Tag, metering_core::ValidationError> {
+    ///     Ok(Tag::new(key.to_owned().parse()?, value.to_owned().parse()?))
+    /// };
+    /// let one = Tags::new(vec![tag("team", "search")?, tag("env", "prod")?])?;
+    /// let other = Tags::new(vec![tag("env", "prod")?, tag("team", "search")?])?;
+    /// assert_ne!(one, other); // as given
+    /// assert_eq!(one.normalized(), other.normalized());
+    /// assert_eq!(one.normalized().as_slice()[0], tag("env", "prod")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn normalized(&self) -> Self {
         let mut tags = self.0.clone();

@@ -247,6 +247,17 @@ impl RecordState {
     }
 
     /// The state stored as `name`.
+    ///
+    /// ```
+    /// use metering_core::ledger::RecordState;
+    ///
+    /// assert_eq!(RecordState::from_name("not_subscribed"), Some(RecordState::NotSubscribed));
+    /// assert_eq!(RecordState::from_name("NotSubscribed"), None); // as the ledger stores it only
+    /// for state in RecordState::ALL {
+    ///     assert_eq!(RecordState::from_name(state.as_str()), Some(state));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|state| state.as_str() == name)
@@ -254,6 +265,14 @@ impl RecordState {
 
     /// Whether the record is done with: its outcome never changes again (quarantined
     /// records wait for a person, so they are not).
+    ///
+    /// ```
+    /// use metering_core::ledger::RecordState;
+    ///
+    /// let done: Vec<_> = RecordState::ALL.into_iter().filter(|state| state.is_terminal()).collect();
+    /// assert_eq!(done, [RecordState::Success, RecordState::NotSubscribed, RecordState::Duplicate]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub const fn is_terminal(self) -> bool {
         matches!(self, Self::Success | Self::NotSubscribed | Self::Duplicate)
