@@ -147,6 +147,23 @@ impl PlannedRequest {
     }
 
     /// The records, given back, each with its input positions.
+    ///
+    /// ```
+    /// use metering_core::{Customer, DimensionKey, Planner, Quantity, Timestamp, UsageRecord};
+    ///
+    /// let now = Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?;
+    /// let customer = Customer::Account { product: "prod-example123".parse()?, account: "123456789012".parse()? };
+    /// let record = |dimension: &'static str, units| -> Result<UsageRecord, metering_core::ValidationError> {
+    ///     Ok(UsageRecord::new(customer.clone(), DimensionKey::new(dimension)?, now, Quantity::new(units)?))
+    /// };
+    /// let records = [record("api_calls", 1)?, record("storage", 2)?, record("api_calls", 3)?];
+    /// let request = Planner::default().plan(records, now).requests.remove(0);
+    /// // The two `api_calls` records (inputs 0 and 2) were merged into one record of their sum.
+    /// let records: Vec<_> = request.into_records().map(|(record, inputs)| (record.quantity(), inputs)).collect();
+    /// assert!(records.contains(&(Quantity::new(4)?, vec![0, 2])), "{records:?}");
+    /// assert!(records.contains(&(Quantity::new(2)?, vec![1])), "{records:?}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_records(self) -> impl Iterator<Item = (UsageRecord, Vec<usize>)> {
         self.records.into_iter().zip(self.inputs)
     }
@@ -171,6 +188,23 @@ impl PlannedRequest {
     }
 
     /// Splits the request in two halves (for bisection); `None` for a single record.
+    ///
+    /// ```
+    /// use metering_core::{Customer, DimensionKey, Planner, Quantity, Timestamp, UsageRecord};
+    ///
+    /// let now = Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?;
+    /// let customer = Customer::Account { product: "prod-example123".parse()?, account: "123456789012".parse()? };
+    /// let record = |dimension: &'static str, units| -> Result<UsageRecord, metering_core::ValidationError> {
+    ///     Ok(UsageRecord::new(customer.clone(), DimensionKey::new(dimension)?, now, Quantity::new(units)?))
+    /// };
+    /// let records = [record("api_calls", 1)?, record("storage", 2)?, record("api_calls", 3)?];
+    /// let request = Planner::default().plan(records, now).requests.remove(0);
+    /// let (first, second) = request.split().expect("two records");
+    /// assert_eq!((first.records().len(), second.records().len()), (1, 1));
+    /// assert_eq!(first.scope(), request.scope());
+    /// assert!(first.split().is_none()); // one record: nothing to split
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn split(&self) -> Option<(Self, Self)> {
         if self.records.len() < 2 {
@@ -253,6 +287,23 @@ impl PlannedRequest {
     }
 
     /// The request body as JSON, exactly as sent.
+    ///
+    /// ```
+    /// use metering_core::{Customer, DimensionKey, Planner, Quantity, Timestamp, UsageRecord};
+    ///
+    /// let now = Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?;
+    /// let customer = Customer::Account { product: "prod-example123".parse()?, account: "123456789012".parse()? };
+    /// let record = |dimension: &'static str, units| -> Result<UsageRecord, metering_core::ValidationError> {
+    ///     Ok(UsageRecord::new(customer.clone(), DimensionKey::new(dimension)?, now, Quantity::new(units)?))
+    /// };
+    /// let records = [record("api_calls", 1)?, record("storage", 2)?, record("api_calls", 3)?];
+    /// let request = Planner::default().plan(records, now).requests.remove(0);
+    /// let body: serde_json::Value = serde_json::from_str(&request.body())?;
+    /// assert_eq!(body["ProductCode"], "prod-example123");
+    /// assert_eq!(body["UsageRecords"].as_array().map(Vec::len), Some(2));
+    /// assert!(request.body().len() <= request.body_bytes());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn body(&self) -> String {
         wire::request_body(&self.scope, &self.records)
