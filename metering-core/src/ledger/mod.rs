@@ -453,6 +453,21 @@ pub struct LedgerStatus {
 impl LedgerStatus {
     /// A status with every state at zero, nothing open, set aside or sealed: set the other
     /// fields, and count records with [`LedgerStatus::add`].
+    ///
+    /// ```
+    /// use metering_core::ledger::{LedgerStatus, RecordState};
+    ///
+    /// // A store of one's own answering `Ledger::status`.
+    /// let mut status = LedgerStatus::new();
+    /// status.open_keys = 3;
+    /// status.add(RecordState::Success, 40);
+    /// status.add(RecordState::Success, 2);
+    /// status.add(RecordState::Unsent, 5);
+    /// assert_eq!(status.count(RecordState::Success), 42);
+    /// assert_eq!(status.count(RecordState::Quarantined), 0);
+    /// assert_eq!(status.records.len(), RecordState::ALL.len()); // every state, zeros included
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Self {
@@ -486,6 +501,19 @@ pub struct HourStatus {
 impl HourStatus {
     /// The hour `hour`, with every state at zero: count its records with
     /// [`HourStatus::add`].
+    ///
+    /// ```
+    /// use metering_core::ledger::{HourStatus, RecordState};
+    /// use metering_core::{Hour, Timestamp};
+    ///
+    /// let hour = Hour::of(Timestamp::parse_rfc3339("2026-05-12T10:05:00Z")?);
+    /// let mut status = HourStatus::new(hour);
+    /// status.add(RecordState::Duplicate, 1);
+    /// assert_eq!(status.count(RecordState::Duplicate), 1);
+    /// assert_eq!(status.count(RecordState::Success), 0);
+    /// assert_eq!(status.hour.start(), Timestamp::parse_rfc3339("2026-05-12T10:00:00Z")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn new(hour: Hour) -> Self {
         Self {
