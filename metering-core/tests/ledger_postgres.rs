@@ -120,7 +120,7 @@ async fn instances_starting_at_once_migrate_once() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2], "each migration once");
 }
 
 async fn connect(url: &str) -> tokio_postgres::Client {

@@ -9,19 +9,20 @@
 //! Clones are handles on one store, as processes on one database would be. Nothing survives
 //! the process: use it for tests and examples, not to bill.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use metering_core::kind::{Identifier, Kind};
 use metering_core::ledger::protocol::{
-    CLAIM_SIZE, Placement, bills_twice, customer_seal, double_billing_reason, is_claimable,
-    kind_not_stored_reason, later, overflow_reason, place, requeue_hour, seal_record,
-    seal_watermark, set_aside_quantity, settled, unsealable_reason,
+    CLAIM_SIZE, Commit, bills_twice, commit_usage, customer_seal, double_billing_reason,
+    is_claimable, later, level_hours, overflow_reason, requeue_hour, seal_record, seal_watermark,
+    settled, unsealable_reason,
 };
 use metering_core::ledger::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, InstanceId, Ledger,
-    LedgerError, LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside,
-    SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord, Usage, UsageKey,
+    LedgerError, LedgerInspection, LedgerStatus, LevelChange, RecordId, RecordState, SealReport,
+    SetAside, SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey,
 };
 use metering_core::{Customer, Hour, Quantity, Timestamp};
 
@@ -54,6 +55,14 @@ struct State {
     customer_seals: BTreeMap<Customer, Hour>,
     /// Usage of hours not sealed yet, per key and hour.
     open: BTreeMap<(UsageKey, Hour), Open>,
+    /// Each key's kind, as its first usage gave it.
+    kinds: BTreeMap<UsageKey, Kind>,
+    /// Identifiers of distinct keys seen in open hours.
+    identifiers: BTreeMap<(UsageKey, Hour), BTreeSet<Identifier>>,
+    /// Level changes of level keys not integrated yet, and the last one before that.
+    levels: BTreeMap<UsageKey, BTreeMap<Timestamp, Quantity>>,
+    /// Per level key, every hour before this one is integrated into open usage.
+    level_until: BTreeMap<UsageKey, Hour>,
     records: BTreeMap<RecordId, Entry>,
     set_aside: BTreeMap<SetAsideId, SetAside>,
     next_id: i64,
@@ -126,34 +135,106 @@ impl State {
             .insert(checkpoint.instance, checkpoint.number);
         report.applied = true;
         for delta in &checkpoint.deltas {
-            let hour = delta.hour;
-            let Usage::Sum(quantity) = delta.usage else {
-                let reason = kind_not_stored_reason(&delta.usage);
-                let quantity = set_aside_quantity(&delta.usage);
-                self.put_aside(&delta.key, hour, quantity, reason, now);
-                report.set_aside += 1;
-                continue;
-            };
-            match place(hour, self.sealed_for(delta.key.customer())) {
-                Placement::SetAside { reason } => {
-                    self.put_aside(&delta.key, hour, quantity, reason, now);
-                    report.set_aside += 1;
-                }
-                Placement::Open { hour: target, late } => {
-                    report.late += usize::from(late);
-                    if !self.add_open(&delta.key, target, quantity, late) {
-                        self.put_aside(&delta.key, hour, quantity, overflow_reason(), now);
-                        report.set_aside += 1;
+            let key = &delta.key;
+            let kind = *self
+                .kinds
+                .entry(UsageKey::clone(key))
+                .or_insert(delta.usage.kind());
+            let sealed = self.sealed_for(key.customer());
+            for step in commit_usage(&delta.usage, kind, delta.hour, sealed) {
+                let aside = match step {
+                    Commit::Sum {
+                        hour,
+                        quantity,
+                        late,
+                    } => {
+                        let added = self.add_open(key, hour, quantity, late);
+                        report.late += usize::from(late);
+                        (!added).then(|| (quantity, overflow_reason()))
                     }
+                    Commit::Max { hour, quantity } => {
+                        let open = self.open.entry((UsageKey::clone(key), hour)).or_default();
+                        open.quantity = open.quantity.max(quantity);
+                        None
+                    }
+                    Commit::Distinct { hour, ids } => {
+                        // The open row, of 0 until sealing counts the identifiers in.
+                        self.add_open(key, hour, Quantity::ZERO, false);
+                        let seen = self.identifiers.entry((UsageKey::clone(key), hour));
+                        seen.or_default().extend(ids.iter().copied());
+                        None
+                    }
+                    Commit::Level { changes } => {
+                        let levels = self.levels.entry(UsageKey::clone(key)).or_default();
+                        for change in changes {
+                            let level = levels.entry(change.at).or_default();
+                            *level = (*level).max(change.level);
+                        }
+                        None
+                    }
+                    Commit::SetAside { quantity, reason } => Some((quantity, reason)),
+                };
+                if let Some((quantity, reason)) = aside {
+                    self.put_aside(key, delta.hour, quantity, reason, now);
+                    report.set_aside += 1;
                 }
             }
         }
         report
     }
 
+    /// Counts identifiers and integrates levels of hours before `before` (of one customer's
+    /// keys when given) into open usage.
+    fn close_kinds(
+        &mut self,
+        before: Hour,
+        customer: Option<&Customer>,
+        now: Timestamp,
+        report: &mut SealReport,
+    ) {
+        let ours = |key: &UsageKey| customer.is_none_or(|c| key.customer() == c);
+        let counted: Vec<(UsageKey, Hour)> = self
+            .identifiers
+            .keys()
+            .filter(|(key, hour)| *hour < before && ours(key))
+            .cloned()
+            .collect();
+        for (key, hour) in counted {
+            let ids = self
+                .identifiers
+                .remove(&(key.clone(), hour))
+                .unwrap_or_default();
+            let count = Quantity::new(ids.len() as u64).unwrap_or(Quantity::MAX);
+            self.add_open(&key, hour, count, false);
+        }
+        let levels: Vec<UsageKey> = self.levels.keys().filter(|k| ours(k)).cloned().collect();
+        for key in levels {
+            let from = self.level_until.get(&key).copied();
+            if from.is_some_and(|from| from >= before) {
+                continue;
+            }
+            let held = self.levels.entry(key.clone()).or_default();
+            let changes: Vec<LevelChange> = held
+                .range(..before.start())
+                .map(|(&at, &level)| LevelChange { at, level })
+                .collect();
+            if let Some(last) = changes.last() {
+                held.retain(|&at, _| at >= last.at);
+            }
+            for (hour, quantity) in level_hours(&changes, from, before) {
+                if !self.add_open(&key, hour, quantity, false) {
+                    self.put_aside(&key, hour, quantity, overflow_reason(), now);
+                    report.set_aside += 1;
+                }
+            }
+            self.level_until.insert(key, before);
+        }
+    }
+
     /// Seals the open usage of hours before `before` (of one customer's keys when given).
     fn seal(&mut self, before: Hour, customer: Option<&Customer>, now: Timestamp) -> SealReport {
         let mut report = SealReport::default();
+        self.close_kinds(before, customer, now, &mut report);
         let closing: Vec<(UsageKey, Hour)> = self
             .open
             .keys()

@@ -16,8 +16,11 @@ use crate::strings::{
 };
 use crate::timestamp::Timestamp;
 
-use super::protocol::{Placement, place, seal_record};
-use super::{LedgerError, RecordId, RecordState, SetAside, SetAsideId, StoredRecord, UsageKey};
+use super::protocol::seal_record;
+use super::{
+    LedgerError, LevelChange, RecordId, RecordState, SetAside, SetAsideId, StoredRecord, UsageKey,
+};
+use crate::kind::{Identifier, Kind};
 
 /// A customer as four text columns, `''` where its mode has no such part:
 /// `product`, `customer_identifier`, `account`, `license`.
@@ -265,24 +268,6 @@ impl SetAsideRow {
     }
 }
 
-/// [`place`] on stored seconds: the hour the usage of `key_id` in `hour` counts in and
-/// whether it is late, or why it is set aside.
-pub(crate) fn place_seconds(
-    key_id: i64,
-    hour: i64,
-    sealed_before: Option<i64>,
-) -> Result<Result<(i64, bool), String>, LedgerError> {
-    let sealed_before = sealed_before
-        .map(|open| self::hour("open_usage", key_id, open))
-        .transpose()?;
-    Ok(
-        match place(self::hour("open_usage", key_id, hour)?, sealed_before) {
-            Placement::Open { hour, late } => Ok((hour_seconds(hour), late)),
-            Placement::SetAside { reason } => Err(reason),
-        },
-    )
-}
-
 /// The request scope a `records.product` column names (`''`: licence-based).
 pub(crate) fn scope_column(product: &str) -> Result<RequestScope, LedgerError> {
     if product.is_empty() {
@@ -334,6 +319,40 @@ pub(crate) fn quantity_from_micros(
         .map_err(|_| format!("negative quantity {micros}"))
         .and_then(|micros| Quantity::from_micros(micros).map_err(|e| e.to_string()))
         .map_err(|detail| LedgerError::Corrupt { table, row, detail })
+}
+
+/// An identifier as two 64-bit columns: its high and low halves' bits.
+pub(crate) fn identifier_columns(id: Identifier) -> (i64, i64) {
+    let bits = id.as_u128();
+    let half =
+        |bits: u128| i64::from_ne_bytes(u64::try_from(bits).unwrap_or_default().to_ne_bytes());
+    (half(bits >> 64), half(bits & u128::from(u64::MAX)))
+}
+
+/// An instant as a level change's `at` column: whole microseconds since the epoch.
+pub(crate) fn at_micros(at: Timestamp) -> i64 {
+    i64::try_from(at.unix_nanos().div_euclid(1000)).unwrap_or_default()
+}
+
+/// A `level_changes` row of key `key_id`.
+pub(crate) fn level_change(key_id: i64, at: i64, level: i64) -> Result<LevelChange, LedgerError> {
+    Ok(LevelChange {
+        at: Timestamp::from_unix_nanos(i128::from(at) * 1000).map_err(|error| {
+            LedgerError::Corrupt {
+                table: "level_changes",
+                row: key_id,
+                detail: error.to_string(),
+            }
+        })?,
+        level: quantity_from_micros("level_changes", key_id, level)?,
+    })
+}
+
+/// A `usage_keys.kind` column.
+pub(crate) fn kind_column(key_id: i64, kind: &str) -> Result<Kind, LedgerError> {
+    kind.parse()
+        .map_err(|error: crate::kind::UnknownKind| error.to_string())
+        .map_err(corrupt("usage_keys", key_id))
 }
 
 pub(crate) fn micros(quantity: Quantity) -> i64 {

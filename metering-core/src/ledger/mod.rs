@@ -25,6 +25,38 @@
 //!    claim's attempt (fencing): a flusher that lost its lease cannot overwrite a newer
 //!    attempt's outcome.
 //!
+//! # Kinds of usage
+//! A [`Delta`] carries [`Usage`] of its key's kind ([`Kind`](crate::kind::Kind)), stored
+//! with the key when its first usage is committed. Every kind seals into an ordinary record
+//! (one per customer, dimension and hour, an allocation per tag set), claimed, sent and
+//! settled as a sum's is; the product-and-licence guard holds for every kind; commits stay
+//! idempotent per (instance, checkpoint number). The rules ([`protocol::commit_usage`],
+//! [`protocol::level_hours`]):
+//! - **Sum**: added up; late usage moves to the oldest open hour of its month (step 2).
+//! - **Max**: the hour's quantity is the highest maximum any checkpoint, instance or process
+//!   observed in it.
+//! - **Distinct**: the union of the identifiers seen in the hour, by every checkpoint,
+//!   instance and process (stored one row per key, hour and identifier); sealing counts
+//!   them and deletes them.
+//! - **Level**: level changes are stored per key; sealing integrates each hour from them,
+//!   the level before the hour carried from the last change before it, in unit-hours, exact
+//!   in millionths and rounded half-up once per key and hour (changes are kept to the
+//!   microsecond). The integral is a function of the changes, not of who is running: a
+//!   level set and never changed bills every hour, with or without a process, until it is
+//!   set to 0 (`metering ledger` shows the levels held); two changes at one instant (two
+//!   instances) keep the larger.
+//! - **Late**: a maximum or identifiers of a sealed hour are set aside ("late"): moved to
+//!   another hour they would mean something else there. A level change of a sealed hour
+//!   takes effect from the start of the oldest open hour (the sealed hours' integrals
+//!   stand), and is set aside too, showing its level, so that a person sees what was not
+//!   billed.
+//! - **A kind other than the key's** (a dimension's kind was changed) is set aside with a
+//!   reason naming both kinds.
+//!
+//! An entry set aside shows a quantity by kind: the sum, the maximum, the number of
+//! identifiers, or the level. Requeued ([`LedgerInspection::requeue_set_aside`]), it is
+//! added to the open hour's quantity, whatever the kind: a person decided to bill it.
+//!
 //! No step relies on there being one process: every step is one transaction, and the
 //! conformance suite runs each with two handles on one store.
 

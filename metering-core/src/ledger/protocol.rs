@@ -11,7 +11,8 @@ use crate::record::{Tags, UsageAllocation, UsageRecord};
 use crate::strings::DimensionKey;
 use crate::timestamp::Timestamp;
 
-use super::{RecordState, Settlement, Usage};
+use super::{LevelChange, RecordState, Settlement, Usage};
+use crate::kind::{Identifier, Kind};
 
 /// The most records one claim leases: what one `BatchMeterUsage` request carries.
 pub const CLAIM_SIZE: usize = 25;
@@ -49,6 +50,176 @@ pub fn place(hour: Hour, sealed_before: Option<Hour>) -> Placement {
             reason: month_closed_reason(hour),
         },
     }
+}
+
+/// What a commit does with a delta, by its kind (see [`commit_usage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commit<'a> {
+    /// Add `quantity` to the open hour `hour` (`late`: its own hour was sealed).
+    Sum {
+        /// The open hour it counts in.
+        hour: Hour,
+        /// How much.
+        quantity: Quantity,
+        /// Whether it arrived after its own hour was sealed.
+        late: bool,
+    },
+    /// Raise the open hour's maximum to `quantity`.
+    Max {
+        /// The delta's own hour (open).
+        hour: Hour,
+        /// The highest level observed.
+        quantity: Quantity,
+    },
+    /// Add the identifiers to the open hour's set.
+    Distinct {
+        /// The delta's own hour (open).
+        hour: Hour,
+        /// The identifiers seen.
+        ids: &'a [Identifier],
+    },
+    /// Store the level changes (every one in an open hour; at one instant, the larger
+    /// level wins).
+    Level {
+        /// The changes, times in whole microseconds, in order.
+        changes: Vec<LevelChange>,
+    },
+    /// Set aside `quantity` (see [`set_aside_quantity`]) for a person, with the reason.
+    SetAside {
+        /// What the entry shows.
+        quantity: Quantity,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a commit does with `usage` of a key of kind `stored` in `hour`, when every hour
+/// before `sealed_before` is sealed for its customer: one step, or two when some level
+/// changes came late (the changes, moved to the start of the oldest open hour, and an entry
+/// set aside for what the sealed hours could not bill).
+///
+/// - A kind other than the key's is set aside ([`kind_mismatch_reason`]).
+/// - Sum: as [`place`] (late usage moves to the oldest open hour of its month).
+/// - Max and Distinct of a sealed hour are set aside ([`late_reason`]): a maximum or an
+///   identifier moved to another hour would mean something else there.
+/// - Level: a change at an instant already sealed takes effect from the start of the
+///   oldest open hour (the sealed hours' integrals stand).
+#[must_use]
+pub fn commit_usage(
+    usage: &Usage,
+    stored: Kind,
+    hour: Hour,
+    sealed_before: Option<Hour>,
+) -> Vec<Commit<'_>> {
+    let aside = |reason| Commit::SetAside {
+        quantity: set_aside_quantity(usage),
+        reason,
+    };
+    if usage.kind() != stored {
+        return vec![aside(kind_mismatch_reason(stored, usage.kind()))];
+    }
+    let sealed = sealed_before.is_some_and(|open| hour < open);
+    match usage {
+        Usage::Sum(quantity) => vec![match place(hour, sealed_before) {
+            Placement::Open { hour, late } => Commit::Sum {
+                hour,
+                quantity: *quantity,
+                late,
+            },
+            Placement::SetAside { reason } => aside(reason),
+        }],
+        Usage::Max(_) | Usage::Distinct(_) if sealed => vec![aside(late_reason(usage, hour))],
+        Usage::Max(quantity) => vec![Commit::Max {
+            hour,
+            quantity: *quantity,
+        }],
+        Usage::Distinct(ids) => vec![Commit::Distinct { hour, ids }],
+        Usage::Level(changes) => level_commit(changes, sealed_before),
+    }
+}
+
+/// Level changes in whole microseconds, those of sealed hours moved to the start of the
+/// oldest open hour (the last of them holds there), and an entry set aside for them.
+fn level_commit(changes: &[LevelChange], sealed_before: Option<Hour>) -> Vec<Commit<'static>> {
+    let open = sealed_before.map(Hour::start);
+    let mut kept: Vec<LevelChange> = Vec::with_capacity(changes.len());
+    let mut late: Option<LevelChange> = None;
+    for change in changes {
+        let at = whole_micros(change.at);
+        match open.filter(|&open| at < open) {
+            Some(open) => {
+                late = Some(*change);
+                kept.retain(|kept| kept.at != open);
+                kept.push(LevelChange {
+                    at: open,
+                    level: change.level,
+                });
+            }
+            None => kept.push(LevelChange {
+                at,
+                level: change.level,
+            }),
+        }
+    }
+    let mut steps = vec![Commit::Level { changes: kept }];
+    if let (Some(change), Some(open)) = (late, sealed_before) {
+        steps.push(Commit::SetAside {
+            quantity: change.level,
+            reason: late_level_reason(change.at, open),
+        });
+    }
+    steps
+}
+
+/// `at` rounded down to a whole microsecond: level changes are stored so.
+#[must_use]
+pub fn whole_micros(at: Timestamp) -> Timestamp {
+    Timestamp::from_unix_nanos(at.unix_nanos() - at.unix_nanos().rem_euclid(1000)).unwrap_or(at)
+}
+
+const NANOS_PER_HOUR: i128 = 3_600_000_000_000;
+
+/// Each hour's integral of a level, in unit-hours, from `from` (or the hour of the first
+/// change) up to `before`, the hours with an integral of zero left out. `changes` are the
+/// key's stored changes before `before`'s start, in time order; the level before the first
+/// one is zero, and each holds until the next, across hours with no change (a level set
+/// and never changed bills every hour). Exact in millionths: each hour's integral is
+/// rounded half-up once.
+#[must_use]
+pub fn level_hours(
+    changes: &[LevelChange],
+    from: Option<Hour>,
+    before: Hour,
+) -> Vec<(Hour, Quantity)> {
+    let Some(first) = changes.first() else {
+        return Vec::new();
+    };
+    let mut hour = from.unwrap_or_else(|| Hour::of(first.at));
+    let mut hours = Vec::new();
+    // The level at `hour`'s start, and the changes from then on.
+    let split = changes.partition_point(|change| change.at <= hour.start());
+    let mut level = split
+        .checked_sub(1)
+        .map_or(0, |i| i128::from(changes[i].level.micros()));
+    let mut rest = &changes[split..];
+    while hour < before {
+        let (start, end) = (hour.start().unix_nanos(), hour.next().start().unix_nanos());
+        let (mut at, mut area) = (start, 0_i128);
+        while let Some(change) = rest.first().filter(|c| c.at.unix_nanos() < end) {
+            area += level * (change.at.unix_nanos() - at);
+            (at, level) = (change.at.unix_nanos(), i128::from(change.level.micros()));
+            rest = &rest[1..];
+        }
+        area += level * (end - at);
+        // Millionths of unit-hours, half-up.
+        let micros = (area + NANOS_PER_HOUR / 2) / NANOS_PER_HOUR;
+        if micros > 0 {
+            let micros = u64::try_from(micros).unwrap_or(u64::MAX);
+            hours.push((hour, Quantity::from_micros(micros).unwrap_or(Quantity::MAX)));
+        }
+        hour = hour.next();
+    }
+    hours
 }
 
 /// The later of two watermarks ("every hour before this one is sealed").
@@ -199,12 +370,35 @@ pub fn set_aside_quantity(usage: &Usage) -> Quantity {
     }
 }
 
-/// Why usage of a kind this store does not hold yet is set aside.
+/// Why usage of a kind other than its key's is set aside (a dimension's kind was changed).
 #[must_use]
-pub fn kind_not_stored_reason(usage: &Usage) -> String {
+pub fn kind_mismatch_reason(stored: Kind, given: Kind) -> String {
     format!(
-        "usage of kind {} is not stored by this ledger yet",
-        usage.kind()
+        "usage of kind {given} for a key stored as kind {stored}: a dimension's kind was \
+         changed; bill it by hand or keep the dimension's kind"
+    )
+}
+
+/// Why a maximum or identifiers of a sealed hour are set aside.
+#[must_use]
+pub fn late_reason(usage: &Usage, hour: Hour) -> String {
+    let what = match usage {
+        Usage::Distinct(_) => "identifiers seen",
+        _ => "a maximum observed",
+    };
+    format!(
+        "late: {what} in hour {hour}, which was sealed (moved to another hour it would \
+         mean something else there)"
+    )
+}
+
+/// Why a level change of a sealed hour is set aside (its level shown): it takes effect
+/// from the oldest open hour instead.
+#[must_use]
+pub fn late_level_reason(at: Timestamp, open: Hour) -> String {
+    format!(
+        "late: a level set at {at}, in an hour already sealed, holds from {open} on; the \
+         sealed hours were billed at the level they had"
     )
 }
 
@@ -384,6 +578,112 @@ mod tests {
         assert_eq!(
             settled(&Settlement::NotSubscribed).0,
             RecordState::NotSubscribed
+        );
+    }
+
+    fn change(text: &str, level: &str) -> LevelChange {
+        LevelChange {
+            at: at(text),
+            level: quantity(level),
+        }
+    }
+
+    #[test]
+    fn a_level_bills_its_integral_hour_by_hour_until_it_changes() {
+        // Set at 10:20, changed at 12:40: parts of three hours.
+        let changes = [
+            change("2026-11-26T10:20:00Z", "6"),
+            change("2026-11-26T12:40:00Z", "0"),
+        ];
+        let before = hour("2026-11-26T15:00:00Z");
+        assert_eq!(
+            level_hours(&changes, None, before),
+            [
+                (hour("2026-11-26T10:00:00Z"), quantity("4")),
+                (hour("2026-11-26T11:00:00Z"), quantity("6")),
+                (hour("2026-11-26T12:00:00Z"), quantity("4")),
+            ]
+        );
+        // Held with no change: every hour, from where the last seal left it.
+        let held = [change("2026-11-26T10:30:00Z", "2")];
+        assert_eq!(
+            level_hours(&held, Some(hour("2026-11-26T13:00:00Z")), before),
+            [
+                (hour("2026-11-26T13:00:00Z"), quantity("2")),
+                (hour("2026-11-26T14:00:00Z"), quantity("2")),
+            ]
+        );
+        // One unit for one second: 1/3600 unit-hours, 277.7.. millionths, half-up.
+        let second = [
+            change("2026-11-26T10:00:00Z", "1"),
+            change("2026-11-26T10:00:01Z", "0"),
+        ];
+        assert_eq!(
+            level_hours(&second, None, hour("2026-11-26T11:00:00Z")),
+            [(hour("2026-11-26T10:00:00Z"), quantity("0.000278"))]
+        );
+        assert!(level_hours(&[], None, before).is_empty());
+    }
+
+    #[test]
+    fn each_kind_is_placed_by_its_own_rule() {
+        let (ten, noon) = (hour("2026-11-26T10:00:00Z"), hour("2026-11-26T12:00:00Z"));
+        let max = Usage::Max(quantity("3"));
+        assert_eq!(
+            commit_usage(&max, Kind::Max, noon, Some(noon)),
+            [Commit::Max {
+                hour: noon,
+                quantity: quantity("3")
+            }]
+        );
+        let [
+            Commit::SetAside {
+                quantity: shown,
+                reason,
+            },
+        ] = &commit_usage(&max, Kind::Max, ten, Some(noon))[..]
+        else {
+            panic!("a late maximum is set aside");
+        };
+        assert_eq!((*shown, reason.starts_with("late")), (quantity("3"), true));
+        let ids = Usage::Distinct(vec![Identifier::from(1_u64), Identifier::from(2_u64)]);
+        let [
+            Commit::SetAside {
+                quantity: shown,
+                reason,
+            },
+        ] = &commit_usage(&ids, Kind::Sum, noon, None)[..]
+        else {
+            panic!("a kind other than the key's is set aside");
+        };
+        assert_eq!(*shown, quantity("2"));
+        assert!(
+            reason.contains("distinct") && reason.contains("sum"),
+            "{reason}"
+        );
+        assert!(matches!(
+            commit_usage(&ids, Kind::Distinct, ten, Some(noon))[..],
+            [Commit::SetAside { .. }]
+        ));
+        // A late level change holds from the oldest open hour; the rest is set aside.
+        let late = Usage::Level(vec![
+            change("2026-11-26T10:15:00.0000019Z", "4"),
+            change("2026-11-26T12:30:00.0000019Z", "5"),
+        ]);
+        let steps = commit_usage(&late, Kind::Level, ten, Some(noon));
+        assert_eq!(
+            steps[0],
+            Commit::Level {
+                changes: vec![
+                    change("2026-11-26T12:00:00Z", "4"),
+                    change("2026-11-26T12:30:00.000001Z", "5")
+                ]
+            }
+        );
+        assert!(
+            matches!(&steps[1], Commit::SetAside { quantity: shown, reason }
+                if *shown == quantity("4") && reason.contains("10:15")),
+            "{steps:?}"
         );
     }
 

@@ -25,6 +25,16 @@ impl Dialect {
         }
     }
 
+    /// `sql` with `{greatest}` as this dialect writes the larger of two values.
+    pub(crate) fn greatest(self, sql: &str) -> String {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite => sql.replace("{greatest}", "MAX").replace('$', "?"),
+            #[cfg(feature = "postgres")]
+            Self::Postgres => sql.replace("{greatest}", "GREATEST"),
+        }
+    }
+
     /// The schema's migrations in this dialect, in order.
     pub(crate) fn migrations(self) -> Vec<String> {
         let (id, int64) = match self {
@@ -40,8 +50,54 @@ impl Dialect {
     }
 }
 
+/// Adds usage to a key's hour: key id, hour, micros, late micros, the largest total.
+/// Changes no row when the total would exceed it.
+pub(crate) const ADD_OPEN: &str = "INSERT INTO open_usage (key_id, hour, micros, late_micros) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (key_id, hour) DO UPDATE \
+     SET micros = open_usage.micros + excluded.micros, \
+     late_micros = open_usage.late_micros + excluded.late_micros \
+     WHERE open_usage.micros + excluded.micros <= $5";
+
+/// Raises a max key's hour `$2` to `$3` (see [`Dialect::greatest`]).
+pub(crate) const RAISE_MAX: &str = "INSERT INTO open_usage (key_id, hour, micros, late_micros) \
+     VALUES ($1, $2, $3, 0) ON CONFLICT (key_id, hour) DO UPDATE \
+     SET micros = {greatest}(open_usage.micros, excluded.micros)";
+
+/// Stores a level change of key `$1` at `$2` (microseconds) to `$3`; at one instant the
+/// larger level wins (see [`Dialect::greatest`]).
+pub(crate) const SET_LEVEL: &str = "INSERT INTO level_changes (key_id, at, level) \
+     VALUES ($1, $2, $3) ON CONFLICT (key_id, at) DO UPDATE \
+     SET level = {greatest}(level_changes.level, excluded.level)";
+
+/// Counts the identifiers of hours before `$1` into their keys' open usage (then
+/// [`DELETE_OF_CUSTOMER`], then [`COUNT_GROUPS`]).
+pub(crate) const COUNT_IDENTIFIERS: &str = "INSERT INTO open_usage (key_id, hour, micros, \
+     late_micros) SELECT key_id, hour, COUNT(*) * 1000000, 0 FROM open_identifiers \
+     WHERE hour < $1";
+/// Ends [`COUNT_IDENTIFIERS`].
+pub(crate) const COUNT_GROUPS: &str = " GROUP BY key_id, hour ON CONFLICT (key_id, hour) \
+     DO UPDATE SET micros = open_usage.micros + excluded.micros";
+/// Deletes the identifiers of hours before `$1` (then [`DELETE_OF_CUSTOMER`]).
+pub(crate) const DELETE_IDENTIFIERS_BEFORE: &str = "DELETE FROM open_identifiers WHERE hour < $1";
+
+/// Level keys not integrated up to hour `$1` (then [`KEY_OF_CUSTOMER`]).
+pub(crate) const LEVEL_KEYS: &str = "SELECT id, level_until FROM usage_keys \
+     WHERE kind = 'level' AND (level_until IS NULL OR level_until < $1)";
+/// Narrows [`LEVEL_KEYS`] to the customer `$2`..`$5`.
+pub(crate) const KEY_OF_CUSTOMER: &str = " AND product = $2 AND customer_identifier = $3 \
+     AND account = $4 AND license = $5";
+/// Key `$1`'s level changes before `$2` (microseconds), in time order.
+pub(crate) const LEVEL_CHANGES: &str =
+    "SELECT at, level FROM level_changes WHERE key_id = $1 AND at < $2 ORDER BY at";
+/// Forgets key `$1`'s level changes before `$2` (the last change before the sealed hours
+/// stays: the level carried on).
+pub(crate) const FORGET_LEVELS: &str = "DELETE FROM level_changes WHERE key_id = $1 AND at < $2";
+/// Key `$1`'s hours before `$2` are integrated.
+pub(crate) const LEVEL_UNTIL: &str = "UPDATE usage_keys SET level_until = $2 WHERE id = $1";
+
 /// The migrations, in order, as written (see [`Dialect::migrations`]).
-pub(crate) const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+pub(crate) const MIGRATIONS: &[&str] =
+    &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
 /// The columns a stored record is read from, in order.
 macro_rules! record_columns {

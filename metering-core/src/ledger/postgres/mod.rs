@@ -45,22 +45,23 @@ use tokio_postgres::types::ToSql;
 pub use self::config::PostgresLedgerBuilder;
 use self::migrate::migrate;
 use super::codec::{
-    CustomerColumns, RecordRow, SetAsideRow, customer_columns, hour, hour_seconds, micros,
-    place_seconds, scope_column, seconds, tags_column,
+    CustomerColumns, RecordRow, SetAsideRow, at_micros, customer_columns, hour, hour_seconds,
+    identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
 };
 use super::protocol::{
-    CLAIM_SIZE, customer_seal, kind_not_stored_reason, overflow_reason, requeue_hour,
-    seal_watermark, set_aside_quantity, settled,
+    CLAIM_SIZE, Commit, commit_usage, customer_seal, overflow_reason, requeue_hour, seal_watermark,
+    settled,
 };
-use super::sql::{self, CLAIMABLE, record_columns};
+use super::sql::{self, CLAIMABLE, Dialect, record_columns};
 use super::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
     LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
-    SetAsideRequeue, SettleReport, Settlement, StoredRecord, Usage, UsageKey, add_count,
-    hour_statuses, zero_counts,
+    SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
+    zero_counts,
 };
 use crate::customer::Customer;
 use crate::hour::Hour;
+use crate::kind::Kind;
 use crate::quantity::Quantity;
 use crate::timestamp::Timestamp;
 
@@ -76,7 +77,7 @@ pub struct PostgresLedger {
     /// Set once the schema is up to date: migrations run before the first operation.
     migrated: Arc<OnceCell<()>>,
     /// Key ids never change once committed, so they are cached.
-    key_ids: Arc<Mutex<FxHashMap<Arc<UsageKey>, i64>>>,
+    key_ids: Arc<Mutex<Keys>>,
 }
 
 impl fmt::Debug for PostgresLedger {
@@ -128,21 +129,28 @@ impl PostgresLedger {
         Ok(self.pool.get().await?)
     }
 
-    /// The ids of the deltas' keys, in order. New keys are inserted first in their own
-    /// statement: a key is harmless without usage, and once committed its id can be cached.
-    async fn key_ids(&self, checkpoint: &Checkpoint) -> Result<Vec<i64>, LedgerError> {
-        let missing: BTreeMap<[String; 6], Arc<UsageKey>> = {
+    /// The ids and kinds of the deltas' keys, in order. New keys are inserted first (with
+    /// their delta's kind) in their own statement: a key is harmless without usage, and once
+    /// committed its id can be cached.
+    async fn key_ids(&self, checkpoint: &Checkpoint) -> Result<Vec<(i64, Kind)>, LedgerError> {
+        let missing: BTreeMap<[String; 7], Arc<UsageKey>> = {
             let cache = self.key_ids.lock().unwrap_or_else(PoisonError::into_inner);
             checkpoint
                 .deltas
                 .iter()
                 .filter(|delta| !cache.contains_key(&delta.key))
-                .map(|delta| (key_columns(&delta.key), Arc::clone(&delta.key)))
+                .map(|delta| {
+                    let [product, identifier, account, license, dimension, tags] =
+                        key_columns(&delta.key);
+                    let kind = delta.usage.kind().as_str().to_owned();
+                    let columns = [product, identifier, account, license, dimension, tags, kind];
+                    (columns, Arc::clone(&delta.key))
+                })
                 .collect()
         };
         if !missing.is_empty() {
             // Sorted, so that two processes inserting the same new keys lock them in one order.
-            let columns: [Vec<&str>; 6] = std::array::from_fn(|column| {
+            let columns: [Vec<&str>; 7] = std::array::from_fn(|column| {
                 missing.keys().map(|key| key[column].as_str()).collect()
             });
             let params: Vec<&(dyn ToSql + Sync)> = columns
@@ -153,23 +161,24 @@ impl PostgresLedger {
             let insert = client
                 .prepare_cached(&format!(
                     "INSERT INTO usage_keys (product, customer_identifier, account, license, \
-                     dimension, tags) SELECT * FROM {KEYS} ON CONFLICT DO NOTHING"
+                     dimension, tags, kind) SELECT * FROM {KEYS} ON CONFLICT DO NOTHING"
                 ))
                 .await?;
             client.execute(&insert, &params).await?;
             let select = client
                 .prepare_cached(&format!(
                     "SELECT k.id, k.product, k.customer_identifier, k.account, k.license, \
-                     k.dimension, k.tags FROM usage_keys k JOIN {KEYS} USING (product, \
+                     k.dimension, k.tags, k.kind FROM usage_keys k JOIN {KEYS} USING (product, \
                      customer_identifier, account, license, dimension, tags)"
                 ))
                 .await?;
             let rows = client.query(&select, &params).await?;
             let mut cache = self.key_ids.lock().unwrap_or_else(PoisonError::into_inner);
             for row in rows {
-                let columns: [String; 6] = std::array::from_fn(|i| row.get(i + 1));
+                let columns: [String; 7] = std::array::from_fn(|i| row.get(i + 1));
                 if let Some(key) = missing.get(&columns) {
-                    cache.insert(Arc::clone(key), row.get(0));
+                    let id: i64 = row.get(0);
+                    cache.insert(Arc::clone(key), (id, kind_column(id, &columns[6])?));
                 }
             }
         }
@@ -186,10 +195,13 @@ impl PostgresLedger {
     }
 }
 
-/// The keys passed as six arrays, as a table.
+/// Key ids and kinds, which never change once written.
+type Keys = FxHashMap<Arc<UsageKey>, (i64, Kind)>;
+
+/// The keys passed as seven arrays (with the kind of a key inserted), as a table.
 const KEYS: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], \
-     $5::text[], $6::text[]) AS n (product, customer_identifier, account, license, \
-     dimension, tags)";
+     $5::text[], $6::text[], $7::text[]) AS n (product, customer_identifier, account, license, \
+     dimension, tags, kind)";
 
 /// A key as the six text columns of `usage_keys`.
 fn key_columns(key: &UsageKey) -> [String; 6] {
@@ -279,36 +291,40 @@ impl PostgresLedger {
         let mut placed: BTreeMap<(i64, i64), Placed> = BTreeMap::new();
         let mut asides = Asides::new();
         let max = micros(Quantity::MAX);
-        for (delta, key_id) in checkpoint.deltas.iter().zip(key_ids) {
+        for (delta, (key_id, kind)) in checkpoint.deltas.iter().zip(key_ids) {
             let hour = hour_seconds(delta.hour);
-            let Usage::Sum(quantity) = delta.usage else {
-                let amount = micros(set_aside_quantity(&delta.usage));
-                asides.push((key_id, hour, amount, kind_not_stored_reason(&delta.usage)));
-                report.set_aside += 1;
-                continue;
-            };
-            let amount = micros(quantity);
             let own = own.get(&customer_columns(delta.key.customer())).copied();
-            let (target, late) = match place_seconds(key_id, hour, global.max(own))? {
-                Ok(placed) => placed,
-                Err(reason) => {
-                    asides.push((key_id, hour, amount, reason));
-                    report.set_aside += 1;
-                    continue;
-                }
-            };
-            report.late += usize::from(late);
-            let row = placed.entry((key_id, target)).or_default();
-            if row.micros + amount > max {
-                asides.push((key_id, hour, amount, overflow_reason()));
+            let sealed = global
+                .max(own)
+                .map(|h| self::hour("ledger", 1, h))
+                .transpose()?;
+            for step in commit_usage(&delta.usage, kind, delta.hour, sealed) {
+                let (quantity, reason) = match step {
+                    Commit::Sum {
+                        hour: target,
+                        quantity,
+                        late,
+                    } => {
+                        report.late += usize::from(late);
+                        let amount = micros(quantity);
+                        let row = placed.entry((key_id, hour_seconds(target))).or_default();
+                        if row.micros + amount <= max {
+                            row.micros += amount;
+                            row.late_micros += if late { amount } else { 0 };
+                            row.deltas.push((hour, amount));
+                            continue;
+                        }
+                        (quantity, overflow_reason())
+                    }
+                    Commit::SetAside { quantity, reason } => (quantity, reason),
+                    other => {
+                        apply(&tx, key_id, other).await?;
+                        continue;
+                    }
+                };
+                asides.push((key_id, hour, micros(quantity), reason));
                 report.set_aside += 1;
-                continue;
             }
-            row.micros += amount;
-            if late {
-                row.late_micros += amount;
-            }
-            row.deltas.push((hour, amount));
         }
         // One statement, rows in (key, hour) order: concurrent commits lock in one order.
         let key_ids: Vec<i64> = placed.keys().map(|k| k.0).collect();
@@ -342,6 +358,54 @@ impl PostgresLedger {
         tx.commit().await?;
         Ok(report)
     }
+}
+
+/// Applies a maximum, identifiers or level changes of key `key_id`.
+async fn apply(
+    tx: &deadpool_postgres::Transaction<'_>,
+    key_id: i64,
+    step: Commit<'_>,
+) -> Result<(), LedgerError> {
+    match step {
+        Commit::Max { hour, quantity } => {
+            let statement = tx
+                .prepare_cached(&Dialect::Postgres.greatest(sql::RAISE_MAX))
+                .await?;
+            let values: [&(dyn ToSql + Sync); 3] =
+                [&key_id, &hour_seconds(hour), &micros(quantity)];
+            tx.execute(&statement, &values).await?;
+        }
+        Commit::Distinct { hour, ids } => {
+            let hour = hour_seconds(hour);
+            // The open row, of 0 until sealing counts the identifiers in.
+            let add = tx.prepare_cached(sql::ADD_OPEN).await?;
+            let max = micros(Quantity::MAX);
+            tx.execute(&add, &[&key_id, &hour, &0_i64, &0_i64, &max])
+                .await?;
+            let (high, low): (Vec<i64>, Vec<i64>) =
+                ids.iter().map(|&id| identifier_columns(id)).unzip();
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO open_identifiers (key_id, hour, high, low) \
+                     SELECT $1, $2, * FROM unnest($3::bigint[], $4::bigint[]) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .await?;
+            tx.execute(&insert, &[&key_id, &hour, &high, &low]).await?;
+        }
+        Commit::Level { changes } => {
+            let insert = tx
+                .prepare_cached(&Dialect::Postgres.greatest(sql::SET_LEVEL))
+                .await?;
+            for change in changes {
+                let values: [&(dyn ToSql + Sync); 3] =
+                    [&key_id, &at_micros(change.at), &micros(change.level)];
+                tx.execute(&insert, &values).await?;
+            }
+        }
+        Commit::Sum { .. } | Commit::SetAside { .. } => {}
+    }
+    Ok(())
 }
 
 /// The seal watermark, locked `FOR SHARE` (commits, which run side by side) or `FOR UPDATE`

@@ -6,14 +6,19 @@ use tokio_postgres::types::ToSql;
 
 use super::{Asides, insert_set_aside};
 use crate::ledger::codec::{
-    CustomerColumns, OpenRow, allocations_column, build_record, corrupt, hour, quantity_from_micros,
+    CustomerColumns, OpenRow, allocations_column, at_micros, build_record, corrupt, hour,
+    hour_seconds, level_change, micros, quantity_from_micros,
 };
-use crate::ledger::protocol::{double_billing_reason, unsealable_reason};
+use crate::ledger::protocol::{
+    double_billing_reason, level_hours, overflow_reason, unsealable_reason,
+};
 use crate::ledger::sql::{
-    BILLED_TWICE, DELETE_OF_CUSTOMER, DELETE_OPEN_BEFORE, OPEN_BEFORE, OPEN_OF_CUSTOMER,
-    OPEN_ORDER, QUARANTINE_PAIR,
+    ADD_OPEN, BILLED_TWICE, COUNT_GROUPS, COUNT_IDENTIFIERS, DELETE_IDENTIFIERS_BEFORE,
+    DELETE_OF_CUSTOMER, DELETE_OPEN_BEFORE, FORGET_LEVELS, KEY_OF_CUSTOMER, LEVEL_CHANGES,
+    LEVEL_KEYS, LEVEL_UNTIL, OPEN_BEFORE, OPEN_OF_CUSTOMER, OPEN_ORDER, QUARANTINE_PAIR,
 };
 use crate::ledger::{LedgerError, SealReport};
+use crate::quantity::Quantity;
 
 /// Seals the open usage of hours starting before `before` (of one customer's keys when
 /// `customer` is given) into records. The caller holds the watermark's row lock.
@@ -37,6 +42,9 @@ pub(super) async fn seal_rows(
             )
         }
     };
+    let mut asides = Asides::new();
+    count_identifiers(tx, &params).await?;
+    integrate_levels(tx, before, &params, &mut asides).await?;
     let rows: Vec<OpenRow> = tx
         .query(&select, &params)
         .await?
@@ -52,7 +60,6 @@ pub(super) async fn seal_rows(
         })
         .collect();
     let mut report = SealReport::default();
-    let mut asides = Asides::new();
     let mut new = NewRecords::default();
     let mut groups = Vec::new();
     for group in rows
@@ -98,6 +105,72 @@ fn set_aside_group(group: &[OpenRow], reason: &str, asides: &mut Asides) {
             .iter()
             .map(|row| (row.key_id, row.hour, row.micros, reason.to_owned())),
     );
+}
+
+/// Counts the identifiers of distinct keys' hours before `params[0]` (of the customer
+/// `params[1..]` when given) into their open usage.
+async fn count_identifiers(
+    tx: &Transaction<'_>,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<(), LedgerError> {
+    let of = if params.len() > 1 {
+        DELETE_OF_CUSTOMER
+    } else {
+        ""
+    };
+    let count = format!("{COUNT_IDENTIFIERS}{of}{COUNT_GROUPS}");
+    tx.execute(&count, params).await?;
+    tx.execute(&format!("{DELETE_IDENTIFIERS_BEFORE}{of}"), params)
+        .await?;
+    Ok(())
+}
+
+/// Integrates level keys' hours before `before` (`params[0]`; of the customer
+/// `params[1..]` when given) into their open usage, hour by hour, keeping per key the last change before
+/// them (the level carried on).
+async fn integrate_levels(
+    tx: &Transaction<'_>,
+    before: i64,
+    params: &[&(dyn ToSql + Sync)],
+    asides: &mut Asides,
+) -> Result<(), LedgerError> {
+    let of = if params.len() > 1 {
+        KEY_OF_CUSTOMER
+    } else {
+        ""
+    };
+    let keys = tx.query(&format!("{LEVEL_KEYS}{of}"), params).await?;
+    let until = hour("ledger", 1, before)?;
+    let end = at_micros(until.start());
+    let (changes_of, add, forget, done) = (
+        tx.prepare_cached(LEVEL_CHANGES).await?,
+        tx.prepare_cached(ADD_OPEN).await?,
+        tx.prepare_cached(FORGET_LEVELS).await?,
+        tx.prepare_cached(LEVEL_UNTIL).await?,
+    );
+    let max = micros(Quantity::MAX);
+    for key in keys {
+        let (key_id, from): (i64, Option<i64>) = (key.get(0), key.get(1));
+        let stored = tx.query(&changes_of, &[&key_id, &end]).await?;
+        let changes = stored
+            .iter()
+            .map(|row| level_change(key_id, row.get(0), row.get(1)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let from = from.map(|h| hour("usage_keys", key_id, h)).transpose()?;
+        for (hour, quantity) in level_hours(&changes, from, until) {
+            let (hour, amount) = (hour_seconds(hour), micros(quantity));
+            let values: [&(dyn ToSql + Sync); 5] = [&key_id, &hour, &amount, &0_i64, &max];
+            if tx.execute(&add, &values).await? == 0 {
+                asides.push((key_id, hour, amount, overflow_reason()));
+            }
+        }
+        if let Some(last) = stored.last() {
+            tx.execute(&forget, &[&key_id, &last.get::<_, i64>(0)])
+                .await?;
+        }
+        tx.execute(&done, &[&key_id, &before]).await?;
+    }
+    Ok(())
 }
 
 /// A record's identity: customer, dimension, hour.

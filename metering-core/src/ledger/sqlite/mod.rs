@@ -8,22 +8,23 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use rustc_hash::FxHashMap;
 
 use super::codec::{
-    CustomerColumns, RecordRow, SetAsideRow, customer_columns, hour, hour_seconds, micros,
-    place_seconds, scope_column, seconds, tags_column,
+    CustomerColumns, RecordRow, SetAsideRow, at_micros, customer_columns, hour, hour_seconds,
+    identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
 };
 use super::protocol::{
-    CLAIM_SIZE, customer_seal, kind_not_stored_reason, overflow_reason, requeue_hour,
-    seal_watermark, set_aside_quantity, settled,
+    CLAIM_SIZE, Commit, commit_usage, customer_seal, overflow_reason, requeue_hour, seal_watermark,
+    settled,
 };
 use super::sql::{self, CLAIMABLE, Dialect, record_columns};
 use super::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
     LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
-    SetAsideRequeue, SettleReport, Settlement, StoredRecord, Usage, UsageKey, add_count,
-    hour_statuses, zero_counts,
+    SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
+    zero_counts,
 };
 use crate::customer::Customer;
 use crate::hour::Hour;
+use crate::kind::Kind;
 use crate::quantity::Quantity;
 use crate::timestamp::Timestamp;
 
@@ -55,8 +56,8 @@ pub struct SqliteLedger {
 
 struct Inner {
     conn: Connection,
-    /// Key ids never change once written, so they are cached across transactions.
-    key_ids: FxHashMap<Arc<UsageKey>, i64>,
+    /// Key ids and kinds never change once written, so they are cached across transactions.
+    key_ids: Keys,
 }
 
 impl std::fmt::Debug for SqliteLedger {
@@ -78,10 +79,7 @@ impl SqliteLedger {
     /// Runs `work` in one immediate transaction on a blocking thread.
     async fn transact<R: Send + 'static>(
         &self,
-        work: impl FnOnce(
-            &Transaction<'_>,
-            &FxHashMap<Arc<UsageKey>, i64>,
-        ) -> Result<(R, Vec<KeyId>), LedgerError>
+        work: impl FnOnce(&Transaction<'_>, &Keys) -> Result<(R, Vec<KeyId>), LedgerError>
         + Send
         + 'static,
     ) -> Result<R, LedgerError> {
@@ -107,7 +105,9 @@ impl SqliteLedger {
     }
 }
 
-type KeyId = (Arc<UsageKey>, i64);
+/// A key's id and kind.
+type KeyId = (Arc<UsageKey>, (i64, Kind));
+type Keys = FxHashMap<Arc<UsageKey>, (i64, Kind)>;
 
 fn sealed_before(tx: &Transaction<'_>) -> Result<Option<i64>, LedgerError> {
     Ok(
@@ -132,37 +132,44 @@ fn customer_sealed_before(
         .optional()?)
 }
 
+/// The id and kind of `key`, stored with `kind` when it is new.
 fn key_id(
     tx: &Transaction<'_>,
-    cached: &FxHashMap<Arc<UsageKey>, i64>,
+    cached: &Keys,
     new: &mut Vec<KeyId>,
     key: &Arc<UsageKey>,
-) -> Result<i64, LedgerError> {
-    if let Some(&id) = cached.get(key) {
-        return Ok(id);
+    kind: Kind,
+) -> Result<(i64, Kind), LedgerError> {
+    if let Some(&known) = cached.get(key) {
+        return Ok(known);
     }
     let [product, identifier, account, license] = customer_columns(key.customer());
-    let values = params![
+    let (dimension, tags) = (key.dimension().as_str(), tags_column(key.tags()));
+    tx.prepare_cached(
+        "INSERT INTO usage_keys (product, customer_identifier, account, license, dimension, tags, \
+         kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![
         product,
         identifier,
         account,
         license,
-        key.dimension().as_str(),
-        tags_column(key.tags())
-    ];
-    tx.prepare_cached(
-        "INSERT INTO usage_keys (product, customer_identifier, account, license, dimension, tags) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-    )?
-    .execute(values)?;
-    let id = tx
+        dimension,
+        tags,
+        kind.as_str()
+    ])?;
+    let (id, stored): (i64, String) = tx
         .prepare_cached(
-            "SELECT id FROM usage_keys WHERE product = ?1 AND customer_identifier = ?2 AND \
+            "SELECT id, kind FROM usage_keys WHERE product = ?1 AND customer_identifier = ?2 AND \
              account = ?3 AND license = ?4 AND dimension = ?5 AND tags = ?6",
         )?
-        .query_row(values, |row| row.get(0))?;
-    new.push((Arc::clone(key), id));
-    Ok(id)
+        .query_row(
+            params![product, identifier, account, license, dimension, tags],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+    let known = (id, kind_column(id, &stored)?);
+    new.push((Arc::clone(key), known));
+    Ok(known)
 }
 
 fn set_aside(
@@ -181,16 +188,9 @@ fn set_aside(
     Ok(())
 }
 
-/// Adds usage to a key's hour: key id, hour, micros, late micros, the largest total. Changes
-/// no row when the total would exceed it.
-const ADD_OPEN_USAGE: &str = "INSERT INTO open_usage (key_id, hour, micros, late_micros) \
-     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key_id, hour) DO UPDATE \
-     SET micros = micros + excluded.micros, late_micros = late_micros + excluded.late_micros \
-     WHERE micros + excluded.micros <= ?5";
-
 fn commit(
     tx: &Transaction<'_>,
-    cached: &FxHashMap<Arc<UsageKey>, i64>,
+    cached: &Keys,
     checkpoint: &Checkpoint,
     now: Timestamp,
 ) -> Result<(CommitReport, Vec<KeyId>), LedgerError> {
@@ -218,24 +218,8 @@ fn commit(
     report.applied = true;
     let global = sealed_before(tx)?;
     let mut customers: FxHashMap<&Customer, Option<i64>> = FxHashMap::default();
-    let mut upsert = tx.prepare_cached(ADD_OPEN_USAGE)?;
     for delta in &checkpoint.deltas {
-        let key_id = key_id(tx, cached, &mut new_keys, &delta.key)?;
-        let hour = hour_seconds(delta.hour);
-        let Usage::Sum(quantity) = delta.usage else {
-            let amount = micros(set_aside_quantity(&delta.usage));
-            set_aside(
-                tx,
-                key_id,
-                hour,
-                amount,
-                &kind_not_stored_reason(&delta.usage),
-                now,
-            )?;
-            report.set_aside += 1;
-            continue;
-        };
-        let amount = micros(quantity);
+        let (key_id, kind) = key_id(tx, cached, &mut new_keys, &delta.key, delta.usage.kind())?;
         let customer = delta.key.customer();
         let own = if let Some(&own) = customers.get(customer) {
             own
@@ -243,23 +227,73 @@ fn commit(
             let own = customer_sealed_before(tx, &customer_columns(customer))?;
             *customers.entry(customer).or_insert(own)
         };
-        let (target, late) = match place_seconds(key_id, hour, global.max(own))? {
-            Ok(placed) => placed,
-            Err(reason) => {
-                set_aside(tx, key_id, hour, amount, &reason, now)?;
+        let sealed = global.max(own).map(|h| hour("ledger", 1, h)).transpose()?;
+        for step in commit_usage(&delta.usage, kind, delta.hour, sealed) {
+            let aside = apply(tx, key_id, step, &mut report)?;
+            if let Some((quantity, reason)) = aside {
+                let hour = hour_seconds(delta.hour);
+                set_aside(tx, key_id, hour, micros(quantity), &reason, now)?;
                 report.set_aside += 1;
-                continue;
             }
-        };
-        report.late += usize::from(late);
-        let late = if late { amount } else { 0 };
-        let max = micros(Quantity::MAX);
-        if upsert.execute(params![key_id, target, amount, late, max])? == 0 {
-            set_aside(tx, key_id, hour, amount, &overflow_reason(), now)?;
-            report.set_aside += 1;
         }
     }
     Ok((report, new_keys))
+}
+
+/// Applies one step of a commit to key `key_id`; what is to be set aside instead.
+fn apply(
+    tx: &Transaction<'_>,
+    key_id: i64,
+    step: Commit<'_>,
+    report: &mut CommitReport,
+) -> Result<Option<(Quantity, String)>, LedgerError> {
+    let max = micros(Quantity::MAX);
+    match step {
+        Commit::Sum {
+            hour,
+            quantity,
+            late,
+        } => {
+            report.late += usize::from(late);
+            let amount = micros(quantity);
+            let late = if late { amount } else { 0 };
+            let values = params![key_id, hour_seconds(hour), amount, late, max];
+            if tx
+                .prepare_cached(&Dialect::Sqlite.sql(sql::ADD_OPEN))?
+                .execute(values)?
+                == 0
+            {
+                return Ok(Some((quantity, overflow_reason())));
+            }
+        }
+        Commit::Max { hour, quantity } => {
+            let values = params![key_id, hour_seconds(hour), micros(quantity)];
+            tx.prepare_cached(&Dialect::Sqlite.greatest(sql::RAISE_MAX))?
+                .execute(values)?;
+        }
+        Commit::Distinct { hour, ids } => {
+            let hour = hour_seconds(hour);
+            // The open row, of 0 until sealing counts the identifiers in.
+            tx.prepare_cached(&Dialect::Sqlite.sql(sql::ADD_OPEN))?
+                .execute(params![key_id, hour, 0, 0, max])?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO open_identifiers (key_id, hour, high, low) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT DO NOTHING",
+            )?;
+            for &id in ids {
+                let (high, low) = identifier_columns(id);
+                insert.execute(params![key_id, hour, high, low])?;
+            }
+        }
+        Commit::Level { changes } => {
+            let mut insert = tx.prepare_cached(&Dialect::Sqlite.greatest(sql::SET_LEVEL))?;
+            for change in changes {
+                insert.execute(params![key_id, at_micros(change.at), micros(change.level)])?;
+            }
+        }
+        Commit::SetAside { quantity, reason } => return Ok(Some((quantity, reason))),
+    }
+    Ok(None)
 }
 
 fn read_record(row: &Row<'_>) -> rusqlite::Result<Result<StoredRecord, LedgerError>> {
@@ -461,7 +495,7 @@ fn requeue_set_aside(
     ));
     let max = micros(Quantity::MAX);
     let added = tx
-        .prepare_cached(ADD_OPEN_USAGE)?
+        .prepare_cached(&Dialect::Sqlite.sql(sql::ADD_OPEN))?
         .execute(params![key_id, target, amount, amount, max])?;
     if added == 0 {
         return Ok(SetAsideRequeue::TooLarge);

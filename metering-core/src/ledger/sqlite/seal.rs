@@ -4,14 +4,19 @@ use rusqlite::{Row, Transaction, params};
 
 use super::set_aside;
 use crate::ledger::codec::{
-    CustomerColumns, OpenRow, allocations_column, build_record, corrupt, hour, quantity_from_micros,
+    CustomerColumns, OpenRow, allocations_column, at_micros, build_record, corrupt, hour,
+    hour_seconds, level_change, micros, quantity_from_micros,
 };
-use crate::ledger::protocol::{double_billing_reason, unsealable_reason};
+use crate::ledger::protocol::{
+    double_billing_reason, level_hours, overflow_reason, unsealable_reason,
+};
 use crate::ledger::sql::{
-    BILLED_TWICE, DELETE_OF_CUSTOMER, DELETE_OPEN_BEFORE, Dialect, OPEN_BEFORE, OPEN_OF_CUSTOMER,
-    OPEN_ORDER, QUARANTINE_PAIR,
+    ADD_OPEN, BILLED_TWICE, COUNT_GROUPS, COUNT_IDENTIFIERS, DELETE_IDENTIFIERS_BEFORE,
+    DELETE_OF_CUSTOMER, DELETE_OPEN_BEFORE, Dialect, FORGET_LEVELS, KEY_OF_CUSTOMER, LEVEL_CHANGES,
+    LEVEL_KEYS, LEVEL_UNTIL, OPEN_BEFORE, OPEN_OF_CUSTOMER, OPEN_ORDER, QUARANTINE_PAIR,
 };
 use crate::ledger::{LedgerError, SealReport};
+use crate::quantity::Quantity;
 
 /// Seals the open usage of hours starting before `before` (of one customer's keys when
 /// `customer` is given) into records.
@@ -32,6 +37,9 @@ pub(super) fn seal_rows(
             late_micros: row.get(9)?,
         })
     };
+    let mut report = SealReport::default();
+    count_identifiers(tx, before, customer)?;
+    integrate_levels(tx, before, customer, now, &mut report)?;
     let rows: Vec<OpenRow> = match customer {
         None => tx
             .prepare(&Dialect::Sqlite.sql(&format!("{OPEN_BEFORE}{OPEN_ORDER}")))?
@@ -42,7 +50,6 @@ pub(super) fn seal_rows(
             .query_map(params![before, product, identifier, account, license], read)?
             .collect::<Result<_, _>>()?,
     };
-    let mut report = SealReport::default();
     let first_new: i64 =
         tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM records", [], |row| {
             row.get(0)
@@ -61,6 +68,82 @@ pub(super) fn seal_rows(
     };
     report.quarantined += quarantine_double_billing(tx, first_new)?;
     Ok(report)
+}
+
+/// Counts the identifiers of distinct keys' hours before `before` into their open usage.
+fn count_identifiers(
+    tx: &Transaction<'_>,
+    before: i64,
+    customer: Option<&CustomerColumns>,
+) -> Result<(), LedgerError> {
+    let count = format!("{COUNT_IDENTIFIERS}{{of}}{COUNT_GROUPS}");
+    match customer {
+        None => {
+            tx.execute(&Dialect::Sqlite.sql(&count.replace("{of}", "")), [before])?;
+            tx.execute(&Dialect::Sqlite.sql(DELETE_IDENTIFIERS_BEFORE), [before])?;
+        }
+        Some([product, identifier, account, license]) => {
+            let values = params![before, product, identifier, account, license];
+            let count = count.replace("{of}", DELETE_OF_CUSTOMER);
+            tx.execute(&Dialect::Sqlite.sql(&count), values)?;
+            let delete = format!("{DELETE_IDENTIFIERS_BEFORE}{DELETE_OF_CUSTOMER}");
+            tx.execute(&Dialect::Sqlite.sql(&delete), values)?;
+        }
+    }
+    Ok(())
+}
+
+/// Integrates level keys' hours before `before` into their open usage, hour by hour,
+/// keeping per key the last change before them (the level carried on).
+fn integrate_levels(
+    tx: &Transaction<'_>,
+    before: i64,
+    customer: Option<&CustomerColumns>,
+    now: i64,
+    report: &mut SealReport,
+) -> Result<(), LedgerError> {
+    let read = |row: &Row<'_>| Ok((row.get(0)?, row.get(1)?));
+    let keys: Vec<(i64, Option<i64>)> = match customer {
+        None => tx
+            .prepare(&Dialect::Sqlite.sql(LEVEL_KEYS))?
+            .query_map([before], read)?
+            .collect::<Result<_, _>>()?,
+        Some([product, identifier, account, license]) => tx
+            .prepare(&Dialect::Sqlite.sql(&format!("{LEVEL_KEYS}{KEY_OF_CUSTOMER}")))?
+            .query_map(params![before, product, identifier, account, license], read)?
+            .collect::<Result<_, _>>()?,
+    };
+    let until = hour("ledger", 1, before)?;
+    let end = at_micros(until.start());
+    let max = micros(Quantity::MAX);
+    for (key_id, from) in keys {
+        let stored: Vec<(i64, i64)> = tx
+            .prepare_cached(&Dialect::Sqlite.sql(LEVEL_CHANGES))?
+            .query_map([key_id, end], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let changes = stored
+            .iter()
+            .map(|&(at, level)| level_change(key_id, at, level))
+            .collect::<Result<Vec<_>, _>>()?;
+        let from = from.map(|h| hour("usage_keys", key_id, h)).transpose()?;
+        for (hour, quantity) in level_hours(&changes, from, until) {
+            let (hour, amount) = (hour_seconds(hour), micros(quantity));
+            let values = params![key_id, hour, amount, 0, max];
+            if tx
+                .prepare_cached(&Dialect::Sqlite.sql(ADD_OPEN))?
+                .execute(values)?
+                == 0
+            {
+                set_aside(tx, key_id, hour, amount, &overflow_reason(), now)?;
+                report.set_aside += 1;
+            }
+        }
+        if let Some(&(last, _)) = stored.last() {
+            tx.execute(&Dialect::Sqlite.sql(FORGET_LEVELS), [key_id, last])?;
+        }
+        tx.execute(&Dialect::Sqlite.sql(LEVEL_UNTIL), [key_id, before])?;
+    }
+    Ok(())
 }
 
 /// Makes one record of the rows of one customer, dimension and hour, or sets them aside when
