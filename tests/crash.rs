@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use marketplace_metering::ledger::{
-    BoxFuture, Checkpoint, Claim, CommitReport, Flusher, Ledger, LedgerError, LedgerStatus,
-    RecordId, RecordState, SealReport, SettleReport, Settlement, SqliteLedger,
+    BoxFuture, Checkpoint, Claim, CommitReport, Flusher, HourStatus, Ledger, LedgerError,
+    LedgerStatus, RecordId, RecordState, SealReport, SettleReport, Settlement, SqliteLedger,
 };
 use marketplace_metering::plan::PlannedRequest;
 use marketplace_metering::submit::{Response, Transport};
@@ -228,6 +228,10 @@ impl Ledger for Failing {
 
     fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>> {
         Box::pin(async move { self.inner.status().await })
+    }
+
+    fn unsettled(&self) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
+        Box::pin(async move { self.inner.unsettled().await })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The command line, as clap derives it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use metering_core::{ProductCode, Timestamp};
@@ -13,7 +14,9 @@ Exit codes:
   1  some records are invalid, quarantined or not settled (see the verdicts), or a requeue
      was refused
   2  the command line is wrong (see the usage)
-  3  a file, the network or the emulator failed before the work was done";
+  3  a file, the network or the emulator failed before the work was done
+  4  records still to send are within --margin of the service's deadline, or past it
+     (`ledger status`)";
 
 /// Validate, plan and submit AWS Marketplace usage, run the emulator, inspect the ledger.
 #[derive(Debug, Parser)]
@@ -170,8 +173,16 @@ Example:
   metering ledger status --ledger /var/lib/myapp/meter.sqlite
   metering ledger status --postgres postgres://metering@db:5432/billing --format json
 
+Shows the most urgent record still to send (unsent or leased): the service accepts a record
+for 24 hours after its hour, and a previous month's only until 06:00 UTC on the 1st.
+As a cron job or health check, it fails (4) when that deadline is within --margin.
+
+Example:
+  metering ledger status --ledger /var/lib/myapp/meter.sqlite --margin 6h
+
 Exit codes: 0 nothing waits for a person, 1 records are quarantined or usage is set aside
-(see `metering ledger quarantined`), 3 the ledger cannot be read.")]
+(see `metering ledger quarantined`), 3 the ledger cannot be read, 4 records still to send
+are within --margin of the service's deadline, or past it.")]
     Status(StatusArgs),
     /// Records sealed and not settled yet (unsent or leased), with their last error.
     #[command(after_help = "\
@@ -246,12 +257,19 @@ pub(crate) struct StatusArgs {
     /// The ledger.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// The first hour to list (RFC 3339; default: 24 hours ago).
+    /// The first hour to list (RFC 3339; default: 24 hours before --now).
     #[arg(long, value_parser = parse_timestamp, value_name = "RFC3339")]
     pub since: Option<Timestamp>,
     /// How to print it.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Fail (exit 4) when a record still to send has this little time left before the
+    /// service's deadline, or less: hours, minutes, seconds, like `6h`, `90m`, `1h30m`.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "6h")]
+    pub margin: Duration,
+    /// The time to judge deadlines at (RFC 3339; default: now).
+    #[arg(long, value_parser = parse_timestamp, value_name = "RFC3339")]
+    pub now: Option<Timestamp>,
 }
 
 /// `metering ledger pending` and `quarantined`.
@@ -332,6 +350,48 @@ fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
     Timestamp::parse_rfc3339(text).map_err(|e| format!("{e}; write it like 2026-11-26T12:00:00Z"))
 }
 
+/// A duration as whole hours, minutes and seconds, each at most once and in that order:
+/// `6h`, `90m`, `1h30m`, `45s`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let wrong = |why: String| {
+        format!("{text:?} is not a duration: {why}; write it like 6h, 90m or 1h30m (units h, m, s)")
+    };
+    let units = [('h', 3600), ('m', 60), ('s', 1)];
+    let mut seconds: u64 = 0;
+    let mut next = 0; // the first unit still allowed
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err(wrong("it is empty".into()));
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (number, after) = rest.split_at(digits);
+        let unit = after.chars().next();
+        let Some(unit) = unit else {
+            return Err(wrong(format!("{number} has no unit")));
+        };
+        if number.is_empty() {
+            return Err(wrong(format!("{unit:?} has no number before it")));
+        }
+        let Some(place) = units.iter().position(|&(name, _)| name == unit) else {
+            return Err(wrong(format!("{unit:?} is not a unit")));
+        };
+        if place < next {
+            return Err(wrong(format!("{unit:?} comes twice or out of order")));
+        }
+        let value: u64 = number
+            .parse()
+            .map_err(|_| wrong(format!("{number} is too large")))?;
+        seconds = value
+            .checked_mul(units[place].1)
+            .and_then(|part| seconds.checked_add(part))
+            .ok_or_else(|| wrong("it is too long".into()))?;
+        next = place + 1;
+        rest = &after[unit.len_utf8()..];
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
 /// An id as the ledger's listings show it (`42`, or `#42` as the library prints it).
 fn parse_id(text: &str) -> Result<i64, String> {
     text.trim_start_matches('#').parse().map_err(|e| {
@@ -359,4 +419,41 @@ fn parse_catalog(path: &str) -> Result<CatalogFile, String> {
 
 fn parse_product_code(text: &str) -> Result<ProductCode, String> {
     ProductCode::new(text.to_owned()).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::parse_duration;
+
+    #[test]
+    fn durations_are_hours_minutes_and_seconds_in_order_and_nothing_else() {
+        for (text, seconds) in [("6h", 21_600), ("90m", 5_400), ("1h30m", 5_400), ("0s", 0)] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_secs(seconds)),
+                "{text}"
+            );
+        }
+        assert_eq!(parse_duration("1h2m3s"), Ok(Duration::from_secs(3_723)));
+        for (text, why) in [
+            ("", "it is empty"),
+            ("6", "6 has no unit"),
+            ("h", "'h' has no number before it"),
+            ("6d", "'d' is not a unit"),
+            ("6 h", "' ' is not a unit"),
+            ("30m1h", "'h' comes twice or out of order"),
+            ("1h1h", "'h' comes twice or out of order"),
+            ("-1h", "'-' has no number before it"),
+            ("99999999999999999999h", "99999999999999999999 is too large"),
+            ("9999999999999999h", "it is too long"),
+        ] {
+            let error = parse_duration(text).unwrap_err();
+            assert!(
+                error.starts_with(&format!("{text:?} is not a duration: {why};")),
+                "{text}: {error}"
+            );
+        }
+    }
 }

@@ -6,10 +6,10 @@ use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
 use metering_core::ledger::{
-    HourStatus, LedgerError, LedgerInspection, LedgerStatus, RecordId, RecordState, SetAside,
-    SetAsideId, SetAsideRequeue, SqliteLedger, StoredRecord,
+    DeadlineLevel, HourStatus, LedgerError, LedgerInspection, LedgerStatus, RecordId, RecordState,
+    SetAside, SetAsideId, SetAsideRequeue, SqliteLedger, StoredRecord, TimeLeft, Watched,
 };
-use metering_core::{Clock, Customer, Hour, SystemClock};
+use metering_core::{Clock, Customer, Hour, MeterConfig, SystemClock};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -112,13 +112,21 @@ fn counts(records: &[(RecordState, u64)]) -> Value {
 }
 
 async fn status(ledger: &impl LedgerInspection, args: &StatusArgs) -> Result<Exit, String> {
-    // The hour --since falls in, or the hour 24 hours ago.
+    let now = args.now.unwrap_or_else(|| SystemClock.now());
+    // The hour --since falls in, or the hour 24 hours before --now.
     let since = Hour::of(
         args.since
-            .unwrap_or_else(|| SystemClock.now().saturating_sub(Duration::from_hours(24))),
+            .unwrap_or_else(|| now.saturating_sub(Duration::from_hours(24))),
     );
     let status = read(ledger.status().await)?;
     let hours = read(ledger.hours(since).await)?;
+    // The flusher's own reading of deadlines, with --margin as its warning margin.
+    let rules = MeterConfig::new()
+        .with_deadline_warning(args.margin)
+        .with_deadline_error(Duration::ZERO);
+    let watched = Watched::new(read(ledger.unsettled().await)?, now, &rules);
+    let urgent = watched.most_urgent();
+    let due = urgent.is_some_and(|urgent| urgent.level != DeadlineLevel::Far);
     let waiting = status.count(RecordState::Quarantined) + status.set_aside;
     let mut out = report::stdout();
     let written = match args.format {
@@ -137,19 +145,59 @@ async fn status(ledger: &impl LedgerInspection, args: &StatusArgs) -> Result<Exi
                 "open_keys": status.open_keys,
                 "oldest_unsent_hour": status.oldest_unsent_hour.map(|t| t.to_string()),
                 "sealed_before": status.sealed_before.map(|t| t.to_string()),
+                "now": now.to_string(),
+                "margin_seconds": args.margin.as_secs(),
+                "most_urgent": urgent.map(|urgent| serde_json::json!({
+                    "hour": urgent.hour.to_string(),
+                    "records": urgent.records,
+                    "deadline": urgent.deadline.to_string(),
+                    "left_seconds": urgent.left_seconds(now),
+                    "within_margin": due,
+                })),
             });
             report::json_line(&mut out, &line)
         }
-        OutputFormat::Text => print_status(&mut out, &status, &hours, since),
+        OutputFormat::Text => print_status(&mut out, &status, &hours, since)
+            .and_then(|()| print_deadline(&mut out, &watched, args.margin)),
     };
     written
         .and_then(|()| out.flush())
         .map_err(|e| output_error(&e))?;
-    Ok(if waiting > 0 {
+    Ok(if due {
+        Exit::Deadline
+    } else if waiting > 0 {
         Exit::Problems
     } else {
         Exit::Ok
     })
+}
+
+/// The most urgent record still to send, and whether its deadline is within `margin`.
+fn print_deadline(out: &mut impl Write, watched: &Watched, margin: Duration) -> io::Result<()> {
+    let Some(urgent) = watched.most_urgent() else {
+        return writeln!(out, "most urgent: nothing left to send");
+    };
+    let left = urgent.left_seconds(watched.at);
+    writeln!(
+        out,
+        "most urgent: {} record(s) of hour {} still to send, accepted until {} ({} left)",
+        urgent.records,
+        urgent.hour,
+        urgent.deadline,
+        TimeLeft(left)
+    )?;
+    match urgent.level {
+        DeadlineLevel::Far => Ok(()),
+        _ if left <= 0.0 => writeln!(
+            out,
+            "{ERROR}deadline{ERROR:#}: past it, the service no longer accepts them: they can no longer be billed (see `metering ledger pending`)"
+        ),
+        _ => writeln!(
+            out,
+            "{ERROR}deadline{ERROR:#}: within the margin of {}: check the flusher sends (see `metering ledger pending` for the last error)",
+            TimeLeft(margin.as_secs_f64())
+        ),
+    }
 }
 
 fn print_status(

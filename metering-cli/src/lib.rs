@@ -7,7 +7,8 @@
 //!
 //! Run `metering --help`, or `metering COMMAND --help` for a command's options and an
 //! example. Exit codes: 0 all good, 1 invalid or unsettled records, 2 a wrong command line,
-//! 3 a file, the network or the emulator failed.
+//! 3 a file, the network or the emulator failed, 4 records still to send within `--margin`
+//! of the service's deadline (`ledger status`).
 
 mod args;
 mod emulator;

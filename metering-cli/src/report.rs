@@ -12,6 +12,8 @@ pub enum Exit {
     Ok,
     /// Some records or files are invalid, kept back or unsettled.
     Problems,
+    /// Records still to send are within the margin of the service's deadline, or past it.
+    Deadline,
     /// A file, the network or the emulator failed.
     Failed,
 }
@@ -22,6 +24,7 @@ impl From<Exit> for ExitCode {
             Exit::Ok => Self::SUCCESS,
             Exit::Problems => Self::from(1),
             Exit::Failed => Self::from(3),
+            Exit::Deadline => Self::from(4),
         }
     }
 }

@@ -213,6 +213,7 @@ async fn inspect_requeue_and_send<L: LedgerInspection>(
 ) {
     let ids = Ids::of(&*ledger).await;
     status(store);
+    deadline(store);
     pending(store, &ids);
     quarantined(store, &ids);
     export_json_lines(store, &ids);
@@ -228,9 +229,17 @@ async fn inspect_requeue_and_send<L: LedgerInspection>(
     after_sending(store, files);
 }
 
+/// 30 minutes into June, Erin's record of May's last hour has until 06:00: 5h 30m, more than
+/// an hour's margin.
+const AN_HOURS_MARGIN: [&str; 4] = ["--now", "2026-06-01T00:30:00Z", "--margin", "1h"];
+
 /// `status`: per hour and state, in a table and in JSON; exit 1 while something waits.
 fn status(store: &[String]) {
-    let since = ["status", "--since", "2026-05-31T22:00:00Z"];
+    let since = [
+        &["status", "--since", "2026-05-31T22:00:00Z"][..],
+        &AN_HOURS_MARGIN,
+    ]
+    .concat();
     let text = ledger_command(store, &since, 1);
     assert_eq!(
         row(&text, "hour"),
@@ -273,16 +282,21 @@ fn status(store: &[String]) {
     assert_eq!(json["set_aside"], 1);
     assert_eq!(json["oldest_unsent_hour"], "2026-05-31T22:00:00Z");
     assert_eq!(json["sealed_before"], "2026-06-01T00:00:00Z");
+    assert_eq!(json["most_urgent"]["within_margin"], false);
     // Later hours only: the hours still to settle come all the same, the billed ones not.
     let later = ledger_command(
         store,
         &[
-            "status",
-            "--since",
-            "2026-06-01T00:00:00Z",
-            "--format",
-            "json",
-        ],
+            &[
+                "status",
+                "--since",
+                "2026-06-01T00:00:00Z",
+                "--format",
+                "json",
+            ][..],
+            &AN_HOURS_MARGIN,
+        ]
+        .concat(),
         1,
     );
     assert_eq!(
@@ -292,6 +306,69 @@ fn status(store: &[String]) {
             .len(),
         2
     );
+}
+
+/// `status` as a cron job: Erin's record of May's last hour is still to send, and the
+/// service takes it only until 06:00 on June 1st. Within the margin (6 hours by default,
+/// inclusive) or past the deadline, exit 4, saying so.
+fn deadline(store: &[String]) {
+    let at = |now: &'static str, more: &[&'static str]| -> Vec<&'static str> {
+        [&["status", "--now", now][..], more].concat()
+    };
+    let text = ledger_command(store, &at("2026-06-01T00:30:00Z", &[]), 4);
+    assert!(
+        text.contains("most urgent: 1 record(s) of hour 2026-05-31T23:00:00Z still to send, accepted until 2026-06-01T06:00:00Z (5h 30m 0s left)")
+            && text.contains("deadline: within the margin of 6h 0m 0s"),
+        "{text}"
+    );
+    let json = &json_lines(
+        ledger_command(store, &at("2026-06-01T00:30:00Z", &["--format", "json"]), 4).as_bytes(),
+    )[0];
+    let urgent = &json["most_urgent"];
+    assert_eq!(urgent["hour"], "2026-05-31T23:00:00Z");
+    assert_eq!(urgent["deadline"], "2026-06-01T06:00:00Z");
+    assert_eq!(
+        (urgent["records"].as_u64(), urgent["left_seconds"].as_f64()),
+        (Some(1), Some(19_800.0))
+    );
+    assert_eq!(
+        (
+            json["margin_seconds"].as_u64(),
+            urgent["within_margin"].as_bool()
+        ),
+        (Some(21_600), Some(true))
+    );
+    // The margin is inclusive: 5h 30m is due, a second less is not (exit 1: what waits).
+    ledger_command(
+        store,
+        &at("2026-06-01T00:30:00Z", &["--margin", "5h30m"]),
+        4,
+    );
+    ledger_command(
+        store,
+        &at("2026-06-01T00:30:00Z", &["--margin", "5h29m59s"]),
+        1,
+    );
+    let past = ledger_command(store, &at("2026-06-01T07:00:00Z", &["--margin", "0s"]), 4);
+    assert!(
+        past.contains("(-1h 0m 0s left)") && past.contains("deadline: past it"),
+        "{past}"
+    );
+    // A margin is read strictly.
+    for margin in ["6", "6d", "30m1h"] {
+        let output = metering()
+            .args(["ledger", "status", "--margin", margin])
+            .args(store)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{margin}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{margin:?} is not a duration"))
+                && stderr.contains("--margin"),
+            "{stderr}"
+        );
+    }
 }
 
 /// `pending`: Erin's record, with the error it waits on.

@@ -15,7 +15,7 @@
 //!
 //! | name | type | unit | labels | meaning |
 //! | --- | --- | --- | --- | --- |
-//! | [`USAGE_RECORDED`] | counter | the dimension's units | `dimension` | usage taken into checkpoints (whole units; a fraction is carried to the next checkpoint) |
+//! | [`USAGE_RECORDED`] | counter | the dimension's units | `dimension` | usage of sum dimensions taken into checkpoints (whole units; a fraction is carried to the next checkpoint) |
 //! | [`USAGE_REFUSED`] | counter | adds | `reason` | adds refused: `overflow`, `backlog`, `closed`, `billed_two_ways`, `in_future`, `invalid` |
 //! | [`USAGE_LATE`] | counter | deltas | | usage for an hour already sealed, moved to the oldest open hour of its month |
 //! | [`USAGE_SET_ASIDE`] | counter | entries | `stage` | usage set aside for a person, at `commit` or at `seal` |
@@ -123,6 +123,188 @@ pub const ALL: [&str; 20] = [
     DEADLINE_REMAINING,
     RECORDS_NEAR_DEADLINE,
 ];
+
+#[cfg(feature = "submit")]
+pub(crate) use emit::*;
+#[cfg(feature = "meter")]
+pub(crate) use meter::*;
+
+/// What the library emits, each metric in one place: the call sites name an event, not a
+/// metric.
+#[cfg(feature = "submit")]
+mod emit {
+    use std::time::Duration;
+
+    use metrics::{counter, histogram};
+
+    use super::{OUTCOME, RECORDS_SENT, REQUEST_DURATION, REQUESTS};
+    use crate::Timestamp;
+
+    /// A timestamp as the Unix seconds a gauge holds.
+    pub(crate) fn unix_seconds(at: Timestamp) -> f64 {
+        // Seconds since 1970 are exact in an f64 to the microsecond for millennia.
+        #[allow(clippy::cast_precision_loss, reason = "see above")]
+        let seconds = at.unix_nanos() as f64 / 1e9;
+        seconds
+    }
+
+    /// One `BatchMeterUsage` call of `records` records, and how it ended: `ok`, `rejected`,
+    /// `stopped`, `failed`.
+    pub(crate) fn request(records: usize, took: Duration, outcome: &'static str) {
+        counter!(REQUESTS, OUTCOME => outcome).increment(1);
+        counter!(RECORDS_SENT).increment(records as u64);
+        histogram!(REQUEST_DURATION).record(took.as_secs_f64());
+    }
+}
+
+/// What the Meter and the flusher emit.
+#[cfg(feature = "meter")]
+mod meter {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, PoisonError};
+
+    use std::time::Duration;
+
+    use metrics::{counter, gauge, histogram};
+
+    use super::emit::unix_seconds;
+    use super::{
+        BACKLOG, COMMIT_DURATION, COMMITS, DEADLINE_REMAINING, DIMENSION, FLUSHES, LAST_COMMIT,
+        LAST_FLUSH, LEVEL, OLDEST_UNSENT_HOUR_AGE, OUTCOME, REASON, RECORDS, RECORDS_NEAR_DEADLINE,
+        RECORDS_QUARANTINED, RECORDS_SEALED, RECORDS_SETTLED, STAGE, STATE, USAGE_LATE,
+        USAGE_RECORDED, USAGE_REFUSED, USAGE_SET_ASIDE,
+    };
+    use crate::Timestamp;
+    use crate::ledger::{
+        CommitReport, Delta, FlushReport, LedgerError, RecordState, Usage, Watched,
+    };
+    use crate::meter::MeterError;
+
+    /// An add refused: off the hot path, which only tests the result.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn refused(error: &MeterError) {
+        let reason = match error {
+            MeterError::Overflow { .. } => "overflow",
+            MeterError::Backlog { .. } => "backlog",
+            MeterError::Closed => "closed",
+            MeterError::BilledTwoWays { .. } => "billed_two_ways",
+            MeterError::InFuture { .. } => "in_future",
+            _ => "invalid",
+        };
+        counter!(USAGE_REFUSED, REASON => reason).increment(1);
+    }
+
+    /// Counts the usage of checkpoints per dimension of kind sum, in whole units: what a
+    /// dimension's checkpoints hold below a unit is carried to its next one.
+    #[derive(Debug, Default)]
+    pub(crate) struct UsageCounter(Mutex<HashMap<String, u64>>);
+
+    impl UsageCounter {
+        pub(crate) fn count(&self, deltas: &[Delta]) {
+            if deltas.is_empty() {
+                return;
+            }
+            let mut carried = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            for delta in deltas {
+                // A sum adds up across checkpoints; a maximum, a distinct count or a level
+                // does not, and is not counted here.
+                let Usage::Sum(quantity) = &delta.usage else {
+                    continue;
+                };
+                let dimension = delta.key.dimension().as_str();
+                let micros = match carried.get_mut(dimension) {
+                    Some(micros) => micros,
+                    None => carried.entry(dimension.to_owned()).or_default(),
+                };
+                *micros += quantity.micros();
+            }
+            for (dimension, micros) in carried.iter_mut() {
+                let units = *micros / 1_000_000;
+                if units > 0 {
+                    *micros %= 1_000_000;
+                    counter!(USAGE_RECORDED, DIMENSION => dimension.clone()).increment(units);
+                }
+            }
+        }
+    }
+
+    /// A checkpoint's commit at `now`, which took `took`: what it did with its deltas.
+    pub(crate) fn commit(
+        took: Duration,
+        committed: &Result<CommitReport, LedgerError>,
+        now: Timestamp,
+    ) {
+        histogram!(COMMIT_DURATION).record(took.as_secs_f64());
+        let Ok(report) = committed else {
+            counter!(COMMITS, OUTCOME => "error").increment(1);
+            return;
+        };
+        counter!(COMMITS, OUTCOME => "ok").increment(1);
+        counter!(USAGE_LATE).increment(report.late as u64);
+        counter!(USAGE_SET_ASIDE, STAGE => "commit").increment(report.set_aside as u64);
+        gauge!(LAST_COMMIT).set(unix_seconds(now));
+    }
+
+    /// Deltas in checkpoints not committed yet.
+    pub(crate) fn backlog(deltas: usize) {
+        #[allow(clippy::cast_precision_loss, reason = "a count far below 2^52")]
+        gauge!(BACKLOG).set(deltas as f64);
+    }
+
+    /// A flush that ended at `now`: what it sealed and settled.
+    pub(crate) fn flushed(report: &FlushReport, now: Timestamp) {
+        counter!(FLUSHES, OUTCOME => "ok").increment(1);
+        gauge!(LAST_FLUSH).set(unix_seconds(now));
+        let sealed = report.sealed;
+        counter!(RECORDS_SEALED).increment((sealed.sealed + sealed.quarantined) as u64);
+        counter!(RECORDS_QUARANTINED, STAGE => "seal").increment(sealed.quarantined as u64);
+        counter!(USAGE_SET_ASIDE, STAGE => "seal").increment(sealed.set_aside as u64);
+        let outcomes = report.outcomes;
+        counter!(RECORDS_QUARANTINED, STAGE => "send").increment(outcomes.quarantined as u64);
+        for (outcome, count) in [
+            ("success", outcomes.success),
+            ("not_subscribed", outcomes.not_subscribed),
+            ("duplicate", outcomes.duplicate),
+            ("quarantined", outcomes.quarantined),
+            ("pending", outcomes.pending),
+        ] {
+            counter!(RECORDS_SETTLED, OUTCOME => outcome).increment(count as u64);
+        }
+    }
+
+    /// A flush that failed.
+    pub(crate) fn flush_failed() {
+        counter!(FLUSHES, OUTCOME => "error").increment(1);
+    }
+
+    /// The ledger's records not settled, and their deadlines, as a flush left them.
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "counts and seconds far below 2^52"
+    )]
+    pub(crate) fn watched(watched: &Watched, window: std::time::Duration) {
+        for state in [
+            RecordState::Unsent,
+            RecordState::Leased,
+            RecordState::Quarantined,
+        ] {
+            gauge!(RECORDS, STATE => state.as_str()).set(watched.count(state) as f64);
+        }
+        let age = watched.oldest_hour().map_or(0.0, |hour| {
+            watched.at.duration_since(hour.start()).as_secs_f64()
+        });
+        gauge!(OLDEST_UNSENT_HOUR_AGE).set(age);
+        let left = watched
+            .most_urgent()
+            .map_or(window.as_secs_f64(), |urgent| {
+                urgent.left_seconds(watched.at)
+            });
+        gauge!(DEADLINE_REMAINING).set(left);
+        gauge!(RECORDS_NEAR_DEADLINE, LEVEL => "warning").set(watched.warning as f64);
+        gauge!(RECORDS_NEAR_DEADLINE, LEVEL => "error").set(watched.error as f64);
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -128,7 +128,7 @@ impl Accepted {
 }
 
 /// A duration as hours, minutes and seconds: `25h 0m 3s`.
-struct Hms(Duration);
+pub(crate) struct Hms(pub(crate) Duration);
 
 impl std::fmt::Display for Hms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -273,35 +273,3 @@ fn only_a_damaged_file_is_called_damaged() {
         "{error}"
     );
 }
-
-/// Set in the child process of [`a_bare_file_name_opens_in_the_working_directory`].
-const BARE_NAME_CHILD: &str = "METERING_TEST_BARE_NAME_CHILD";
-
-/// A path with no directory part (`Meter::open("usage.sqlite")`) makes and opens a new
-/// ledger in the working directory. Run in a child process started there: the working
-/// directory is the process's, and other tests run beside this one.
-#[test]
-fn a_bare_file_name_opens_in_the_working_directory() {
-    if std::env::var_os(BARE_NAME_CHILD).is_some() {
-        SqliteLedger::open("usage.sqlite").expect("a new ledger");
-        SqliteLedger::open("usage.sqlite").expect("the same ledger again");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_bare_file_name_opens_in_the_working_directory",
-            "--nocapture",
-        ])
-        .env(BARE_NAME_CHILD, "1")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "the ledger did not open:\n{}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    SqliteLedger::open_existing(dir.path().join("usage.sqlite")).expect("made there");
-}

@@ -453,6 +453,20 @@ impl State {
         records
     }
 
+    fn unsettled(&self) -> Vec<HourStatus> {
+        let mut hours: BTreeMap<Hour, HourStatus> = BTreeMap::new();
+        for entry in self.records.values() {
+            if !entry.stored.state.is_terminal() {
+                let hour = Hour::of(entry.stored.record.timestamp());
+                hours
+                    .entry(hour)
+                    .or_insert_with(|| HourStatus::new(hour))
+                    .add(entry.stored.state, 1);
+            }
+        }
+        hours.into_values().collect()
+    }
+
     fn hours(&self, since: Hour) -> Vec<HourStatus> {
         let unsettled: Vec<Hour> = self
             .records
@@ -549,6 +563,10 @@ impl Ledger for MemoryLedger {
 
     fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>> {
         Box::pin(async move { Ok(self.with(|state| state.status())) })
+    }
+
+    fn unsettled(&self) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
+        Box::pin(async move { Ok(self.with(|state| state.unsettled())) })
     }
 }
 

@@ -4,8 +4,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use metering_core::ledger::{
-    BoxFuture, Checkpoint, Claim, CommitReport, Ledger, LedgerError, LedgerStatus, RecordId,
-    SealReport, SettleReport, Settlement,
+    BoxFuture, Checkpoint, Claim, CommitReport, HourStatus, Ledger, LedgerError, LedgerStatus,
+    RecordId, SealReport, SettleReport, Settlement,
 };
 use metering_core::{Customer, Timestamp};
 
@@ -77,5 +77,9 @@ impl Ledger for TrivialLedger {
 
     fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>> {
         Box::pin(async move { Ok(LedgerStatus::default()) })
+    }
+
+    fn unsettled(&self) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
+        Box::pin(async move { Ok(Vec::new()) })
     }
 }

@@ -11,11 +11,12 @@
 //! that expires mid-send lets another flusher send the same records again (harmless, but a
 //! waste) and fences this one's outcomes.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tracing::{info, warn};
 
+use super::watch::{FlusherHealth, Watched};
 use super::{
     Claim, ClaimedRecord, IntoSharedLedger, Ledger, LedgerError, RecordId, SealReport, Settlement,
 };
@@ -110,6 +111,8 @@ pub struct Flusher<T> {
     /// (an unsubscribing customer's) waits for the background one instead of racing it for
     /// the same records.
     turn: tokio::sync::Mutex<()>,
+    /// What the last flushes left: for [`Flusher::health`].
+    health: Mutex<FlusherHealth>,
 }
 
 impl<T: Transport> Flusher<T> {
@@ -131,6 +134,7 @@ impl<T: Transport> Flusher<T> {
             config,
             owner: format!("flusher-{:016x}", fastrand::u64(..)),
             turn: tokio::sync::Mutex::new(()),
+            health: Mutex::default(),
         }
     }
 
@@ -155,8 +159,11 @@ impl<T: Transport> Flusher<T> {
     pub async fn flush(&self) -> Result<FlushReport, LedgerError> {
         let _turn = self.turn.lock().await;
         let now = self.config.clock().now();
-        let sealed = self.ledger.seal(self.config.seal_until(now), now).await?;
-        self.send_all(sealed).await
+        let flushed = match self.ledger.seal(self.config.seal_until(now), now).await {
+            Ok(sealed) => self.send_all(sealed).await,
+            Err(error) => Err(error),
+        };
+        self.watch(flushed).await
     }
 
     /// Seals `customer`'s hours up to now (they unsubscribed: the service accepts their
@@ -214,8 +221,56 @@ impl<T: Transport> Flusher<T> {
     pub async fn flush_customer(&self, customer: &Customer) -> Result<FlushReport, LedgerError> {
         let _turn = self.turn.lock().await;
         let now = self.config.clock().now();
-        let sealed = self.ledger.seal_customer(customer, now).await?;
-        self.send_all(sealed).await
+        let flushed = match self.ledger.seal_customer(customer, now).await {
+            Ok(sealed) => self.send_all(sealed).await,
+            Err(error) => Err(error),
+        };
+        self.watch(flushed).await
+    }
+
+    /// When flushes last succeeded or failed, and the deadlines of the records the last
+    /// one left to send.
+    pub fn health(&self) -> FlusherHealth {
+        self.health_mut().clone()
+    }
+
+    /// After a flush: counts it, and holds the records it left unsettled against their
+    /// deadlines (a warning or an error per hour within a margin, and the gauges).
+    async fn watch(
+        &self,
+        flushed: Result<FlushReport, LedgerError>,
+    ) -> Result<FlushReport, LedgerError> {
+        let now = self.config.clock().now();
+        let report = match flushed {
+            Ok(report) => report,
+            Err(error) => {
+                crate::metrics::flush_failed();
+                self.health_mut().last_error = Some(error.to_string());
+                return Err(error);
+            }
+        };
+        crate::metrics::flushed(&report, now);
+        let watched = match self.ledger.unsettled().await {
+            Ok(hours) => {
+                let watched = Watched::new(hours, now, &self.config);
+                watched.log();
+                crate::metrics::watched(&watched, self.config.time_policy().window());
+                Some(watched)
+            }
+            Err(error) => {
+                warn!(target: "metering::ledger", %error, "reading the records left to send failed; their deadlines are not watched this time");
+                None
+            }
+        };
+        let mut health = self.health_mut();
+        health.last_flush = Some(now);
+        health.last_error = None;
+        health.watched = watched;
+        Ok(report)
+    }
+
+    fn health_mut(&self) -> std::sync::MutexGuard<'_, FlusherHealth> {
+        self.health.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Flushes every flush interval until `stop` resolves; a failed flush is logged and

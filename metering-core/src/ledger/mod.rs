@@ -82,6 +82,8 @@ mod flush;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 pub use flush::{FlushReport, Flusher};
+mod watch;
+pub use watch::{DeadlineLevel, FlusherHealth, HourDeadline, TimeLeft, Watched};
 pub mod protocol;
 pub use protocol::CLAIM_SIZE;
 mod usage;
@@ -734,6 +736,12 @@ pub trait Ledger: Send + Sync + 'static {
 
     /// Counts per state and the oldest unsent hour.
     fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>>;
+
+    /// Records not settled (unsent, leased or quarantined) per hour and state, for every
+    /// hour that has one, oldest first: what a [`Flusher`] watches the service's deadlines
+    /// by at the end of each flush. It reads only those records (an index on state and
+    /// hour), not the settled history [`Ledger::status`] counts.
+    fn unsettled(&self) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>>;
 }
 
 impl fmt::Debug for dyn Ledger {

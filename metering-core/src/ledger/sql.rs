@@ -155,6 +155,13 @@ pub(crate) const HOURS: &str = concat!(
     ") GROUP BY hour, state ORDER BY hour"
 );
 
+/// Records not settled per hour and state, oldest hour first.
+pub(crate) const UNSETTLED_HOURS: &str = concat!(
+    "SELECT hour, state, COUNT(*) FROM records WHERE ",
+    unsettled!(),
+    " GROUP BY hour, state ORDER BY hour"
+);
+
 /// Records per state.
 pub(crate) const COUNT_BY_STATE: &str = "SELECT state, COUNT(*) FROM records GROUP BY state";
 

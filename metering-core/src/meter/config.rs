@@ -17,8 +17,9 @@ const CLOCKS_APART: Duration = Duration::from_secs(1);
 /// when the process is killed), hours sealed 15 minutes after they close, a month's last hour
 /// sealed an hour before the month's cut-off (05:00 UTC on the 1st), timestamps at most
 /// 5 minutes ahead of the clock, 60-second leases, a flush every 10 seconds, at most
-/// 1,000,000 uncommitted deltas held while the ledger fails, 10 seconds to shut down, the
-/// service's current [`TimePolicy`] and the system clock.
+/// 1,000,000 uncommitted deltas held while the ledger fails, 10 seconds to shut down, a
+/// warning for records unsent 6 hours before the service's deadline and an error 1 hour
+/// before, the service's current [`TimePolicy`] and the system clock.
 ///
 /// ```
 /// use std::time::Duration;
@@ -47,6 +48,8 @@ pub struct MeterConfig {
     flush_interval: Duration,
     backlog_limit: usize,
     shutdown_timeout: Duration,
+    deadline_warning: Duration,
+    deadline_error: Duration,
     time_policy: TimePolicy,
     clock: Arc<dyn Clock>,
 }
@@ -62,6 +65,8 @@ impl Default for MeterConfig {
             flush_interval: Duration::from_secs(10),
             backlog_limit: 1_000_000,
             shutdown_timeout: Duration::from_secs(10),
+            deadline_warning: Duration::from_hours(6),
+            deadline_error: Duration::from_hours(1),
             time_policy: TimePolicy::new(),
             clock: Arc::new(SystemClock),
         }
@@ -92,6 +97,13 @@ settings! {
     backlog_limit: usize, with_backlog_limit;
     /// How long `shutdown` tries to commit what is left.
     shutdown_timeout: Duration, with_shutdown_timeout;
+    /// How close to the service's deadline records still unsent at the end of a flush are
+    /// a warning (in `tracing`, once per flush and hour, and in the metrics): 6 hours by
+    /// default.
+    deadline_warning: Duration, with_deadline_warning;
+    /// How close to the deadline they are an error, as past it: 1 hour by default. At most
+    /// [`MeterConfig::deadline_warning`].
+    deadline_error: Duration, with_deadline_error;
     /// The service's time rules, which bound the grace.
     time_policy: TimePolicy, with_time_policy;
 }
@@ -208,6 +220,16 @@ impl MeterConfig {
                 value: format!("{:?}", self.grace),
             });
         }
+        if self.deadline_error > self.deadline_warning {
+            return Err(MeterError::Config {
+                setting: "deadline_error",
+                rule: format!(
+                    "must be at most deadline_warning ({:?}): an error comes after the warning",
+                    self.deadline_warning
+                ),
+                value: format!("{:?}", self.deadline_error),
+            });
+        }
         let sending = self.flush_interval + self.lease;
         if self.month_close_margin <= sending {
             return Err(MeterError::Config {
@@ -226,6 +248,23 @@ impl MeterConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deadline_error_margin_comes_after_the_warning() {
+        let config = MeterConfig::new();
+        assert_eq!(
+            (config.deadline_warning(), config.deadline_error()),
+            (Duration::from_hours(6), Duration::from_hours(1))
+        );
+        let inverted = config.clone().with_deadline_error(Duration::from_hours(7));
+        let error = inverted.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("deadline_error") && error.contains("25200s"),
+            "{error}"
+        );
+        let equal = config.with_deadline_error(Duration::from_hours(6));
+        equal.validate().unwrap();
+    }
 
     #[test]
     fn defaults_are_valid_and_settable() {

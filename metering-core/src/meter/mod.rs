@@ -63,6 +63,7 @@ mod checkpoint;
 mod closing;
 mod config;
 mod error;
+mod health;
 mod hour;
 mod recording;
 mod sender;
@@ -80,6 +81,7 @@ pub use self::builder::MeterBuilder;
 use self::closing::Writer;
 pub use self::config::MeterConfig;
 pub use self::error::MeterError;
+pub use self::health::Health;
 pub use self::recording::{Handle, Recording};
 use self::shared::Shared;
 use self::table::KeyRef;
@@ -413,6 +415,28 @@ impl Meter {
             last_commit_error: progress.last_error,
             ledger,
         })
+    }
+}
+
+impl Meter {
+    /// Whether the meter is recording and committing, and its flusher (if it sends)
+    /// flushing with no record within [`MeterConfig::deadline_error`] of the service's
+    /// deadline: for a readiness probe or a `/healthz`, without a ledger query (it reads
+    /// what the writer and the last flush left). Bounds: a commit within ten commit
+    /// intervals (at least a minute), a successful flush within ten flush intervals and a
+    /// lease.
+    #[must_use]
+    pub fn health(&self) -> Health {
+        let shared = &self.shared;
+        let progress = shared.progress.borrow().clone();
+        Health::new(
+            shared.config.clock().now(),
+            shared.refusing.load(Ordering::Relaxed) == 0,
+            (progress.last_commit, progress.last_error),
+            writer::backlog(shared),
+            self.sender.as_ref().map(sender::Sender::health),
+            &shared.config,
+        )
     }
 }
 

@@ -10,7 +10,7 @@ use super::accounts::Way;
 use super::shared::Shared;
 use super::table::{Entry, EntryArc, KeyRef, Opening};
 use crate::ledger::UsageKey;
-use crate::{Customer, Quantity, Tags, Timestamp, UsageTags};
+use crate::{Customer, Quantity, Tags, Timestamp, UsageTags, metrics};
 
 /// Usage of one dimension by one customer, being described: tags and time are optional.
 /// Made by [`Meter::usage`](super::Meter::usage).
@@ -116,11 +116,12 @@ impl<'m> Recording<'m> {
     )]
     pub fn add(self, quantity: Quantity) -> Result<(), MeterError> {
         let hour = match self.at {
-            Some(at) => self.shared.hour_of(at)?,
-            None => self.shared.hour_now.load(Ordering::Relaxed),
+            Some(at) => self.shared.hour_of(at),
+            None => Ok(self.shared.hour_now.load(Ordering::Relaxed)),
         };
         let shared = self.shared;
-        self.with_entry(|entry| shared.add(entry, hour, quantity))?
+        hour.and_then(|hour| self.with_entry(|entry| shared.add(entry, hour, quantity))?)
+            .inspect_err(metrics::refused)
     }
 
     /// Like [`Recording::add`], and resolves once the usage is committed to the ledger.
@@ -270,7 +271,9 @@ impl Handle {
     #[inline]
     pub fn add(&self, quantity: Quantity) -> Result<(), MeterError> {
         let hour = self.shared.hour_now.load(Ordering::Relaxed);
-        self.shared.add(&self.entry, hour, quantity)
+        self.shared
+            .add(&self.entry, hour, quantity)
+            .inspect_err(metrics::refused)
     }
 
     /// Adds `quantity` in the hour `at` falls in.
@@ -321,8 +324,10 @@ impl Handle {
     /// As [`Handle::add`], and [`MeterError::InFuture`].
     #[inline]
     pub fn add_at(&self, quantity: Quantity, at: Timestamp) -> Result<(), MeterError> {
-        let hour = self.shared.hour_of(at)?;
-        self.shared.add(&self.entry, hour, quantity)
+        self.shared
+            .hour_of(at)
+            .and_then(|hour| self.shared.add(&self.entry, hour, quantity))
+            .inspect_err(metrics::refused)
     }
 
     /// Like [`Handle::add`], and resolves once the usage is committed to the ledger.

@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 
 use super::MeterConfig;
 use crate::Customer;
-use crate::ledger::{BoxFuture, FlushReport, Flusher, Ledger, LedgerError};
+use crate::ledger::{BoxFuture, FlushReport, Flusher, FlusherHealth, Ledger, LedgerError};
 use crate::submit::{Submitter, Transport};
 
 /// A flusher with its transport's type erased, so that the Meter is not generic over it.
@@ -19,6 +19,7 @@ trait FlushDyn: Send + Sync {
         customer: &'a Customer,
     ) -> BoxFuture<'a, Result<FlushReport, LedgerError>>;
     fn run(self: Arc<Self>, stop: oneshot::Receiver<()>) -> BoxFuture<'static, ()>;
+    fn health(&self) -> FlusherHealth;
 }
 
 impl<T: Transport> FlushDyn for Flusher<T> {
@@ -40,6 +41,10 @@ impl<T: Transport> FlushDyn for Flusher<T> {
             })
             .await;
         })
+    }
+
+    fn health(&self) -> FlusherHealth {
+        Flusher::health(self)
     }
 }
 
@@ -69,6 +74,10 @@ impl Sender {
             .running
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner) = Some((stop, task));
+    }
+
+    pub(super) fn health(&self) -> FlusherHealth {
+        self.flusher.health()
     }
 
     pub(super) async fn flush(&self) -> Result<FlushReport, LedgerError> {

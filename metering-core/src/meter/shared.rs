@@ -28,6 +28,8 @@ pub(super) struct Progress {
     pub(super) closed: bool,
     /// The last commit error, while commits fail.
     pub(super) last_error: Option<String>,
+    /// When a checkpoint was last committed (by the meter's clock).
+    pub(super) last_commit: Option<Timestamp>,
 }
 
 /// What the recording side and the writer share.
@@ -50,6 +52,8 @@ pub(super) struct Shared {
     pub(super) wake: Notify,
     /// Checkpoints taken and not yet committed, oldest first.
     pub(super) pending: Mutex<VecDeque<std::sync::Arc<Checkpoint>>>,
+    /// Counts the usage checkpoints take, for the metrics.
+    pub(super) recorded: crate::metrics::UsageCounter,
 }
 
 impl Shared {
@@ -68,6 +72,7 @@ impl Shared {
             progress: watch::Sender::new(Progress::default()),
             wake: Notify::new(),
             pending: Mutex::default(),
+            recorded: crate::metrics::UsageCounter::default(),
             config,
         }
     }

@@ -1,6 +1,7 @@
 //! The writer: takes a checkpoint every commit interval (sooner when a durable caller
 //! waits) and commits checkpoints to the ledger in order, retrying a failed one unchanged.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use tokio::time::Instant;
 use super::MeterError;
 use super::shared::{BACKLOGGED, Shared};
 use crate::ledger::{Checkpoint, Delta, Ledger};
+use crate::metrics;
 
 /// Runs until `stop` fires (or is dropped), then commits what is left within the shutdown
 /// timeout.
@@ -71,20 +73,37 @@ fn checkpoint(shared: &Shared, closing: bool) {
         .pending
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let held: usize = pending
-        .iter()
-        .map(|checkpoint| checkpoint.deltas.len())
-        .sum();
+    let held = held(&pending);
     if held >= shared.config.backlog_limit() && !closing {
         shared.refusing.fetch_or(BACKLOGGED, Ordering::Relaxed);
         return;
     }
     let (number, deltas) = shared.take(closing);
+    shared.recorded.count(&deltas);
+    metrics::backlog(held + deltas.len());
     pending.push_back(Arc::new(Checkpoint {
         instance: shared.instance,
         number,
         deltas,
     }));
+}
+
+/// The deltas of the checkpoints in `pending`.
+fn held(pending: &VecDeque<Arc<Checkpoint>>) -> usize {
+    pending
+        .iter()
+        .map(|checkpoint| checkpoint.deltas.len())
+        .sum()
+}
+
+/// The deltas of the checkpoints taken and not committed.
+pub(super) fn backlog(shared: &Shared) -> usize {
+    held(
+        &shared
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+    )
 }
 
 /// Commits the queued checkpoints in order; true when none is left.
@@ -100,9 +119,14 @@ async fn commit(shared: &Shared, ledger: &dyn Ledger) -> bool {
             shared.refusing.fetch_and(!BACKLOGGED, Ordering::Relaxed);
             return true;
         };
-        if !checkpoint.deltas.is_empty() {
+        let now = if checkpoint.deltas.is_empty() {
+            shared.now()
+        } else {
             let now = shared.read_clock();
-            if let Err(error) = ledger.commit(&checkpoint, now).await {
+            let started = std::time::Instant::now();
+            let committed = ledger.commit(&checkpoint, now).await;
+            metrics::commit(started.elapsed(), &committed, now);
+            if let Err(error) = committed {
                 tracing::warn!(
                     target: "metering::meter",
                     instance = %checkpoint.instance,
@@ -116,15 +140,19 @@ async fn commit(shared: &Shared, ledger: &dyn Ledger) -> bool {
                     .send_modify(|progress| progress.last_error = Some(error.to_string()));
                 return false;
             }
-        }
-        shared
+            now
+        };
+        let mut pending = shared
             .pending
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop_front();
+            .unwrap_or_else(PoisonError::into_inner);
+        pending.pop_front();
+        metrics::backlog(held(&pending));
+        drop(pending);
         shared.progress.send_modify(|progress| {
             progress.committed = checkpoint.number;
             progress.last_error = None;
+            progress.last_commit = Some(now);
         });
     }
 }

@@ -639,7 +639,18 @@ impl<T: Transport> Shared<T> {
         progress: &mut Progress<'_, '_>,
     ) {
         progress.submission.requests.fetch_add(1, Ordering::Relaxed);
-        match self.transport.send(&request).await {
+        let started = std::time::Instant::now();
+        let sent = self.transport.send(&request).await;
+        let outcome = match &sent {
+            Ok(_) => "ok",
+            Err(failure) => match failure.kind() {
+                FailureKind::RejectedRecords => "rejected",
+                FailureKind::Stop => "stopped",
+                _ => "failed",
+            },
+        };
+        crate::metrics::request(request.records().len(), started.elapsed(), outcome);
+        match sent {
             Ok(response) => self.settle(request, response, attempt, progress).await,
             Err(failure) => match failure.kind() {
                 FailureKind::RejectedRecords => {

@@ -3,6 +3,8 @@
 
 pub(crate) mod capture;
 #[cfg(feature = "submit")]
+pub(crate) mod metrics;
+#[cfg(feature = "submit")]
 pub(crate) mod service;
 
 use metering_core::{

@@ -65,7 +65,7 @@ pub use kinds::{
 pub use sending::{
     claims_are_oldest_first_by_scope_25_at_most, expired_leases_are_claimable_again,
     requeue_sends_a_quarantined_record_again, retries_wait_for_their_backoff,
-    stale_settles_are_fenced,
+    stale_settles_are_fenced, unsettled_hours_are_what_a_flusher_watches,
 };
 
 /// A store under test.
@@ -87,6 +87,7 @@ macro_rules! ledger_conformance_tests {
             records_keep_tags_and_decimals, claims_are_oldest_first_by_scope_25_at_most,
             expired_leases_are_claimable_again, stale_settles_are_fenced,
             retries_wait_for_their_backoff, requeue_sends_a_quarantined_record_again,
+            unsettled_hours_are_what_a_flusher_watches,
             customer_seal_closes_one_customer_now, product_and_licence_in_one_hour_are_quarantined,
             status_counts_every_state_and_hour, state_survives_reopening,
             usage_no_record_can_hold_is_set_aside, requeued_set_aside_usage_counts_in_an_open_hour,

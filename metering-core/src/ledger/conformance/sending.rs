@@ -7,6 +7,7 @@ use super::fixtures::{
     all, at, checkpoint, customer, delta, key, licensed, one_claimed_record, seal_hours,
 };
 use crate::customer::RequestScope;
+use crate::hour::Hour;
 use crate::ledger::{InstanceId, Ledger, LedgerInspection, RecordState, Settlement};
 use crate::strings::ProductCode;
 
@@ -199,4 +200,62 @@ pub async fn requeue_sends_a_quarantined_record_again(harness: &impl Harness) {
     assert!(!ledger.requeue(id, later).await.unwrap());
     let again = ledger.claim("a", later, lease).await.unwrap().unwrap();
     assert_eq!((again.records[0].id, again.records[0].attempt), (id, 2));
+}
+
+/// [`Ledger::unsettled`]: the hours with a record unsent, leased or quarantined, counted by
+/// state, oldest first; hours whose records are all settled are left out.
+pub async fn unsettled_hours_are_what_a_flusher_watches(harness: &impl Harness) {
+    let ledger = harness.open();
+    assert_eq!(ledger.unsettled().await.unwrap(), []);
+    seal_hours(
+        &ledger,
+        &customer("111111111111"),
+        at("2026-11-26T05:00:00Z"),
+        4,
+    )
+    .await;
+    let now = at("2026-11-26T10:00:00Z");
+    let claim = ledger
+        .claim("a", now, Duration::from_mins(1))
+        .await
+        .unwrap()
+        .unwrap();
+    // 05:00 billed, 06:00 quarantined, 07:00 to retry; 08:00 stays leased.
+    let settlements = [
+        Settlement::Success {
+            metering_record_id: "m".into(),
+        },
+        Settlement::Quarantined { reason: "r".into() },
+        Settlement::Retry {
+            error: "e".into(),
+            retry_at: now,
+        },
+    ];
+    let settled: Vec<_> = claim
+        .records
+        .iter()
+        .zip(settlements)
+        .map(|(record, settlement)| (record.id, settlement))
+        .collect();
+    ledger.settle(&claim, &settled, now).await.unwrap();
+    let states = [
+        RecordState::Unsent,
+        RecordState::Leased,
+        RecordState::Quarantined,
+    ];
+    let unsettled: Vec<_> = ledger
+        .unsettled()
+        .await
+        .unwrap()
+        .iter()
+        .map(|hour| (hour.hour, states.map(|state| hour.count(state))))
+        .collect();
+    assert_eq!(
+        unsettled,
+        [
+            (Hour::of(at("2026-11-26T06:00:00Z")), [0, 0, 1]),
+            (Hour::of(at("2026-11-26T07:00:00Z")), [1, 0, 0]),
+            (Hour::of(at("2026-11-26T08:00:00Z")), [0, 1, 0]),
+        ]
+    );
 }

@@ -676,6 +676,14 @@ impl Ledger for PostgresLedger {
             Ok(status)
         })
     }
+
+    fn unsettled(&self) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let rows = client.query(sql::UNSETTLED_HOURS, &[]).await?;
+            hour_statuses(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))))
+        })
+    }
 }
 
 impl LedgerInspection for PostgresLedger {

@@ -459,12 +459,15 @@ fn list_set_aside(tx: &Transaction<'_>) -> Result<Vec<SetAside>, LedgerError> {
         .collect()
 }
 
-fn hours(tx: &Transaction<'_>, since: Hour) -> Result<Vec<HourStatus>, LedgerError> {
+/// Per-hour counts from `sql` (`HOURS` or `UNSETTLED_HOURS`) with `params`.
+fn hours(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<HourStatus>, LedgerError> {
     let rows: Vec<(i64, String, i64)> = tx
-        .prepare_cached(&Dialect::Sqlite.sql(sql::HOURS))?
-        .query_map([hour_seconds(since)], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?
+        .prepare_cached(&Dialect::Sqlite.sql(sql))?
+        .query_map(params, |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
         .collect::<Result<_, _>>()?;
     hour_statuses(rows)
 }
@@ -581,6 +584,10 @@ impl Ledger for SqliteLedger {
     fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>> {
         Box::pin(self.transact(|tx, _| Ok((status(tx)?, Vec::new()))))
     }
+
+    fn unsettled(&self) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
+        Box::pin(self.transact(|tx, _| Ok((hours(tx, sql::UNSETTLED_HOURS, [])?, Vec::new()))))
+    }
 }
 
 impl LedgerInspection for SqliteLedger {
@@ -619,7 +626,11 @@ impl LedgerInspection for SqliteLedger {
     }
 
     fn hours(&self, since: Hour) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
-        Box::pin(self.transact(move |tx, _| Ok((hours(tx, since)?, Vec::new()))))
+        Box::pin(
+            self.transact(move |tx, _| {
+                Ok((hours(tx, sql::HOURS, [hour_seconds(since)])?, Vec::new()))
+            }),
+        )
     }
 
     fn requeue_set_aside(

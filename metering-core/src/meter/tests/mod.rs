@@ -10,8 +10,8 @@ use super::hour::{Hour, micros};
 use super::slot::AddError;
 use super::*;
 use crate::ledger::{
-    BoxFuture, Checkpoint, Claim, CommitReport, Delta, Ledger, LedgerError, RecordId, SealReport,
-    SettleReport, Settlement,
+    BoxFuture, Checkpoint, Claim, CommitReport, Delta, HourStatus, Ledger, LedgerError, RecordId,
+    SealReport, SettleReport, Settlement,
 };
 use crate::{
     CustomerAwsAccountId, ManualClock, ProductCode, Tag, TagKey, TagValue, Tags, Timestamp,
@@ -112,6 +112,10 @@ impl Ledger for MemoryLedger {
 
     fn status(&self) -> BoxFuture<'_, Result<LedgerStatus, LedgerError>> {
         Box::pin(async move { Ok(LedgerStatus::default()) })
+    }
+
+    fn unsettled(&self) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
+        Box::pin(async move { Ok(Vec::new()) })
     }
 }
 
