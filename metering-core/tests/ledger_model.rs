@@ -5,6 +5,10 @@
 //! - no key (customer, dimension, hour) ever has two sealed records, and a record never
 //!   changes once sealed;
 //! - a settled outcome is never overwritten, and a settle under a lost lease is refused.
+//!
+//! And (`kinds`) maxima, distinct identifiers and levels: every sealed record is exactly
+//! the maximum, the distinct count or the integral of what was committed, late
+//! observations set aside.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -326,5 +330,217 @@ proptest! {
             }
             run.check_conservation().await;
         });
+    }
+}
+
+/// The other kinds against a model: maxima, distinct identifiers and levels committed by two
+/// instances (some retried, some late), sealed at random moments with crashes between;
+/// every sealed record is exactly the maximum, the distinct count or the integral of what
+/// was committed (computed minute by minute), and every late observation is set aside.
+mod kinds {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::time::Duration;
+
+    use metering_core::kind::Identifier;
+    use metering_core::ledger::conformance::{at, customer, key};
+    use metering_core::ledger::{
+        Checkpoint, Delta, InstanceId, Ledger, LedgerInspection, LevelChange, SqliteLedger, Usage,
+    };
+    use metering_core::{Hour, Quantity, Timestamp};
+    use proptest::prelude::*;
+
+    const KINDS: [&str; 3] = ["hosts", "users", "gb_stored"];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// (kind, minutes before now, value) per delta; `retry` commits the previous again.
+        Commit {
+            instance: usize,
+            retry: bool,
+            deltas: Vec<(usize, u64, u64)>,
+        },
+        /// Seal with this grace in minutes.
+        Seal(u64),
+        Advance(u64),
+        Crash,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let delta = (0..3usize, 0..150u64, 0..5u64);
+        prop_oneof![
+            5 => (0..2usize, prop::bool::weighted(0.2), prop::collection::vec(delta, 1..5))
+                .prop_map(|(instance, retry, deltas)| Op::Commit { instance, retry, deltas }),
+            2 => (0..90u64).prop_map(Op::Seal),
+            3 => (1..90u64).prop_map(Op::Advance),
+            1 => Just(Op::Crash),
+        ]
+    }
+
+    #[derive(Default)]
+    struct Model {
+        sealed_before: Option<Hour>,
+        max: BTreeMap<Hour, u64>,
+        distinct: BTreeMap<Hour, BTreeSet<u64>>,
+        /// The level from each minute (since the epoch) on; at one minute the larger.
+        levels: BTreeMap<i64, u64>,
+        set_aside: usize,
+    }
+
+    fn minute(at: Timestamp) -> i64 {
+        at.unix_seconds().div_euclid(60)
+    }
+
+    impl Model {
+        fn commit(&mut self, kind: usize, at: Timestamp, value: u64) {
+            let hour = Hour::of(at);
+            let late = self.sealed_before.is_some_and(|open| hour < open);
+            match (kind, late) {
+                (0 | 1, true) => self.set_aside += 1,
+                (0, false) => {
+                    let max = self.max.entry(hour).or_default();
+                    *max = (*max).max(value);
+                }
+                (1, false) => {
+                    self.distinct.entry(hour).or_default().insert(value);
+                }
+                _ => {
+                    // A late change holds from the start of the oldest open hour.
+                    let at = match self.sealed_before {
+                        Some(open) if late => {
+                            self.set_aside += 1;
+                            open.start()
+                        }
+                        _ => at,
+                    };
+                    let level = self.levels.entry(minute(at)).or_default();
+                    *level = (*level).max(value);
+                }
+            }
+        }
+
+        /// Every record the ledger must have sealed before `before`: (dimension, hour) ->
+        /// quantity.
+        fn expected(&self, before: Hour) -> BTreeMap<(String, Hour), Quantity> {
+            let mut records = BTreeMap::new();
+            for (&hour, &max) in &self.max {
+                records.insert((KINDS[0].to_owned(), hour), Quantity::new(max).unwrap());
+            }
+            for (&hour, ids) in &self.distinct {
+                let count = Quantity::new(ids.len() as u64).unwrap();
+                records.insert((KINDS[1].to_owned(), hour), count);
+            }
+            if let Some(&first) = self.levels.keys().next() {
+                let mut hour = Hour::of(Timestamp::from_unix_seconds(first * 60).unwrap());
+                while hour < before {
+                    let start = minute(hour.start());
+                    let unit_minutes: u64 = (start..start + 60)
+                        .map(|m| self.levels.range(..=m).next_back().map_or(0, |(_, &l)| l))
+                        .sum();
+                    // Millionths of unit-hours, half-up.
+                    let micros = (unit_minutes * 1_000_000 + 30) / 60;
+                    if micros > 0 {
+                        let quantity = Quantity::from_micros(micros).unwrap();
+                        records.insert((KINDS[2].to_owned(), hour), quantity);
+                    }
+                    hour = Hour::of(hour.start().saturating_add(Duration::from_hours(1)));
+                }
+            }
+            records
+        }
+    }
+
+    fn usage(kind: usize, at: Timestamp, value: u64) -> Usage {
+        match kind {
+            0 => Usage::Max(Quantity::new(value).unwrap()),
+            1 => Usage::Distinct(vec![Identifier::from(value)]),
+            _ => Usage::Level(vec![LevelChange {
+                at,
+                level: Quantity::new(value).unwrap(),
+            }]),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_kind_bills_exactly_what_was_committed(ops in prop::collection::vec(op(), 1..40)) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("ledger.sqlite");
+                let mut ledger = SqliteLedger::open(&path).unwrap();
+                let keys = KINDS.map(|dimension| key(&customer("111111111111"), dimension, &[]));
+                let mut model = Model::default();
+                let mut now = at("2026-11-26T10:00:00Z");
+                let mut instances: Vec<(InstanceId, u64, Option<Checkpoint>)> =
+                    (0..2).map(|_| (InstanceId::random(), 0, None)).collect();
+                for op in ops {
+                    match op {
+                        Op::Commit { instance, retry, deltas } => {
+                            let (id, next, last) = &mut instances[instance];
+                            if let (true, Some(previous)) = (retry, last.as_ref()) {
+                                let report = ledger.commit(previous, now).await.unwrap();
+                                assert!(!report.applied, "a retry applies once");
+                                continue;
+                            }
+                            *next += 1;
+                            let deltas: Vec<(usize, Timestamp, u64)> = deltas
+                                .into_iter()
+                                .map(|(kind, back, value)| {
+                                    let at = now.saturating_sub(Duration::from_mins(back));
+                                    (kind, at.max(at_start()), value)
+                                })
+                                .collect();
+                            let checkpoint = Checkpoint {
+                                instance: *id,
+                                number: *next,
+                                deltas: deltas
+                                    .iter()
+                                    .map(|&(kind, at, value)| Delta {
+                                        key: keys[kind].clone(),
+                                        hour: Hour::of(at),
+                                        usage: usage(kind, at, value),
+                                    })
+                                    .collect(),
+                            };
+                            assert!(ledger.commit(&checkpoint, now).await.unwrap().applied);
+                            for (kind, at, value) in deltas {
+                                model.commit(kind, at, value);
+                            }
+                            *last = Some(checkpoint);
+                        }
+                        Op::Seal(grace) => {
+                            let until = now.saturating_sub(Duration::from_mins(grace));
+                            ledger.seal(until, now).await.unwrap();
+                            let until = Hour::of(until);
+                            model.sealed_before = model.sealed_before.max(Some(until));
+                        }
+                        Op::Advance(minutes) => now = now.saturating_add(Duration::from_mins(minutes)),
+                        Op::Crash => ledger = SqliteLedger::open(&path).unwrap(),
+                    }
+                }
+                let end = now.saturating_add(Duration::from_hours(3));
+                ledger.seal(end, end).await.unwrap();
+                let sealed: BTreeMap<(String, Hour), Quantity> = ledger
+                    .records(None)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|stored| {
+                        let record = stored.record;
+                        let key = (record.dimension().to_string(), Hour::of(record.timestamp()));
+                        (key, record.quantity())
+                    })
+                    .collect();
+                assert_eq!(sealed, model.expected(Hour::of(end)));
+                assert_eq!(ledger.set_aside().await.unwrap().len(), model.set_aside);
+            });
+        }
+    }
+
+    /// No usage before the first hour of the run.
+    fn at_start() -> Timestamp {
+        at("2026-11-26T08:00:00Z")
     }
 }
