@@ -97,33 +97,101 @@ mod sealed {
 pub trait DimensionKind: sealed::Sealed + Send + Sync + 'static {
     /// The kind at run time.
     const KIND: Kind;
+    /// The call that records the kind (a type in [`call`]), which the compiler names when
+    /// a dimension is recorded the wrong way.
+    #[doc(hidden)]
+    type Call: sealed::Sealed;
 }
 
 macro_rules! kinds {
-    ($($(#[$doc:meta])* $name:ident,)*) => {$(
+    ($($(#[$doc:meta])* $name:ident => $call:ident,)*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {}
         impl sealed::Sealed for $name {}
         impl DimensionKind for $name {
             const KIND: Kind = Kind::$name;
+            type Call = call::$call;
         }
+        impl sealed::Sealed for call::$call {}
     )*};
 }
+
+/// The calls that record each kind, as types: a kind's [`DimensionKind::Call`]. Their names
+/// are what the compiler's message says to call instead, so they are written as the calls.
+#[doc(hidden)]
+#[allow(
+    non_camel_case_types,
+    reason = "named as the call they stand for, in messages"
+)]
+pub mod call {
+    /// `.add(quantity)`
+    #[derive(Debug)]
+    pub enum add {}
+    /// `.observe(level)`
+    #[derive(Debug)]
+    pub enum observe {}
+    /// `.mark(id)`
+    #[derive(Debug)]
+    pub enum mark {}
+    /// `.set(level)`
+    #[derive(Debug)]
+    pub enum set {}
+}
+
+// The bounds of the meter's recording calls: `K::Call: Adds` holds only for [`Sum`], and so
+// on. A call on a dimension of another kind does not compile, and the message names the
+// call its kind is recorded with (`{Self}` is that call's type, named as the call).
+
+/// The kind is recorded with `.add(quantity)`: [`Sum`].
+#[diagnostic::on_unimplemented(
+    message = "this dimension is not a sum: record it with `.{Self}(...)`, not `.add(quantity)`",
+    label = "`.add(quantity)` records a sum",
+    note = "a dimension's kind is declared on its enum: `#[metering(kind = \"...\")]` (sum when not given)"
+)]
+pub trait Adds: sealed::Sealed {}
+impl Adds for call::add {}
+
+/// The kind is recorded with `.observe(level)`: [`Max`].
+#[diagnostic::on_unimplemented(
+    message = "this dimension is not a maximum: record it with `.{Self}(...)`, not `.observe(level)`",
+    label = "`.observe(level)` records a maximum",
+    note = "a dimension's kind is declared on its enum: `#[metering(kind = \"...\")]` (sum when not given)"
+)]
+pub trait Observes: sealed::Sealed {}
+impl Observes for call::observe {}
+
+/// The kind is recorded with `.mark(id)`: [`Distinct`].
+#[diagnostic::on_unimplemented(
+    message = "this dimension is not a distinct count: record it with `.{Self}(...)`, not `.mark(id)`",
+    label = "`.mark(id)` records a distinct count",
+    note = "a dimension's kind is declared on its enum: `#[metering(kind = \"...\")]` (sum when not given)"
+)]
+pub trait Marks: sealed::Sealed {}
+impl Marks for call::mark {}
+
+/// The kind is recorded with `.set(level)`: [`Level`].
+#[diagnostic::on_unimplemented(
+    message = "this dimension is not a level: record it with `.{Self}(...)`, not `.set(level)`",
+    label = "`.set(level)` records a level",
+    note = "a dimension's kind is declared on its enum: `#[metering(kind = \"...\")]` (sum when not given)"
+)]
+pub trait Sets: sealed::Sealed {}
+impl Sets for call::set {}
 
 kinds! {
     /// A dimension whose hour's quantity is the sum of what was added: recorded with
     /// `.add(quantity)`.
-    Sum,
+    Sum => add,
     /// A dimension whose hour's quantity is the highest level observed in it: recorded
     /// with `.observe(level)`.
-    Max,
+    Max => observe,
     /// A dimension whose hour's quantity is the number of distinct identifiers seen in it:
     /// recorded with `.mark(id)`.
-    Distinct,
+    Distinct => mark,
     /// A dimension whose hour's quantity is the integral of a level over the hour (a level
     /// holds until it changes): recorded with `.set(level)`.
-    Level,
+    Level => set,
 }
 
 /// An identifier counted by a [`Distinct`] dimension: 128 bits.
@@ -139,6 +207,8 @@ kinds! {
 /// ```
 /// use metering_core::kind::Identifier;
 /// assert_eq!(Identifier::from(7_u64), Identifier::from(7_u128));
+/// assert_eq!(Identifier::from(7_u32), Identifier::from(7_u64));
+/// assert_eq!(Identifier::from("user-1"), Identifier::from("user-1".to_owned()));
 /// assert_eq!(Identifier::from("user-1"), Identifier::from(&"user-1".to_owned()));
 /// assert_ne!(Identifier::from("user-1"), Identifier::from("user-2"));
 /// let id = Identifier::from(-1_i64);
@@ -207,6 +277,18 @@ impl From<&str> for Identifier {
 impl From<&String> for Identifier {
     fn from(id: &String) -> Self {
         Self::from_bytes(id.as_bytes())
+    }
+}
+
+impl From<String> for Identifier {
+    fn from(id: String) -> Self {
+        Self::from_bytes(id.as_bytes())
+    }
+}
+
+impl From<u32> for Identifier {
+    fn from(id: u32) -> Self {
+        Self(u128::from(id))
     }
 }
 

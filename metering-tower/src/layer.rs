@@ -7,6 +7,7 @@ use std::task::{Context, Poll, ready};
 
 use http::{Extensions, HeaderMap, Request, Response, StatusCode, header::CONTENT_LENGTH};
 use http_body::Body;
+use metering_core::kind::Sum;
 use metering_core::{Customer, Dimension, Meter, Quantity};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -79,12 +80,12 @@ impl Failures {
 /// or [`FromExtensions`].
 pub trait UsageOf<B> {
     /// The seller's dimension enum.
-    type Dimension: Dimension;
+    type Dimension: Dimension<Kind = Sum>;
     /// What the request is charged; `None` charges nothing.
     fn usage_of(&self, request: &Request<B>) -> Option<Usage<Self::Dimension>>;
 }
 
-impl<B, D: Dimension, F: Fn(&Request<B>) -> Option<Usage<D>>> UsageOf<B> for F {
+impl<B, D: Dimension<Kind = Sum>, F: Fn(&Request<B>) -> Option<Usage<D>>> UsageOf<B> for F {
     type Dimension = D;
     fn usage_of(&self, request: &Request<B>) -> Option<Usage<D>> {
         self(request)
@@ -106,7 +107,7 @@ impl<D: Dimension> FromExtensions<D> {
     }
 }
 
-impl<B, D: Dimension> UsageOf<B> for FromExtensions<D> {
+impl<B, D: Dimension<Kind = Sum>> UsageOf<B> for FromExtensions<D> {
     type Dimension = D;
     fn usage_of(&self, request: &Request<B>) -> Option<Usage<D>> {
         let customer = request.extensions().get::<Customer>()?;
@@ -304,7 +305,7 @@ struct Pending<D> {
     failures: Failures,
 }
 
-impl<D: Dimension> Pending<D> {
+impl<D: Dimension<Kind = Sum>> Pending<D> {
     fn settle<B: Body>(self, response: &Response<B>) {
         if !self.failures.charges(response.status()) {
             return;
@@ -359,7 +360,7 @@ pin_project_lite::pin_project! {
 impl<Fut, D, B, E> Future for ResponseFuture<Fut, D>
 where
     Fut: Future<Output = Result<Response<B>, E>>,
-    D: Dimension,
+    D: Dimension<Kind = Sum>,
     B: Body,
 {
     type Output = Fut::Output;

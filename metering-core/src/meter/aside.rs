@@ -9,18 +9,23 @@ use rustc_hash::FxHashMap;
 use super::accounts::Marks;
 use super::hour::Hour;
 use crate::Customer;
+use crate::kind::Kind;
 use crate::ledger::UsageKey;
+
+/// Usage kept aside, by key, hour and kind: a sum's total or a maximum, in micro-units (a
+/// distinct key's and a level key's usage is never outside its key).
+pub(super) type AsideUsage = FxHashMap<(Arc<UsageKey>, Hour, Kind), u64>;
 
 /// What the writer takes besides the keys' rings, under one lock.
 #[derive(Default)]
 pub(super) struct Aside {
     /// Usage that did not fit its key's ring (an hour outside the window): kept by hour.
-    pub(super) usage: FxHashMap<(Arc<UsageKey>, Hour), u64>,
-    /// The pairs registered for a record every hour ([`Meter::register`]), each with the
-    /// first hour it has no zero for yet.
+    pub(super) usage: AsideUsage,
+    /// The pairs registered for a record every hour ([`Meter::register`]), each with its
+    /// kind and the first hour it has no zero for yet.
     ///
     /// [`Meter::register`]: super::Meter::register
-    pub(super) registered: FxHashMap<Arc<UsageKey>, Hour>,
+    pub(super) registered: FxHashMap<Arc<UsageKey>, (Kind, Hour)>,
     /// How each account was billed in its recent hours.
     pub(super) marks: Marks,
 }
@@ -34,16 +39,16 @@ impl Aside {
         let Self {
             usage, registered, ..
         } = self;
-        for (key, next) in registered.iter_mut() {
-            add_zeros(usage, key, *next, hour);
+        for (key, (kind, next)) in registered.iter_mut() {
+            add_zeros(usage, key, *kind, *next, hour);
             *next = (*next).max(hour.next());
         }
     }
 
     /// Ends `key`'s registration, with zeros through `hour`, the last hour it was in.
     pub(super) fn unregister(&mut self, key: &UsageKey, hour: Hour) {
-        if let Some((key, next)) = self.registered.remove_entry(key) {
-            add_zeros(&mut self.usage, &key, next, hour);
+        if let Some((key, (kind, next))) = self.registered.remove_entry(key) {
+            add_zeros(&mut self.usage, &key, kind, next, hour);
         }
     }
 
@@ -61,14 +66,10 @@ impl Aside {
     }
 }
 
-/// Zeros for `key` from hour `next` (or the previous hour, if later) through `hour`.
-fn add_zeros(
-    usage: &mut FxHashMap<(Arc<UsageKey>, Hour), u64>,
-    key: &Arc<UsageKey>,
-    next: Hour,
-    hour: Hour,
-) {
+/// Zeros for `key` from hour `next` (or the previous hour, if later) through `hour`. (A
+/// distinct key's zero is an empty set of identifiers, taken with its sets.)
+fn add_zeros(usage: &mut AsideUsage, key: &Arc<UsageKey>, kind: Kind, next: Hour, hour: Hour) {
     for zero in next.max(hour.previous()).through(hour) {
-        usage.entry((key.clone(), zero)).or_default();
+        usage.entry((key.clone(), zero, kind)).or_default();
     }
 }

@@ -10,7 +10,30 @@
 //!
 //! Without `.at(...)`, an event belongs to the hour the meter's clock is in, as last read:
 //! the meter reads its clock at every tick (each commit interval, and at each hour's turn),
-//! not at every event, since reading a clock costs more than recording.
+//! not at every event, since reading a clock costs more than recording. (A level's change
+//! reads the clock: its instant is what it bills.)
+//!
+//! # Kinds of usage
+//! A dimension's [kind](crate::kind) decides how it is recorded, and anything else does not
+//! compile (the message names the call to use):
+//! - a sum: `.add(quantity)`, as above;
+//! - a maximum: `.observe(level)`, one compare-and-swap as an add (a level at or below the
+//!   hour's maximum so far, one load); a checkpoint sends the hour's maximum when it grew,
+//!   and the ledger keeps the highest of every checkpoint, process and instance;
+//! - a distinct count: `.mark(id)`, into the hour's exact set of identifiers under the
+//!   key's own lock (about 27 bytes per distinct identifier: see `distinct.rs`); a
+//!   checkpoint sends those first seen since the previous one, and the ledger unions them;
+//! - a level: `.set(level)`, a change at an instant, sent once by the next checkpoint. The
+//!   ledger keeps the changes and integrates the level hour by hour when it seals, carrying
+//!   it across hours: a level set once bills every hour until it is set again (to zero when
+//!   it ends), however long no process sets it, and whether or not any process runs. A
+//!   restart changes nothing: the new process sets the level when it next changes, and
+//!   until then the last committed level holds. A change not yet committed when a process
+//!   dies is lost as an add is (`set_durable` waits for its commit); none is sent twice.
+//!
+//! Late observations follow the ledger's rules: a maximum or an identifier of an hour
+//! already sealed is set aside (in another hour it would mean something else), and a level
+//! change of a sealed hour holds from the oldest open hour on.
 //!
 //! # Guarantees
 //! - [`Meter::record`] is acknowledged in memory: if the process is killed, usage recorded
@@ -62,9 +85,11 @@ mod builder;
 mod checkpoint;
 mod closing;
 mod config;
+mod distinct;
 mod error;
 mod health;
 mod hour;
+mod level;
 mod recording;
 mod sender;
 mod shared;
@@ -85,6 +110,7 @@ pub use self::health::Health;
 pub use self::recording::{Handle, Recording};
 use self::shared::Shared;
 use self::table::KeyRef;
+use crate::kind::{Adds, DimensionKind};
 use crate::ledger::{FlushReport, InstanceId, LedgerStatus};
 use crate::{Customer, Dimension, Quantity};
 
@@ -122,7 +148,10 @@ impl Meter {
         customer: &Customer,
         dimension: D,
         quantity: Quantity,
-    ) -> Result<(), MeterError> {
+    ) -> Result<(), MeterError>
+    where
+        <D::Kind as DimensionKind>::Call: Adds,
+    {
         self.usage(customer, dimension).add(quantity)
     }
 
@@ -135,23 +164,22 @@ impl Meter {
         customer: &Customer,
         dimension: D,
         quantity: Quantity,
-    ) -> Result<(), MeterError> {
+    ) -> Result<(), MeterError>
+    where
+        <D::Kind as DimensionKind>::Call: Adds,
+    {
         self.usage(customer, dimension).add_durable(quantity).await
     }
 
-    /// Usage of `dimension` by `customer`, to tag, time and add.
+    /// Usage of `dimension` by `customer`, to tag, time and record as its kind says: a
+    /// sum's `.add(quantity)`, a maximum's `.observe(level)`, a distinct count's
+    /// `.mark(id)`, a level's `.set(level)`.
     pub fn usage<'m, D: Dimension>(
         &'m self,
         customer: &'m Customer,
         dimension: D,
-    ) -> Recording<'m> {
-        Recording {
-            shared: &self.shared,
-            customer,
-            dimension: dimension.as_str(),
-            tags: Ok(None),
-            at: None,
-        }
+    ) -> Recording<'m, D::Kind> {
+        Recording::new(&self.shared, customer, dimension.as_str())
     }
 
     /// Commits everything recorded before this call.
@@ -301,9 +329,14 @@ impl Meter {
     /// # fn main() {}
     /// ```
     pub fn register<D: Dimension>(&self, customer: &Customer, dimension: D) {
-        let key = Arc::new(KeyRef::untagged(customer, dimension.as_str()).to_key());
+        let kind = <D::Kind as DimensionKind>::KIND;
+        let key = Arc::new(KeyRef::untagged(customer, dimension.as_str(), kind).to_key());
         let hour = self.shared.hour_now.load(Ordering::Relaxed);
-        self.shared.aside().registered.entry(key).or_insert(hour);
+        self.shared
+            .aside()
+            .registered
+            .entry(key)
+            .or_insert((kind, hour));
     }
 
     /// Ends a registration: the current hour still gets its record, later hours only when
@@ -358,7 +391,8 @@ impl Meter {
     /// # fn main() {}
     /// ```
     pub fn unregister<D: Dimension>(&self, customer: &Customer, dimension: D) {
-        let key = KeyRef::untagged(customer, dimension.as_str()).to_key();
+        let kind = <D::Kind as DimensionKind>::KIND;
+        let key = KeyRef::untagged(customer, dimension.as_str(), kind).to_key();
         let hour = self.shared.hour_now.load(Ordering::Relaxed);
         self.shared.aside().unregister(&key, hour);
     }

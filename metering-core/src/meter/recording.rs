@@ -2,18 +2,25 @@
 //! resolved once for the hottest callers.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::MeterError;
 use super::accounts::Way;
+use super::add::Observation;
+use super::hour::Hour;
 use super::shared::Shared;
 use super::table::{Entry, EntryArc, KeyRef, Opening};
-use crate::ledger::UsageKey;
+use crate::kind::{Adds, DimensionKind, Identifier, Marks, Observes, Sets, Sum};
+use crate::ledger::{LevelChange, UsageKey};
 use crate::{Customer, Quantity, Tags, Timestamp, UsageTags, metrics};
 
 /// Usage of one dimension by one customer, being described: tags and time are optional.
-/// Made by [`Meter::usage`](super::Meter::usage).
+/// Made by [`Meter::usage`](super::Meter::usage), typed by the dimension's kind `K`
+/// ([`kind`](crate::kind)): a sum is recorded with [`add`](Recording::add), a maximum with
+/// [`observe`](Recording::observe), an identifier with [`mark`](Recording::mark), a level
+/// with [`set`](Recording::set); another call does not compile.
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")]
@@ -60,27 +67,44 @@ use crate::{Customer, Quantity, Tags, Timestamp, UsageTags, metrics};
 /// # #[cfg(not(feature = "sqlite"))]
 /// # fn main() {}
 /// ```
-#[must_use = "usage is recorded by `.add(...)`"]
-pub struct Recording<'m> {
-    pub(super) shared: &'m Arc<Shared>,
-    pub(super) customer: &'m Customer,
-    pub(super) dimension: &'static str,
-    pub(super) tags: Result<Option<Cow<'m, Tags>>, MeterError>,
-    pub(super) at: Option<Timestamp>,
+#[must_use = "usage is recorded by `.add(...)`, `.observe(...)`, `.mark(...)` or `.set(...)`"]
+pub struct Recording<'m, K: DimensionKind = Sum> {
+    shared: &'m Arc<Shared>,
+    customer: &'m Customer,
+    dimension: &'static str,
+    tags: Result<Option<Cow<'m, Tags>>, MeterError>,
+    at: Option<Timestamp>,
+    kind: PhantomData<fn() -> K>,
 }
 
-impl std::fmt::Debug for Recording<'_> {
+impl<K: DimensionKind> std::fmt::Debug for Recording<'_, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Recording")
             .field("customer", self.customer)
             .field("dimension", &self.dimension)
+            .field("kind", &K::KIND)
             .field("tags", &self.tags)
             .field("at", &self.at)
             .finish_non_exhaustive()
     }
 }
 
-impl<'m> Recording<'m> {
+impl<'m, K: DimensionKind> Recording<'m, K> {
+    pub(super) fn new(
+        shared: &'m Arc<Shared>,
+        customer: &'m Customer,
+        dimension: &'static str,
+    ) -> Self {
+        Self {
+            shared,
+            customer,
+            dimension,
+            tags: Ok(None),
+            at: None,
+            kind: PhantomData,
+        }
+    }
+
     /// The tags the usage is allocated to (a `#[derive(UsageTags)]` struct). Converting
     /// them allocates; a hot path keeps a [`Handle`], or passes built [`Tags`] to
     /// [`Recording::tag_set`].
@@ -114,14 +138,11 @@ impl<'m> Recording<'m> {
         clippy::should_implement_trait,
         reason = "adding consumes the description of the usage; it is not arithmetic"
     )]
-    pub fn add(self, quantity: Quantity) -> Result<(), MeterError> {
-        let hour = match self.at {
-            Some(at) => self.shared.hour_of(at),
-            None => Ok(self.shared.hour_now.load(Ordering::Relaxed)),
-        };
-        let shared = self.shared;
-        hour.and_then(|hour| self.with_entry(|entry| shared.add(entry, hour, quantity))?)
-            .inspect_err(metrics::refused)
+    pub fn add(self, quantity: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Adds,
+    {
+        self.record(Observation::Add(quantity))
     }
 
     /// Like [`Recording::add`], and resolves once the usage is committed to the ledger.
@@ -162,21 +183,117 @@ impl<'m> Recording<'m> {
     ///
     /// # Errors
     /// As [`Recording::add`].
-    pub async fn add_durable(self, quantity: Quantity) -> Result<(), MeterError> {
+    pub async fn add_durable(self, quantity: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Adds,
+    {
+        self.record_durable(Observation::Add(quantity)).await
+    }
+
+    /// Observes `level` of a maximum: the hour's quantity is the highest level observed
+    /// in it (here, by other processes and instances, and across checkpoints).
+    ///
+    /// # Errors
+    /// As [`Recording::add`].
+    pub fn observe(self, level: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Observes,
+    {
+        self.record(Observation::Observe(level))
+    }
+
+    /// Like [`Recording::observe`], and resolves once the observation is committed.
+    ///
+    /// # Errors
+    /// As [`Recording::add`].
+    pub async fn observe_durable(self, level: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Observes,
+    {
+        self.record_durable(Observation::Observe(level)).await
+    }
+
+    /// Marks `id` (a string, an integer, a UUID's bytes: see [`Identifier`]) as seen: the
+    /// hour's quantity is the number of distinct identifiers seen in it.
+    ///
+    /// # Errors
+    /// As [`Recording::add`], but for the overflow: a count is bounded by memory.
+    pub fn mark(self, id: impl Into<Identifier>) -> Result<(), MeterError>
+    where
+        K::Call: Marks,
+    {
+        self.record(Observation::Mark(id.into()))
+    }
+
+    /// Like [`Recording::mark`], and resolves once the identifier is committed.
+    ///
+    /// # Errors
+    /// As [`Recording::mark`].
+    pub async fn mark_durable(self, id: impl Into<Identifier>) -> Result<(), MeterError>
+    where
+        K::Call: Marks,
+    {
+        self.record_durable(Observation::Mark(id.into())).await
+    }
+
+    /// Sets the level from now (or from the time given with `.at(...)`) until it is set
+    /// again: each hour's quantity is the level's integral over it, in unit-hours. The
+    /// ledger holds the level across hours, processes and restarts: set it when it changes
+    /// (each call is a change sent to the ledger), and to zero when it ends.
+    ///
+    /// # Errors
+    /// As [`Recording::add`], but for the overflow.
+    pub fn set(mut self, level: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Sets,
+    {
+        let at = self.at.unwrap_or_else(|| self.shared.read_clock());
+        self.at = Some(at);
+        self.record(Observation::Set(LevelChange { at, level }))
+    }
+
+    /// Like [`Recording::set`], and resolves once the change is committed.
+    ///
+    /// # Errors
+    /// As [`Recording::set`].
+    pub async fn set_durable(self, level: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Sets,
+    {
         let shared = self.shared;
-        self.add(quantity)?;
+        self.set(level)?;
         shared.durable().await
     }
 
-    /// A handle on this key, for adding without looking it up again. (A time given with
-    /// `.at(...)` is not kept: each add names its own.)
+    /// A handle on this key, for recording without looking it up again. (A time given with
+    /// `.at(...)` is not kept: each call names its own.)
     ///
     /// # Errors
     /// The tags' [`MeterError::Validation`].
-    pub fn handle(self) -> Result<Handle, MeterError> {
+    pub fn handle(self) -> Result<Handle<K>, MeterError> {
         let shared = self.shared.clone();
         let entry = self.with_entry(EntryArc::clone)?;
-        Ok(Handle { shared, entry })
+        Ok(Handle {
+            shared,
+            entry,
+            kind: PhantomData,
+        })
+    }
+
+    fn record(self, observation: Observation) -> Result<(), MeterError> {
+        let hour = match self.at {
+            Some(at) => self.shared.hour_of(at),
+            None => Ok(self.shared.hour_now.load(Ordering::Relaxed)),
+        };
+        let shared = self.shared;
+        hour.and_then(|hour| self.with_entry(|entry| shared.record(entry, hour, observation))?)
+            .inspect_err(metrics::refused)
+    }
+
+    async fn record_durable(self, observation: Observation) -> Result<(), MeterError> {
+        let shared = self.shared;
+        self.record(observation)?;
+        shared.durable().await
     }
 
     fn with_entry<R>(self, f: impl FnOnce(&EntryArc<Entry>) -> R) -> Result<R, MeterError> {
@@ -187,6 +304,7 @@ impl<'m> Recording<'m> {
         let key = KeyRef {
             customer: self.customer,
             dimension: self.dimension,
+            kind: K::KIND,
             tags: tags.as_deref(),
         };
         let shared = self.shared;
@@ -199,8 +317,10 @@ impl<'m> Recording<'m> {
     }
 }
 
-/// One key, resolved once: each add is one atomic compare-and-swap into its hour's total.
-/// Cheap to clone and to share between threads.
+/// One key, resolved once: each add (or observation of a maximum) is one atomic
+/// compare-and-swap into its hour's total; a mark or a level's change takes the key's own
+/// lock. Typed by the dimension's kind, as [`Recording`]. Cheap to clone and to share
+/// between threads.
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")]
@@ -250,30 +370,43 @@ impl<'m> Recording<'m> {
 /// # #[cfg(not(feature = "sqlite"))]
 /// # fn main() {}
 /// ```
-#[derive(Clone)]
-pub struct Handle {
+pub struct Handle<K: DimensionKind = Sum> {
     shared: Arc<Shared>,
     entry: EntryArc<Entry>,
+    kind: PhantomData<fn() -> K>,
 }
 
-impl std::fmt::Debug for Handle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Handle").field(&self.entry.key).finish()
+impl<K: DimensionKind> Clone for Handle<K> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            entry: self.entry.clone(),
+            kind: PhantomData,
+        }
     }
 }
 
-impl Handle {
+impl<K: DimensionKind> std::fmt::Debug for Handle<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Handle")
+            .field(&self.entry.key)
+            .field(&K::KIND)
+            .finish()
+    }
+}
+
+impl<K: DimensionKind> Handle<K> {
     /// Adds `quantity` in the current hour.
     ///
     /// # Errors
     /// [`MeterError::Overflow`], [`MeterError::Backlog`] or [`MeterError::Closed`]: the
     /// usage was not recorded.
     #[inline]
-    pub fn add(&self, quantity: Quantity) -> Result<(), MeterError> {
-        let hour = self.shared.hour_now.load(Ordering::Relaxed);
-        self.shared
-            .add(&self.entry, hour, quantity)
-            .inspect_err(metrics::refused)
+    pub fn add(&self, quantity: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Adds,
+    {
+        self.record(Ok(self.now()), Observation::Add(quantity))
     }
 
     /// Adds `quantity` in the hour `at` falls in.
@@ -323,11 +456,11 @@ impl Handle {
     /// # Errors
     /// As [`Handle::add`], and [`MeterError::InFuture`].
     #[inline]
-    pub fn add_at(&self, quantity: Quantity, at: Timestamp) -> Result<(), MeterError> {
-        self.shared
-            .hour_of(at)
-            .and_then(|hour| self.shared.add(&self.entry, hour, quantity))
-            .inspect_err(metrics::refused)
+    pub fn add_at(&self, quantity: Quantity, at: Timestamp) -> Result<(), MeterError>
+    where
+        K::Call: Adds,
+    {
+        self.record(self.shared.hour_of(at), Observation::Add(quantity))
     }
 
     /// Like [`Handle::add`], and resolves once the usage is committed to the ledger.
@@ -366,14 +499,148 @@ impl Handle {
     ///
     /// # Errors
     /// As [`Handle::add`].
-    pub async fn add_durable(&self, quantity: Quantity) -> Result<(), MeterError> {
+    pub async fn add_durable(&self, quantity: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Adds,
+    {
         self.add(quantity)?;
         self.shared.durable().await
     }
 
-    /// The key this handle adds to.
+    /// Observes `level` of a maximum in the current hour: see [`Recording::observe`]. A
+    /// level at or below the hour's maximum so far costs one atomic load.
+    ///
+    /// # Errors
+    /// As [`Handle::add`].
+    #[inline]
+    pub fn observe(&self, level: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Observes,
+    {
+        self.record(Ok(self.now()), Observation::Observe(level))
+    }
+
+    /// Observes `level` in the hour `at` falls in.
+    ///
+    /// # Errors
+    /// As [`Handle::add_at`].
+    #[inline]
+    pub fn observe_at(&self, level: Quantity, at: Timestamp) -> Result<(), MeterError>
+    where
+        K::Call: Observes,
+    {
+        self.record(self.shared.hour_of(at), Observation::Observe(level))
+    }
+
+    /// Like [`Handle::observe`], and resolves once the observation is committed.
+    ///
+    /// # Errors
+    /// As [`Handle::add`].
+    pub async fn observe_durable(&self, level: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Observes,
+    {
+        self.observe(level)?;
+        self.shared.durable().await
+    }
+
+    /// Marks `id` as seen in the current hour: see [`Recording::mark`].
+    ///
+    /// # Errors
+    /// As [`Recording::mark`].
+    #[inline]
+    pub fn mark(&self, id: impl Into<Identifier>) -> Result<(), MeterError>
+    where
+        K::Call: Marks,
+    {
+        self.record(Ok(self.now()), Observation::Mark(id.into()))
+    }
+
+    /// Marks `id` as seen in the hour `at` falls in.
+    ///
+    /// # Errors
+    /// As [`Recording::mark`], and [`MeterError::InFuture`].
+    #[inline]
+    pub fn mark_at(&self, id: impl Into<Identifier>, at: Timestamp) -> Result<(), MeterError>
+    where
+        K::Call: Marks,
+    {
+        self.record(self.shared.hour_of(at), Observation::Mark(id.into()))
+    }
+
+    /// Like [`Handle::mark`], and resolves once the identifier is committed.
+    ///
+    /// # Errors
+    /// As [`Recording::mark`].
+    pub async fn mark_durable(&self, id: impl Into<Identifier>) -> Result<(), MeterError>
+    where
+        K::Call: Marks,
+    {
+        self.mark(id)?;
+        self.shared.durable().await
+    }
+
+    /// Sets the level from now until it is set again: see [`Recording::set`].
+    ///
+    /// # Errors
+    /// As [`Recording::set`].
+    pub fn set(&self, level: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Sets,
+    {
+        let at = self.shared.read_clock();
+        self.record(
+            Ok(Hour::of(at)),
+            Observation::Set(LevelChange { at, level }),
+        )
+    }
+
+    /// Sets the level from `at` until it is set again (a later change, or one already
+    /// recorded after `at`).
+    ///
+    /// # Errors
+    /// As [`Recording::set`], and [`MeterError::InFuture`].
+    pub fn set_at(&self, level: Quantity, at: Timestamp) -> Result<(), MeterError>
+    where
+        K::Call: Sets,
+    {
+        self.record(
+            self.shared.hour_of(at),
+            Observation::Set(LevelChange { at, level }),
+        )
+    }
+
+    /// Like [`Handle::set`], and resolves once the change is committed.
+    ///
+    /// # Errors
+    /// As [`Recording::set`].
+    pub async fn set_durable(&self, level: Quantity) -> Result<(), MeterError>
+    where
+        K::Call: Sets,
+    {
+        self.set(level)?;
+        self.shared.durable().await
+    }
+
+    /// The key this handle records to.
     #[must_use]
     pub fn key(&self) -> &UsageKey {
         &self.entry.key
+    }
+
+    /// The current hour, as last read.
+    #[inline]
+    fn now(&self) -> Hour {
+        self.shared.hour_now.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    fn record(
+        &self,
+        hour: Result<Hour, MeterError>,
+        observation: Observation,
+    ) -> Result<(), MeterError> {
+        hour.and_then(|hour| self.shared.record(&self.entry, hour, observation))
+            .inspect_err(metrics::refused)
     }
 }

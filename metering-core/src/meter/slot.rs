@@ -50,6 +50,8 @@ pub(crate) enum AddError {
         /// The hour's total before the refused add, in micro-units.
         total: u64,
     },
+    /// The meter closed (said by a key kept under its own lock, not by a ring).
+    Closed,
 }
 
 /// The slot of `hour`.
@@ -92,8 +94,33 @@ impl Counters {
         }
     }
 
-    /// Adds `micros` to `hour`'s total.
+    /// Adds `micros` to `hour`'s total (a sum).
+    #[inline]
     pub(crate) fn add(&self, hour: Hour, micros: u64) -> Result<(), AddError> {
+        self.update(hour, |total| {
+            let sum = total + micros; // both below 2^54: no wrap
+            if sum > Quantity::MAX.micros() {
+                return Err(AddError::Overflow { total });
+            }
+            Ok(Some(sum))
+        })
+    }
+
+    /// Raises `hour`'s total to `micros` if it is below (a maximum): a level already
+    /// reached costs one load.
+    #[inline]
+    pub(crate) fn observe(&self, hour: Hour, micros: u64) -> Result<(), AddError> {
+        self.update(hour, |total| Ok((micros > total).then_some(micros)))
+    }
+
+    /// Replaces `hour`'s total by what `next` makes of it (`None`: leaves it), in one
+    /// compare-and-swap unless another thread raced.
+    #[inline]
+    fn update(
+        &self,
+        hour: Hour,
+        next: impl Fn(u64) -> Result<Option<u64>, AddError>,
+    ) -> Result<(), AddError> {
         let hour = hour.number();
         // An hour 1024 hours from one in the window shares its slot's tag: the window tells
         // them apart. (Read while the checkpointer moves the window, a stale centre is safe:
@@ -104,23 +131,22 @@ impl Counters {
         }
         let cell = &self.words[slot(hour)];
         let hour_tag = tag(hour);
-        let mut current = cell.load(Ordering::Relaxed);
+        // SeqCst, as the swap below: a durable caller reads the checkpoint epoch next, and
+        // the checkpointer must see the total it saw (or made) in the checkpoint after that
+        // epoch (see `Meter`).
+        let mut current = cell.load(Ordering::SeqCst);
         loop {
             if current & !VALUE_MASK != hour_tag {
                 return Err(AddError::Moved);
             }
-            let total = current & VALUE_MASK;
-            let sum = total + micros; // both below 2^54: no wrap
-            if sum > Quantity::MAX.micros() {
-                return Err(AddError::Overflow { total });
-            }
-            // SeqCst: a durable add reads the checkpoint epoch next, and the checkpointer
-            // must see this add in the checkpoint after that epoch (see `Meter`).
+            let Some(total) = next(current & VALUE_MASK)? else {
+                return Ok(());
+            };
             match cell.compare_exchange_weak(
                 current,
-                hour_tag + sum,
+                hour_tag + total,
                 Ordering::SeqCst,
-                Ordering::Relaxed,
+                Ordering::SeqCst,
             ) {
                 Ok(_) => return Ok(()),
                 Err(actual) => current = actual,
@@ -128,10 +154,10 @@ impl Counters {
         }
     }
 
-    /// The usage added since the previous take, as `(hour, micros)`, after moving the window
-    /// to `center` (never back): hours leaving it give their final totals. Only one
-    /// checkpointer may call this at a time.
-    pub(crate) fn take(&self, center: Hour, mut delta: impl FnMut(Hour, u64)) {
+    /// The totals that grew since the previous take, as `(hour, total, total at the previous
+    /// take)`, after moving the window to `center` (never back): hours leaving it give their
+    /// final totals. Only one checkpointer may call this at a time.
+    pub(crate) fn take(&self, center: Hour, mut grown: impl FnMut(Hour, u64, u64)) {
         let old = self.center.load(Ordering::Relaxed);
         let center = center.number().max(old);
         for (index, (cell, taken)) in self.words.iter().zip(&self.taken).enumerate() {
@@ -146,7 +172,7 @@ impl Counters {
                 cell.swap(tag(entering), Ordering::SeqCst) & VALUE_MASK
             };
             if total > prior {
-                delta(Hour::from_number(hour), total - prior);
+                grown(Hour::from_number(hour), total, prior);
             }
         }
         self.center.store(center, Ordering::Relaxed);
@@ -179,8 +205,8 @@ mod tests {
 
     fn taken(counters: &Counters, center: i64) -> Vec<(i64, u64)> {
         let mut deltas = Vec::new();
-        counters.take(h(center), |hour, micros| {
-            deltas.push((hour.number(), micros));
+        counters.take(h(center), |hour, total, prior| {
+            deltas.push((hour.number(), total - prior));
         });
         deltas.sort_unstable();
         deltas
@@ -323,8 +349,9 @@ mod loom_tests {
                 })
                 .collect();
             let mut checkpointed: BTreeMap<i64, u64> = BTreeMap::new();
-            let mut collect =
-                |hour: Hour, micros| *checkpointed.entry(hour.number()).or_default() += micros;
+            let mut collect = |hour: Hour, total, prior| {
+                *checkpointed.entry(hour.number()).or_default() += total - prior;
+            };
             for &center in centers {
                 counters.take(Hour::from_number(center), &mut collect);
             }
@@ -352,6 +379,52 @@ mod loom_tests {
     fn loom_adds_racing_with_the_hours_turn() {
         // The window moves from 10 to 12: hours 9 and 10 leave, 13 enters hour 9's slot.
         check([&[(9, 1), (10, 2)], &[(13, 4)]], &[12]);
+    }
+
+    /// Observes each `(hour, micros)` as a maximum; what the ring refuses as moved goes to
+    /// `aside`, as the meter's slow path does.
+    fn observer(counters: &Counters, aside: &Mutex<BTreeMap<i64, u64>>, levels: &[(i64, u64)]) {
+        for &(hour, micros) in levels {
+            if counters.observe(Hour::from_number(hour), micros) == Err(AddError::Moved) {
+                let mut aside = aside.lock().unwrap();
+                let held = aside.entry(hour).or_default();
+                *held = (*held).max(micros);
+            }
+        }
+    }
+
+    /// Observations racing with checkpoints that move the window: each hour's highest
+    /// taken (or kept aside) is the highest observed in it.
+    #[test]
+    fn loom_maxima_racing_with_the_hours_turn() {
+        const LEVELS: [&[(i64, u64)]; 2] = [&[(10, 5), (9, 1)], &[(10, 3), (13, 4)]];
+        loom::model(|| {
+            let counters = Arc::new(Counters::new(Hour::from_number(10)));
+            let aside = Arc::new(Mutex::new(BTreeMap::new()));
+            let threads: Vec<_> = LEVELS
+                .iter()
+                .map(|&levels| {
+                    let (counters, aside) = (counters.clone(), aside.clone());
+                    thread::spawn(move || observer(&counters, &aside, levels))
+                })
+                .collect();
+            let mut taken: BTreeMap<i64, u64> = BTreeMap::new();
+            let mut collect = |hour: Hour, total, _| {
+                let held = taken.entry(hour.number()).or_default();
+                *held = (*held).max(total);
+            };
+            counters.take(Hour::from_number(12), &mut collect);
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            counters.take(Hour::from_number(12), &mut collect);
+            for (&hour, &micros) in aside.lock().unwrap().iter() {
+                let held = taken.entry(hour).or_default();
+                *held = (*held).max(micros);
+            }
+            let expected = BTreeMap::from([(9, 1), (10, 5), (13, 4)]);
+            assert_eq!(taken, expected);
+        });
     }
 
     #[test]

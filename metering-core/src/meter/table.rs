@@ -31,23 +31,81 @@ pub(crate) use std::sync::Arc as EntryArc;
 use std::sync::{Mutex, MutexGuard};
 
 use super::accounts::{AccountHours, Way};
+use super::distinct::Identifiers;
 use super::hour::Hour;
+use super::level::Levels;
 use super::slot::Counters;
+use crate::kind::Kind;
 use crate::ledger::UsageKey;
 use crate::{Customer, Tags};
 
 /// Below this many fresh keys, they wait for the next checkpoint to be published.
 const EARLY_PUBLICATION: usize = 64;
 
-/// One open key and its hourly totals.
+/// One open key and its usage.
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) key: Arc<UsageKey>,
-    pub(crate) counters: Counters,
+    pub(crate) usage: KeyUsage,
     /// The hours of the customer's account, for one that is billed by account.
     pub(crate) account: Option<(Arc<AccountHours>, Way)>,
     /// The key's hash, so that a publication copies the table without hashing keys again.
     hash: u64,
+}
+
+/// A key's usage in memory, by its kind. (A key's kind is part of it: two dimension types
+/// of one name and different kinds record apart, and the ledger sets aside the kind that is
+/// not the key's.)
+#[derive(Debug)]
+pub(crate) enum KeyUsage {
+    /// Hourly totals.
+    Sum(Counters),
+    /// Hourly maxima.
+    Max(Counters),
+    /// Hourly sets of identifiers.
+    Distinct(Identifiers),
+    /// Level changes.
+    Level(Levels),
+}
+
+impl KeyUsage {
+    fn new(kind: Kind, center: Hour) -> Self {
+        match kind {
+            Kind::Sum => Self::Sum(Counters::new(center)),
+            Kind::Max => Self::Max(Counters::new(center)),
+            Kind::Distinct => Self::Distinct(Identifiers::default()),
+            Kind::Level => Self::Level(Levels::default()),
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            Self::Sum(_) => Kind::Sum,
+            Self::Max(_) => Kind::Max,
+            Self::Distinct(_) => Kind::Distinct,
+            Self::Level(_) => Kind::Level,
+        }
+    }
+
+    /// Whether nothing is held, so the key can be forgotten.
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Self::Sum(counters) | Self::Max(counters) => counters.is_empty(),
+            Self::Distinct(ids) => ids.is_empty(),
+            Self::Level(levels) => levels.is_empty(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Entry {
+    /// The hourly totals of a sum's or a maximum's key.
+    pub(crate) fn counters(&self) -> &Counters {
+        match &self.usage {
+            KeyUsage::Sum(counters) | KeyUsage::Max(counters) => counters,
+            _ => panic!("not a key with counters"),
+        }
+    }
 }
 
 /// A key as callers hold it, borrowed: looking it up allocates nothing. `tags` must be
@@ -56,15 +114,17 @@ pub(crate) struct Entry {
 pub(crate) struct KeyRef<'a> {
     pub(crate) customer: &'a Customer,
     pub(crate) dimension: &'a str,
+    pub(crate) kind: Kind,
     pub(crate) tags: Option<&'a Tags>,
 }
 
 impl<'a> KeyRef<'a> {
     /// The untagged key of `customer`'s usage of `dimension`.
-    pub(crate) fn untagged(customer: &'a Customer, dimension: &'a str) -> Self {
+    pub(crate) fn untagged(customer: &'a Customer, dimension: &'a str, kind: Kind) -> Self {
         Self {
             customer,
             dimension,
+            kind,
             tags: None,
         }
     }
@@ -79,10 +139,12 @@ impl<'a> KeyRef<'a> {
         )
     }
 
-    fn matches(&self, key: &UsageKey) -> bool {
+    fn matches(&self, entry: &Entry) -> bool {
+        let key = &entry.key;
         key.dimension().as_str() == self.dimension
             && key.customer() == self.customer
             && key.tags() == self.tags
+            && entry.usage.kind() == self.kind
     }
 
     fn hash(&self) -> u64 {
@@ -168,23 +230,23 @@ impl Table {
         let hash = key.hash();
         {
             let published = self.published.load();
-            if let Some(entry) = published.find(hash, |entry| key.matches(&entry.key)) {
+            if let Some(entry) = published.find(hash, |entry| key.matches(entry)) {
                 return f(entry);
             }
         }
         let mut fresh = self.fresh();
         // Published since the load above? No publication can run now.
         let published = self.published.load();
-        if let Some(entry) = published.find(hash, |entry| key.matches(&entry.key)) {
+        if let Some(entry) = published.find(hash, |entry| key.matches(entry)) {
             return f(entry);
         }
         let entry = fresh
-            .entry(hash, |entry| key.matches(&entry.key), |entry| entry.hash)
+            .entry(hash, |entry| key.matches(entry), |entry| entry.hash)
             .or_insert_with(|| {
                 let Opening { center, account } = open();
                 EntryArc::new(Entry {
                     key: Arc::new(key.to_key()),
-                    counters: Counters::new(center),
+                    usage: KeyUsage::new(key.kind, center),
                     account,
                     hash,
                 })
@@ -241,7 +303,7 @@ impl Table {
         for entry in published.iter().chain(fresh.iter()) {
             let entry = entry.clone();
             // Two references: the table's and this clone.
-            if EntryArc::strong_count(&entry) == 2 && entry.counters.is_empty() {
+            if EntryArc::strong_count(&entry) == 2 && entry.usage.is_empty() {
                 idle.push(entry);
             } else {
                 kept.insert_unique(entry.hash, entry, |entry| entry.hash);
@@ -252,7 +314,7 @@ impl Table {
         drop(published);
         for mut entry in idle {
             // `get_mut` also orders every add made through another reference before this.
-            if EntryArc::get_mut(&mut entry).is_none_or(|entry| !entry.counters.is_empty()) {
+            if EntryArc::get_mut(&mut entry).is_none_or(|entry| !entry.usage.is_empty()) {
                 fresh.insert_unique(entry.hash, entry, |entry| entry.hash);
             }
         }
@@ -287,7 +349,7 @@ mod tests {
     /// The entry of customer `n`'s "calls", opened if need be.
     fn entry(table: &Table, n: usize) -> Arc<Entry> {
         table.with(
-            KeyRef::untagged(&customer(n), "calls"),
+            KeyRef::untagged(&customer(n), "calls", Kind::Sum),
             || opening(0),
             Arc::clone,
         )
@@ -295,7 +357,7 @@ mod tests {
 
     fn total(table: &Table) -> u64 {
         let mut total = 0;
-        table.for_each(|entry| total += entry.counters.held());
+        table.for_each(|entry| total += entry.counters().held());
         total
     }
 
@@ -341,9 +403,9 @@ mod tests {
         let customers: Vec<Customer> = (0..1000).map(customer).collect();
         let mut hashes: std::collections::HashSet<u64> = customers
             .iter()
-            .map(|customer| KeyRef::untagged(customer, "calls").hash())
+            .map(|customer| KeyRef::untagged(customer, "calls", Kind::Sum).hash())
             .collect();
-        hashes.insert(KeyRef::untagged(&customers[0], "storage").hash());
+        hashes.insert(KeyRef::untagged(&customers[0], "storage", Kind::Sum).hash());
         assert_eq!(hashes.len(), 1001);
     }
 
@@ -351,7 +413,7 @@ mod tests {
     fn only_idle_keys_nothing_refers_to_are_forgotten() {
         let table = Table::new();
         entry(&table, 0)
-            .counters
+            .counters()
             .add(Hour::from_number(0), 5)
             .unwrap(); // holds usage
         let held = entry(&table, 1); // a handle holds it
@@ -378,7 +440,7 @@ mod tests {
             .iter()
             .next()
             .unwrap()
-            .counters
+            .counters()
             .add(Hour::from_number(0), 7)
             .unwrap();
         drop(reader);
@@ -401,9 +463,11 @@ mod tests {
         let (hour, taken, done) = (AtomicI64::new(0), AtomicU64::new(0), AtomicBool::new(false));
         let checkpoint = |hour: i64| {
             table.for_each(|entry| {
-                entry.counters.take(Hour::from_number(hour), |_, micros| {
-                    taken.fetch_add(micros, Ordering::Relaxed);
-                });
+                entry
+                    .counters()
+                    .take(Hour::from_number(hour), |_, total, prior| {
+                        taken.fetch_add(total - prior, Ordering::Relaxed);
+                    });
             });
         };
         std::thread::scope(|scope| {
@@ -413,7 +477,7 @@ mod tests {
                     scope.spawn(move || {
                         for i in 0..ADDS {
                             let customer = customer(usize::try_from(i % 50).unwrap() + thread);
-                            let key = KeyRef::untagged(&customer, "calls");
+                            let key = KeyRef::untagged(&customer, "calls", Kind::Sum);
                             // An add that finds its hour moved on is made again, as the
                             // meter sets it aside.
                             while table
@@ -422,7 +486,7 @@ mod tests {
                                     || opening(hour.load(Ordering::SeqCst)),
                                     |entry| {
                                         let hour = Hour::from_number(hour.load(Ordering::SeqCst));
-                                        entry.counters.add(hour, 1)
+                                        entry.counters().add(hour, 1)
                                     },
                                 )
                                 .is_err()
@@ -475,14 +539,14 @@ mod loom_tests {
     /// not in the key's window (the meter keeps it aside).
     fn add(table: &Table, center: &std::sync::atomic::AtomicI64) -> bool {
         let customer = customer();
-        let key = KeyRef::untagged(&customer, "calls");
+        let key = KeyRef::untagged(&customer, "calls", Kind::Sum);
         let now = || Hour::from_number(center.load(std::sync::atomic::Ordering::SeqCst));
         let hour = now();
         let open = || Opening {
             center: now(),
             account: None,
         };
-        table.with(key, open, |entry| entry.counters.add(hour, 1).is_ok())
+        table.with(key, open, |entry| entry.counters().add(hour, 1).is_ok())
     }
 
     /// A checkpoint to `center`, as the meter's: the new centre first (keys opened during
@@ -490,7 +554,11 @@ mod loom_tests {
     fn checkpoint(table: &Table, center: &std::sync::atomic::AtomicI64, to: Hour) -> u64 {
         center.store(to.number(), std::sync::atomic::Ordering::SeqCst);
         let mut taken = 0;
-        table.for_each(|entry| entry.counters.take(to, |_, micros| taken += micros));
+        table.for_each(|entry| {
+            entry
+                .counters()
+                .take(to, |_, total, prior| taken += total - prior)
+        });
         taken
     }
 
@@ -510,7 +578,7 @@ mod loom_tests {
             let center = Arc::new(std::sync::atomic::AtomicI64::new(HOUR.number()));
             if opened {
                 table.with(
-                    KeyRef::untagged(&customer(), "calls"),
+                    KeyRef::untagged(&customer(), "calls", Kind::Sum),
                     || Opening {
                         center: HOUR,
                         account: None,
@@ -558,7 +626,7 @@ mod loom_tests {
             let table = Arc::new(Table::new());
             let center = std::sync::atomic::AtomicI64::new(HOUR.number());
             let handle = table.with(
-                KeyRef::untagged(&customer(), "calls"),
+                KeyRef::untagged(&customer(), "calls", Kind::Sum),
                 || Opening {
                     center: HOUR,
                     account: None,
@@ -568,7 +636,7 @@ mod loom_tests {
             table.publish();
             let adder = {
                 let handle = handle.clone();
-                thread::spawn(move || handle.counters.add(LATER, 1).is_ok())
+                thread::spawn(move || handle.counters().add(LATER, 1).is_ok())
             };
             let mut taken = checkpoint(&table, &center, LATER);
             table.forget_idle();

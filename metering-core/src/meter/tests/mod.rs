@@ -19,6 +19,7 @@ use crate::{
 };
 
 mod closing;
+mod kinds;
 mod recording;
 
 /// Keeps every checkpoint committed; fails commits while `failing`.
@@ -886,7 +887,7 @@ async fn adds_after_shutdown_are_refused_in_every_hour() {
         shared.table.for_each(|entry| {
             let hour = Hour::of(at(now));
             for hour in hour.previous().through(hour.next().next()) {
-                assert_eq!(entry.counters.add(hour, 1), Err(AddError::Moved), "{now}");
+                assert_eq!(entry.counters().add(hour, 1), Err(AddError::Moved), "{now}");
             }
         });
         let added = handle.add(q("2"));
