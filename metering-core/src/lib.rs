@@ -24,6 +24,7 @@
 mod settings;
 
 pub mod builder;
+mod catalog_check;
 mod customer;
 mod dimension;
 mod error;

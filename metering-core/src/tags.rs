@@ -91,6 +91,7 @@ pub mod __private {
     use std::marker::PhantomData;
 
     use super::{Tag, TagKey, TagValue, Tags, ToTagValue, ValidationError};
+    pub use crate::catalog_check::{CatalogReport, DimensionKeys, check_catalog};
 
     /// Implemented only by `#[derive(Dimension)]`, beside `Dimension`: the supertrait that
     /// keeps hand-written implementations, whose keys nothing checks, from compiling.

@@ -27,7 +27,7 @@ impl Derive {
 
     fn container_keys(self) -> &'static str {
         match self {
-            Self::Dimension => "`rename_all`, `kind`, `catalog` or `crate`",
+            Self::Dimension => "`rename_all`, `kind`, `catalog`, `with` or `crate`",
             Self::UsageTags | Self::ToTagValue => "`rename_all` or `crate`",
         }
     }
@@ -89,6 +89,8 @@ impl Spanned {
 pub(crate) struct Container {
     pub rename_all: RenameRule,
     pub catalog: Option<Spanned>,
+    /// The product's other dimension enums, which share the catalog with this one.
+    pub with: Vec<syn::Path>,
     /// A dimension enum's kind: the name of its marker type in the runtime's `kind` module.
     pub kind: &'static str,
     /// The path generated code names the runtime by (`::marketplace_metering` unless `crate = "..."`).
@@ -100,6 +102,7 @@ impl Container {
         let mut rename_all = Attr::none(cx, "rename_all");
         let mut catalog = Attr::none(cx, "catalog");
         let mut kind = Attr::none(cx, "kind");
+        let mut with = Attr::none(cx, "with");
         let mut krate = Attr::none(cx, "crate");
         for attr in metering_attrs(attrs) {
             let parsed = attr.parse_nested_meta(|meta| {
@@ -124,6 +127,13 @@ impl Container {
                         Ok(marker) => kind.set(&meta.path, marker),
                         Err(unknown) => cx.error_spanned_by(&lit, unknown),
                     }
+                } else if meta.path.is_ident("with") && derive == Derive::Dimension {
+                    let mut paths = Vec::new();
+                    meta.parse_nested_meta(|other| {
+                        paths.push(other.path.clone());
+                        Ok(())
+                    })?;
+                    with.set(&meta.path, paths);
                 } else if meta.path.is_ident("catalog") && derive == Derive::Dimension {
                     let lit = string_value(&meta)?;
                     catalog.set(&meta.path, Spanned::from_lit(&lit));
@@ -144,6 +154,7 @@ impl Container {
         Self {
             rename_all: rename_all.value.unwrap_or(RenameRule::None),
             catalog: catalog.value,
+            with: with.value.unwrap_or_default(),
             kind: kind.value.unwrap_or("Sum"),
             krate: krate
                 .value

@@ -13,9 +13,10 @@ use crate::ast::{Enum, Key, TagStruct};
 use crate::catalog;
 use crate::ctxt::Ctxt;
 
-/// Checks a dimension enum; returns the catalog file it was compared with, if any, so the
-/// expansion can make the build depend on it.
-pub(crate) fn dimension(cx: &Ctxt, input: &Enum<'_>) -> Option<PathBuf> {
+/// Checks a dimension enum; returns the catalog file it was compared with, if any, and
+/// what it lists: the expansion makes the build depend on the file, and checks the enums of
+/// `with(...)` against the list.
+pub(crate) fn dimension(cx: &Ctxt, input: &Enum<'_>) -> Option<(PathBuf, Catalog)> {
     if let syn::Data::Enum(data) = &input.input.data
         && data.variants.is_empty()
     {
@@ -27,7 +28,16 @@ pub(crate) fn dimension(cx: &Ctxt, input: &Enum<'_>) -> Option<PathBuf> {
     }
     let items = input.variants.iter().map(|v| (&v.key, v.ident));
     keys(cx, items, &DIMENSION, "dimension key", "variant");
-    let catalog = input.attrs.catalog.as_ref()?;
+    let Some(catalog) = input.attrs.catalog.as_ref() else {
+        if let Some(first) = input.attrs.with.first() {
+            cx.error_spanned_by(
+                first,
+                "`with(...)` names the enums that share the product's catalog with this one: \
+                 it needs `catalog = \"...\"` beside it",
+            );
+        }
+        return None;
+    };
     // Only the crate's own directory: a catalog found anywhere else (a parent directory,
     // beside the source file) could be another product's.
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
@@ -38,13 +48,15 @@ pub(crate) fn dimension(cx: &Ctxt, input: &Enum<'_>) -> Option<PathBuf> {
         }
         Ok((path, listed)) => {
             compare_with_catalog(cx, input, &catalog.value, catalog.span, &listed);
-            Some(path)
+            Some((path, listed))
         }
     }
 }
 
 /// Each variant must name a metered dimension of the catalog, and each metered dimension
-/// must have a variant; contract dimensions (`Entitled`) are not metered and need none.
+/// must have a variant (of this enum or, with `with(...)`, of one of the others: that
+/// check is the expansion's, across the enums); contract dimensions (`Entitled`) are not
+/// metered and need none.
 fn compare_with_catalog(
     cx: &Ctxt,
     input: &Enum<'_>,
@@ -52,7 +64,6 @@ fn compare_with_catalog(
     file_span: proc_macro2::Span,
     catalog: &Catalog,
 ) {
-    let metered: Vec<&str> = catalog.metered().collect();
     // A key suggested for a misspelled variant is not reported again as unmatched.
     let mut suggested = Vec::new();
     for variant in &input.variants {
@@ -67,9 +78,11 @@ fn compare_with_catalog(
         }
         cx.syn_error(syn::Error::new(variant.key.span, message));
     }
-    let unmatched: Vec<&str> = metered
-        .iter()
-        .copied()
+    if !input.attrs.with.is_empty() {
+        return;
+    }
+    let unmatched: Vec<&str> = catalog
+        .metered()
         .filter(|key| {
             !suggested.contains(key) && !input.variants.iter().any(|v| v.key.value == *key)
         })
@@ -79,7 +92,9 @@ fn compare_with_catalog(
             file_span,
             format!(
                 "the catalog `{file}` lists {} that no variant of `{}` names: {}; add a \
-                 variant for each (the meter reports zero usage for every dimension)",
+                 variant for each (the meter reports zero usage for every dimension), or, \
+                 when the product's dimensions are split over several enums, name the others \
+                 with `with(...)`",
                 if unmatched.len() == 1 {
                     "a metered dimension"
                 } else {

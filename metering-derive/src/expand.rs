@@ -4,8 +4,11 @@
 //! Generated code names everything by absolute path through the runtime's path (`::marketplace_metering`
 //! or `#[metering(crate = "...")]`), so local `Result` or `Option` aliases cannot change it.
 
+use std::path::PathBuf;
+
+use metering_rules::catalog::Catalog;
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput};
 
@@ -24,7 +27,7 @@ pub(crate) fn dimension(input: &DeriveInput) -> TokenStream {
     finish(
         cx,
         parsed.as_ref(),
-        |parsed| dimension_impl(parsed, catalog.as_deref()),
+        |parsed| dimension_impl(parsed, catalog.as_ref()),
         |parsed| {
             let krate = &parsed.attrs.krate;
             let ident = &input.ident;
@@ -40,21 +43,27 @@ pub(crate) fn dimension(input: &DeriveInput) -> TokenStream {
                     }
                 }
                 impl #krate::__private::DerivedDimension for #ident {}
+                impl #krate::__private::DimensionKeys for #ident {
+                    const KEYS: ::core::option::Option<&'static [&'static str]> =
+                        ::core::option::Option::None;
+                }
             }
         },
     )
 }
 
-fn dimension_impl(input: &Enum<'_>, catalog: Option<&std::path::Path>) -> TokenStream {
+fn dimension_impl(input: &Enum<'_>, catalog: Option<&(PathBuf, Catalog)>) -> TokenStream {
     let krate = &input.attrs.krate;
     let ident = &input.input.ident;
     let variants: Vec<_> = input.variants.iter().map(|v| v.ident).collect();
     let keys: Vec<_> = input.variants.iter().map(|v| &v.key.value).collect();
-    // `include_bytes!` makes the build depend on the catalog file: editing it rebuilds.
-    let catalog = catalog.map(|path| {
+    let catalog = catalog.map(|(path, listed)| {
+        // `include_bytes!` makes the build depend on the catalog file: editing it rebuilds.
         let path = path.to_string_lossy();
+        let across = catalog_across_enums(input, listed);
         quote!(
             const _: &[u8] = ::core::include_bytes!(#path);
+            #across
         )
     });
     let allow_deprecated = allow_deprecated(input.input);
@@ -78,6 +87,11 @@ fn dimension_impl(input: &Enum<'_>, catalog: Option<&std::path::Path>) -> TokenS
             #[automatically_derived]
             impl #krate::__private::DerivedDimension for #ident {}
             #[automatically_derived]
+            impl #krate::__private::DimensionKeys for #ident {
+                const KEYS: ::core::option::Option<&'static [&'static str]> =
+                    ::core::option::Option::Some(&[#(#keys),*]);
+            }
+            #[automatically_derived]
             impl ::core::str::FromStr for #ident #bound {
                 type Err = #krate::UnknownDimension;
                 fn from_str(key: &str) -> ::core::result::Result<Self, Self::Err> {
@@ -87,6 +101,50 @@ fn dimension_impl(input: &Enum<'_>, catalog: Option<&std::path::Path>) -> TokenS
             #catalog
         };
     }
+}
+
+/// With `with(...)`, the check that the enum and the others name each metered dimension of
+/// the catalog once: a constant the compiler evaluates, since only it knows the others'
+/// keys (`DimensionKeys`). A problem fails the evaluation, with a message naming it, at the
+/// catalog's path.
+fn catalog_across_enums(input: &Enum<'_>, listed: &Catalog) -> Option<TokenStream> {
+    if input.attrs.with.is_empty() {
+        return None;
+    }
+    let krate = &input.attrs.krate;
+    let Some(file) = &input.attrs.catalog else {
+        unreachable!("a catalog was read, so one was named")
+    };
+    let path = &file.value;
+    let name = input.input.ident.to_string();
+    let keys = input.variants.iter().map(|v| &v.key.value);
+    let others = input.attrs.with.iter().map(|other| {
+        let name = other.to_token_stream().to_string().replace(' ', "");
+        let keys = quote_spanned! {other.span()=>
+            <#other as #krate::__private::DimensionKeys>::KEYS
+        };
+        quote!((#name, #keys))
+    });
+    let metered = listed.metered();
+    let contract = listed
+        .listed()
+        .iter()
+        .filter(|dimension| !dimension.metered)
+        .map(|dimension| &dimension.key);
+    let fail = quote_spanned! {file.span=> ::core::panic!("{}", message)};
+    Some(quote! {
+        const _: () = {
+            let report = #krate::__private::check_catalog(
+                #path,
+                &[#(#metered),*],
+                &[#(#contract),*],
+                &[(#name, ::core::option::Option::Some(&[#(#keys),*])), #(#others),*],
+            );
+            if let ::core::option::Option::Some(message) = report.message() {
+                #fail
+            }
+        };
+    })
 }
 
 /// `#[derive(UsageTags)]`.

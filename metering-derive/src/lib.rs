@@ -51,6 +51,30 @@ use syn::{DeriveInput, parse_macro_input};
 ///   keys. Each metered dimension (`Types` holding `ExternallyMetered`, or no `Types`) needs
 ///   a variant and each variant a metered dimension; contract dimensions (`Entitled`) are not
 ///   metered and need none. Editing the file rebuilds the crate.
+/// - `with(OtherEnum, ...)`, beside `catalog`: the product's dimensions are split over
+///   several enums (one enum has one kind, so a product of several kinds has several). This
+///   enum and the ones named must together name each metered dimension of the catalog
+///   once: a metered dimension none of them names, a key two of them name, and a key of
+///   one of them the catalog does not meter are compile errors. Only this enum names the
+///   catalog; the others need no attribute. How: a derive sees one enum, so the check is a
+///   constant it writes, which the compiler evaluates with the other enums' keys (their
+///   derives write them, hidden); a problem fails the evaluation ("evaluation panicked")
+///   with a message naming the keys and enums. This enum's own keys are checked as
+///   without `with`, each error at its variant.
+///
+/// ```ignore
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, marketplace_metering::Dimension)]
+/// #[metering(rename_all = "snake_case", catalog = "dimensions.json", with(Users, Hosts))]
+/// enum Requests { ApiCalls }                // "api_calls", a sum
+///
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, marketplace_metering::Dimension)]
+/// #[metering(rename_all = "snake_case", kind = "distinct")]
+/// enum Users { ActiveUsers }                // "active_users"
+///
+/// #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, marketplace_metering::Dimension)]
+/// #[metering(rename_all = "snake_case", kind = "max")]
+/// enum Hosts { Hosts }                      // "hosts"
+/// ```
 /// - `crate = "path"`: where the runtime is, for crates that re-export `marketplace_metering`.
 ///
 /// On a variant: `rename = "key"`, the key as written.

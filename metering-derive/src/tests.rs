@@ -53,6 +53,12 @@ fn dimension() {
                 #[automatically_derived]
                 impl ::marketplace_metering::__private::DerivedDimension for Usage {}
                 #[automatically_derived]
+                impl ::marketplace_metering::__private::DimensionKeys for Usage {
+                    const KEYS: ::core::option::Option<&'static [&'static str]> = ::core::option::Option::Some(
+                        &["api_calls", "storage_gb_hours"],
+                    );
+                }
+                #[automatically_derived]
                 impl ::core::str::FromStr for Usage
                 where
                     for<'__derives> Usage: ::core::marker::Copy + ::core::cmp::Eq
@@ -102,6 +108,12 @@ fn dimension_with_crate_path() {
                 }
                 #[automatically_derived]
                 impl my::metering::__private::DerivedDimension for Usage {}
+                #[automatically_derived]
+                impl my::metering::__private::DimensionKeys for Usage {
+                    const KEYS: ::core::option::Option<&'static [&'static str]> = ::core::option::Option::Some(
+                        &["Seats"],
+                    );
+                }
                 #[automatically_derived]
                 impl ::core::str::FromStr for Usage
                 where
@@ -159,6 +171,9 @@ fn dimension_errors_come_with_a_stub() {
                     }
                 }
                 impl ::marketplace_metering::__private::DerivedDimension for Usage {}
+                impl ::marketplace_metering::__private::DimensionKeys for Usage {
+                    const KEYS: ::core::option::Option<&'static [&'static str]> = ::core::option::Option::None;
+                }
             };
         "#]],
     );
@@ -451,6 +466,9 @@ fn a_catalog_of_contract_dimensions_only_meters_nothing() {
                     }
                 }
                 impl ::marketplace_metering::__private::DerivedDimension for Usage {}
+                impl ::marketplace_metering::__private::DimensionKeys for Usage {
+                    const KEYS: ::core::option::Option<&'static [&'static str]> = ::core::option::Option::None;
+                }
             };
         "#]],
     );
@@ -509,6 +527,9 @@ fn a_misspelt_kind_is_an_error_with_a_suggestion() {
                     }
                 }
                 impl ::marketplace_metering::__private::DerivedDimension for Usage {}
+                impl ::marketplace_metering::__private::DimensionKeys for Usage {
+                    const KEYS: ::core::option::Option<&'static [&'static str]> = ::core::option::Option::None;
+                }
             };
         "#]],
     );

@@ -1,5 +1,6 @@
 //! Compile-fail tests of the derives, the record builder and `metering-tower`'s layer: one
-//! mistake per file, the expected compiler output beside it. They live in this crate, whose
+//! mistake per file, the expected compiler output beside it (and, in `ui/pass`, what must
+//! compile and run). They live in this crate, whose
 //! dev-dependencies are few: trybuild builds the tested crate's dependencies again, apart,
 //! and the facade's (the AWS SDK, the database drivers) took minutes.
 //!
@@ -27,6 +28,7 @@ fn ui() {
     copy_catalogs();
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
+    t.pass("tests/ui/pass/*.rs");
 }
 
 /// `rustc --version` of the toolchain running the tests (rustup passes its choice on to
