@@ -8,14 +8,19 @@
 //!   Meter (one API call, or the bytes exported), in memory;
 //! - [`Saas::on_notification`] takes a subscription notification as the SQS queue delivers
 //!   it (see the `sqs_consumer` example for the receive loop): an unsubscribe-pending seals
-//!   and sends that customer's usage at once, an unsubscribe-success revokes their keys.
+//!   and sends that customer's usage at once, an unsubscribe-success revokes their keys;
+//! - `GET /metrics` is every series the Meter publishes (the README's metrics table), in
+//!   Prometheus's text format, through the recorder the seller chose here
+//!   (`metrics-exporter-prometheus`; the library forces none), and `GET /healthz` is
+//!   [`Meter::health`]: 200 when it records, commits and sends, 503 and the problems
+//!   otherwise. A real service would serve these two on an internal port.
 //!
 //! The Meter keeps its ledger in an `SQLite` file and sends through the real AWS SDK client;
 //! here the client points at the emulator, which stands in for AWS Marketplace. Run it with
 //! `cargo run -p metering-tower --features axum --example saas`: it registers a buyer, makes
 //! a few requests over HTTP, delivers their unsubscribe notification, and prints what the
 //! emulator billed. `tests/saas.rs` drives it the same way, across hours, and checks every
-//! record billed.
+//! record billed; `tests/saas_operate.rs` scrapes its `/metrics` and `/healthz` meanwhile.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,15 +29,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRef, Request, State};
-use axum::http::{StatusCode, header::AUTHORIZATION};
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use marketplace_metering::{Clock, Customer, Dimension, Meter, Quantity, aws_sdk};
+use marketplace_metering::{Clock, Customer, Dimension, Meter, Quantity, aws_sdk, metrics};
 use metering_emulator::{Emulator, Registration as Token, RunningEmulator};
 use metering_tower::{
     Action, Applied, Measure, MeterLayer, Registrar, Registration, SubscriptionEvent, Usage,
 };
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -72,12 +79,45 @@ pub(crate) async fn marketplace(
         .await?)
 }
 
-/// What the handlers share: the meter, the registrar, and the API keys issued.
+/// The buckets of the two duration histograms, in seconds: a commit or a call takes
+/// milliseconds, a slow one seconds.
+const DURATION_BUCKETS: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// The process's Prometheus recorder, installed at the first call: a process has one
+/// `metrics` recorder, and every Meter in it reports there.
+///
+/// # Errors
+/// When another recorder was installed first.
+pub(crate) fn prometheus() -> Result<PrometheusHandle, BoxError> {
+    static INSTALLED: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+    let mut installed = INSTALLED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(handle) = &*installed {
+        return Ok(handle.clone());
+    }
+    let mut builder = PrometheusBuilder::new();
+    // With buckets they are Prometheus histograms (`_bucket`, `_sum`, `_count`), which
+    // `histogram_quantile` aggregates across instances; without, summaries.
+    for histogram in [metrics::COMMIT_DURATION, metrics::REQUEST_DURATION] {
+        builder =
+            builder.set_buckets_for_metric(Matcher::Full(histogram.into()), &DURATION_BUCKETS)?;
+    }
+    // Each render drains what the histograms took since the last: no upkeep task needed
+    // while something scrapes.
+    let handle = builder.install_recorder()?;
+    *installed = Some(handle.clone());
+    Ok(handle)
+}
+
+/// What the handlers share: the meter, the registrar, the API keys issued, and the
+/// metrics recorder.
 #[derive(Clone)]
 struct AppState {
     meter: Arc<Meter>,
     registrar: Registrar,
     keys: Arc<Mutex<HashMap<String, Customer>>>,
+    prometheus: PrometheusHandle,
 }
 
 /// The `Registration` extractor finds its registrar in the state.
@@ -99,10 +139,11 @@ pub(crate) struct Saas {
 
 impl Saas {
     /// Starts the service on 127.0.0.1, its Meter on a temporary `SQLite` file, sending to
-    /// (and resolving tokens with) the AWS endpoint `aws_endpoint`.
+    /// (and resolving tokens with) the AWS endpoint `aws_endpoint`, its metrics to the
+    /// process's [`prometheus`] recorder.
     ///
     /// # Errors
-    /// When the ledger file, the meter or the listener cannot be opened.
+    /// When the recorder, the ledger file, the meter or the listener cannot be opened.
     pub(crate) async fn start(
         clock: impl Clock + Clone + 'static,
         aws_endpoint: String,
@@ -114,6 +155,7 @@ impl Saas {
             meter: Arc::new(meter),
             registrar: Registrar::new(client),
             keys: Arc::default(),
+            prometheus: prometheus()?,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -198,6 +240,8 @@ fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route("/register", post(register))
+        .route("/metrics", get(scrape))
+        .route("/healthz", get(healthz))
         .merge(api)
         .with_state(state)
 }
@@ -212,6 +256,23 @@ async fn register(State(state): State<AppState>, Registration(registered): Regis
         .unwrap_or_else(PoisonError::into_inner)
         .insert(key.clone(), registered.customer);
     key
+}
+
+/// `GET /metrics`: the process's series, in Prometheus's text format.
+async fn scrape(State(state): State<AppState>) -> ([(HeaderName, &'static str); 1], String) {
+    let text_format = "text/plain; version=0.0.4; charset=utf-8";
+    ([(CONTENT_TYPE, text_format)], state.prometheus.render())
+}
+
+/// `GET /healthz`: what [`Meter::health`] found, 503 when anything is wrong.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, String) {
+    let health = state.meter.health();
+    let status = if health.is_healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, health.to_string())
 }
 
 /// `Authorization: Bearer <key>` names the customer, put in the request's extensions for
@@ -288,6 +349,21 @@ pub(crate) mod client {
         send(addr, request).await
     }
 
+    /// `GET path`, as a probe or a scraper does: no API key.
+    ///
+    /// # Errors
+    /// As [`send`].
+    pub(crate) async fn probe(
+        addr: SocketAddr,
+        path: &str,
+    ) -> Result<(StatusCode, String), BoxError> {
+        send(addr, get_request(addr, path).body(String::new())?).await
+    }
+
+    fn get_request(addr: SocketAddr, path: &str) -> axum::http::request::Builder {
+        Request::get(format!("http://{addr}{path}")).header("host", addr.to_string())
+    }
+
     /// `GET path` with an API key.
     ///
     /// # Errors
@@ -297,8 +373,7 @@ pub(crate) mod client {
         path: &str,
         key: &str,
     ) -> Result<(StatusCode, String), BoxError> {
-        let request = Request::get(format!("http://{addr}{path}"))
-            .header("host", addr.to_string())
+        let request = get_request(addr, path)
             .header("authorization", format!("Bearer {key}"))
             .body(String::new())?;
         send(addr, request).await
@@ -336,6 +411,16 @@ async fn main() -> Result<(), BoxError> {
         .on_notification(&notification("unsubscribe-pending", ACCOUNT, LICENSE))
         .await?;
     println!("unsubscribe-pending -> {applied:?}");
+    let (status, health) = client::probe(addr, "/healthz").await?;
+    println!("GET /healthz -> {status}\n{health}");
+    let (status, scraped) = client::probe(addr, "/metrics").await?;
+    println!("GET /metrics -> {status}, the records' series:");
+    for line in scraped
+        .lines()
+        .filter(|line| line.starts_with("metering_records"))
+    {
+        println!("  {line}");
+    }
     saas.shutdown().await?;
 
     println!("billed by the emulator:");
