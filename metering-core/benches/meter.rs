@@ -6,15 +6,19 @@
 //! - `record_durable` from 64 tasks on a `SQLite` file against one `SQLite` transaction per
 //!   event, with the p99 latency of `record_durable`;
 //! - checkpointing and sealing 100,000 open keys on a `SQLite` file: time and peak memory,
-//!   beside one `rusqlite` transaction writing as many rows.
+//!   beside one `rusqlite` transaction writing as many rows;
+//! - the kinds (issue 20): `Handle::observe` against a bare `AtomicU64::fetch_max`;
+//!   `Handle::mark` of an identifier already seen, and of a new one, against a
+//!   `Mutex<HashSet<u64>>` insert; the memory a distinct key holds per identifier
+//!   (resident memory), with 1,000,000 identifiers of one key in one hour.
 //!
 //! `cargo bench -p metering-core --features sqlite --bench meter [-- PART]`, where `PART`
-//! (`memory`, `durable` or `sqlite`) runs one part only.
+//! (`memory`, `durable`, `sqlite` or `kinds`) runs one part only.
 //!
 //! Ours and the baseline are measured in alternating rounds and the ratio is taken round by
 //! round (the median is reported): on a shared virtual machine speed drifts within a minute.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,19 +36,26 @@ use common::TrivialLedger;
 
 const ROUNDS: usize = 21;
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-struct ApiCalls;
-
-// By hand: this crate cannot use `metering-derive`, which is what implements this seal.
-impl metering_core::__private::DerivedDimension for ApiCalls {}
-
-impl Dimension for ApiCalls {
-    type Kind = metering_core::kind::Sum;
-    const ALL: &'static [Self] = &[Self];
-    fn as_str(self) -> &'static str {
-        "api_calls"
-    }
+/// A dimension of one variant, as `#[derive(Dimension)]` writes it (by hand: this crate
+/// cannot use `metering-derive`, which is what implements the seal).
+macro_rules! dimension {
+    ($name:ident, $kind:ident, $key:literal) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        struct $name;
+        impl metering_core::__private::DerivedDimension for $name {}
+        impl Dimension for $name {
+            type Kind = metering_core::kind::$kind;
+            const ALL: &'static [Self] = &[Self];
+            fn as_str(self) -> &'static str {
+                $key
+            }
+        }
+    };
 }
+
+dimension!(ApiCalls, Sum, "api_calls");
+dimension!(Hosts, Max, "hosts");
+dimension!(Users, Distinct, "users");
 
 fn customers(count: usize, offset: usize) -> Vec<Customer> {
     (0..count)
@@ -394,6 +405,124 @@ fn main() {
     if runs("sqlite") {
         open_keys_on_sqlite();
     }
+    if runs("kinds") {
+        kinds();
+    }
+}
+
+/// A meter on a ledger that keeps nothing, its writer on `runtime`.
+fn trivial_meter(runtime: &tokio::runtime::Runtime, config: MeterConfig) -> Meter {
+    let _guard = runtime.enter();
+    Meter::builder()
+        .config(config)
+        .ledger(TrivialLedger::default())
+        .build()
+        .unwrap()
+}
+
+/// The kinds' hot paths beside their baselines, and a distinct key's memory.
+fn kinds() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let meter = trivial_meter(&runtime, MeterConfig::new());
+    let customer = &customers(1, 0)[0];
+
+    // Each observation a new maximum (a compare-and-swap, the worst case), and at the
+    // maximum (a load).
+    let hosts = meter.usage(customer, Hosts).handle().unwrap();
+    let highest = AtomicU64::new(0);
+    let (mut ours_from, mut baseline_from) = (0, 0);
+    compare(
+        "handle.observe (rising) vs AtomicU64::fetch_max (1 thread)",
+        || {
+            ours_from += 10_000_000;
+            per_op(10_000_000, |i| {
+                let level = Quantity::from_micros(ours_from + i).unwrap();
+                hosts.observe(black_box(level)).unwrap();
+            })
+        },
+        || {
+            baseline_from += 10_000_000;
+            per_op(10_000_000, |i| {
+                highest.fetch_max(black_box(baseline_from + i), Ordering::Relaxed);
+            })
+        },
+    );
+    let level = Quantity::from_micros(1).unwrap();
+    compare(
+        "handle.observe (at the maximum) vs AtomicU64::fetch_max (1 thread)",
+        || per_op(10_000_000, |_| hosts.observe(black_box(level)).unwrap()),
+        || {
+            per_op(10_000_000, |_| {
+                highest.fetch_max(black_box(1), Ordering::Relaxed);
+            })
+        },
+    );
+
+    // Identifiers already seen, 1,000 of them, on an open key.
+    let users = meter.usage(customer, Users).handle().unwrap();
+    let set: Mutex<HashSet<u64>> = Mutex::new(HashSet::new());
+    for id in 0..1000_u64 {
+        users.mark(id).unwrap();
+        set.lock().unwrap().insert(id);
+    }
+    compare(
+        "handle.mark (seen) vs Mutex<HashSet<u64>>::insert (1 thread, 1,000 ids)",
+        || per_op(10_000_000, |i| users.mark(black_box(i % 1000)).unwrap()),
+        || {
+            per_op(10_000_000, |i| {
+                set.lock().unwrap().insert(black_box(i % 1000));
+            })
+        },
+    );
+    runtime.block_on(meter.shutdown()).unwrap();
+
+    new_identifiers(&runtime, customer);
+}
+
+/// A meter of its own with 1,000,000 new identifiers of one key in one hour (no checkpoint
+/// meanwhile: the commit interval is an hour): the time of each mark against a
+/// `Mutex<HashSet<u64>>` insert, and, the first time (before this process freed memory it
+/// could reuse), the resident memory held and its peak while the set grew.
+fn new_identifiers(runtime: &tokio::runtime::Runtime, customer: &Customer) {
+    const IDS: u64 = 1_000_000;
+    let (mut ours, mut baseline, mut ratios, mut held) = (Vec::new(), Vec::new(), Vec::new(), None);
+    for _ in 0..5 {
+        let config = MeterConfig::new().with_commit_interval(Duration::from_hours(1));
+        let meter = trivial_meter(runtime, config);
+        let users = meter.usage(customer, Users).handle().unwrap();
+        reset_peak();
+        let (before, _) = memory();
+        let x = per_op(IDS, |i| users.mark(black_box(i * 7919)).unwrap());
+        let (after, peak) = memory();
+        held.get_or_insert((after.saturating_sub(before), peak.saturating_sub(before)));
+        let set: Mutex<HashSet<u64>> = Mutex::new(HashSet::new());
+        let y = per_op(IDS, |i| {
+            set.lock().unwrap().insert(black_box(i * 7919));
+        });
+        drop(set);
+        ours.push(x);
+        baseline.push(y);
+        ratios.push(x / y);
+        runtime.block_on(meter.shutdown()).unwrap();
+    }
+    println!(
+        "handle.mark (new) vs Mutex<HashSet<u64>>::insert (1 thread, 1,000,000 ids): ours {:.2} ns, baseline {:.2} ns, ratio (median of rounds) {:.2}x",
+        median(&mut ours),
+        median(&mut baseline),
+        median(&mut ratios)
+    );
+    let (held, peak) = held.unwrap_or_default();
+    #[allow(clippy::cast_precision_loss, reason = "a measurement")]
+    let per_id = held as f64 / 1e6;
+    println!(
+        "1,000,000 distinct ids of one key in one hour: {:.1} MB resident ({per_id:.1} bytes per id), peak {:.1} MB above the start while growing; within 64 MB: {}",
+        megabytes(held),
+        megabytes(peak),
+        peak < 64_000_000
+    );
 }
 
 /// The in-memory parts, on a ledger that keeps nothing.
@@ -406,14 +535,7 @@ fn in_memory() {
         .enable_time()
         .build()
         .unwrap();
-    let meter = {
-        let _guard = runtime.enter();
-        Meter::builder()
-            .config(MeterConfig::new())
-            .ledger(TrivialLedger::default())
-            .build()
-            .unwrap()
-    };
+    let meter = trivial_meter(&runtime, MeterConfig::new());
     // The writer runs on its own thread meanwhile, committing every second.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let driver = std::thread::spawn(move || {

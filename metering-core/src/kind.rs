@@ -99,7 +99,6 @@ pub trait DimensionKind: sealed::Sealed + Send + Sync + 'static {
     const KIND: Kind;
     /// The call that records the kind (a type in [`call`]), which the compiler names when
     /// a dimension is recorded the wrong way.
-    #[doc(hidden)]
     type Call: sealed::Sealed;
 }
 
@@ -119,7 +118,7 @@ macro_rules! kinds {
 
 /// The calls that record each kind, as types: a kind's [`DimensionKind::Call`]. Their names
 /// are what the compiler's message says to call instead, so they are written as the calls.
-#[doc(hidden)]
+/// (Not hidden from the docs: the compiler writes a hidden item's whole path.)
 #[allow(
     non_camel_case_types,
     reason = "named as the call they stand for, in messages"

@@ -191,7 +191,52 @@ impl<'m, K: DimensionKind> Recording<'m, K> {
     }
 
     /// Observes `level` of a maximum: the hour's quantity is the highest level observed
-    /// in it (here, by other processes and instances, and across checkpoints).
+    /// in it (here, by other processes and instances, and across checkpoints). With a
+    /// [`Handle`]: [`Handle::observe`], [`Handle::observe_at`], [`Handle::observe_durable`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use metering_core::ledger::{Ledger, LedgerInspection, SqliteLedger};
+    /// use metering_core::{ManualClock, Meter, MeterConfig, Quantity, Timestamp};
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Peak { Hosts }
+    /// # impl metering_core::__private::DerivedDimension for Peak {}
+    /// # impl metering_core::Dimension for Peak { // what `#[derive(Dimension)]` writes, with `#[metering(kind = "max")]`
+    /// #     type Kind = metering_core::kind::Max;
+    /// #     const ALL: &'static [Self] = &[Self::Hosts];
+    /// #     fn as_str(self) -> &'static str { "hosts" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// let at = |text| Timestamp::parse_rfc3339(text);
+    /// let clock = ManualClock::new(at("2026-05-12T10:05:00Z")?);
+    /// let ledger = Arc::new(SqliteLedger::open(dir.path().join("usage.sqlite"))?);
+    /// let meter = Meter::builder()
+    ///     .config(MeterConfig::new().with_clock(clock.clone()))
+    ///     .ledger(Arc::clone(&ledger))
+    ///     .build()?;
+    /// meter.usage(&customer, Peak::Hosts).observe(Quantity::new(3)?)?;
+    /// let hosts = meter.usage(&customer, Peak::Hosts).handle()?; // or resolved once
+    /// hosts.observe(Quantity::new(8)?)?;
+    /// hosts.observe_at(Quantity::new(5)?, at("2026-05-12T10:01:00Z")?)?;
+    /// hosts.observe_durable(Quantity::new(6)?).await?; // committed: no `meter.commit()` needed
+    /// // Once 10:00's hour is sealed, it is one record of its highest level.
+    /// ledger.seal(at("2026-05-12T11:00:00Z")?, at("2026-05-12T11:15:00Z")?).await?;
+    /// let records = ledger.records(None).await?;
+    /// assert_eq!(records.len(), 1);
+    /// assert_eq!(records[0].record.quantity(), Quantity::new(8)?);
+    /// # meter.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     /// As [`Recording::add`].
@@ -214,7 +259,53 @@ impl<'m, K: DimensionKind> Recording<'m, K> {
     }
 
     /// Marks `id` (a string, an integer, a UUID's bytes: see [`Identifier`]) as seen: the
-    /// hour's quantity is the number of distinct identifiers seen in it.
+    /// hour's quantity is the number of distinct identifiers seen in it (here, by other
+    /// processes and instances, and across checkpoints). With a [`Handle`]:
+    /// [`Handle::mark`], [`Handle::mark_at`], [`Handle::mark_durable`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use metering_core::ledger::{Ledger, LedgerInspection, SqliteLedger};
+    /// use metering_core::{ManualClock, Meter, MeterConfig, Quantity, Timestamp};
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Active { Users }
+    /// # impl metering_core::__private::DerivedDimension for Active {}
+    /// # impl metering_core::Dimension for Active { // what `#[derive(Dimension)]` writes, with `#[metering(kind = "distinct")]`
+    /// #     type Kind = metering_core::kind::Distinct;
+    /// #     const ALL: &'static [Self] = &[Self::Users];
+    /// #     fn as_str(self) -> &'static str { "active_users" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// let at = |text| Timestamp::parse_rfc3339(text);
+    /// let clock = ManualClock::new(at("2026-05-12T10:05:00Z")?);
+    /// let ledger = Arc::new(SqliteLedger::open(dir.path().join("usage.sqlite"))?);
+    /// let meter = Meter::builder()
+    ///     .config(MeterConfig::new().with_clock(clock.clone()))
+    ///     .ledger(Arc::clone(&ledger))
+    ///     .build()?;
+    /// meter.usage(&customer, Active::Users).mark("alice")?; // a string, kept as its 128-bit hash
+    /// let users = meter.usage(&customer, Active::Users).handle()?; // or resolved once
+    /// users.mark(42_u64)?; // an integer, kept exactly
+    /// users.mark_at("bob", at("2026-05-12T10:01:00Z")?)?;
+    /// users.mark_durable("alice").await?; // seen before: counted once; committed
+    /// // Once 10:00's hour is sealed, it is one record of the number of distinct identifiers.
+    /// ledger.seal(at("2026-05-12T11:00:00Z")?, at("2026-05-12T11:15:00Z")?).await?;
+    /// let records = ledger.records(None).await?;
+    /// assert_eq!(records.len(), 1);
+    /// assert_eq!(records[0].record.quantity(), Quantity::new(3)?);
+    /// # meter.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     /// As [`Recording::add`], but for the overflow: a count is bounded by memory.
@@ -239,7 +330,58 @@ impl<'m, K: DimensionKind> Recording<'m, K> {
     /// Sets the level from now (or from the time given with `.at(...)`) until it is set
     /// again: each hour's quantity is the level's integral over it, in unit-hours. The
     /// ledger holds the level across hours, processes and restarts: set it when it changes
-    /// (each call is a change sent to the ledger), and to zero when it ends.
+    /// (each call is a change sent to the ledger), and to zero when it ends. With a
+    /// [`Handle`]: [`Handle::set`], [`Handle::set_at`], [`Handle::set_durable`].
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use metering_core::ledger::{Ledger, LedgerInspection, SqliteLedger};
+    /// use metering_core::{ManualClock, Meter, MeterConfig, Quantity, Timestamp};
+    /// # #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    /// # enum Stored { Gigabytes }
+    /// # impl metering_core::__private::DerivedDimension for Stored {}
+    /// # impl metering_core::Dimension for Stored { // what `#[derive(Dimension)]` writes, with `#[metering(kind = "level")]`
+    /// #     type Kind = metering_core::kind::Level;
+    /// #     const ALL: &'static [Self] = &[Self::Gigabytes];
+    /// #     fn as_str(self) -> &'static str { "stored_gb" }
+    /// # }
+    /// # let customer = metering_core::Customer::Account {
+    /// #     product: "prod-example123".parse()?,
+    /// #     account: "123456789012".parse()?,
+    /// # };
+    /// # let dir = tempfile::tempdir()?;
+    /// let at = |text| Timestamp::parse_rfc3339(text);
+    /// let clock = ManualClock::new(at("2026-05-12T10:20:00Z")?);
+    /// let ledger = Arc::new(SqliteLedger::open(dir.path().join("usage.sqlite"))?);
+    /// let meter = Meter::builder()
+    ///     .config(MeterConfig::new().with_clock(clock.clone()))
+    ///     .ledger(Arc::clone(&ledger))
+    ///     .build()?;
+    /// meter.usage(&customer, Stored::Gigabytes).set(Quantity::new(6)?)?; // 6 GB from 10:20
+    /// let stored = meter.usage(&customer, Stored::Gigabytes).handle()?; // or resolved once
+    /// clock.set(at("2026-05-12T12:40:00Z")?);
+    /// stored.set_at(Quantity::new(9)?, at("2026-05-12T12:40:00Z")?)?; // 9 GB from 12:40
+    /// stored.set_durable(Quantity::new(3)?).await?; // 3 GB from 12:40 (at one instant the larger holds: 9)
+    /// // Sealed, each hour bills the level's integral: 6 GB for 40 minutes, an hour, 40 minutes.
+    /// ledger.seal(at("2026-05-12T13:00:00Z")?, at("2026-05-12T13:15:00Z")?).await?;
+    /// let mut billed: Vec<_> = ledger.records(None).await?.iter()
+    ///     .map(|stored| (stored.record.timestamp(), stored.record.quantity()))
+    ///     .collect();
+    /// billed.sort();
+    /// assert_eq!(billed, [
+    ///     (at("2026-05-12T10:00:00Z")?, Quantity::new(4)?),
+    ///     (at("2026-05-12T11:00:00Z")?, Quantity::new(6)?),
+    ///     (at("2026-05-12T12:00:00Z")?, Quantity::new(7)?), // 4, and 9 for 20 minutes
+    /// ]);
+    /// # meter.close().await?;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "sqlite"))]
+    /// # fn main() {}
+    /// ```
     ///
     /// # Errors
     /// As [`Recording::add`], but for the overflow.

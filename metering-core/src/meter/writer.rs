@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::MeterError;
 use super::shared::{BACKLOGGED, Shared};
-use crate::ledger::{Checkpoint, Delta, Ledger};
+use crate::ledger::{Checkpoint, Delta, Ledger, Usage};
 use crate::metrics;
 
 /// Runs until `stop` fires (or is dropped), then commits what is left within the shutdown
@@ -211,6 +211,15 @@ pub(super) fn uncommitted(shared: &Shared) -> Vec<Delta> {
 pub(super) fn close(shared: &Shared) -> Vec<Delta> {
     checkpoint(shared, true);
     let mut lost = uncommitted(shared);
-    lost.retain(|delta| !delta.usage.is_zero_sum());
+    lost.retain(|delta| !is_zero(&delta.usage));
     lost
+}
+
+/// A registered pair's zero, of any kind (the meter sends no other).
+fn is_zero(usage: &Usage) -> bool {
+    match usage {
+        Usage::Sum(quantity) | Usage::Max(quantity) => quantity.is_zero(),
+        Usage::Distinct(ids) => ids.is_empty(),
+        Usage::Level(changes) => changes.is_empty(),
+    }
 }

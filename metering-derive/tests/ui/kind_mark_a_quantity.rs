@@ -1,0 +1,13 @@
+use marketplace_metering::{Customer, Dimension, Meter, Quantity};
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+#[metering(kind = "distinct")]
+enum Active {
+    Users,
+}
+
+fn record(meter: &Meter, customer: &Customer) {
+    let _ = meter.usage(customer, Active::Users).mark(Quantity::ZERO);
+}
+
+fn main() {}

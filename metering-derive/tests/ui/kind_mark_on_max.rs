@@ -1,0 +1,13 @@
+use marketplace_metering::{Customer, Dimension, Meter};
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+#[metering(kind = "max")]
+enum Peak {
+    Hosts,
+}
+
+fn record(meter: &Meter, customer: &Customer) {
+    let _ = meter.usage(customer, Peak::Hosts).mark(7_u64);
+}
+
+fn main() {}
