@@ -688,6 +688,31 @@ mod tests {
     }
 
     #[test]
+    fn of_several_late_level_changes_the_last_holds_from_the_oldest_open_hour() {
+        let (ten, noon) = (hour("2026-11-26T10:00:00Z"), hour("2026-11-26T12:00:00Z"));
+        let late = Usage::Level(vec![
+            change("2026-11-26T10:15:00Z", "4"),
+            change("2026-11-26T11:15:00Z", "2"),
+            change("2026-11-26T12:30:00Z", "5"),
+        ]);
+        assert_eq!(
+            commit_usage(&late, Kind::Level, ten, Some(noon)),
+            [
+                Commit::Level {
+                    changes: vec![
+                        change("2026-11-26T12:00:00Z", "2"),
+                        change("2026-11-26T12:30:00Z", "5")
+                    ]
+                },
+                Commit::SetAside {
+                    quantity: quantity("2"),
+                    reason: late_level_reason(at("2026-11-26T11:15:00Z"), noon)
+                }
+            ]
+        );
+    }
+
+    #[test]
     fn reasons_name_what_a_person_needs() {
         assert!(overflow_reason().contains(&Quantity::MAX.to_string()));
         assert!(unsealable_reason(None).contains("sealed already"));
