@@ -306,17 +306,21 @@ impl Prometheus {
         Self { addr, process, dir }
     }
 
-    /// `GET path` of Prometheus's HTTP API: its `data`, once it answers.
-    async fn api(&self, path: &str) -> serde_json::Value {
-        let (status, body) = client::probe(self.addr, path).await.unwrap();
-        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    /// `GET path` of Prometheus's HTTP API: its `data`; none while it starts (not listening
+    /// yet, then 503 until its storage is ready).
+    async fn api(&self, path: &str) -> Option<serde_json::Value> {
+        let (status, body) = client::probe(self.addr, path).await.ok()?;
+        if status != StatusCode::OK {
+            return None;
+        }
         let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
-        answer["data"].clone()
+        Some(answer["data"].clone())
     }
 
     /// The alerts firing, by name.
-    async fn firing(&self) -> Vec<String> {
-        let mut firing: Vec<String> = self.api("/api/v1/alerts").await["alerts"]
+    async fn firing(&self) -> Option<Vec<String>> {
+        let alerts = self.api("/api/v1/alerts").await?;
+        let mut firing: Vec<String> = alerts["alerts"]
             .as_array()
             .unwrap()
             .iter()
@@ -324,7 +328,7 @@ impl Prometheus {
             .map(|alert| alert["labels"]["alertname"].as_str().unwrap().to_owned())
             .collect();
         firing.sort();
-        firing
+        Some(firing)
     }
 
     /// Waits up to 30 seconds for `done` to hold of what `read` returns, and returns it.
@@ -336,13 +340,11 @@ impl Prometheus {
     ) -> T {
         let mut last = None;
         for _ in 0..120 {
-            if (tokio::net::TcpStream::connect(self.addr).await).is_ok() {
-                let value = read().await;
-                if done(&value) {
-                    return value;
-                }
-                last = Some(value);
+            let value = read().await;
+            if done(&value) {
+                return value;
             }
+            last = Some(value);
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         let log = std::fs::read_to_string(self.dir.path().join("prometheus.log"));
@@ -352,8 +354,9 @@ impl Prometheus {
     /// Waits for the alerts firing to be `alerts`, and only those.
     async fn wait_firing(&self, alerts: &[&str]) {
         let what = format!("{alerts:?} firing");
-        self.wait(&what, || self.firing(), |firing| firing == alerts)
-            .await;
+        let firing =
+            |firing: &Option<Vec<String>>| firing.as_ref().is_some_and(|firing| firing == alerts);
+        self.wait(&what, || self.firing(), firing).await;
     }
 
     /// The value of the instant query `query` (one series), once Prometheus has it.
@@ -366,7 +369,7 @@ impl Prometheus {
                 _ => format!("%{byte:02X}"),
             })
             .collect();
-        let data = self.api(&format!("/api/v1/query?query={encoded}")).await;
+        let data = self.api(&format!("/api/v1/query?query={encoded}")).await?;
         data["result"].get(0)?["value"][1].as_str()?.parse().ok()
     }
 }
@@ -404,7 +407,7 @@ async fn the_shipped_alert_rules_fire_in_prometheus_scraping_the_example() {
         .await;
     // Two evaluations of the rules on what was scraped.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(prometheus.firing().await, Vec::<String>::new());
+    assert_eq!(prometheus.firing().await, Some(Vec::new()));
 
     // The service fails: 11:20's search is still unsent with 30 minutes left.
     shop.fail_until_near_the_deadline().await;
