@@ -280,3 +280,30 @@ fn queries_are_read_as_prometheus_reads_them() {
         ["a > 0 and b", "c"]
     );
 }
+
+#[test]
+fn the_dashboard_is_laid_out_on_grafanas_grid() {
+    let dashboard: serde_json::Value = serde_json::from_str(DASHBOARD).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    let mut ids = BTreeSet::new();
+    let mut cells = BTreeSet::new();
+    for panel in panels {
+        let title = &panel["title"];
+        assert!(
+            ids.insert(panel["id"].as_u64().unwrap()),
+            "{title}: id twice"
+        );
+        if panel["type"] != "row" {
+            assert!(!panel["targets"].as_array().unwrap().is_empty(), "{title}");
+            assert_eq!(panel["datasource"]["uid"], "${datasource}", "{title}");
+        }
+        // Grafana's grid is 24 columns wide; no two panels share a cell.
+        let at = |key: &str| panel["gridPos"][key].as_u64().unwrap();
+        assert!(at("x") + at("w") <= 24, "{title}: past the grid");
+        for x in at("x")..at("x") + at("w") {
+            for y in at("y")..at("y") + at("h") {
+                assert!(cells.insert((x, y)), "{title} overlaps another panel");
+            }
+        }
+    }
+}
