@@ -56,19 +56,20 @@ impl HourIds {
         }
     }
 
+    /// Adds `id` unless it was seen: a lookup first, which is all a repeat costs.
+    #[inline]
     fn insert(&mut self, id: u128) {
         let Self { ids, positions, .. } = self;
+        let id_hash = hash(id);
+        if positions
+            .find(id_hash, |&at| ids[at as usize] == id)
+            .is_some()
+        {
+            return;
+        }
         let position = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-        positions
-            .entry(
-                hash(id),
-                |&at| ids[at as usize] == id,
-                |&at| hash(ids[at as usize]),
-            )
-            .or_insert_with(|| {
-                ids.push(id);
-                position
-            });
+        positions.insert_unique(id_hash, position, |&at| hash(ids[at as usize]));
+        ids.push(id);
     }
 }
 
@@ -79,6 +80,7 @@ impl Identifiers {
 
     /// Adds `id` to `hour`'s set, unless `closed()` says the meter closed (asked under the
     /// lock, so that a final checkpoint either takes the identifier or refuses it).
+    #[inline]
     pub(crate) fn mark(
         &self,
         hour: Hour,

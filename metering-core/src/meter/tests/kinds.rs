@@ -308,6 +308,35 @@ mod on_sqlite {
             .unwrap()
     }
 
+    /// What the ledger bills, as `(dimension, hour, quantity)`, sorted.
+    async fn billed(ledger: &SqliteLedger) -> Vec<(String, String, Quantity)> {
+        let mut billed: Vec<_> = ledger
+            .records(None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|stored| {
+                let record = &stored.record;
+                (
+                    record.dimension().as_str().to_owned(),
+                    record.timestamp().to_string(),
+                    record.quantity(),
+                )
+            })
+            .collect();
+        billed.sort();
+        billed
+    }
+
+    /// `(dimension, hour, quantity)` rows as [`billed`] gives them.
+    fn rows(rows: &[(&str, &str, &str)]) -> Vec<(String, String, Quantity)> {
+        rows.iter()
+            .map(|&(dimension, hour, quantity)| {
+                (dimension.to_owned(), at(hour).to_string(), q(quantity))
+            })
+            .collect()
+    }
+
     /// A process records, closes; another starts on the file (a restart) and records more:
     /// sealed, each hour bills the maximum of both processes' maxima, the union of their
     /// identifiers, and the level's integral over 10:20 → 12:40 across three hours, carried
@@ -340,37 +369,67 @@ mod on_sqlite {
             .seal(at("2026-12-01T13:00:00Z"), at("2026-12-01T13:05:00Z"))
             .await
             .unwrap();
-        let mut billed: Vec<(String, String, Quantity)> = ledger
-            .records(None)
-            .await
-            .unwrap()
-            .iter()
-            .map(|stored| {
-                let record = &stored.record;
-                (
-                    record.dimension().as_str().to_owned(),
-                    record.timestamp().to_string(),
-                    record.quantity(),
-                )
-            })
-            .collect();
-        billed.sort();
-        let hour = |text: &str| at(text).to_string();
         assert_eq!(
-            billed,
-            [
+            billed(&ledger).await,
+            rows(&[
                 ("hosts", "2026-12-01T10:00:00Z", "5"),
                 // 6 for 40 minutes, 6 for an hour, 6 for 40 minutes and 3 for 20.
                 ("stored_gb", "2026-12-01T10:00:00Z", "4"),
                 ("stored_gb", "2026-12-01T11:00:00Z", "6"),
                 ("stored_gb", "2026-12-01T12:00:00Z", "5"),
                 ("users", "2026-12-01T10:00:00Z", "4"),
-            ]
-            .map(|(dimension, at, quantity)| (
-                dimension.to_owned(),
-                hour(at),
-                q(quantity)
-            ))
+            ])
+        );
+    }
+
+    /// Observations of an hour already sealed, per the ledger's rules: a maximum or an
+    /// identifier is set aside (in another hour it would mean something else); a level's
+    /// change holds from the oldest open hour on, and is set aside too, to be seen.
+    #[tokio::test]
+    async fn late_observations_of_a_sealed_hour_follow_the_ledgers_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.sqlite");
+        let a = customer("111111111111");
+        let clock = ManualClock::new(at("2026-12-01T11:05:00Z"));
+        let meter = meter_on(&path, &clock);
+        let ledger = SqliteLedger::open(&path).unwrap();
+        meter.usage(&a, Hosts).observe(q("2")).unwrap();
+        meter.commit().await.unwrap();
+        ledger
+            .seal(at("2026-12-01T11:00:00Z"), at("2026-12-01T11:05:00Z"))
+            .await
+            .unwrap();
+        let late = at("2026-12-01T10:30:00Z");
+        meter.usage(&a, Hosts).at(late).observe(q("9")).unwrap();
+        meter.usage(&a, Users).at(late).mark("alice").unwrap();
+        meter.usage(&a, Stored).at(late).set(q("6")).unwrap();
+        meter.close().await.unwrap();
+        ledger
+            .seal(at("2026-12-01T12:00:00Z"), at("2026-12-01T12:05:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(
+            billed(&ledger).await,
+            rows(&[
+                ("hosts", "2026-12-01T11:00:00Z", "2"),
+                ("stored_gb", "2026-12-01T11:00:00Z", "6"),
+            ])
+        );
+        let mut aside: Vec<_> = ledger
+            .set_aside()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|entry| {
+                assert!(entry.reason.starts_with("late"), "{}", entry.reason);
+                (entry.key.dimension().as_str().to_owned(), entry.quantity)
+            })
+            .collect();
+        aside.sort();
+        let expected = [("hosts", "9"), ("stored_gb", "6"), ("users", "1")];
+        assert_eq!(
+            aside,
+            expected.map(|(key, quantity)| (key.to_owned(), q(quantity)))
         );
     }
 }
