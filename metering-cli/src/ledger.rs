@@ -304,6 +304,9 @@ struct Line<'a> {
     customer_aws_account_id: Option<&'a str>,
     license_arn: Option<&'a str>,
     dimension: &'a str,
+    /// The kind of the dimension's usage (`sum`, `max`, `distinct`, `level`): what the
+    /// quantity is.
+    dimension_kind: &'static str,
     quantity: String,
     /// The record's allocations, or the entry's tags.
     allocations: Option<Value>,
@@ -345,6 +348,7 @@ fn record_line(stored: &StoredRecord) -> Line<'_> {
         customer_aws_account_id,
         license_arn,
         dimension: record.dimension().as_str(),
+        dimension_kind: stored.kind.as_str(),
         quantity: record.quantity().to_string(),
         allocations,
         late: Some(stored.late.to_string()),
@@ -379,6 +383,7 @@ fn set_aside_line(entry: &SetAside) -> Line<'_> {
         customer_aws_account_id,
         license_arn,
         dimension: entry.key.dimension().as_str(),
+        dimension_kind: entry.kind.as_str(),
         quantity: entry.quantity.to_string(),
         allocations: tags,
         late: None,
@@ -416,6 +421,7 @@ fn list(
                 record.timestamp().to_string(),
                 record.customer().to_string(),
                 record.dimension().to_string(),
+                stored.kind.to_string(),
                 record.quantity().to_string(),
                 stored.detail.clone().unwrap_or_default(),
             ]
@@ -427,6 +433,7 @@ fn list(
                 entry.hour.to_string(),
                 entry.key.customer().to_string(),
                 entry.key.dimension().to_string(),
+                entry.kind.to_string(),
                 entry.quantity.to_string(),
                 entry.reason.clone(),
             ]
@@ -438,10 +445,11 @@ fn list(
         "hour",
         "customer",
         "dimension",
+        "kind",
         "quantity",
         "detail",
     ];
-    print_table(&mut out, &header, &rows, |column| matches!(column, 0 | 5))?;
+    print_table(&mut out, &header, &rows, |column| matches!(column, 0 | 6))?;
     let summary = format!(
         "{} record(s) {what}{}",
         records.len(),
@@ -520,7 +528,7 @@ async fn requeue(ledger: &impl LedgerInspection, args: &RequeueArgs) -> Result<E
 }
 
 /// The columns of a CSV export, in order: the fields of [`Line`].
-const CSV_HEADER: [&str; 16] = [
+const CSV_HEADER: [&str; 17] = [
     "kind",
     "id",
     "state",
@@ -530,6 +538,7 @@ const CSV_HEADER: [&str; 16] = [
     "customer_aws_account_id",
     "license_arn",
     "dimension",
+    "dimension_kind",
     "quantity",
     "allocations",
     "late",

@@ -564,8 +564,8 @@ fn after_sending(store: &[String], files: &Files) {
         lines.next(),
         Some(
             "kind,id,state,hour,product_code,customer_identifier,customer_aws_account_id,\
-             license_arn,dimension,quantity,allocations,late,attempt,metering_record_id,detail,\
-             set_aside_at"
+             license_arn,dimension,dimension_kind,quantity,allocations,late,attempt,\
+             metering_record_id,detail,set_aside_at"
         )
     );
     let rows: Vec<Vec<&str>> = lines.map(|line| line.split(',').collect()).collect();
@@ -576,7 +576,7 @@ fn after_sending(store: &[String], files: &Files) {
         .unwrap_or_else(|| panic!("{csv}"));
     assert_eq!(
         [
-            late[0], late[2], late[4], late[6], late[8], late[9], late[11]
+            late[0], late[2], late[4], late[6], late[8], late[9], late[10], late[12]
         ],
         [
             "record",
@@ -584,11 +584,12 @@ fn after_sending(store: &[String], files: &Files) {
             "prod-ledger",
             ALICE,
             "api_calls",
+            "sum",
             "7",
             "7"
         ]
     );
-    assert!(late[13].len() > 10, "the service's record id: {csv}");
+    assert!(late[14].len() > 10, "the service's record id: {csv}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -674,4 +675,154 @@ async fn postgres_ledger_inspected_requeued_and_sent() {
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await
         .unwrap();
+}
+
+/// Alice's usage of every kind in 10:00's hour, committed by two instances straight through
+/// the ledger API, sealed; then a late maximum, set aside.
+async fn fill_every_kind(path: &std::path::Path) {
+    use marketplace_metering::DimensionKey;
+    use marketplace_metering::kind::Identifier;
+    use marketplace_metering::ledger::{
+        Checkpoint, Delta, InstanceId, Ledger, LevelChange, SqliteLedger, Usage, UsageKey,
+    };
+
+    let ledger = SqliteLedger::open(path).unwrap();
+    let delta = |dimension: &str, when: &str, usage: Usage| Delta {
+        key: Arc::new(UsageKey::new(
+            account(ALICE),
+            DimensionKey::new(dimension.to_owned()).unwrap(),
+            None,
+        )),
+        hour: marketplace_metering::Hour::of(at(when)),
+        usage,
+    };
+    let users = |ids: &[u64]| Usage::Distinct(ids.iter().map(|&id| Identifier::from(id)).collect());
+    let now = at("2026-11-26T10:50:00Z");
+    let (one, two) = (InstanceId::random(), InstanceId::random());
+    let first = Checkpoint {
+        instance: one,
+        number: 1,
+        deltas: vec![
+            delta(
+                "requests",
+                "2026-11-26T10:05:00Z",
+                Usage::Sum(Quantity::from(3u16)),
+            ),
+            delta("active_users", "2026-11-26T10:10:00Z", users(&[1, 2, 3])),
+            delta(
+                "hosts",
+                "2026-11-26T10:15:00Z",
+                Usage::Max(Quantity::from(5u16)),
+            ),
+            delta(
+                "gb_stored",
+                "2026-11-26T10:30:00Z",
+                Usage::Level(vec![LevelChange {
+                    at: at("2026-11-26T10:30:00Z"),
+                    level: Quantity::from(2u16),
+                }]),
+            ),
+        ],
+    };
+    let second = Checkpoint {
+        instance: two,
+        number: 1,
+        deltas: vec![delta(
+            "active_users",
+            "2026-11-26T10:40:00Z",
+            users(&[2, 4]),
+        )],
+    };
+    ledger.commit(&first, now).await.unwrap();
+    ledger.commit(&second, now).await.unwrap();
+    let eleven = at("2026-11-26T11:00:00Z");
+    ledger.seal(eleven, eleven).await.unwrap();
+    let late = Checkpoint {
+        instance: two,
+        number: 2,
+        deltas: vec![delta(
+            "hosts",
+            "2026-11-26T10:55:00Z",
+            Usage::Max(Quantity::from(9u16)),
+        )],
+    };
+    assert_eq!(ledger.commit(&late, now).await.unwrap().set_aside, 1);
+}
+
+/// Each key's kind, where keys appear: a record of each kind and a late maximum set aside,
+/// in the listings (a `kind` column, a `dimension_kind` field) and the export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_key_shows_its_kind() {
+    let files = Files::new();
+    let path = files.path("kinds.sqlite");
+    fill_every_kind(&path).await;
+    let store = ["--ledger".to_owned(), path.to_string_lossy().into_owned()];
+
+    let text = ledger_command(&store, &["pending"], 0);
+    assert_eq!(
+        row(&text, "id"),
+        [
+            "id",
+            "state",
+            "hour",
+            "customer",
+            "dimension",
+            "kind",
+            "quantity",
+            "detail"
+        ]
+    );
+    // A row: id, state, hour, "account 111111111111 of product prod-ledger", dimension,
+    // kind, quantity.
+    let mut shown: Vec<[&str; 3]> = text
+        .lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            (words.get(1) == Some(&"unsent")).then(|| [words[8], words[9], words[10]])
+        })
+        .collect();
+    shown.sort_unstable();
+    assert_eq!(
+        shown,
+        [
+            ["active_users", "distinct", "4"],
+            ["gb_stored", "level", "1"],
+            ["hosts", "max", "5"],
+            ["requests", "sum", "3"],
+        ],
+        "{text}"
+    );
+
+    let listed = json_lines(ledger_command(&store, &["pending", "--format", "json"], 0).as_bytes());
+    let mut kinds: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|line| {
+            (
+                line["dimension"].as_str().unwrap(),
+                line["dimension_kind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            ("active_users", "distinct"),
+            ("gb_stored", "level"),
+            ("hosts", "max"),
+            ("requests", "sum")
+        ]
+    );
+
+    let text = ledger_command(&store, &["quarantined"], 0);
+    let aside = row(&text, "aside");
+    assert_eq!(aside[2..4], ["set_aside", "2026-11-26T10:00:00Z"], "{text}");
+    assert_eq!(aside[9..12], ["hosts", "max", "9"], "{text}");
+    let exported =
+        json_lines(ledger_command(&store, &["export", "--format", "jsonl"], 0).as_bytes());
+    let entry = exported
+        .iter()
+        .find(|line| line["kind"] == "set_aside")
+        .unwrap();
+    assert_eq!(entry["dimension_kind"], "max");
 }

@@ -88,6 +88,11 @@ impl State {
         self.next_id
     }
 
+    /// The kind `key` was stored with (a sum until its first usage).
+    fn kind_of(&self, key: &UsageKey) -> Kind {
+        self.kinds.get(key).copied().unwrap_or(Kind::Sum)
+    }
+
     fn sealed_for(&self, customer: &Customer) -> Option<Hour> {
         later(
             self.sealed_before,
@@ -104,7 +109,8 @@ impl State {
         at: Timestamp,
     ) {
         let id = SetAsideId(self.next_id());
-        let entry = SetAside::new(id, key.clone(), hour, quantity, reason, at);
+        let mut entry = SetAside::new(id, key.clone(), hour, quantity, reason, at);
+        entry.kind = self.kind_of(key);
         self.set_aside.insert(id, entry);
     }
 
@@ -273,6 +279,7 @@ impl State {
                     let mut stored = StoredRecord::new(id, record, RecordState::Unsent);
                     stored.late = Quantity::checked_sum(rows.iter().map(|(_, _, open)| open.late))
                         .unwrap_or(Quantity::MAX);
+                    stored.kind = self.kind_of(&rows[0].0);
                     self.records.insert(
                         id,
                         Entry {

@@ -191,6 +191,7 @@ pub(crate) struct RecordRow {
     pub attempt: i64,
     pub metering_record_id: Option<String>,
     pub detail: Option<String>,
+    pub kind: String,
 }
 
 impl RecordRow {
@@ -228,6 +229,7 @@ impl RecordRow {
             late,
             metering_record_id: self.metering_record_id,
             detail: self.detail,
+            kind: kind_column("records", id, &self.kind)?,
         })
     }
 }
@@ -242,6 +244,7 @@ pub(crate) struct SetAsideRow {
     pub micros: i64,
     pub reason: String,
     pub at: i64,
+    pub kind: String,
 }
 
 impl SetAsideRow {
@@ -264,6 +267,7 @@ impl SetAsideRow {
             quantity: quantity_from_micros("set_aside", id, self.micros)?,
             reason: self.reason,
             at: timestamp("set_aside", id, self.at)?,
+            kind: kind_column("set_aside", id, &self.kind)?,
         })
     }
 }
@@ -348,11 +352,11 @@ pub(crate) fn level_change(key_id: i64, at: i64, level: i64) -> Result<LevelChan
     })
 }
 
-/// A `usage_keys.kind` column.
-pub(crate) fn kind_column(key_id: i64, kind: &str) -> Result<Kind, LedgerError> {
+/// A `usage_keys.kind` column, as read with a row of `table`.
+pub(crate) fn kind_column(table: &'static str, id: i64, kind: &str) -> Result<Kind, LedgerError> {
     kind.parse()
         .map_err(|error: crate::kind::UnknownKind| error.to_string())
-        .map_err(corrupt("usage_keys", key_id))
+        .map_err(corrupt(table, id))
 }
 
 pub(crate) fn micros(quantity: Quantity) -> i64 {

@@ -68,6 +68,7 @@ use std::time::Duration;
 
 use crate::customer::{Customer, RequestScope};
 use crate::hour::Hour;
+use crate::kind::Kind;
 use crate::quantity::Quantity;
 use crate::record::{Tags, UsageRecord};
 use crate::strings::DimensionKey;
@@ -337,11 +338,14 @@ pub struct StoredRecord {
     pub metering_record_id: Option<String>,
     /// Why it is quarantined, or the last error of a retryable failure.
     pub detail: Option<String>,
+    /// The kind of the usage it was sealed from (its keys' kind): what its quantity is, a
+    /// sum, a maximum, a count of distinct identifiers or a level's integral.
+    pub kind: Kind,
 }
 
 impl StoredRecord {
-    /// A record in `state`, never claimed, with nothing late, no service ID and no detail:
-    /// set the other fields as the store holds them.
+    /// A record in `state`, never claimed, with nothing late, no service ID, no detail,
+    /// of a sum: set the other fields as the store holds them.
     #[must_use]
     pub fn new(id: RecordId, record: UsageRecord, state: RecordState) -> Self {
         Self {
@@ -352,6 +356,7 @@ impl StoredRecord {
             late: Quantity::ZERO,
             metering_record_id: None,
             detail: None,
+            kind: Kind::Sum,
         }
     }
 }
@@ -444,10 +449,14 @@ pub struct SetAside {
     pub reason: String,
     /// When.
     pub at: Timestamp,
+    /// The key's kind: what the quantity is (the sum, the maximum, the number of
+    /// identifiers, or the level).
+    pub kind: Kind,
 }
 
 impl SetAside {
-    /// An entry of `quantity` of `key` in `hour`, set aside at `at` for `reason`.
+    /// An entry of `quantity` of `key` (a sum's: set [`SetAside::kind`] for another kind)
+    /// in `hour`, set aside at `at` for `reason`.
     #[must_use]
     pub fn new(
         id: SetAsideId,
@@ -464,6 +473,7 @@ impl SetAside {
             quantity,
             reason,
             at,
+            kind: Kind::Sum,
         }
     }
 }

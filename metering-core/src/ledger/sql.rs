@@ -99,11 +99,16 @@ pub(crate) const LEVEL_UNTIL: &str = "UPDATE usage_keys SET level_until = $2 WHE
 pub(crate) const MIGRATIONS: &[&str] =
     &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
-/// The columns a stored record is read from, in order.
+/// The columns a stored record is read from, in order; the last is the kind of the keys it
+/// was sealed from ('sum' for a record of no key: a v1 ledger's keys are sums).
 macro_rules! record_columns {
     () => {
         "id, product, customer_identifier, account, license, dimension, hour, quantity, \
-         allocations, late, state, attempt, metering_record_id, detail"
+         allocations, late, state, attempt, metering_record_id, detail, \
+         COALESCE((SELECT k.kind FROM usage_keys k WHERE k.product = records.product \
+         AND k.customer_identifier = records.customer_identifier \
+         AND k.account = records.account AND k.license = records.license \
+         AND k.dimension = records.dimension LIMIT 1), 'sum')"
     };
 }
 pub(crate) use record_columns;
@@ -171,7 +176,7 @@ pub(crate) const OLDEST_UNSETTLED: &str =
 
 /// Everything set aside, with its key, oldest first.
 pub(crate) const SET_ASIDE: &str = "SELECT s.id, k.product, k.customer_identifier, k.account, \
-     k.license, k.dimension, k.tags, s.hour, s.micros, s.reason, s.at \
+     k.license, k.dimension, k.tags, s.hour, s.micros, s.reason, s.at, k.kind \
      FROM set_aside s JOIN usage_keys k ON k.id = s.key_id ORDER BY s.id";
 
 /// Moves the seal watermark to `$1`.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::Harness;
 use super::fixtures::{at, checkpoint, customer, delta, hour, key, quantity, sealed};
-use crate::kind::Identifier;
+use crate::kind::{Identifier, Kind};
 use crate::ledger::{Delta, InstanceId, Ledger, LedgerInspection, LevelChange, Usage, UsageKey};
 
 /// A delta of `usage` of `key` in the hour `instant` (RFC 3339) falls in.
@@ -46,6 +46,12 @@ async fn billed(ledger: &impl LedgerInspection) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The kind of each sealed record (its keys' kind, as the ledger stored it).
+async fn kinds(ledger: &impl LedgerInspection) -> Vec<Kind> {
+    let records = ledger.records(None).await.unwrap();
+    records.iter().map(|stored| stored.kind).collect()
+}
+
 fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
     expected
         .iter()
@@ -82,6 +88,7 @@ pub async fn max_merges_by_maximum(harness: &impl Harness) {
     one.commit(&later, now).await.unwrap();
     two.seal(at("2026-11-26T11:00:00Z"), now).await.unwrap();
     assert_eq!(billed(&one).await, pairs(&[("2026-11-26T10:00:00Z", "7")]));
+    assert_eq!(kinds(&two).await, [Kind::Max]);
     let late = checkpoint(
         b,
         2,
@@ -96,6 +103,7 @@ pub async fn max_merges_by_maximum(harness: &impl Harness) {
         (hour("2026-11-26T10:00:00Z"), quantity("9"))
     );
     assert!(aside[0].reason.starts_with("late"), "{}", aside[0].reason);
+    assert_eq!(aside[0].kind, Kind::Max);
 }
 
 /// Distinct identifiers merge by union across handles and instances and are counted at
@@ -133,6 +141,7 @@ pub async fn distinct_counts_the_union(harness: &impl Harness) {
         billed(&two).await,
         pairs(&[("2026-11-26T10:00:00Z", "5"), ("2026-11-26T11:00:00Z", "1")])
     );
+    assert_eq!(kinds(&one).await, [Kind::Distinct, Kind::Distinct]);
     let late = checkpoint(
         b,
         2,
@@ -214,6 +223,10 @@ pub async fn level_integrates_across_hours_and_instances(harness: &impl Harness)
     let aside = one.set_aside().await.unwrap();
     assert_eq!(aside[0].quantity, quantity("9"));
     assert!(aside[0].reason.contains("12:10:00"), "{}", aside[0].reason);
+    assert_eq!(
+        (aside[0].kind, kinds(&two).await),
+        (Kind::Level, vec![Kind::Level; 5])
+    );
 }
 
 /// Usage of a kind other than its key's (a dimension's kind changed) is set aside with a
@@ -242,6 +255,11 @@ pub async fn a_kind_other_than_the_keys_is_set_aside(harness: &impl Harness) {
     );
     let aside = ledger.set_aside().await.unwrap();
     assert_eq!(aside[0].quantity, quantity("5"));
+    // The key's kind, which the usage set aside is not of.
+    assert_eq!(
+        (aside[0].kind, kinds(&ledger).await),
+        (Kind::Sum, vec![Kind::Sum])
+    );
     let reason = &aside[0].reason;
     assert!(
         reason.contains("kind max") && reason.contains("kind sum"),

@@ -178,7 +178,10 @@ impl PostgresLedger {
                 let columns: [String; 7] = std::array::from_fn(|i| row.get(i + 1));
                 if let Some(key) = missing.get(&columns) {
                     let id: i64 = row.get(0);
-                    cache.insert(Arc::clone(key), (id, kind_column(id, &columns[6])?));
+                    cache.insert(
+                        Arc::clone(key),
+                        (id, kind_column("usage_keys", id, &columns[6])?),
+                    );
                 }
             }
         }
@@ -463,6 +466,7 @@ fn read_record(row: &Row) -> Result<StoredRecord, LedgerError> {
         attempt: row.get::<_, i32>(11).into(),
         metering_record_id: row.get(12),
         detail: row.get(13),
+        kind: row.get(14),
     }
     .into_stored()
 }
@@ -718,6 +722,7 @@ impl LedgerInspection for PostgresLedger {
                         micros: row.get(8),
                         reason: row.get(9),
                         at: row.get(10),
+                        kind: row.get(11),
                     }
                     .into_set_aside()
                 })

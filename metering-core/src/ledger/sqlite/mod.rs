@@ -167,7 +167,7 @@ fn key_id(
             params![product, identifier, account, license, dimension, tags],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )?;
-    let known = (id, kind_column(id, &stored)?);
+    let known = (id, kind_column("usage_keys", id, &stored)?);
     new.push((Arc::clone(key), known));
     Ok(known)
 }
@@ -309,6 +309,7 @@ fn read_record(row: &Row<'_>) -> rusqlite::Result<Result<StoredRecord, LedgerErr
         attempt: row.get(11)?,
         metering_record_id: row.get(12)?,
         detail: row.get(13)?,
+        kind: row.get(14)?,
     };
     Ok(row.into_stored())
 }
@@ -450,6 +451,7 @@ fn list_set_aside(tx: &Transaction<'_>) -> Result<Vec<SetAside>, LedgerError> {
             micros: row.get(8)?,
             reason: row.get(9)?,
             at: row.get(10)?,
+            kind: row.get(11)?,
         };
         Ok(row.into_set_aside())
     };
