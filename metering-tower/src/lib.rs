@@ -11,7 +11,8 @@ pub use customer::CustomerError;
 pub use events::{Action, Applied, EventError, SubscriptionEvent};
 
 pub use layer::{
-    Failures, FromExtensions, Measure, MeterLayer, MeterService, ResponseFuture, Usage, UsageOf,
+    Failures, FromExtensions, Measure, MeterLayer, MeterService, NoOneSeen, Nobody, ResponseFuture,
+    Seen, SeenFromExtensions, SeenOf, Usage, UsageOf,
 };
 #[cfg(feature = "axum")]
 pub use registration::{Registered, Registrar, Registration, RegistrationError, TOKEN_FIELD};

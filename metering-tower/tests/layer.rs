@@ -285,3 +285,100 @@ async fn a_disabled_layer_charges_nothing() {
         .unwrap();
     assert!(fixture.billed().await.is_empty());
 }
+
+/// Billed once per hour per user, however many requests each made.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Dimension)]
+#[metering(kind = "distinct")]
+enum Users {
+    #[metering(rename = "active_users")]
+    Active,
+}
+
+/// The seller's user ID, put in the request's extensions by its auth layer.
+#[derive(Clone)]
+struct UserId(String);
+
+impl From<UserId> for marketplace_metering::kind::Identifier {
+    fn from(user: UserId) -> Self {
+        Self::from(user.0.as_str())
+    }
+}
+
+/// Over real HTTP on 127.0.0.1: an axum server whose auth layer puts the customer and the
+/// user in each request's extensions, and the meter layer charges a call and counts the
+/// user. Alice's account: 3 requests by user 1, one by user 2, a failed one by user 3 (not
+/// charged, not counted); Bob's account: one request by user 1 (another customer's key).
+#[tokio::test]
+async fn distinct_users_per_hour_over_http() {
+    use axum::body::Body as AxumBody;
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::rt::TokioIo;
+    use metering_tower::SeenFromExtensions;
+
+    let fixture = Fixture::new();
+    let layer = MeterLayer::new(
+        Arc::clone(&fixture.meter),
+        FromExtensions::new(Api::Calls, Measure::Fixed(q(1))),
+    )
+    .distinct(SeenFromExtensions::<Users, UserId>::new(Users::Active));
+    let authenticate = |mut request: Request<AxumBody>| {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (account, user) = (header("x-account"), header("x-user"));
+        if let (Some(account), Some(user)) = (account, user) {
+            request.extensions_mut().insert(customer(&account));
+            request.extensions_mut().insert(UserId(user));
+        }
+        request
+    };
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "hello" }))
+        .route(
+            "/fail",
+            axum::routing::get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+        )
+        .layer(layer)
+        .layer(tower::util::MapRequestLayer::new(authenticate));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let (alice, bob) = ("111111111111", "222222222222");
+    for (path, account, user, status) in [
+        ("/", alice, "user-1", 200),
+        ("/", alice, "user-1", 200),
+        ("/", alice, "user-2", 200),
+        ("/", alice, "user-1", 200),
+        ("/fail", alice, "user-3", 500),
+        ("/", bob, "user-1", 200),
+    ] {
+        let request = Request::get(path)
+            .header("host", addr.to_string())
+            .header("x-account", account)
+            .header("x-user", user)
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        response.into_body().collect().await.unwrap();
+    }
+    let (alice, bob) = (customer(alice).to_string(), customer(bob).to_string());
+    assert_eq!(
+        fixture.billed().await,
+        [
+            (alice.clone(), "active_users".to_owned(), q(2)),
+            (alice, "calls".to_owned(), q(4)),
+            (bob.clone(), "active_users".to_owned(), q(1)),
+            (bob, "calls".to_owned(), q(1)),
+        ]
+    );
+}
