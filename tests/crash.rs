@@ -11,6 +11,13 @@
 //! event acknowledged by `record_durable`, every event acknowledged by `record` more than
 //! the loss window before its process died, and nothing more than the events that may have
 //! been recorded: nothing is billed twice, and the emulator answered no `DuplicateRecord`.
+//!
+//! The stream has every kind of usage: besides sums, hosts observed (a maximum), users
+//! marked (a distinct count) and gigabytes stored (a level), recorded with the durable
+//! calls. Per customer and hour, what is billed of them is exactly the maximum, the number
+//! of distinct users and the integral of the levels acknowledged (an event whose process
+//! died before its acknowledgment may count or not, as a whole), whatever the kills: the
+//! level's integral neither stops nor doubles because a process did.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -29,8 +36,9 @@ use marketplace_metering::ledger::{
 use marketplace_metering::plan::PlannedRequest;
 use marketplace_metering::submit::{Response, Transport};
 use marketplace_metering::{
-    AwsTransport, Clock, Customer, CustomerAwsAccountId, Dimension, Failure, Meter, MeterConfig,
-    ProductCode, Quantity, SubmitConfig, Submitter, Tags, Timestamp, UsageTags, aws_sdk,
+    AwsTransport, Clock, Customer, CustomerAwsAccountId, Dimension, Failure, Hour, Meter,
+    MeterConfig, ProductCode, Quantity, SubmitConfig, Submitter, Tags, Timestamp, UsageTags,
+    aws_sdk,
 };
 use metering_emulator::{Emulator, Faults, RunningEmulator};
 
@@ -66,6 +74,49 @@ enum Usage {
 
 const DIMENSIONS: [Usage; 3] = [Usage::ApiCalls, Usage::StorageGbHours, Usage::Seats];
 
+/// Hosts running: billed by the hour's peak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Dimension)]
+#[metering(rename_all = "snake_case", kind = "max")]
+enum Peak {
+    Hosts,
+}
+
+/// Users seen: billed per distinct user per hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Dimension)]
+#[metering(rename_all = "snake_case", kind = "distinct")]
+enum Seen {
+    ActiveUsers,
+}
+
+/// Gigabytes stored: held until changed, billed as GB-hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Dimension)]
+#[metering(rename_all = "snake_case", kind = "level")]
+enum Stored {
+    GbStored,
+}
+
+/// What an event of another kind than a sum does (always durable, never late: a late
+/// maximum or identifier would be set aside).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kinded {
+    /// Hosts running now.
+    Observe(u64),
+    /// A user seen.
+    Mark(u64),
+    /// Gigabytes stored from now on.
+    Set(u64),
+}
+
+impl Kinded {
+    fn dimension(self) -> &'static str {
+        match self {
+            Self::Observe(_) => Peak::Hosts.as_str(),
+            Self::Mark(_) => Seen::ActiveUsers.as_str(),
+            Self::Set(_) => Stored::GbStored.as_str(),
+        }
+    }
+}
+
 #[derive(UsageTags)]
 struct Team<'a> {
     team: &'a str,
@@ -82,11 +133,20 @@ struct Event {
     /// How many hours before now it happened (most: none).
     late_hours: u64,
     durable: bool,
+    /// Set for an event of another kind (the fields above then say nothing).
+    kinded: Option<Kinded>,
 }
 
 fn event(seed: u64, index: u64) -> Event {
     let mut rng = fastrand::Rng::with_seed(seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let kinded = match rng.u8(..10) {
+        0 => Some(Kinded::Observe(rng.u64(1..=20))),
+        1 => Some(Kinded::Mark(rng.u64(..40))),
+        2 => Some(Kinded::Set(rng.u64(..=50))),
+        _ => None,
+    };
     Event {
+        kinded,
         customer: rng.usize(..CUSTOMERS.len()),
         dimension: DIMENSIONS[rng.usize(..DIMENSIONS.len())],
         team: TEAMS[rng.usize(..TEAMS.len())],
@@ -101,6 +161,11 @@ fn event(seed: u64, index: u64) -> Event {
 }
 
 type Key = (usize, &'static str, Option<&'static str>);
+
+/// A customer, a dimension of another kind, and an hour (its start, in microseconds).
+type KindKey = (usize, &'static str, i64);
+
+const HOUR_MICROS: i64 = 3_600_000_000;
 
 fn key_of(event: &Event) -> Key {
     (event.customer, event.dimension.as_str(), event.team)
@@ -275,18 +340,66 @@ fn meter_config(clock: FastClock) -> MeterConfig {
 }
 
 /// Appends acknowledgments: `d` lines (durable, synced before the next event) and `m` lines
-/// (in memory), each with the event's index and the real time of its acknowledgment.
+/// (in memory), each with the event's index and the real time of its acknowledgment; a `p`
+/// line before an event of another kind is recorded, with its instant (a `d` line follows
+/// once it is acknowledged); `z` lines for the levels set to 0 at the end, per customer.
 struct Acks(File);
 
 impl Acks {
     fn ack(&mut self, index: u64, durable: bool) {
         let kind = if durable { 'd' } else { 'm' };
-        // One write, so that a kill never leaves half a line.
-        let line = format!("{kind} {index} {}\n", real_nanos());
-        self.0.write_all(line.as_bytes()).unwrap();
-        if durable {
+        self.line(&format!("{kind} {index} {}", real_nanos()), durable);
+    }
+
+    /// One write, so that a kill never leaves half a line (a killed process's writes stay
+    /// in the file: only the machine's crash would lose them).
+    fn line(&mut self, line: &str, sync: bool) {
+        self.0.write_all(format!("{line}\n").as_bytes()).unwrap();
+        if sync {
             self.0.sync_data().unwrap();
         }
+    }
+}
+
+fn micros_of(at: Timestamp) -> i64 {
+    i64::try_from(at.unix_nanos() / 1000).unwrap()
+}
+
+/// Now, to the microsecond (what the ledger keeps of a level change), out of the last 5
+/// minutes of an hour: an observation there could reach the ledger after its hour is
+/// sealed, which is set aside as late, not billed.
+async fn kind_instant(clock: FastClock) -> Timestamp {
+    let mut micros = micros_of(clock.now());
+    let left = HOUR_MICROS - micros.rem_euclid(HOUR_MICROS);
+    if left < 5 * 60 * 1_000_000 {
+        let real = u64::try_from(left / i64::try_from(SPEED).unwrap()).unwrap() + 1;
+        tokio::time::sleep(Duration::from_micros(real)).await;
+        micros = micros_of(clock.now());
+    }
+    Timestamp::from_unix_nanos(i128::from(micros) * 1000).unwrap()
+}
+
+/// Records an event of another kind at `at`, durably.
+async fn record_kinded(meter: &Meter, customer: &Customer, kinded: Kinded, at: Timestamp) {
+    match kinded {
+        Kinded::Observe(hosts) => meter
+            .usage(customer, Peak::Hosts)
+            .at(at)
+            .observe_durable(Quantity::new(hosts).unwrap())
+            .await
+            .unwrap(),
+        Kinded::Mark(user) => meter
+            .usage(customer, Seen::ActiveUsers)
+            .at(at)
+            .mark_durable(user)
+            .await
+            .unwrap(),
+        Kinded::Set(gigabytes) => meter
+            .usage(customer, Stored::GbStored)
+            .at(at)
+            .set_durable(Quantity::new(gigabytes).unwrap())
+            .await
+            .unwrap(),
     }
 }
 
@@ -324,8 +437,9 @@ async fn child() {
         .with_requests_per_second(None)
         .with_max_attempts(4)
         .with_initial_backoff(Duration::from_millis(1))
-        .with_max_backoff(Duration::from_millis(20))
-        .with_clock(clock);
+        .with_max_backoff(Duration::from_millis(20));
+    // No clock of its own: the meter and the flusher give it theirs (two readings of this
+    // fast clock a few milliseconds apart differ by seconds, which the meter refuses).
     let transport = FailingTransport {
         inner: transport(&env("CRASH_ENDPOINT")),
         failpoint,
@@ -360,6 +474,14 @@ async fn child() {
     let mut index = from;
     while last.is_none_or(|last| index < last) {
         let event = event(seed, index);
+        if let Some(kinded) = event.kinded {
+            let at = kind_instant(clock).await;
+            acks.line(&format!("p {index} {}", micros_of(at)), false);
+            record_kinded(&meter, &customers[event.customer], kinded, at).await;
+            acks.ack(index, true);
+            index += 1;
+            continue;
+        }
         let at = clock
             .now()
             .saturating_sub(Duration::from_hours(event.late_hours));
@@ -380,15 +502,29 @@ async fn child() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 
-    // The last child (a separate flusher): commit everything, then flush until every hour
-    // is sealed and sent.
+    // The last child (a separate flusher): every level set to 0, everything committed,
+    // then flush until every hour up to the zeros' is sealed and sent.
+    let end = kind_instant(clock).await;
+    for (index, customer) in customers.iter().enumerate() {
+        record_kinded(&meter, customer, Kinded::Set(0), end).await;
+        acks.line(&format!("z {index} {}", micros_of(end)), true);
+    }
     let (stop, flushing) = flushing.expect("the last child has a flusher of its own");
     meter.shutdown().await.unwrap();
+    drain(&*ledger, Hour::of(end)).await;
+    let _ = stop.send(());
+    flushing.await.unwrap();
+}
+
+/// Waits until every hour up to `last` is sealed and every record sent.
+async fn drain(ledger: &impl Ledger, last: Hour) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let status = ledger.status().await.unwrap();
         let waiting = status.count(RecordState::Unsent) + status.count(RecordState::Leased);
-        if status.open_keys == 0 && waiting == 0 {
+        // Level changes are no open keys: the zeros' hour must be sealed too.
+        let levels_sealed = status.sealed_before.is_some_and(|h| h > last);
+        if status.open_keys == 0 && waiting == 0 && levels_sealed {
             break;
         }
         assert!(
@@ -397,8 +533,6 @@ async fn child() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let _ = stop.send(());
-    flushing.await.unwrap();
 }
 
 // ----- The parent -----
@@ -415,6 +549,10 @@ struct Acked {
     /// Each round's last durable acknowledgment: a durable add commits everything added
     /// before it, so only events after it may be lost.
     last_durable: Vec<Option<u64>>,
+    /// The instant (microseconds) of each event of another kind about to be recorded.
+    instants: HashMap<u64, i64>,
+    /// Per customer, when its level was set to 0 at the end.
+    zeros: Vec<(usize, i64)>,
 }
 
 impl Acked {
@@ -430,6 +568,20 @@ impl Acked {
             let (Ok(index), Ok(at)) = (index.parse::<u64>(), at.parse::<i128>()) else {
                 continue;
             };
+            match kind {
+                "p" => {
+                    self.instants.insert(index, i64::try_from(at).unwrap());
+                    continue;
+                }
+                "z" => {
+                    let zero = (usize::try_from(index).unwrap(), i64::try_from(at).unwrap());
+                    if !self.zeros.contains(&zero) {
+                        self.zeros.push(zero);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             if index >= from {
                 self.events.insert(index, (kind == "d", at, round));
             }
@@ -499,14 +651,149 @@ fn kill_after(child: &mut Child, limit: Duration) -> (ExitStatus, i128) {
     }
 }
 
-/// Per key, the sum of these events' quantities.
+/// Per key, the sum of these events' quantities (the sums' only).
 fn sums(seed: u64, indices: impl Iterator<Item = u64>) -> HashMap<Key, u64> {
     let mut sums = HashMap::new();
     for index in indices {
         let event = event(seed, index);
-        *sums.entry(key_of(&event)).or_default() += event.micros;
+        if event.kinded.is_none() {
+            *sums.entry(key_of(&event)).or_default() += event.micros;
+        }
     }
     sums
+}
+
+/// Per customer, dimension and hour, what the events of other kinds bill (in millionths):
+/// the maximum observed, the number of distinct users, the levels' integral (each change
+/// an instant and a level, held until the next, rounded half-up once per hour); none of 0.
+fn kinds_billed(events: &[(usize, Kinded, i64)]) -> BTreeMap<KindKey, u64> {
+    let mut billed: BTreeMap<KindKey, u64> = BTreeMap::new();
+    let mut users: BTreeMap<KindKey, std::collections::BTreeSet<u64>> = BTreeMap::new();
+    let mut levels: BTreeMap<usize, BTreeMap<i64, u64>> = BTreeMap::new();
+    for &(customer, kinded, at) in events {
+        let key = (
+            customer,
+            kinded.dimension(),
+            at - at.rem_euclid(HOUR_MICROS),
+        );
+        match kinded {
+            Kinded::Observe(hosts) => {
+                let peak = billed.entry(key).or_default();
+                *peak = (*peak).max(hosts * 1_000_000);
+            }
+            Kinded::Mark(user) => {
+                users.entry(key).or_default().insert(user);
+            }
+            Kinded::Set(gigabytes) => {
+                let level = levels.entry(customer).or_default().entry(at).or_default();
+                *level = (*level).max(gigabytes);
+            }
+        }
+    }
+    for (key, seen) in users {
+        billed.insert(key, seen.len() as u64 * 1_000_000);
+    }
+    for (customer, changes) in levels {
+        // Level × microseconds per hour; a level holds until the next change.
+        let mut held: BTreeMap<i64, u128> = BTreeMap::new();
+        let changes: Vec<(i64, u64)> = changes.into_iter().collect();
+        for (i, &(from, level)) in changes.iter().enumerate() {
+            let Some(&(until, _)) = changes.get(i + 1) else {
+                assert_eq!(level, 0, "the last level change is the end's zero");
+                break;
+            };
+            let mut start = from;
+            while start < until {
+                let hour = start - start.rem_euclid(HOUR_MICROS);
+                let end = until.min(hour + HOUR_MICROS);
+                *held.entry(hour).or_default() +=
+                    u128::from(level) * u128::try_from(end - start).unwrap();
+                start = end;
+            }
+        }
+        for (hour, unit_micros) in held {
+            // In millionths of a GB-hour: × 1e6 / 3.6e9 µs, half-up.
+            let hour_micros = u128::try_from(HOUR_MICROS).unwrap();
+            let quantity = (unit_micros * 1_000_000 + hour_micros / 2) / hour_micros;
+            billed.insert(
+                (customer, Stored::GbStored.as_str(), hour),
+                u64::try_from(quantity).unwrap(),
+            );
+        }
+    }
+    billed.retain(|_, quantity| *quantity > 0);
+    billed
+}
+
+/// What the emulator billed of the other kinds, per customer, dimension and hour.
+fn billed_kinds(emulator: &RunningEmulator) -> BTreeMap<KindKey, u64> {
+    let kinded = [Kinded::Observe(0), Kinded::Mark(0), Kinded::Set(0)].map(Kinded::dimension);
+    let mut billed = BTreeMap::new();
+    for entry in emulator.ledger() {
+        let Some(dimension) = kinded.iter().find(|d| **d == entry.dimension.as_str()) else {
+            continue;
+        };
+        let account = entry.customer.account().unwrap().as_str();
+        let customer = CUSTOMERS.iter().position(|c| *c == account).unwrap();
+        if !entry.quantity.is_zero() {
+            billed.insert(
+                (customer, *dimension, micros_of(entry.hour)),
+                entry.quantity.micros(),
+            );
+        }
+    }
+    billed
+}
+
+/// Checks the other kinds: the bill must be what the acknowledged events make, with each
+/// event in doubt (its process died between recording and acknowledging it) counted or
+/// not, as a whole: per customer, some choice of them must give exactly what was billed.
+fn check_kinds(seed: u64, acked: &Acked, billed: &BTreeMap<KindKey, u64>) {
+    let kinded = |index: u64| {
+        let event = event(seed, index);
+        Some((event.customer, event.kinded?, *acked.instants.get(&index)?))
+    };
+    let mut sure: Vec<(usize, Kinded, i64)> =
+        acked.events.keys().filter_map(|&i| kinded(i)).collect();
+    sure.extend(
+        acked
+            .zeros
+            .iter()
+            .map(|&(customer, at)| (customer, Kinded::Set(0), at)),
+    );
+    let doubt: Vec<(usize, Kinded, i64)> =
+        acked.in_doubt.iter().filter_map(|&i| kinded(i)).collect();
+    for customer in 0..CUSTOMERS.len() {
+        let theirs = |events: &[(usize, Kinded, i64)]| -> Vec<(usize, Kinded, i64)> {
+            events.iter().filter(|e| e.0 == customer).copied().collect()
+        };
+        let (sure, doubt) = (theirs(&sure), theirs(&doubt));
+        let billed: BTreeMap<KindKey, u64> = billed
+            .iter()
+            .filter(|((c, ..), _)| *c == customer)
+            .map(|(key, quantity)| (*key, *quantity))
+            .collect();
+        assert!(
+            doubt.len() < 16,
+            "too many events in doubt to try: {doubt:?}"
+        );
+        let found = (0..1_u32 << doubt.len()).any(|choice| {
+            let mut events = sure.clone();
+            events.extend(
+                doubt
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| choice & (1 << i) != 0)
+                    .map(|(_, event)| *event),
+            );
+            kinds_billed(&events) == billed
+        });
+        assert!(
+            found,
+            "customer {customer}: the other kinds billed {billed:?}, but the acknowledged events make {:?} (in doubt: {doubt:?})",
+            kinds_billed(&sure)
+        );
+    }
 }
 
 /// What the emulator billed, per key: each allocation to its team, untagged usage to none.
@@ -524,11 +811,13 @@ fn billed(emulator: &RunningEmulator) -> HashMap<Key, u64> {
     for entry in emulator.ledger() {
         let account = entry.customer.account().unwrap().as_str();
         let customer = CUSTOMERS.iter().position(|c| *c == account).unwrap();
-        let dimension = DIMENSIONS
+        let Some(dimension) = DIMENSIONS
             .iter()
             .map(|d| d.as_str())
             .find(|d| *d == entry.dimension.as_str())
-            .unwrap();
+        else {
+            continue; // another kind: `billed_kinds`
+        };
         let shares = entry.allocations.map_or_else(
             || vec![(None, entry.quantity.micros())],
             |allocations| {
@@ -644,6 +933,18 @@ fn crash_rounds() {
             "{key:?}: billed {got} micros, but it must be at least {low} (acknowledged) and at most {high} (possibly recorded)"
         );
     }
+    let kinds = billed_kinds(&emulator);
+    check_kinds(seed, &acked, &kinds);
+    assert!(
+        [
+            Peak::Hosts.as_str(),
+            Seen::ActiveUsers.as_str(),
+            Stored::GbStored.as_str()
+        ]
+        .iter()
+        .all(|dimension| kinds.keys().any(|(_, d, _)| d == dimension)),
+        "every kind billed something: {kinds:?}"
+    );
     assert_eq!(
         emulator.duplicates(),
         0,
