@@ -138,6 +138,41 @@ fn processes_opening_one_new_file_at_once_all_open_it() {
     }
 }
 
+/// The child process of [`a_ledger_named_by_a_bare_file_name_is_made_in_the_working_directory`]:
+/// the name to open.
+const BARE_NAME: &str = "METERING_TEST_BARE_NAME";
+
+/// A ledger named by a bare file name (`usage.sqlite`, no directory: its parent is the
+/// empty path) is made in the working directory, as `Meter::open("usage.sqlite")` expects.
+/// A child process opens it, so that this process's working directory stays as it is.
+#[test]
+fn a_ledger_named_by_a_bare_file_name_is_made_in_the_working_directory() {
+    if let Ok(name) = std::env::var(BARE_NAME) {
+        drop(SqliteLedger::open(&name).expect("a new ledger is made"));
+        SqliteLedger::open(&name).expect("and opens again");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_ledger_named_by_a_bare_file_name_is_made_in_the_working_directory",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(BARE_NAME, "usage.sqlite")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the child failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    SqliteLedger::open_existing(dir.path().join("usage.sqlite")).expect("the ledger is there");
+}
+
 /// An empty file is not taken for a new ledger, by the ledger or the Meter: its history
 /// would be gone without a word. Creating a ledger there is done only when asked for.
 #[test]
@@ -272,4 +307,25 @@ fn only_a_damaged_file_is_called_damaged() {
         error.to_string().contains("cannot read the ledger file"),
         "{error}"
     );
+}
+
+/// A new ledger that cannot be put in place (here its path ends in `/`: the ledger made
+/// beside it cannot be linked there) is refused as a configuration error naming the path,
+/// not as storage failing for a moment, and leaves nothing behind.
+#[test]
+fn a_new_ledger_that_cannot_be_put_in_place_is_a_configuration_error() {
+    use metering_core::ledger::LedgerError;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = format!("{}/ledger.sqlite/", dir.path().display());
+    let error = SqliteLedger::open(&path).unwrap_err();
+    let LedgerError::Config(message) = &error else {
+        panic!("not a configuration error: {error:?}");
+    };
+    assert!(
+        message.contains("ledger.sqlite/: cannot make a new ledger"),
+        "{message}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
