@@ -22,6 +22,7 @@
 
 use std::ops::Sub;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use marketplace_metering::ledger::{Flusher, Ledger, PostgresLedger};
@@ -32,7 +33,10 @@ use marketplace_metering::{
     ProductCode, Quantity, SubmitConfig, Submitter, Timestamp, metrics as names,
 };
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tokio_postgres::config::Host;
 
 /// Instances, and the keys every one of them records into each tick: 1 to 64 instances on
 /// 100 keys, then 4 on 10 and on 1,000 (what a key adds to a commit).
@@ -87,6 +91,12 @@ struct Server {
     /// Shared buffers touched.
     buffers: i64,
     sessions: i64,
+    /// The clients' messages, counted on the wire: exchanges (a simple query, or a `Sync`
+    /// ending an extended one; tokio-postgres closes a statement it no longer holds with
+    /// one, not waited for), statements run, statements parsed.
+    exchanges: i64,
+    statements: i64,
+    parsed: i64,
     /// Time backends spent running statements, in milliseconds.
     active_ms: f64,
     /// CPU the backends used, in nanoseconds (read before they exit).
@@ -94,12 +104,16 @@ struct Server {
 }
 
 impl Server {
-    /// Its figures per one of `count`, as table cells: transactions, rows inserted, updated,
-    /// deleted and read, buffers, milliseconds active, microseconds of backend CPU.
+    /// Its figures per one of `count`, as table cells: exchanges, statements run and
+    /// parsed, transactions, rows inserted, updated, deleted and read, buffers,
+    /// milliseconds active, microseconds of backend CPU.
     #[allow(clippy::cast_precision_loss, reason = "counts far below 2^52")]
     fn cells(self, count: u64) -> String {
         format!(
-            "{:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} | {:.3} | {:.1} |",
+            "{:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.0} | {:.3} | {:.1} |",
+            per(self.exchanges, count),
+            per(self.statements, count),
+            per(self.parsed, count),
             per(self.transactions, count),
             per(self.inserted, count),
             per(self.updated, count),
@@ -124,9 +138,94 @@ impl Sub for Server {
             read: self.read - o.read,
             buffers: self.buffers - o.buffers,
             sessions: self.sessions - o.sessions,
+            exchanges: self.exchanges - o.exchanges,
+            statements: self.statements - o.statements,
+            parsed: self.parsed - o.parsed,
             active_ms: self.active_ms - o.active_ms,
             cpu_ns: self.cpu_ns - o.cpu_ns,
         }
+    }
+}
+
+/// The messages clients sent through a proxy, by type (`Q` a simple query, `P` parse, `E`
+/// execute, `S` sync, ...): what the server was asked, without `pg_stat_statements`.
+struct Wire {
+    by_type: [AtomicI64; 256],
+}
+
+impl Wire {
+    /// A proxy on loopback to the server of `url`, counting what clients send; the URL
+    /// through it.
+    async fn proxy(url: &str) -> (String, Arc<Self>) {
+        let config: tokio_postgres::Config = url.parse().unwrap();
+        let Host::Tcp(host) = &config.get_hosts()[0] else {
+            panic!("the server must be reached over TCP: {url}");
+        };
+        let server = format!("{host}:{}", config.get_ports()[0]);
+        assert!(url.contains(&server), "{url} must name {server}");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let through = url.replacen(&server, &listener.local_addr().unwrap().to_string(), 1);
+        let wire = Arc::new(Self {
+            by_type: std::array::from_fn(|_| AtomicI64::new(0)),
+        });
+        let counting = Arc::clone(&wire);
+        tokio::spawn(async move {
+            loop {
+                let (client, _) = listener.accept().await.unwrap();
+                let upstream = TcpStream::connect(&server).await.unwrap();
+                tokio::spawn(Arc::clone(&counting).relay(client, upstream));
+            }
+        });
+        (through, wire)
+    }
+
+    /// Passes one connection's bytes both ways, counting the client's messages.
+    async fn relay(self: Arc<Self>, client: TcpStream, server: TcpStream) {
+        let (mut from_client, mut to_client) = client.into_split();
+        let (mut from_server, mut to_server) = server.into_split();
+        let answers = tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+        });
+        let mut buffer = vec![0; 64 * 1024];
+        // The start-up messages have no type byte (an 8-byte TLS or GSS request may come
+        // first); every message after them has one.
+        let (mut starting, mut header, mut left) = (true, Vec::with_capacity(5), 0_usize);
+        while let Ok(read) = from_client.read(&mut buffer).await {
+            if read == 0 || to_server.write_all(&buffer[..read]).await.is_err() {
+                break;
+            }
+            let mut bytes = &buffer[..read];
+            while !bytes.is_empty() {
+                if left > 0 {
+                    let skipped = left.min(bytes.len());
+                    (bytes, left) = (&bytes[skipped..], left - skipped);
+                    continue;
+                }
+                let wanted = if starting { 4 } else { 5 };
+                let taken = (wanted - header.len()).min(bytes.len());
+                header.extend_from_slice(&bytes[..taken]);
+                bytes = &bytes[taken..];
+                if header.len() == wanted {
+                    let length = u32::from_be_bytes(header[wanted - 4..].try_into().unwrap());
+                    left = length as usize - 4;
+                    if starting {
+                        starting = length == 8;
+                    } else {
+                        self.by_type[usize::from(header[0])].fetch_add(1, Ordering::Relaxed);
+                    }
+                    header.clear();
+                }
+            }
+        }
+        let _ = to_server.shutdown().await;
+        let _ = answers.await;
+    }
+
+    fn count(&self, types: &[u8]) -> i64 {
+        types
+            .iter()
+            .map(|&kind| self.by_type[usize::from(kind)].load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -134,6 +233,9 @@ impl Sub for Server {
 struct Database {
     admin: tokio_postgres::Client,
     url: String,
+    /// The same database through the counting proxy, for the ledgers.
+    counted_url: String,
+    wire: Arc<Wire>,
     name: String,
     clock: ManualClock,
 }
@@ -161,16 +263,19 @@ impl Database {
             if query.is_empty() { "" } else { "?" }
         );
         let clock = ManualClock::new(Timestamp::parse_rfc3339("2026-12-07T10:05:00Z").unwrap());
+        let (counted_url, wire) = Wire::proxy(&url).await;
         Self {
             admin,
             url,
+            counted_url,
+            wire,
             name,
             clock,
         }
     }
 
     fn ledger(&self) -> PostgresLedger {
-        PostgresLedger::builder(&self.url)
+        PostgresLedger::builder(&self.counted_url)
             .unwrap()
             .max_connections(POOL)
             .build()
@@ -246,6 +351,9 @@ impl Database {
             read: row.get(5),
             buffers: row.get(6),
             sessions: row.get(7),
+            exchanges: self.wire.count(b"QS"),
+            statements: self.wire.count(b"QE"),
+            parsed: self.wire.count(b"P"),
             active_ms: row.get(8),
             cpu_ns: 0,
         }
@@ -505,9 +613,9 @@ async fn sending(admin_url: &str) {
     db.drop_database().await;
     let claims = SEALED.div_ceil(25);
     println!(
-        "\n| what | transactions | rows inserted | updated | deleted | rows read | buffers | active ms | backend CPU µs |"
+        "\n| what | queries + syncs | statements run | parsed | transactions | rows inserted | updated | deleted | rows read | buffers | active ms | backend CPU µs |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (what, server, count) in [
         ("seal, per record sealed", sealing, SEALED),
         (
@@ -556,9 +664,11 @@ fn main() {
             "keys shared by every instance, each recorded every {TICK:?}; a commit a second per instance; steady run of {WINDOW:?}\n"
         );
         println!(
-            "| instances | keys | commits | commits/s (per instance) | commit p50 / p99 / max ms | per commit: transactions | rows inserted | updated | deleted | rows read | buffers | active ms | backend CPU µs |"
+            "| instances | keys | commits | commits/s (per instance) | commit p50 / p99 / max ms | per commit: queries + syncs | statements run | parsed | transactions | rows inserted | updated | deleted | rows read | buffers | active ms | backend CPU µs |"
         );
-        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        println!(
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        );
         let mut start_ups = Vec::new();
         for (instances, keys) in POINTS {
             // A writer holds one connection at a time: one per instance.
@@ -572,9 +682,11 @@ fn main() {
             start_ups.push(fleet_point(&url, (instances, keys), &snapshotter).await);
         }
         println!(
-            "\n| start-up: instances | keys | per instance: transactions | rows inserted | updated | deleted | rows read | buffers | active ms | backend CPU µs | sessions |"
+            "\n| start-up: instances | keys | per instance: queries + syncs | statements run | parsed | transactions | rows inserted | updated | deleted | rows read | buffers | active ms | backend CPU µs | sessions |"
         );
-        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        println!(
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        );
         for line in start_ups {
             println!("{line}");
         }
