@@ -245,6 +245,44 @@ async fn kinds_of_one_name_stay_apart_and_registered_zeros_have_the_kind() {
     meter.shutdown().await.unwrap();
 }
 
+/// A key of every kind is forgotten once its hours have left the window and nothing waits
+/// (a level's changes are the ledger's once committed), but not while a handle holds it; a
+/// forgotten key opens again when it is next recorded.
+#[tokio::test]
+async fn idle_keys_of_every_kind_are_forgotten() {
+    let ledger = Arc::new(MemoryLedger::default());
+    let clock = ManualClock::new(at(NOW));
+    let meter = quiet_meter(&ledger, &clock);
+    let a = customer("111111111111");
+    meter.usage(&a, Hosts).observe(q("3")).unwrap();
+    meter.usage(&a, Users).mark("alice").unwrap();
+    meter.usage(&a, Stored).set(q("6")).unwrap();
+    let held = meter
+        .usage(&a, Users)
+        .tag_set(&tags(&[("team", "x")]))
+        .handle()
+        .unwrap();
+    meter.commit().await.unwrap();
+    assert_eq!(meter.status().await.unwrap().open_keys, 4);
+    for _ in 0..3 {
+        clock.advance(Duration::from_hours(1));
+        meter.commit().await.unwrap();
+    }
+    assert_eq!(meter.status().await.unwrap().open_keys, 1);
+    held.mark("bob").unwrap();
+    meter.usage(&a, Users).mark("alice").unwrap();
+    meter.commit().await.unwrap();
+    assert_eq!(meter.status().await.unwrap().open_keys, 2);
+    let hour = at("2026-12-01T08:00:00Z").to_string();
+    let last: Vec<_> = ledger
+        .deltas()
+        .into_iter()
+        .filter(|(_, of, _)| *of == hour)
+        .collect();
+    assert_eq!(last.len(), 2, "{last:?}");
+    meter.shutdown().await.unwrap();
+}
+
 /// Many threads mark and observe while checkpoints run and the hour turns: every
 /// identifier is committed, and the highest observation is.
 #[tokio::test]
