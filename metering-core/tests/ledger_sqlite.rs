@@ -329,3 +329,70 @@ fn a_new_ledger_that_cannot_be_put_in_place_is_a_configuration_error() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// A level's hour past the largest quantity: a late change of the largest level, set aside
+/// and requeued into the hour it then holds through, leaves that hour's integral nowhere to
+/// go. The seal sets the integral aside with the reason and counts it; the requeued level
+/// stays the hour's record.
+#[test]
+fn a_levels_hour_past_the_largest_quantity_is_set_aside_at_seal() {
+    use metering_core::Quantity;
+    use metering_core::ledger::conformance::{at, checkpoint, customer, hour, key, usage_delta};
+    use metering_core::ledger::{
+        InstanceId, Ledger, LedgerInspection, LevelChange, SetAsideRequeue, Usage,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = SqliteLedger::open(dir.path().join("ledger.sqlite")).unwrap();
+    let stored = key(&customer("111111111111"), "gb_stored", &[]);
+    let largest_at = |instant: &str| {
+        let change = LevelChange {
+            at: at(instant),
+            level: Quantity::MAX,
+        };
+        checkpoint(
+            InstanceId::random(),
+            1,
+            vec![usage_delta(&stored, instant, Usage::Level(vec![change]))],
+        )
+    };
+    let eleven = hour("2026-11-26T11:00:00Z");
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let now = at("2026-11-26T10:30:00Z");
+            ledger
+                .commit(&largest_at("2026-11-26T10:00:00Z"), now)
+                .await
+                .unwrap();
+            ledger.seal(at("2026-11-26T11:00:00Z"), now).await.unwrap();
+            let now = at("2026-11-26T11:30:00Z");
+            let late = ledger
+                .commit(&largest_at("2026-11-26T10:30:00Z"), now)
+                .await
+                .unwrap();
+            assert_eq!(late.set_aside, 1, "a change of the sealed 10:00");
+            let entry = ledger.set_aside().await.unwrap()[0].id;
+            assert_eq!(
+                ledger.requeue_set_aside(entry, now).await.unwrap(),
+                SetAsideRequeue::Requeued { hour: eleven }
+            );
+
+            let report = ledger.seal(at("2026-11-26T12:00:00Z"), now).await.unwrap();
+            assert_eq!((report.sealed, report.set_aside), (1, 1));
+            let aside = ledger.set_aside().await.unwrap();
+            assert_eq!(
+                aside
+                    .iter()
+                    .map(|entry| (entry.hour, entry.quantity))
+                    .collect::<Vec<_>>(),
+                [(eleven, Quantity::MAX)]
+            );
+            assert!(
+                aside[0].reason.contains("exceed the largest quantity"),
+                "{}",
+                aside[0].reason
+            );
+        });
+}
