@@ -123,20 +123,21 @@ impl Shared {
             return Err(MeterError::Closed);
         }
         let key = &entry.key;
-        let held = aside
-            .usage
-            .entry((key.clone(), hour, observation.kind()))
-            .or_default();
+        let kept = aside.usage.entry((key.clone(), hour, observation.kind()));
         match observation {
             Observation::Add(quantity) => {
+                let held = kept.or_default();
                 let sum = *held + quantity.micros();
                 if sum > Quantity::MAX.micros() {
                     return Err(overflow(key, hour, *held, quantity));
                 }
                 *held = sum;
             }
-            Observation::Observe(level) => *held = (*held).max(level.micros()),
-            // Never outside their key.
+            Observation::Observe(level) => {
+                let held = kept.or_default();
+                *held = (*held).max(level.micros());
+            }
+            // Never outside their key: its lock holds every hour.
             Observation::Mark(_) | Observation::Set(_) => {}
         }
         Ok(())
