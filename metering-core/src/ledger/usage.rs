@@ -79,3 +79,46 @@ pub struct LevelChange {
     /// The level from then on.
     pub level: Quantity,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_shows_in_a_log_as_a_person_reads_it() {
+        let at = Timestamp::parse_rfc3339("2026-11-26T10:20:00Z").unwrap();
+        let set = |level: u16| LevelChange {
+            at,
+            level: Quantity::from(level),
+        };
+        let ids = vec![Identifier::from(1_u64), Identifier::from(2_u64)];
+        let shown = [
+            Usage::Sum(Quantity::from(3)),
+            Usage::Max(Quantity::from(3)),
+            Usage::Distinct(ids),
+            Usage::Level(Vec::new()),
+            Usage::Level(vec![set(5)]),
+            Usage::Level(vec![set(4), set(5)]),
+        ]
+        .map(|usage| usage.to_string());
+        assert_eq!(
+            shown,
+            [
+                "3",
+                "max 3",
+                "2 distinct",
+                "no level change",
+                "level 5",
+                "level 5 (2 changes)"
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_sum_of_zero_is_a_zero_sum() {
+        assert!(Usage::Sum(Quantity::ZERO).is_zero_sum());
+        assert!(!Usage::Sum(Quantity::from(1)).is_zero_sum());
+        assert!(!Usage::Max(Quantity::ZERO).is_zero_sum());
+        assert!(!Usage::Distinct(Vec::new()).is_zero_sum());
+    }
+}

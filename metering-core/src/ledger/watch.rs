@@ -243,6 +243,11 @@ mod tests {
         let past = urgent.left_seconds(at("2027-01-01T06:10:00Z"));
         assert!((past + 600.0).abs() < 1e-9, "negative once past: {past}");
         assert_eq!(TimeLeft(-600.0).to_string(), "-0h 10m 0s");
+        assert_eq!(
+            TimeLeft(0.0).to_string(),
+            "0h 0m 0s",
+            "no sign at the deadline"
+        );
         let later = Watched::new(
             vec![hour("2026-12-31T20:00:00Z", 1, 0, 0)],
             at("2027-01-01T06:10:00Z"),
