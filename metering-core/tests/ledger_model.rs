@@ -383,6 +383,8 @@ mod kinds {
         distinct: BTreeMap<Hour, BTreeSet<u64>>,
         /// The level from each minute (since the epoch) on; at one minute the larger.
         levels: BTreeMap<i64, u64>,
+        /// The integral of each sealed hour, as it was when sealed (in unit-minutes).
+        level_sealed: BTreeMap<Hour, u64>,
         set_aside: usize,
     }
 
@@ -404,18 +406,33 @@ mod kinds {
                     self.distinct.entry(hour).or_default().insert(value);
                 }
                 _ => {
-                    // A late change holds from the start of the oldest open hour.
-                    let at = match self.sealed_before {
-                        Some(open) if late => {
-                            self.set_aside += 1;
-                            open.start()
-                        }
-                        _ => at,
-                    };
+                    // A late change keeps its instant: the sealed hours' integrals stand.
+                    self.set_aside += usize::from(late);
                     let level = self.levels.entry(minute(at)).or_default();
                     *level = (*level).max(value);
                 }
             }
+        }
+
+        /// The level's integral over `hour` from the levels known now, in unit-minutes.
+        fn level_minutes(&self, hour: Hour) -> u64 {
+            let start = minute(hour.start());
+            (start..start + 60)
+                .map(|m| self.levels.range(..=m).next_back().map_or(0, |(_, &l)| l))
+                .sum()
+        }
+
+        /// Seals every hour before `until`: their levels' integrals are final.
+        fn seal(&mut self, until: Hour) {
+            if let Some(&first) = self.levels.keys().next() {
+                let first = Hour::of(Timestamp::from_unix_seconds(first * 60).unwrap());
+                let mut hour = self.sealed_before.map_or(first, |open| open.max(first));
+                while hour < until {
+                    self.level_sealed.insert(hour, self.level_minutes(hour));
+                    hour = Hour::of(hour.start().saturating_add(Duration::from_hours(1)));
+                }
+            }
+            self.sealed_before = self.sealed_before.max(Some(until));
         }
 
         /// Every record the ledger must have sealed before `before`: (dimension, hour) ->
@@ -429,20 +446,12 @@ mod kinds {
                 let count = Quantity::new(ids.len() as u64).unwrap();
                 records.insert((KINDS[1].to_owned(), hour), count);
             }
-            if let Some(&first) = self.levels.keys().next() {
-                let mut hour = Hour::of(Timestamp::from_unix_seconds(first * 60).unwrap());
-                while hour < before {
-                    let start = minute(hour.start());
-                    let unit_minutes: u64 = (start..start + 60)
-                        .map(|m| self.levels.range(..=m).next_back().map_or(0, |(_, &l)| l))
-                        .sum();
-                    // Millionths of unit-hours, half-up.
-                    let micros = (unit_minutes * 1_000_000 + 30) / 60;
-                    if micros > 0 {
-                        let quantity = Quantity::from_micros(micros).unwrap();
-                        records.insert((KINDS[2].to_owned(), hour), quantity);
-                    }
-                    hour = Hour::of(hour.start().saturating_add(Duration::from_hours(1)));
+            for (&hour, &unit_minutes) in self.level_sealed.range(..before) {
+                // Millionths of unit-hours, half-up.
+                let micros = (unit_minutes * 1_000_000 + 30) / 60;
+                if micros > 0 {
+                    let quantity = Quantity::from_micros(micros).unwrap();
+                    records.insert((KINDS[2].to_owned(), hour), quantity);
                 }
             }
             records
@@ -513,8 +522,7 @@ mod kinds {
                         Op::Seal(grace) => {
                             let until = now.saturating_sub(Duration::from_mins(grace));
                             ledger.seal(until, now).await.unwrap();
-                            let until = Hour::of(until);
-                            model.sealed_before = model.sealed_before.max(Some(until));
+                            model.seal(Hour::of(until));
                         }
                         Op::Advance(minutes) => now = now.saturating_add(Duration::from_mins(minutes)),
                         Op::Crash => ledger = SqliteLedger::open(&path).unwrap(),
@@ -522,6 +530,7 @@ mod kinds {
                 }
                 let end = now.saturating_add(Duration::from_hours(3));
                 ledger.seal(end, end).await.unwrap();
+                model.seal(Hour::of(end));
                 let sealed: BTreeMap<(String, Hour), Quantity> = ledger
                     .records(None)
                     .await

@@ -170,11 +170,19 @@ impl State {
                         seen.or_default().extend(ids.iter().copied());
                         None
                     }
-                    Commit::Level { changes } => {
+                    Commit::Level {
+                        changes,
+                        integrate_from,
+                    } => {
                         let levels = self.levels.entry(UsageKey::clone(key)).or_default();
                         for change in changes {
                             let level = levels.entry(change.at).or_default();
                             *level = (*level).max(change.level);
+                        }
+                        if let Some(open) = integrate_from {
+                            let until = self.level_until.entry(UsageKey::clone(key));
+                            let until = until.or_insert(open);
+                            *until = (*until).max(open);
                         }
                         None
                     }

@@ -43,13 +43,13 @@
 //!   in millionths and rounded half-up once per key and hour (changes are kept to the
 //!   microsecond). The integral is a function of the changes, not of who is running: a
 //!   level set and never changed bills every hour, with or without a process, until it is
-//!   set to 0 (`metering ledger` shows the levels held); two changes at one instant (two
-//!   instances) keep the larger.
+//!   set to 0. A key has one level: instances setting it do not add up, the change latest
+//!   in time holds; two changes at one instant (two instances) keep the larger.
 //! - **Late**: a maximum or identifiers of a sealed hour are set aside ("late"): moved to
 //!   another hour they would mean something else there. A level change of a sealed hour
-//!   takes effect from the start of the oldest open hour (the sealed hours' integrals
-//!   stand), and is set aside too, showing its level, so that a person sees what was not
-//!   billed.
+//!   keeps its instant, so it holds from the start of the oldest open hour only if no
+//!   later change came before it (the sealed hours' integrals stand), and is set aside
+//!   too, showing its level, so that a person sees what was not billed.
 //! - **A kind other than the key's** (a dimension's kind was changed) is set aside with a
 //!   reason naming both kinds.
 //!

@@ -78,11 +78,15 @@ pub enum Commit<'a> {
         /// The identifiers seen.
         ids: &'a [Identifier],
     },
-    /// Store the level changes (every one in an open hour; at one instant, the larger
-    /// level wins).
+    /// Store the level changes (at one instant, the larger level wins).
     Level {
         /// The changes, times in whole microseconds, in order.
         changes: Vec<LevelChange>,
+        /// When some changes are of sealed hours: the oldest open hour, before which the
+        /// key is never integrated (the key's hours are integrated from here on, if not
+        /// from later). A late change is kept at its own instant, so that it holds from
+        /// here on only if no later change came before it.
+        integrate_from: Option<Hour>,
     },
     /// Set aside `quantity` (see [`set_aside_quantity`]) for a person, with the reason.
     SetAside {
@@ -103,7 +107,8 @@ pub enum Commit<'a> {
 /// - Max and Distinct of a sealed hour are set aside ([`late_reason`]): a maximum or an
 ///   identifier moved to another hour would mean something else there.
 /// - Level: a change at an instant already sealed takes effect from the start of the
-///   oldest open hour (the sealed hours' integrals stand).
+///   oldest open hour if no later change came before it (the sealed hours' integrals
+///   stand).
 #[must_use]
 pub fn commit_usage(
     usage: &Usage,
@@ -138,31 +143,27 @@ pub fn commit_usage(
     }
 }
 
-/// Level changes in whole microseconds, those of sealed hours moved to the start of the
-/// oldest open hour (the last of them holds there), and an entry set aside for them.
+/// Level changes in whole microseconds, and for the last of those of sealed hours an entry
+/// set aside. They keep their instants: integrated from the oldest open hour on, the level
+/// there is the last change before it, late or not (a late change moved to that hour would
+/// undo a later one committed earlier).
 fn level_commit(changes: &[LevelChange], sealed_before: Option<Hour>) -> Vec<Commit<'static>> {
-    let open = sealed_before.map(Hour::start);
-    let mut kept: Vec<LevelChange> = Vec::with_capacity(changes.len());
-    let mut late: Option<LevelChange> = None;
-    for change in changes {
-        let at = whole_micros(change.at);
-        match open.filter(|&open| at < open) {
-            Some(open) => {
-                late = Some(*change);
-                kept.retain(|kept| kept.at != open);
-                kept.push(LevelChange {
-                    at: open,
-                    level: change.level,
-                });
-            }
-            None => kept.push(LevelChange {
-                at,
-                level: change.level,
-            }),
-        }
-    }
-    let mut steps = vec![Commit::Level { changes: kept }];
-    if let (Some(change), Some(open)) = (late, sealed_before) {
+    let kept: Vec<LevelChange> = changes
+        .iter()
+        .map(|change| LevelChange {
+            at: whole_micros(change.at),
+            level: change.level,
+        })
+        .collect();
+    let late = sealed_before.and_then(|open| {
+        let last = changes.iter().rfind(|change| change.at < open.start())?;
+        Some((open, *last))
+    });
+    let mut steps = vec![Commit::Level {
+        changes: kept,
+        integrate_from: late.map(|(open, _)| open),
+    }];
+    if let Some((open, change)) = late {
         steps.push(Commit::SetAside {
             quantity: change.level,
             reason: late_level_reason(change.at, open),
@@ -393,12 +394,12 @@ pub fn late_reason(usage: &Usage, hour: Hour) -> String {
 }
 
 /// Why a level change of a sealed hour is set aside (its level shown): it takes effect
-/// from the oldest open hour instead.
+/// from the oldest open hour instead, unless a later change came before it.
 #[must_use]
 pub fn late_level_reason(at: Timestamp, open: Hour) -> String {
     format!(
-        "late: a level set at {at}, in an hour already sealed, holds from {open} on; the \
-         sealed hours were billed at the level they had"
+        "late: a level set at {at}, in an hour already sealed, holds from {open} on unless \
+         changed after {at}; the sealed hours were billed at the level they had"
     )
 }
 
@@ -665,7 +666,8 @@ mod tests {
             commit_usage(&ids, Kind::Distinct, ten, Some(noon))[..],
             [Commit::SetAside { .. }]
         ));
-        // A late level change holds from the oldest open hour; the rest is set aside.
+        // A late level change keeps its instant, the key integrated from the oldest open
+        // hour on; it is set aside too.
         let late = Usage::Level(vec![
             change("2026-11-26T10:15:00.0000019Z", "4"),
             change("2026-11-26T12:30:00.0000019Z", "5"),
@@ -675,11 +677,19 @@ mod tests {
             steps[0],
             Commit::Level {
                 changes: vec![
-                    change("2026-11-26T12:00:00Z", "4"),
+                    change("2026-11-26T10:15:00.000001Z", "4"),
                     change("2026-11-26T12:30:00.000001Z", "5")
-                ]
+                ],
+                integrate_from: Some(noon),
             }
         );
+        assert!(matches!(
+            &commit_usage(&late, Kind::Level, noon, Some(ten))[..],
+            [Commit::Level {
+                integrate_from: None,
+                ..
+            }]
+        ));
         assert!(
             matches!(&steps[1], Commit::SetAside { quantity: shown, reason }
                 if *shown == quantity("4") && reason.contains("10:15")),
@@ -688,26 +698,47 @@ mod tests {
     }
 
     #[test]
-    fn of_several_late_level_changes_the_last_holds_from_the_oldest_open_hour() {
+    fn a_late_level_change_holds_from_the_oldest_open_hour_unless_a_later_one_came_first() {
         let (ten, noon) = (hour("2026-11-26T10:00:00Z"), hour("2026-11-26T12:00:00Z"));
         let late = Usage::Level(vec![
             change("2026-11-26T10:15:00Z", "4"),
             change("2026-11-26T11:15:00Z", "2"),
             change("2026-11-26T12:30:00Z", "5"),
         ]);
+        let steps = commit_usage(&late, Kind::Level, ten, Some(noon));
         assert_eq!(
-            commit_usage(&late, Kind::Level, ten, Some(noon)),
+            steps[1],
+            Commit::SetAside {
+                quantity: quantity("2"),
+                reason: late_level_reason(at("2026-11-26T11:15:00Z"), noon)
+            }
+        );
+        let Commit::Level {
+            changes,
+            integrate_from,
+        } = &steps[0]
+        else {
+            panic!("{steps:?}");
+        };
+        let two = hour("2026-11-26T14:00:00Z");
+        // Of the late ones the last holds from noon.
+        assert_eq!(
+            level_hours(changes, *integrate_from, two),
             [
-                Commit::Level {
-                    changes: vec![
-                        change("2026-11-26T12:00:00Z", "2"),
-                        change("2026-11-26T12:30:00Z", "5")
-                    ]
-                },
-                Commit::SetAside {
-                    quantity: quantity("2"),
-                    reason: late_level_reason(at("2026-11-26T11:15:00Z"), noon)
-                }
+                (noon, quantity("3.5")),
+                (hour("2026-11-26T13:00:00Z"), quantity("5"))
+            ]
+        );
+        // A change stored before, later than the late ones (another instance committed it
+        // in time): it holds, not the late ones.
+        let stored = [change("2026-11-26T11:50:00Z", "1")];
+        let mut all: Vec<LevelChange> = changes.iter().chain(&stored).copied().collect();
+        all.sort_unstable();
+        assert_eq!(
+            level_hours(&all, *integrate_from, two),
+            [
+                (noon, quantity("3")),
+                (hour("2026-11-26T13:00:00Z"), quantity("5"))
             ]
         );
     }

@@ -92,6 +92,10 @@ pub(crate) const LEVEL_CHANGES: &str =
 /// Forgets key `$1`'s level changes before `$2` (the last change before the sealed hours
 /// stays: the level carried on).
 pub(crate) const FORGET_LEVELS: &str = "DELETE FROM level_changes WHERE key_id = $1 AND at < $2";
+/// Key `$1` is integrated from hour `$2` on at the earliest (its hours before are sealed:
+/// a late change).
+pub(crate) const INTEGRATE_FROM: &str = "UPDATE usage_keys SET level_until = $2 \
+     WHERE id = $1 AND (level_until IS NULL OR level_until < $2)";
 /// Key `$1`'s hours before `$2` are integrated.
 pub(crate) const LEVEL_UNTIL: &str = "UPDATE usage_keys SET level_until = $2 WHERE id = $1";
 

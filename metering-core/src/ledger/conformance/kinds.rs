@@ -159,8 +159,8 @@ pub async fn distinct_counts_the_union(harness: &impl Harness) {
 
 /// A level holds until it changes: billed per hour as its integral, carried across hours
 /// with no commit (no process running), from two instances (at one instant the larger
-/// wins); a change of a sealed hour takes effect from the oldest open hour, and is set
-/// aside with its level.
+/// wins); a change of a sealed hour is set aside with its level, and takes effect from the
+/// oldest open hour only if no later change came before it (of a key new or not).
 pub async fn level_integrates_across_hours_and_instances(harness: &impl Harness) {
     let (one, two) = (harness.open(), harness.open());
     let stored = key(&customer("111111111111"), "gb_stored", &[]);
@@ -209,7 +209,20 @@ pub async fn level_integrates_across_hours_and_instances(harness: &impl Harness)
     );
     let report = two.commit(&late, now).await.unwrap();
     assert_eq!(report.set_aside, 1);
-    two.seal(at("2026-11-26T15:00:00Z"), now).await.unwrap();
+    // A key whose first change is late: billed from the oldest open hour, not before.
+    let archived = key(&customer("111111111111"), "gb_archived", &[]);
+    let first_late = checkpoint(
+        b,
+        2,
+        vec![usage_delta(
+            &archived,
+            "2026-11-26T13:20:00Z",
+            levels(&[("2026-11-26T13:20:00Z", "5")]),
+        )],
+    );
+    assert_eq!(one.commit(&first_late, now).await.unwrap().set_aside, 1);
+    two.seal(at("2026-11-26T16:00:00Z"), now).await.unwrap();
+    // The late 9 (12:10) came before the 0 (13:45): from 14:00 the level is 0.
     assert_eq!(
         billed(&one).await,
         pairs(&[
@@ -217,7 +230,8 @@ pub async fn level_integrates_across_hours_and_instances(harness: &impl Harness)
             ("2026-11-26T11:00:00Z", "6"),
             ("2026-11-26T12:00:00Z", "6"),
             ("2026-11-26T13:00:00Z", "3.75"),
-            ("2026-11-26T14:00:00Z", "9"),
+            ("2026-11-26T14:00:00Z", "5"),
+            ("2026-11-26T15:00:00Z", "5"),
         ])
     );
     let aside = one.set_aside().await.unwrap();
@@ -225,7 +239,7 @@ pub async fn level_integrates_across_hours_and_instances(harness: &impl Harness)
     assert!(aside[0].reason.contains("12:10:00"), "{}", aside[0].reason);
     assert_eq!(
         (aside[0].kind, kinds(&two).await),
-        (Kind::Level, vec![Kind::Level; 5])
+        (Kind::Level, vec![Kind::Level; 6])
     );
 }
 

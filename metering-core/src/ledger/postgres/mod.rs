@@ -396,7 +396,10 @@ async fn apply(
                 .await?;
             tx.execute(&insert, &[&key_id, &hour, &high, &low]).await?;
         }
-        Commit::Level { changes } => {
+        Commit::Level {
+            changes,
+            integrate_from,
+        } => {
             let insert = tx
                 .prepare_cached(&Dialect::Postgres.greatest(sql::SET_LEVEL))
                 .await?;
@@ -404,6 +407,10 @@ async fn apply(
                 let values: [&(dyn ToSql + Sync); 3] =
                     [&key_id, &at_micros(change.at), &micros(change.level)];
                 tx.execute(&insert, &values).await?;
+            }
+            if let Some(open) = integrate_from {
+                let from = tx.prepare_cached(sql::INTEGRATE_FROM).await?;
+                tx.execute(&from, &[&key_id, &hour_seconds(open)]).await?;
             }
         }
         Commit::Sum { .. } | Commit::SetAside { .. } => {}

@@ -285,10 +285,17 @@ fn apply(
                 insert.execute(params![key_id, hour, high, low])?;
             }
         }
-        Commit::Level { changes } => {
+        Commit::Level {
+            changes,
+            integrate_from,
+        } => {
             let mut insert = tx.prepare_cached(&Dialect::Sqlite.greatest(sql::SET_LEVEL))?;
             for change in changes {
                 insert.execute(params![key_id, at_micros(change.at), micros(change.level)])?;
+            }
+            if let Some(open) = integrate_from {
+                tx.prepare_cached(&Dialect::Sqlite.sql(sql::INTEGRATE_FROM))?
+                    .execute(params![key_id, hour_seconds(open)])?;
             }
         }
         Commit::SetAside { quantity, reason } => return Ok(Some((quantity, reason))),
