@@ -52,6 +52,10 @@
 //!   too, showing its level, so that a person sees what was not billed.
 //! - **A kind other than the key's** (a dimension's kind was changed) is set aside with a
 //!   reason naming both kinds.
+//! - **Tags**: each tag set is a key of its own, merged by its kind; the record's
+//!   allocations are the tag sets' quantities and its quantity their sum (the service's
+//!   rule): a tagged maximum bills the sum of the tag sets' maxima, and an identifier seen
+//!   under two tag sets counts in each.
 //!
 //! An entry set aside shows a quantity by kind: the sum, the maximum, the number of
 //! identifiers, or the level. Requeued ([`LedgerInspection::requeue_set_aside`]), it is

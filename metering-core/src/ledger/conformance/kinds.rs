@@ -243,6 +243,77 @@ pub async fn level_integrates_across_hours_and_instances(harness: &impl Harness)
     );
 }
 
+/// Each tag set is a key of its own, merged by its kind; the hour's record has an allocation
+/// per tag set and their sum as its quantity (the service's rule): the maxima of each tag
+/// set added up, an identifier seen under two tag sets counted in each.
+pub async fn tag_sets_of_every_kind_are_allocations_that_add_up(harness: &impl Harness) {
+    let ledger = harness.open();
+    let account = customer("111111111111");
+    let (search, ads) = (&[("team", "search")], &[("team", "ads")]);
+    let now = at("2026-11-26T10:50:00Z");
+    let instance = InstanceId::random();
+    let deltas = vec![
+        usage_delta(
+            &key(&account, "hosts", search),
+            "2026-11-26T10:05:00Z",
+            Usage::Max(quantity("3")),
+        ),
+        usage_delta(
+            &key(&account, "hosts", search),
+            "2026-11-26T10:35:00Z",
+            Usage::Max(quantity("2")),
+        ),
+        usage_delta(
+            &key(&account, "hosts", ads),
+            "2026-11-26T10:35:00Z",
+            Usage::Max(quantity("4")),
+        ),
+        usage_delta(
+            &key(&account, "users", search),
+            "2026-11-26T10:05:00Z",
+            ids(&[1, 2]),
+        ),
+        usage_delta(
+            &key(&account, "users", ads),
+            "2026-11-26T10:06:00Z",
+            ids(&[2, 3]),
+        ),
+    ];
+    ledger
+        .commit(&checkpoint(instance, 1, deltas), now)
+        .await
+        .unwrap();
+    ledger.seal(at("2026-11-26T11:00:00Z"), now).await.unwrap();
+    let mut records: Vec<(String, String, Vec<String>)> = ledger
+        .records(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|stored| {
+            let record = stored.record;
+            let allocated = record.allocations().unwrap_or_default().iter();
+            let sum = allocated.clone().map(|a| a.quantity.micros()).sum::<u64>();
+            assert_eq!(sum, record.quantity().micros(), "allocations add up");
+            let allocations = allocated.map(|a| a.quantity.to_string()).collect();
+            (
+                record.dimension().to_string(),
+                record.quantity().to_string(),
+                allocations,
+            )
+        })
+        .collect();
+    records.sort();
+    let strings = |values: &[&str]| values.iter().map(|&v| v.to_owned()).collect::<Vec<_>>();
+    let mut expected = vec![
+        ("hosts".to_owned(), "7".to_owned(), strings(&["4", "3"])),
+        ("users".to_owned(), "4".to_owned(), strings(&["2", "2"])),
+    ];
+    for (_, _, allocations) in records.iter_mut().chain(&mut expected) {
+        allocations.sort();
+    }
+    assert_eq!(records, expected);
+}
+
 /// Usage of a kind other than its key's (a dimension's kind changed) is set aside with a
 /// reason naming both kinds; the key's own usage is billed.
 pub async fn a_kind_other_than_the_keys_is_set_aside(harness: &impl Harness) {
