@@ -102,7 +102,8 @@ pub enum Commit<'a> {
 /// changes came late (the changes, moved to the start of the oldest open hour, and an entry
 /// set aside for what the sealed hours could not bill).
 ///
-/// - A kind other than the key's is set aside ([`kind_mismatch_reason`]).
+/// - A kind other than the key's is set aside ([`kind_mismatch_reason`]; level changes
+///   listed in it, each level and instant).
 /// - Sum: as [`place`] (late usage moves to the oldest open hour of its month).
 /// - Max and Distinct of a sealed hour are set aside ([`late_reason`]): a maximum or an
 ///   identifier moved to another hour would mean something else there.
@@ -121,7 +122,16 @@ pub fn commit_usage(
         reason,
     };
     if usage.kind() != stored {
-        return vec![aside(kind_mismatch_reason(stored, usage.kind()))];
+        let mut reason = kind_mismatch_reason(stored, usage.kind());
+        if let Usage::Level(changes) = usage {
+            // The quantity shown is the last level: the changes are what bills by hand.
+            let set: Vec<String> = changes
+                .iter()
+                .map(|change| format!("{} at {}", change.level, change.at))
+                .collect();
+            reason = format!("{reason}; levels set: {}", set.join(", "));
+        }
+        return vec![aside(reason)];
     }
     let sealed = sealed_before.is_some_and(|open| hour < open);
     match usage {
@@ -740,6 +750,40 @@ mod tests {
                 (noon, quantity("3")),
                 (hour("2026-11-26T13:00:00Z"), quantity("5"))
             ]
+        );
+    }
+
+    #[test]
+    fn level_changes_of_another_kind_are_set_aside_every_one_named() {
+        let changes = Usage::Level(vec![
+            change("2026-11-26T10:20:00Z", "6"),
+            change("2026-11-26T10:40:00.5Z", "0"),
+        ]);
+        let noon = hour("2026-11-26T12:00:00Z");
+        let [
+            Commit::SetAside {
+                quantity: shown,
+                reason,
+            },
+        ] = &commit_usage(
+            &changes,
+            Kind::Sum,
+            hour("2026-11-26T10:00:00Z"),
+            Some(noon),
+        )[..]
+        else {
+            panic!("a kind other than the key's is set aside");
+        };
+        // The last level is the quantity shown; the reason keeps every change, so that a
+        // person can bill the integral by hand.
+        assert_eq!(*shown, quantity("0"));
+        assert!(
+            reason.contains("kind level")
+                && reason.contains("kind sum")
+                && reason.ends_with(
+                    "levels set: 6 at 2026-11-26T10:20:00Z, 0 at 2026-11-26T10:40:00.5Z"
+                ),
+            "{reason}"
         );
     }
 
