@@ -824,7 +824,7 @@ pub trait LedgerInspection: Ledger {
 
 #[cfg(test)]
 mod tests {
-    use super::{InstanceId, RecordId, RecordState, SetAsideId};
+    use super::{InstanceId, LedgerStatus, RecordId, RecordState, SetAsideId};
 
     #[test]
     fn an_instance_id_reads_back_as_the_value_it_was_stored_as() {
@@ -856,6 +856,22 @@ mod tests {
                 RecordState::Duplicate
             ]
         );
+    }
+
+    #[test]
+    fn a_status_counts_records_per_state_with_every_state_present() {
+        let mut status = LedgerStatus::new();
+        status.add(RecordState::Success, 40);
+        status.add(RecordState::Success, 2);
+        status.add(RecordState::Unsent, 5);
+        let counts = [
+            RecordState::Success,
+            RecordState::Unsent,
+            RecordState::Quarantined,
+        ]
+        .map(|state| status.count(state));
+        assert_eq!(counts, [42, 5, 0]);
+        assert_eq!(status.records.len(), RecordState::ALL.len());
     }
 
     #[test]
