@@ -393,13 +393,20 @@ pub fn kind_mismatch_reason(stored: Kind, given: Kind) -> String {
 /// Why a maximum or identifiers of a sealed hour are set aside.
 #[must_use]
 pub fn late_reason(usage: &Usage, hour: Hour) -> String {
-    let what = match usage {
-        Usage::Distinct(_) => "identifiers seen",
-        _ => "a maximum observed",
+    // The sealed hour's identifiers are not kept: whether these were counted is unknown.
+    let (what, billed) = match usage {
+        Usage::Distinct(_) => (
+            "identifiers seen",
+            "its record may count some of them already",
+        ),
+        _ => (
+            "a maximum observed",
+            "its record's maximum may be as high already",
+        ),
     };
     format!(
         "late: {what} in hour {hour}, which was sealed (moved to another hour it would \
-         mean something else there)"
+         mean something else there; {billed})"
     )
 }
 
@@ -788,8 +795,42 @@ mod tests {
     }
 
     #[test]
+    fn a_level_set_on_an_hours_boundary_bills_from_that_hour() {
+        let (eleven, noon) = (hour("2026-11-26T11:00:00Z"), hour("2026-11-26T12:00:00Z"));
+        let changes = [
+            change("2026-11-26T11:00:00Z", "3"),
+            change("2026-11-26T12:00:00Z", "0"),
+        ];
+        let before = hour("2026-11-26T14:00:00Z");
+        assert_eq!(
+            level_hours(&changes, None, before),
+            [(eleven, quantity("3"))]
+        );
+        assert_eq!(
+            level_hours(&changes, Some(eleven), before),
+            [(eleven, quantity("3"))]
+        );
+        assert!(level_hours(&changes, Some(noon), before).is_empty());
+        // A change at the oldest open hour's very start is not late.
+        let on_time = Usage::Level(vec![change("2026-11-26T12:00:00Z", "2")]);
+        assert!(matches!(
+            &commit_usage(&on_time, Kind::Level, noon, Some(noon))[..],
+            [Commit::Level {
+                integrate_from: None,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
     fn reasons_name_what_a_person_needs() {
         assert!(overflow_reason().contains(&Quantity::MAX.to_string()));
+        // Requeued, late identifiers or a late maximum may bill twice: the reason says so.
+        let ten = hour("2026-11-26T10:00:00Z");
+        let ids = late_reason(&Usage::Distinct(vec![Identifier::from(1_u64)]), ten);
+        assert!(ids.contains("may count some of them already"), "{ids}");
+        let max = late_reason(&Usage::Max(quantity("2")), ten);
+        assert!(max.contains("may be as high already"), "{max}");
         assert!(unsealable_reason(None).contains("sealed already"));
         assert!(unsealable_reason(Some("too many")).ends_with(": too many"));
         let reason = double_billing_reason("1111", "prod-a", "arn:l", hour("2026-11-26T10:00:00Z"));
