@@ -795,6 +795,24 @@ mod tests {
     }
 
     #[test]
+    fn a_level_held_to_the_second_bills_millionths_of_unit_hours_per_hour() {
+        // 1 unit from 10:20:17.25 to 12:40:43: 2382.75 s, 3600 s and 2443 s of the three hours.
+        let changes = [
+            change("2026-11-26T10:20:17.25Z", "1"),
+            change("2026-11-26T12:40:43Z", "0"),
+        ];
+        assert_eq!(
+            level_hours(&changes, None, hour("2026-11-26T13:00:00Z")),
+            [
+                (hour("2026-11-26T10:00:00Z"), quantity("0.661875")),
+                (hour("2026-11-26T11:00:00Z"), quantity("1")),
+                // 0.6786111.. rounded half-up once, in this hour alone.
+                (hour("2026-11-26T12:00:00Z"), quantity("0.678611")),
+            ]
+        );
+    }
+
+    #[test]
     fn a_level_set_on_an_hours_boundary_bills_from_that_hour() {
         let (eleven, noon) = (hour("2026-11-26T11:00:00Z"), hour("2026-11-26T12:00:00Z"));
         let changes = [
