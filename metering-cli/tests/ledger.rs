@@ -758,6 +758,27 @@ async fn each_key_shows_its_kind() {
     fill_every_kind(&path).await;
     let store = ["--ledger".to_owned(), path.to_string_lossy().into_owned()];
 
+    // The level set at 10:30 still holds, whatever hours were sealed.
+    let now = ["--now", "2026-11-26T11:30:00Z"];
+    let text = ledger_command(&store, &[&["status"][..], &now].concat(), 1);
+    assert!(
+        text.contains(&format!(
+            "levels held, billed every hour until changed: 1\n  gb_stored of account {ALICE} of product prod-ledger: 2 since 2026-11-26T10:30:00Z\n"
+        )),
+        "{text}"
+    );
+    let status = ledger_command(
+        &store,
+        &[&["status", "--format", "json"][..], &now].concat(),
+        1,
+    );
+    let held = &json_lines(status.as_bytes())[0]["levels_held"];
+    assert_eq!(held[0]["dimension"], "gb_stored");
+    assert_eq!(
+        (&held[0]["level"], &held[0]["since"]),
+        (&Value::from("2"), &Value::from("2026-11-26T10:30:00Z"))
+    );
+
     let text = ledger_command(&store, &["pending"], 0);
     assert_eq!(
         row(&text, "id"),

@@ -482,6 +482,39 @@ impl SetAside {
     }
 }
 
+/// A level a key holds now: its last change, when not 0. Every hour from `since` on bills
+/// it until it changes, with or without a process running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LevelHeld {
+    /// The level key.
+    pub key: UsageKey,
+    /// The level.
+    pub level: Quantity,
+    /// When it was set.
+    pub since: Timestamp,
+}
+
+impl LevelHeld {
+    /// `key` holds `level` since `since` (a store of one's own builds these).
+    ///
+    /// ```
+    /// use metering_core::ledger::{LevelHeld, UsageKey};
+    /// use metering_core::{Customer, DimensionKey, Quantity, Timestamp};
+    ///
+    /// let customer = Customer::Account { product: "prod-example123".parse()?, account: "123456789012".parse()? };
+    /// let key = UsageKey::new(customer, DimensionKey::new("gb_stored")?, None);
+    /// let since = Timestamp::parse_rfc3339("2026-05-12T10:30:00Z")?;
+    /// let held = LevelHeld::new(key, Quantity::new(10)?, since);
+    /// assert_eq!((held.level, held.since), (Quantity::new(10)?, since));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn new(key: UsageKey, level: Quantity, since: Timestamp) -> Self {
+        Self { key, level, since }
+    }
+}
+
 /// Counts per state and the oldest unsent hour.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -811,6 +844,10 @@ pub trait LedgerInspection: Ledger {
     /// still has a record not settled (unsent, leased or quarantined), oldest first. Hours
     /// without records are left out.
     fn hours(&self, since: Hour) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>>;
+
+    /// The levels held now (each level key's last change, when not 0), by key: what every
+    /// hour bills until they change.
+    fn levels(&self) -> BoxFuture<'_, Result<Vec<LevelHeld>, LedgerError>>;
 
     /// Puts usage set aside back, once a person has decided it is to be billed: its quantity
     /// is added, as late usage, to the hour `now` falls in (or to its customer's first open

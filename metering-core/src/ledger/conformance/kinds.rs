@@ -181,7 +181,15 @@ pub async fn level_integrates_across_hours_and_instances(harness: &impl Harness)
     );
     one.commit(&first, now).await.unwrap();
     assert!(!two.commit(&first, now).await.unwrap().applied);
+    let held = two.levels().await.unwrap();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(
+        (&held[0].key, held[0].level, held[0].since),
+        (&*stored, quantity("6"), at("2026-11-26T10:20:00Z"))
+    );
     one.seal(at("2026-11-26T11:00:00Z"), now).await.unwrap();
+    // Sealing keeps the level carried on.
+    assert_eq!(one.levels().await.unwrap(), held);
     // No process for two hours: the level still bills.
     two.seal(at("2026-11-26T13:00:00Z"), now).await.unwrap();
     let now = at("2026-11-26T13:50:00Z");
@@ -199,6 +207,7 @@ pub async fn level_integrates_across_hours_and_instances(harness: &impl Harness)
     );
     one.commit(&ours, now).await.unwrap();
     two.commit(&theirs, now).await.unwrap();
+    assert_eq!(one.levels().await.unwrap(), [], "set to 0: no level held");
     one.seal(at("2026-11-26T14:00:00Z"), now).await.unwrap();
     let now = at("2026-11-26T14:10:00Z");
     let late = set(

@@ -45,8 +45,8 @@ use tokio_postgres::types::ToSql;
 pub use self::config::PostgresLedgerBuilder;
 use self::migrate::migrate;
 use super::codec::{
-    CustomerColumns, RecordRow, SetAsideRow, at_micros, customer_columns, hour, hour_seconds,
-    identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
+    CustomerColumns, LevelRow, RecordRow, SetAsideRow, at_micros, customer_columns, hour,
+    hour_seconds, identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
 };
 use super::protocol::{
     CLAIM_SIZE, Commit, commit_usage, customer_seal, overflow_reason, requeue_hour, seal_watermark,
@@ -55,9 +55,9 @@ use super::protocol::{
 use super::sql::{self, CLAIMABLE, Dialect, record_columns};
 use super::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
-    LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
-    SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
-    zero_counts,
+    LedgerInspection, LedgerStatus, LevelHeld, RecordId, RecordState, SealReport, SetAside,
+    SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count,
+    hour_statuses, zero_counts,
 };
 use crate::customer::Customer;
 use crate::hour::Hour;
@@ -840,6 +840,26 @@ impl LedgerInspection for PostgresLedger {
             Ok(SetAsideRequeue::Requeued {
                 hour: hour("open_usage", key_id, target)?,
             })
+        })
+    }
+
+    fn levels(&self) -> BoxFuture<'_, Result<Vec<LevelHeld>, LedgerError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let rows = client.query(sql::LEVELS_HELD, &[]).await?;
+            rows.iter()
+                .map(|row| {
+                    LevelRow {
+                        key_id: row.get(0),
+                        customer: [row.get(1), row.get(2), row.get(3), row.get(4)],
+                        dimension: row.get(5),
+                        tags: row.get(6),
+                        at: row.get(7),
+                        level: row.get(8),
+                    }
+                    .into_held()
+                })
+                .collect()
         })
     }
 }
