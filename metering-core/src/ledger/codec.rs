@@ -392,6 +392,16 @@ pub(crate) fn micros(quantity: Quantity) -> i64 {
 mod tests {
     use super::*;
 
+    /// Two identifiers are one when both halves are: each half must be its own bits.
+    #[test]
+    fn an_identifier_is_stored_as_its_high_and_low_halves() {
+        let columns = |bits: u128| identifier_columns(Identifier::from_u128_bits(bits));
+        assert_eq!(columns(7), (0, 7));
+        assert_eq!(columns(2 << 64), (2, 0));
+        assert_eq!(columns((1 << 64) | 2), (1, 2));
+        assert_eq!(columns(u128::MAX), (-1, -1));
+    }
+
     #[test]
     fn customers_round_trip_through_their_columns() {
         let product = ProductCode::new("prod-1").unwrap();
