@@ -349,6 +349,13 @@ fn deadline(store: &[String]) {
         &at("2026-06-01T00:30:00Z", &["--margin", "5h29m59s"]),
         1,
     );
+    // On the cut-off itself the service no longer takes it; a second before, it does.
+    let cut_off = ledger_command(store, &at("2026-06-01T06:00:00Z", &["--margin", "0s"]), 4);
+    assert!(
+        cut_off.contains("(0h 0m 0s left)") && cut_off.contains("deadline: past it"),
+        "{cut_off}"
+    );
+    ledger_command(store, &at("2026-06-01T05:59:59Z", &["--margin", "0s"]), 1);
     let past = ledger_command(store, &at("2026-06-01T07:00:00Z", &["--margin", "0s"]), 4);
     assert!(
         past.contains("(-1h 0m 0s left)") && past.contains("deadline: past it"),
