@@ -8,9 +8,10 @@ use std::io::Write;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
+use metering_core::Hour;
 use metering_core::ledger::conformance::{Harness, at, customer, delta, key};
 use metering_core::ledger::{
-    Checkpoint, InstanceId, Ledger, LedgerError, LedgerInspection, PostgresLedger,
+    Checkpoint, InstanceId, Ledger, LedgerError, LedgerInspection, PostgresLedger, SealReport,
 };
 
 const VARIABLE: &str = "METERING_TEST_POSTGRES_URL";
@@ -46,7 +47,21 @@ impl Schema {
     }
 
     fn ledger(&self) -> PostgresLedger {
-        PostgresLedger::builder(&self.url)
+        self.ledger_at(&self.url)
+    }
+
+    /// A ledger whose connections carry the schema's name (`application_name`), for a test
+    /// that terminates them and no other test's.
+    fn named_ledger(&self) -> PostgresLedger {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        self.ledger_at(&format!(
+            "{}{separator}application_name={}",
+            self.url, self.name
+        ))
+    }
+
+    fn ledger_at(&self, url: &str) -> PostgresLedger {
+        PostgresLedger::builder(url)
             .expect("a valid URL")
             .max_connections(4)
             .schema(&self.name)
@@ -166,6 +181,9 @@ async fn commits_racing_seals_lose_nothing() {
             tokio::time::sleep(Duration::from_millis(15)).await;
             let until = at(&format!("2026-11-26T{hour}:00:00Z"));
             sealer.seal(until, until).await.unwrap();
+            // Within the hour: the watermark stays, read without a lock.
+            let within = at(&format!("2026-11-26T{hour}:59:59Z"));
+            sealer.seal(within, within).await.unwrap();
         }
     });
     for task in tasks {
@@ -188,74 +206,49 @@ async fn commits_racing_seals_lose_nothing() {
     assert!(ledger.set_aside().await.unwrap().is_empty());
 }
 
-/// Instances committing maxima, identifiers and levels of the same keys in other orders
-/// (each meter lists its keys in its own order) lock the rows in one order: no commit
-/// fails as a deadlock, and the maxima are billed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn commits_of_every_kind_in_other_orders_never_deadlock() {
-    use metering_core::Quantity;
-    use metering_core::kind::Identifier;
-    use metering_core::ledger::conformance::{levels, usage_delta};
-    use metering_core::ledger::{Delta, Usage};
-
+/// A seal that leaves the watermark where it is (a flush within the hour) takes no lock: it
+/// ends while a commit holds the watermark share-locked, which a seal that moves it waits for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seal_with_nothing_to_seal_does_not_wait_for_commits() {
     let Some(schema) = Schema::new() else { return };
-    let keys: Vec<_> = (0..24)
-        .map(|n| {
-            let buyer = customer(&format!("1111111111{n:02}"));
-            [
-                key(&buyer, "hosts", &[]),
-                key(&buyer, "users", &[]),
-                key(&buyer, "gb", &[]),
-            ]
-        })
-        .collect();
-    let (writers, commits) = (4_u64, 15_u64);
-    let mut tasks = Vec::new();
-    for writer in 0..writers {
-        let ledger = schema.ledger();
-        let mut keys = keys.clone();
-        if writer % 2 == 1 {
-            keys.reverse();
-        }
-        tasks.push(tokio::spawn(async move {
-            let instance = InstanceId::random();
-            for number in 1..=commits {
-                let level = format!("2026-11-26T10:{:02}:{writer:02}Z", number + 10);
-                let deltas: Vec<Delta> = keys
-                    .iter()
-                    .flat_map(|[hosts, users, gb]| {
-                        let max = Usage::Max(Quantity::new(number).unwrap());
-                        let ids = Usage::Distinct(vec![Identifier::from(number)]);
-                        [
-                            usage_delta(hosts, "2026-11-26T10:30:00Z", max),
-                            usage_delta(users, "2026-11-26T10:30:00Z", ids),
-                            usage_delta(gb, &level, levels(&[(&level, "1")])),
-                        ]
-                    })
-                    .collect();
-                let checkpoint = Checkpoint {
-                    instance,
-                    number,
-                    deltas,
-                };
-                let now = at("2026-11-26T10:50:00Z");
-                ledger.commit(&checkpoint, now).await.unwrap();
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
     let ledger = schema.ledger();
-    let end = at("2026-11-26T11:00:00Z");
-    ledger.seal(end, end).await.unwrap();
-    let records = ledger.records(None).await.unwrap();
-    let hosts: Vec<String> = records
-        .iter()
-        .filter(|stored| stored.record.dimension().as_str() == "hosts")
-        .map(|stored| stored.record.quantity().to_string())
-        .collect();
-    assert_eq!(hosts, vec![commits.to_string(); keys.len()]);
+    let (eleven, noon) = (at("2026-11-26T11:00:00Z"), at("2026-11-26T12:00:00Z"));
+    ledger.seal(eleven, eleven).await.unwrap();
+    let hot = key(&customer("111111111111"), "calls", &[]);
+    let checkpoint = Checkpoint {
+        instance: InstanceId::random(),
+        number: 1,
+        deltas: vec![delta(&hot, "2026-11-26T11:10:00Z", "2")],
+    };
+    ledger.commit(&checkpoint, eleven).await.unwrap();
+    // A commit in flight, as a commit holds the watermark.
+    let committing = connect(&schema.url).await;
+    committing
+        .batch_execute(&format!(
+            "BEGIN; SELECT sealed_before FROM {}.ledger WHERE id = 1 FOR SHARE",
+            schema.name
+        ))
+        .await
+        .unwrap();
+    let within = at("2026-11-26T11:59:59Z");
+    let idle = tokio::time::timeout(Duration::from_secs(5), ledger.seal(within, within))
+        .await
+        .expect("a seal within the hour does not wait for the commit")
+        .unwrap();
+    assert_eq!(idle, SealReport::default());
+    let sealer = ledger.clone();
+    let moving = tokio::spawn(async move { sealer.seal(noon, noon).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !moving.is_finished(),
+        "a seal that moves the watermark waits"
+    );
+    committing.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(moving.await.unwrap().unwrap().sealed, 1);
+    assert_eq!(
+        ledger.status().await.unwrap().sealed_before,
+        Some(Hour::of(noon))
+    );
 }
 
 /// A database that goes away fails the operation (nothing applied, retryable) and the pool
@@ -263,7 +256,7 @@ async fn commits_of_every_kind_in_other_orders_never_deadlock() {
 #[tokio::test]
 async fn a_terminated_backend_fails_loudly_and_the_retry_applies_once() {
     let Some(schema) = Schema::new() else { return };
-    let ledger = schema.ledger();
+    let ledger = schema.named_ledger();
     let hot = key(&customer("111111111111"), "calls", &[]);
     let now = at("2026-11-26T10:30:00Z");
     let checkpoint = Checkpoint {
@@ -276,11 +269,8 @@ async fn a_terminated_backend_fails_loudly_and_the_retry_applies_once() {
     admin
         .execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE pid != pg_backend_pid() AND query NOT LIKE '%pg_terminate_backend%' \
-             AND backend_type = 'client backend' AND application_name = '' \
-             AND datname = current_database() AND state = 'idle' \
-             AND pid IN (SELECT pid FROM pg_stat_activity)",
-            &[],
+             WHERE application_name = $1 AND state = 'idle'",
+            &[&schema.name],
         )
         .await
         .unwrap();

@@ -128,11 +128,26 @@ macro_rules! claimable {
 pub(crate) const CLAIMABLE: &str = claimable!();
 
 /// The request scope of the oldest record a flusher may claim at `$1`.
-pub(crate) const FIRST_CLAIMABLE: &str = concat!(
-    "SELECT product FROM records WHERE ",
-    claimable!(),
-    " ORDER BY hour, id LIMIT 1"
-);
+macro_rules! first_claimable {
+    () => {
+        concat!(
+            "SELECT product FROM records WHERE ",
+            claimable!(),
+            " ORDER BY hour, id LIMIT 1"
+        )
+    };
+}
+
+/// The request scope of the oldest record a flusher may claim at `$1` (see
+/// `first_claimable!`).
+#[cfg(feature = "sqlite")]
+pub(crate) const FIRST_CLAIMABLE: &str = first_claimable!();
+
+/// The request scope of the oldest record a flusher may claim at `$1`, locked, skipping
+/// records another flusher is claiming right now.
+#[cfg(feature = "postgres")]
+pub(crate) const FIRST_CLAIMABLE_LOCKED: &str =
+    concat!(first_claimable!(), " FOR UPDATE SKIP LOCKED");
 
 /// Records not settled yet.
 macro_rules! unsettled {
@@ -183,12 +198,33 @@ pub(crate) const SET_ASIDE: &str = "SELECT s.id, k.product, k.customer_identifie
      k.license, k.dimension, k.tags, s.hour, s.micros, s.reason, s.at, k.kind \
      FROM set_aside s JOIN usage_keys k ON k.id = s.key_id ORDER BY s.id";
 
-/// Each level key's last change when not 0, with its key (see `LevelRow`).
-pub(crate) const LEVELS_HELD: &str = "SELECT k.id, k.product, k.customer_identifier, \
-     k.account, k.license, k.dimension, k.tags, l.at, l.level \
-     FROM level_changes l JOIN usage_keys k ON k.id = l.key_id WHERE l.level > 0 \
-     AND l.at = (SELECT MAX(m.at) FROM level_changes m WHERE m.key_id = l.key_id) \
-     ORDER BY k.id";
+/// Applies checkpoint `$2` of instance `$1` at `$3` (seconds): a row is returned only when
+/// the number is above the instance's last one. In `PostgreSQL` the row lock it takes makes
+/// a retry racing its first try wait, then find the number applied.
+pub(crate) const COMMIT_INSTANCE: &str = "INSERT INTO instances (instance, last_checkpoint, \
+     committed_at) VALUES ($1, $2, $3) ON CONFLICT (instance) DO UPDATE \
+     SET last_checkpoint = excluded.last_checkpoint, committed_at = excluded.committed_at \
+     WHERE instances.last_checkpoint < excluded.last_checkpoint RETURNING 1";
+
+/// The seal watermark: every hour before it is sealed (null before the first seal).
+macro_rules! watermark {
+    () => {
+        "SELECT sealed_before FROM ledger WHERE id = 1"
+    };
+}
+
+/// The seal watermark (see `watermark!`).
+pub(crate) const WATERMARK: &str = watermark!();
+
+/// [`WATERMARK`] as a commit reads it: share-locked, so commits run side by side and a seal
+/// waits for them.
+#[cfg(feature = "postgres")]
+pub(crate) const WATERMARK_FOR_SHARE: &str = concat!(watermark!(), " FOR SHARE");
+
+/// [`WATERMARK`] as a seal reads it: locked for update, so it waits for the commits in flight
+/// and they, then another seal, for it.
+#[cfg(feature = "postgres")]
+pub(crate) const WATERMARK_FOR_UPDATE: &str = concat!(watermark!(), " FOR UPDATE");
 
 /// Moves the seal watermark to `$1`.
 pub(crate) const SET_WATERMARK: &str = "UPDATE ledger SET sealed_before = $1 WHERE id = 1";

@@ -1,21 +1,23 @@
 //! The fleet ledger: one `PostgreSQL` database shared by every instance of a service.
 //!
 //! Every instance commits its own checkpoints; any instance may seal, claim and send. Each
-//! operation is one `READ COMMITTED` transaction on a pooled connection, and every step of
-//! the protocol holds under concurrency without session state (no advisory locks that would
-//! vanish with a connection):
+//! operation is one `READ COMMITTED` transaction on a pooled connection (its statements
+//! prepared once per connection, then only bound and run), and every step of the protocol
+//! holds under concurrency without session state (no advisory locks that would vanish with
+//! a connection):
 //! - **Commit** applies a checkpoint once: the instance's row is upserted only when the
 //!   number is above its last one, and that row lock makes a retried commit racing its
-//!   first try wait, then see it applied. Maxima, identifiers and levels are written in
-//!   key and hour order (identifiers sorted), then sums in one sorted statement, so
-//!   committers meeting on hot keys take row locks in one order and never deadlock.
+//!   first try wait, then see it applied. Open usage rows are updated in one sorted
+//!   statement, so committers meeting on hot keys take row locks in one order and never
+//!   deadlock.
 //! - **Commit against seal**: a commit reads the seal watermark `FOR SHARE`, a seal takes it
 //!   `FOR UPDATE`. Commits run side by side; a seal waits for the commits in flight and
 //!   they wait for it, then read the new watermark and move their late usage on. No delta
 //!   can land in an hour while it is being sealed, or be deleted with it uncounted.
 //! - **Seal** runs once per hour whoever calls it: the second sealer waits on the
 //!   watermark's row, then finds nothing open below it; records are unique per customer,
-//!   dimension and hour besides.
+//!   dimension and hour besides. A seal that would leave the watermark where it is (most
+//!   flushes, within an hour) reads it without a lock and ends: nothing is open below it.
 //! - **Claim** takes the oldest sendable records with `FOR UPDATE SKIP LOCKED`, so flushers
 //!   never wait on each other nor claim a record twice; **settle** writes an outcome only
 //!   where the record is still leased to the same owner under the same attempt.
@@ -45,19 +47,19 @@ use tokio_postgres::types::ToSql;
 pub use self::config::PostgresLedgerBuilder;
 use self::migrate::migrate;
 use super::codec::{
-    CustomerColumns, LevelRow, RecordRow, SetAsideRow, at_micros, customer_columns, hour,
-    hour_seconds, identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
+    CustomerColumns, RecordRow, SetAsideRow, at_micros, customer_columns, hour, hour_seconds,
+    identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
 };
 use super::protocol::{
-    CLAIM_SIZE, Commit, commit_usage, customer_seal, overflow_reason, requeue_hour, seal_watermark,
-    settled,
+    CLAIM_SIZE, Commit, commit_usage, customer_seal, nothing_to_seal, overflow_reason,
+    requeue_hour, seal_watermark, settled,
 };
 use super::sql::{self, CLAIMABLE, Dialect, record_columns};
 use super::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
-    LedgerInspection, LedgerStatus, LevelHeld, RecordId, RecordState, SealReport, SetAside,
-    SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count,
-    hour_statuses, zero_counts,
+    LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
+    SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
+    zero_counts,
 };
 use crate::customer::Customer;
 use crate::hour::Hour;
@@ -271,13 +273,10 @@ impl PostgresLedger {
         let now = seconds(now);
         // The instance's row lock orders retries of one checkpoint: the second waits, then
         // finds the number applied.
+        let commit_instance = tx.prepare_cached(sql::COMMIT_INSTANCE).await?;
         let applied = tx
             .query_opt(
-                "INSERT INTO instances (instance, last_checkpoint, committed_at) \
-                 VALUES ($1, $2, $3) ON CONFLICT (instance) DO UPDATE \
-                 SET last_checkpoint = excluded.last_checkpoint, \
-                 committed_at = excluded.committed_at \
-                 WHERE instances.last_checkpoint < excluded.last_checkpoint RETURNING 1",
+                &commit_instance,
                 &[&checkpoint.instance.to_string(), &number, &now],
             )
             .await?
@@ -289,10 +288,9 @@ impl PostgresLedger {
             return Ok(report);
         }
         report.applied = true;
-        let global = sealed_before(&tx, "SHARE").await?;
+        let global = sealed_before(&tx, sql::WATERMARK_FOR_SHARE).await?;
         let own = customer_seals(&tx, checkpoint).await?;
         let mut placed: BTreeMap<(i64, i64), Placed> = BTreeMap::new();
-        let mut others = Vec::new();
         let mut asides = Asides::new();
         let max = micros(Quantity::MAX);
         for (delta, (key_id, kind)) in checkpoint.deltas.iter().zip(key_ids) {
@@ -322,7 +320,7 @@ impl PostgresLedger {
                     }
                     Commit::SetAside { quantity, reason } => (quantity, reason),
                     other => {
-                        others.push((key_id, other));
+                        apply(&tx, key_id, other).await?;
                         continue;
                     }
                 };
@@ -330,9 +328,7 @@ impl PostgresLedger {
                 report.set_aside += 1;
             }
         }
-        // Then the sums in one statement, rows in (key, hour) order: concurrent commits
-        // lock in one order.
-        apply_in_key_order(&tx, others).await?;
+        // One statement, rows in (key, hour) order: concurrent commits lock in one order.
         let key_ids: Vec<i64> = placed.keys().map(|k| k.0).collect();
         let hours: Vec<i64> = placed.keys().map(|k| k.1).collect();
         let amounts: Vec<i64> = placed.values().map(|p| p.micros).collect();
@@ -367,22 +363,6 @@ impl PostgresLedger {
 }
 
 /// Applies a maximum, identifiers or level changes of key `key_id`.
-/// Applies maxima, identifiers and levels in (key, hour) order: concurrent commits lock
-/// their rows in one order.
-async fn apply_in_key_order(
-    tx: &deadpool_postgres::Transaction<'_>,
-    mut steps: Vec<(i64, Commit<'_>)>,
-) -> Result<(), LedgerError> {
-    steps.sort_by_key(|(key_id, step)| match step {
-        Commit::Max { hour, .. } | Commit::Distinct { hour, .. } => (*key_id, Some(*hour)),
-        _ => (*key_id, None),
-    });
-    for (key_id, step) in steps {
-        apply(tx, key_id, step).await?;
-    }
-    Ok(())
-}
-
 async fn apply(
     tx: &deadpool_postgres::Transaction<'_>,
     key_id: i64,
@@ -404,11 +384,8 @@ async fn apply(
             let max = micros(Quantity::MAX);
             tx.execute(&add, &[&key_id, &hour, &0_i64, &0_i64, &max])
                 .await?;
-            // In one order, as every lock a commit takes.
-            let mut columns: Vec<(i64, i64)> =
-                ids.iter().map(|&id| identifier_columns(id)).collect();
-            columns.sort_unstable();
-            let (high, low): (Vec<i64>, Vec<i64>) = columns.into_iter().unzip();
+            let (high, low): (Vec<i64>, Vec<i64>) =
+                ids.iter().map(|&id| identifier_columns(id)).unzip();
             let insert = tx
                 .prepare_cached(
                     "INSERT INTO open_identifiers (key_id, hour, high, low) \
@@ -440,14 +417,15 @@ async fn apply(
     Ok(())
 }
 
-/// The seal watermark, locked `FOR SHARE` (commits, which run side by side) or `FOR UPDATE`
-/// (a seal, which waits for them and they for it).
+/// The seal watermark, read by `watermark`: [`sql::WATERMARK_FOR_SHARE`] (commits, which
+/// run side by side) or [`sql::WATERMARK_FOR_UPDATE`] (a seal, which waits for them and they
+/// for it).
 async fn sealed_before(
     tx: &deadpool_postgres::Transaction<'_>,
-    lock: &'static str,
+    watermark: &str,
 ) -> Result<Option<i64>, LedgerError> {
-    let sql = format!("SELECT sealed_before FROM ledger WHERE id = 1 FOR {lock}");
-    Ok(tx.query_one(&sql, &[]).await?.get(0))
+    let statement = tx.prepare_cached(watermark).await?;
+    Ok(tx.query_one(&statement, &[]).await?.get(0))
 }
 
 /// The hours sealed ahead for the checkpoint's customers who unsubscribed.
@@ -515,14 +493,22 @@ impl Ledger for PostgresLedger {
         now: Timestamp,
     ) -> BoxFuture<'_, Result<SealReport, LedgerError>> {
         Box::pin(async move {
+            let read = |sealed: Option<i64>| sealed.map(|h| hour("ledger", 1, h)).transpose();
             let mut client = self.client().await?;
+            // Most flushes find the hour unchanged: read without a lock, they end at once,
+            // neither waiting for the commits in flight nor making them wait.
+            let watermark = client.prepare_cached(sql::WATERMARK).await?;
+            let sealed = read(client.query_one(&watermark, &[]).await?.get(0))?;
+            if nothing_to_seal(until, sealed) {
+                return Ok(SealReport::default());
+            }
             let tx = client.transaction().await?;
             // Waits for the commits in flight; a second sealer waits here for the first.
-            let sealed = sealed_before(&tx, "UPDATE").await?;
-            let sealed = sealed.map(|h| hour("ledger", 1, h)).transpose()?;
+            let sealed = read(sealed_before(&tx, sql::WATERMARK_FOR_UPDATE).await?)?;
             let before = hour_seconds(seal_watermark(until, sealed));
             let report = seal::seal_rows(&tx, before, None, seconds(now)).await?;
-            tx.execute(sql::SET_WATERMARK, &[&before]).await?;
+            let set_watermark = tx.prepare_cached(sql::SET_WATERMARK).await?;
+            tx.execute(&set_watermark, &[&before]).await?;
             tx.commit().await?;
             Ok(report)
         })
@@ -537,8 +523,8 @@ impl Ledger for PostgresLedger {
             let columns = customer_columns(customer);
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
-            tx.execute("SELECT 1 FROM ledger WHERE id = 1 FOR UPDATE", &[])
-                .await?;
+            // As a seal: waits for the commits in flight, and they for it.
+            sealed_before(&tx, sql::WATERMARK_FOR_UPDATE).await?;
             let before = hour_seconds(customer_seal(now));
             let report = seal::seal_rows(&tx, before, Some(&columns), seconds(now)).await?;
             let [product, identifier, account, license] = &columns;
@@ -567,12 +553,8 @@ impl Ledger for PostgresLedger {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
             // Records another flusher is claiming right now are skipped, not waited for.
-            let first = tx
-                .query_opt(
-                    &format!("{} FOR UPDATE SKIP LOCKED", sql::FIRST_CLAIMABLE),
-                    &[&now],
-                )
-                .await?;
+            let first = tx.prepare_cached(sql::FIRST_CLAIMABLE_LOCKED).await?;
+            let first = tx.query_opt(&first, &[&now]).await?;
             let Some(first) = first else {
                 tx.commit().await?;
                 return Ok(None);
@@ -713,7 +695,8 @@ impl Ledger for PostgresLedger {
     fn unsettled(&self) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>> {
         Box::pin(async move {
             let client = self.client().await?;
-            let rows = client.query(sql::UNSETTLED_HOURS, &[]).await?;
+            let unsettled = client.prepare_cached(sql::UNSETTLED_HOURS).await?;
+            let rows = client.query(&unsettled, &[]).await?;
             hour_statuses(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))))
         })
     }
@@ -799,7 +782,7 @@ impl LedgerInspection for PostgresLedger {
             let mut client = self.client().await?;
             let tx = client.transaction().await?;
             // As a commit: the watermark FOR SHARE keeps a seal from closing the hour meanwhile.
-            let global = sealed_before(&tx, "SHARE").await?;
+            let global = sealed_before(&tx, sql::WATERMARK_FOR_SHARE).await?;
             let entry = tx
             .query_opt(
                 "DELETE FROM set_aside s USING usage_keys k WHERE s.id = $1 AND k.id = s.key_id \
@@ -840,26 +823,6 @@ impl LedgerInspection for PostgresLedger {
             Ok(SetAsideRequeue::Requeued {
                 hour: hour("open_usage", key_id, target)?,
             })
-        })
-    }
-
-    fn levels(&self) -> BoxFuture<'_, Result<Vec<LevelHeld>, LedgerError>> {
-        Box::pin(async move {
-            let client = self.client().await?;
-            let rows = client.query(sql::LEVELS_HELD, &[]).await?;
-            rows.iter()
-                .map(|row| {
-                    LevelRow {
-                        key_id: row.get(0),
-                        customer: [row.get(1), row.get(2), row.get(3), row.get(4)],
-                        dimension: row.get(5),
-                        tags: row.get(6),
-                        at: row.get(7),
-                        level: row.get(8),
-                    }
-                    .into_held()
-                })
-                .collect()
         })
     }
 }

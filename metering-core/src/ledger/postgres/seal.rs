@@ -45,6 +45,7 @@ pub(super) async fn seal_rows(
     let mut asides = Asides::new();
     count_identifiers(tx, &params).await?;
     integrate_levels(tx, before, &params, &mut asides).await?;
+    let select = tx.prepare_cached(&select).await?;
     let rows: Vec<OpenRow> = tx
         .query(&select, &params)
         .await?
@@ -93,7 +94,8 @@ pub(super) async fn seal_rows(
     }
     report.set_aside = asides.len();
     insert_set_aside(tx, &asides, now).await?;
-    tx.execute(&delete, &params).await?;
+    tx.execute(&tx.prepare_cached(&delete).await?, &params)
+        .await?;
     let ids: Vec<i64> = inserted.iter().map(|(id, _)| *id).collect();
     report.quarantined += quarantine_double_billing(tx, &ids).await?;
     Ok(report)
@@ -118,10 +120,14 @@ async fn count_identifiers(
     } else {
         ""
     };
-    let count = format!("{COUNT_IDENTIFIERS}{of}{COUNT_GROUPS}");
-    tx.execute(&count, params).await?;
-    tx.execute(&format!("{DELETE_IDENTIFIERS_BEFORE}{of}"), params)
+    let count = tx
+        .prepare_cached(&format!("{COUNT_IDENTIFIERS}{of}{COUNT_GROUPS}"))
         .await?;
+    tx.execute(&count, params).await?;
+    let delete = tx
+        .prepare_cached(&format!("{DELETE_IDENTIFIERS_BEFORE}{of}"))
+        .await?;
+    tx.execute(&delete, params).await?;
     Ok(())
 }
 
@@ -139,7 +145,8 @@ async fn integrate_levels(
     } else {
         ""
     };
-    let keys = tx.query(&format!("{LEVEL_KEYS}{of}"), params).await?;
+    let keys = tx.prepare_cached(&format!("{LEVEL_KEYS}{of}")).await?;
+    let keys = tx.query(&keys, params).await?;
     let until = hour("ledger", 1, before)?;
     let end = at_micros(until.start());
     let (changes_of, add, forget, done) = (
@@ -257,11 +264,12 @@ async fn quarantine_double_billing(
         return Ok(0);
     }
     let pairs = tx
-        .query(
-            &format!("{BILLED_TWICE} AND (a.id = ANY($1) OR b.id = ANY($1))"),
-            &[&new],
-        )
+        .prepare_cached(&format!(
+            "{BILLED_TWICE} AND (a.id = ANY($1) OR b.id = ANY($1))"
+        ))
         .await?;
+    let pairs = tx.query(&pairs, &[&new]).await?;
+    let quarantine = tx.prepare_cached(QUARANTINE_PAIR).await?;
     let mut quarantined = 0;
     for pair in pairs {
         let (product_record, license_record): (i64, i64) = (pair.get(0), pair.get(1));
@@ -270,10 +278,7 @@ async fn quarantine_double_billing(
         let hour = hour("records", product_record, pair.get(5))?;
         let reason = double_billing_reason(&account, &product, &license, hour);
         quarantined += tx
-            .execute(
-                QUARANTINE_PAIR,
-                &[&reason, &product_record, &license_record],
-            )
+            .execute(&quarantine, &[&reason, &product_record, &license_record])
             .await?;
     }
     Ok(usize::try_from(quarantined).unwrap_or(usize::MAX))

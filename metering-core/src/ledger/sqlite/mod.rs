@@ -8,19 +8,19 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use rustc_hash::FxHashMap;
 
 use super::codec::{
-    CustomerColumns, LevelRow, RecordRow, SetAsideRow, at_micros, customer_columns, hour,
-    hour_seconds, identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
+    CustomerColumns, RecordRow, SetAsideRow, at_micros, customer_columns, hour, hour_seconds,
+    identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
 };
 use super::protocol::{
-    CLAIM_SIZE, Commit, commit_usage, customer_seal, overflow_reason, requeue_hour, seal_watermark,
-    settled,
+    CLAIM_SIZE, Commit, commit_usage, customer_seal, nothing_to_seal, overflow_reason,
+    requeue_hour, seal_watermark, settled,
 };
 use super::sql::{self, CLAIMABLE, Dialect, record_columns};
 use super::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
-    LedgerInspection, LedgerStatus, LevelHeld, RecordId, RecordState, SealReport, SetAside,
-    SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count,
-    hour_statuses, zero_counts,
+    LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
+    SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
+    zero_counts,
 };
 use crate::customer::Customer;
 use crate::hour::Hour;
@@ -110,11 +110,9 @@ type KeyId = (Arc<UsageKey>, (i64, Kind));
 type Keys = FxHashMap<Arc<UsageKey>, (i64, Kind)>;
 
 fn sealed_before(tx: &Transaction<'_>) -> Result<Option<i64>, LedgerError> {
-    Ok(
-        tx.query_row("SELECT sealed_before FROM ledger WHERE id = 1", [], |row| {
-            row.get(0)
-        })?,
-    )
+    Ok(tx
+        .prepare_cached(sql::WATERMARK)?
+        .query_row([], |row| row.get(0))?)
 }
 
 fn customer_sealed_before(
@@ -198,23 +196,15 @@ fn commit(
     let mut new_keys = Vec::new();
     let instance = checkpoint.instance.to_string();
     let number = i64::try_from(checkpoint.number).unwrap_or(i64::MAX);
-    let last: Option<i64> = tx
-        .query_row(
-            "SELECT last_checkpoint FROM instances WHERE instance = ?1",
-            [&instance],
-            |row| row.get(0),
-        )
-        .optional()?;
-    if last.is_some_and(|last| number <= last) {
+    let now = seconds(now);
+    let applied = tx
+        .prepare_cached(&Dialect::Sqlite.sql(sql::COMMIT_INSTANCE))?
+        .query_row(params![instance, number, now], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if !applied {
         return Ok((report, new_keys));
     }
-    let now = seconds(now);
-    tx.execute(
-        "INSERT INTO instances (instance, last_checkpoint, committed_at) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (instance) DO UPDATE SET last_checkpoint = excluded.last_checkpoint, \
-         committed_at = excluded.committed_at",
-        params![instance, number, now],
-    )?;
     report.applied = true;
     let global = sealed_before(tx)?;
     let mut customers: FxHashMap<&Customer, Option<i64>> = FxHashMap::default();
@@ -534,12 +524,14 @@ impl Ledger for SqliteLedger {
         now: Timestamp,
     ) -> BoxFuture<'_, Result<SealReport, LedgerError>> {
         Box::pin(self.transact(move |tx, _| {
-            let before = seal_watermark(
-                until,
-                sealed_before(tx)?
-                    .map(|h| hour("ledger", 1, h))
-                    .transpose()?,
-            );
+            let sealed = sealed_before(tx)?
+                .map(|h| hour("ledger", 1, h))
+                .transpose()?;
+            // Most flushes, within an hour: nothing is written.
+            if nothing_to_seal(until, sealed) {
+                return Ok((SealReport::default(), Vec::new()));
+            }
+            let before = seal_watermark(until, sealed);
             let report = seal_rows(tx, hour_seconds(before), None, seconds(now))?;
             tx.execute(
                 &Dialect::Sqlite.sql(sql::SET_WATERMARK),
@@ -648,27 +640,5 @@ impl LedgerInspection for SqliteLedger {
         now: Timestamp,
     ) -> BoxFuture<'_, Result<SetAsideRequeue, LedgerError>> {
         Box::pin(self.transact(move |tx, _| Ok((requeue_set_aside(tx, id, now)?, Vec::new()))))
-    }
-
-    fn levels(&self) -> BoxFuture<'_, Result<Vec<LevelHeld>, LedgerError>> {
-        Box::pin(self.transact(|tx, _| {
-            let read = |row: &Row<'_>| -> rusqlite::Result<Result<LevelHeld, LedgerError>> {
-                let row = LevelRow {
-                    key_id: row.get(0)?,
-                    customer: [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?],
-                    dimension: row.get(5)?,
-                    tags: row.get(6)?,
-                    at: row.get(7)?,
-                    level: row.get(8)?,
-                };
-                Ok(row.into_held())
-            };
-            let held = tx
-                .prepare_cached(sql::LEVELS_HELD)?
-                .query_map([], read)?
-                .map(|row| row?)
-                .collect::<Result<_, _>>()?;
-            Ok((held, Vec::new()))
-        }))
     }
 }
