@@ -6,8 +6,9 @@ use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
 use metering_core::ledger::{
-    DeadlineLevel, HourStatus, LedgerError, LedgerInspection, LedgerStatus, RecordId, RecordState,
-    SetAside, SetAsideId, SetAsideRequeue, SqliteLedger, StoredRecord, TimeLeft, Watched,
+    DeadlineLevel, HourStatus, LedgerError, LedgerInspection, LedgerStatus, LevelHeld, RecordId,
+    RecordState, SetAside, SetAsideId, SetAsideRequeue, SqliteLedger, StoredRecord, TimeLeft,
+    Watched,
 };
 use metering_core::{Clock, Customer, Hour, MeterConfig, SystemClock};
 use serde::Serialize;
@@ -120,6 +121,7 @@ async fn status(ledger: &impl LedgerInspection, args: &StatusArgs) -> Result<Exi
     );
     let status = read(ledger.status().await)?;
     let hours = read(ledger.hours(since).await)?;
+    let levels = read(ledger.levels().await)?;
     // The flusher's own reading of deadlines, with --margin as its warning margin.
     let rules = MeterConfig::new()
         .with_deadline_warning(args.margin)
@@ -143,6 +145,12 @@ async fn status(ledger: &impl LedgerInspection, args: &StatusArgs) -> Result<Exi
                 "since": since.to_string(),
                 "set_aside": status.set_aside,
                 "open_keys": status.open_keys,
+                "levels_held": levels.iter().map(|held| serde_json::json!({
+                    "customer": held.key.customer().to_string(),
+                    "dimension": held.key.dimension().as_str(),
+                    "level": held.level.to_string(),
+                    "since": held.since.to_string(),
+                })).collect::<Vec<_>>(),
                 "oldest_unsent_hour": status.oldest_unsent_hour.map(|t| t.to_string()),
                 "sealed_before": status.sealed_before.map(|t| t.to_string()),
                 "now": now.to_string(),
@@ -158,6 +166,7 @@ async fn status(ledger: &impl LedgerInspection, args: &StatusArgs) -> Result<Exi
             report::json_line(&mut out, &line)
         }
         OutputFormat::Text => print_status(&mut out, &status, &hours, since)
+            .and_then(|()| print_levels(&mut out, &levels))
             .and_then(|()| print_deadline(&mut out, &watched, args.margin)),
     };
     written
@@ -247,6 +256,29 @@ fn print_status(
         )?;
     } else {
         writeln!(out, "{GOOD}nothing waits for a person{GOOD:#}")?;
+    }
+    Ok(())
+}
+
+/// The levels held: each bills every hour until it changes, with or without a process.
+fn print_levels(out: &mut impl Write, levels: &[LevelHeld]) -> io::Result<()> {
+    if levels.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "levels held, billed every hour until changed: {}",
+        levels.len()
+    )?;
+    for held in levels {
+        writeln!(
+            out,
+            "  {} of {}: {} since {}",
+            held.key.dimension(),
+            held.key.customer(),
+            held.level,
+            held.since
+        )?;
     }
     Ok(())
 }

@@ -349,6 +349,13 @@ fn deadline(store: &[String]) {
         &at("2026-06-01T00:30:00Z", &["--margin", "5h29m59s"]),
         1,
     );
+    // On the cut-off itself the service no longer takes it; a second before, it does.
+    let cut_off = ledger_command(store, &at("2026-06-01T06:00:00Z", &["--margin", "0s"]), 4);
+    assert!(
+        cut_off.contains("(0h 0m 0s left)") && cut_off.contains("deadline: past it"),
+        "{cut_off}"
+    );
+    ledger_command(store, &at("2026-06-01T05:59:59Z", &["--margin", "0s"]), 1);
     let past = ledger_command(store, &at("2026-06-01T07:00:00Z", &["--margin", "0s"]), 4);
     assert!(
         past.contains("(-1h 0m 0s left)") && past.contains("deadline: past it"),
@@ -757,6 +764,27 @@ async fn each_key_shows_its_kind() {
     let path = files.path("kinds.sqlite");
     fill_every_kind(&path).await;
     let store = ["--ledger".to_owned(), path.to_string_lossy().into_owned()];
+
+    // The level set at 10:30 still holds, whatever hours were sealed.
+    let now = ["--now", "2026-11-26T11:30:00Z"];
+    let text = ledger_command(&store, &[&["status"][..], &now].concat(), 1);
+    assert!(
+        text.contains(&format!(
+            "levels held, billed every hour until changed: 1\n  gb_stored of account {ALICE} of product prod-ledger: 2 since 2026-11-26T10:30:00Z\n"
+        )),
+        "{text}"
+    );
+    let status = ledger_command(
+        &store,
+        &[&["status", "--format", "json"][..], &now].concat(),
+        1,
+    );
+    let held = &json_lines(status.as_bytes())[0]["levels_held"];
+    assert_eq!(held[0]["dimension"], "gb_stored");
+    assert_eq!(
+        (&held[0]["level"], &held[0]["since"]),
+        (&Value::from("2"), &Value::from("2026-11-26T10:30:00Z"))
+    );
 
     let text = ledger_command(&store, &["pending"], 0);
     assert_eq!(

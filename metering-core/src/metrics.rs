@@ -125,9 +125,190 @@ pub const ALL: [&str; 20] = [
 ];
 
 #[cfg(feature = "submit")]
+pub use describe::describe;
+#[cfg(feature = "submit")]
 pub(crate) use emit::*;
 #[cfg(feature = "meter")]
 pub(crate) use meter::*;
+
+/// Each metric's type, unit and meaning, for the recorder.
+#[cfg(feature = "submit")]
+mod describe {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+
+    use super::{
+        ALL, BACKLOG, COMMIT_DURATION, COMMITS, DEADLINE_REMAINING, FLUSHES, LAST_COMMIT,
+        LAST_FLUSH, OLDEST_UNSENT_HOUR_AGE, RECORDS, RECORDS_NEAR_DEADLINE, RECORDS_QUARANTINED,
+        RECORDS_SEALED, RECORDS_SENT, RECORDS_SETTLED, REQUEST_DURATION, REQUESTS, USAGE_LATE,
+        USAGE_RECORDED, USAGE_REFUSED, USAGE_SET_ASIDE,
+    };
+
+    pub(super) enum Type {
+        Counter,
+        Gauge,
+        Histogram,
+    }
+
+    /// The table above, row by row: the meaning is the `# HELP` of a Prometheus scrape.
+    pub(super) const DESCRIPTIONS: [(&str, Type, Option<Unit>, &str); ALL.len()] = [
+        (
+            USAGE_RECORDED,
+            Type::Counter,
+            None,
+            "usage of sum dimensions taken into checkpoints (whole units; a fraction is carried to the next checkpoint)",
+        ),
+        (
+            USAGE_REFUSED,
+            Type::Counter,
+            Some(Unit::Count),
+            "adds refused: overflow, backlog, closed, billed_two_ways, in_future, invalid",
+        ),
+        (
+            USAGE_LATE,
+            Type::Counter,
+            Some(Unit::Count),
+            "usage for an hour already sealed, moved to the oldest open hour of its month",
+        ),
+        (
+            USAGE_SET_ASIDE,
+            Type::Counter,
+            Some(Unit::Count),
+            "usage set aside for a person, at commit or at seal",
+        ),
+        (
+            COMMITS,
+            Type::Counter,
+            Some(Unit::Count),
+            "checkpoints committed to the ledger: ok, error (retried unchanged)",
+        ),
+        (
+            COMMIT_DURATION,
+            Type::Histogram,
+            Some(Unit::Seconds),
+            "how long a ledger commit took",
+        ),
+        (
+            BACKLOG,
+            Type::Gauge,
+            Some(Unit::Count),
+            "usage in checkpoints taken but not committed yet",
+        ),
+        (
+            LAST_COMMIT,
+            Type::Gauge,
+            Some(Unit::Seconds),
+            "when a commit last succeeded (by the meter's clock)",
+        ),
+        (
+            FLUSHES,
+            Type::Counter,
+            Some(Unit::Count),
+            "flush cycles (seal, send, settle): ok, error",
+        ),
+        (
+            LAST_FLUSH,
+            Type::Gauge,
+            Some(Unit::Seconds),
+            "when a flush last succeeded (by the flusher's clock)",
+        ),
+        (
+            RECORDS_SEALED,
+            Type::Counter,
+            Some(Unit::Count),
+            "records sealed, ready to send",
+        ),
+        (
+            RECORDS_QUARANTINED,
+            Type::Counter,
+            Some(Unit::Count),
+            "records kept back for a person, at seal (billed two ways) or at send (the window closing, rejected by the service)",
+        ),
+        (
+            RECORDS_SENT,
+            Type::Counter,
+            Some(Unit::Count),
+            "records in requests sent to the service (each attempt)",
+        ),
+        (
+            RECORDS_SETTLED,
+            Type::Counter,
+            Some(Unit::Count),
+            "outcomes written to the ledger: success, not_subscribed, duplicate, quarantined, pending (sent again after a backoff)",
+        ),
+        (
+            REQUESTS,
+            Type::Counter,
+            Some(Unit::Count),
+            "BatchMeterUsage calls: ok, rejected (the whole request), stopped, failed (retried)",
+        ),
+        (
+            REQUEST_DURATION,
+            Type::Histogram,
+            Some(Unit::Seconds),
+            "how long a call took",
+        ),
+        (
+            RECORDS,
+            Type::Gauge,
+            Some(Unit::Count),
+            "the ledger's records not settled: unsent, leased, quarantined",
+        ),
+        (
+            OLDEST_UNSENT_HOUR_AGE,
+            Type::Gauge,
+            Some(Unit::Seconds),
+            "age of the oldest hour with a record not settled (0 when none)",
+        ),
+        (
+            DEADLINE_REMAINING,
+            Type::Gauge,
+            Some(Unit::Seconds),
+            "time left before the most urgent record still to send (unsent or leased) can no longer be sent; negative past it; the service's window (86,400) when none",
+        ),
+        (
+            RECORDS_NEAR_DEADLINE,
+            Type::Gauge,
+            Some(Unit::Count),
+            "records still to send whose deadline is within the warning margin, or within the error margin or past",
+        ),
+    ];
+
+    /// Describes every metric to the recorder installed: its unit and what it means (the
+    /// table above), which `metrics-exporter-prometheus` renders as `# HELP` lines. Call it
+    /// once the recorder is installed: a recorder installed after knows nothing of it.
+    ///
+    /// ```
+    /// use metering_core::metrics as names;
+    /// use metrics_util::debugging::DebuggingRecorder;
+    ///
+    /// // In a program: `metrics::set_global_recorder`, or an exporter's `install_recorder`.
+    /// let recorder = DebuggingRecorder::new();
+    /// let snapshotter = recorder.snapshotter();
+    /// metrics::with_local_recorder(&recorder, || {
+    ///     names::describe();
+    ///     metrics::counter!(names::RECORDS_SENT).increment(2);
+    /// });
+    /// let (key, unit, help, _) = snapshotter.snapshot().into_vec().remove(0);
+    /// assert_eq!(key.key().name(), names::RECORDS_SENT);
+    /// assert_eq!(unit, Some(metrics::Unit::Count));
+    /// assert_eq!(
+    ///     help.as_deref(),
+    ///     Some("records in requests sent to the service (each attempt)")
+    /// );
+    /// ```
+    pub fn describe() {
+        for (name, kind, unit, meaning) in DESCRIPTIONS {
+            match (kind, unit) {
+                (Type::Counter, Some(unit)) => describe_counter!(name, unit, meaning),
+                (Type::Counter, None) => describe_counter!(name, meaning),
+                (Type::Gauge, Some(unit)) => describe_gauge!(name, unit, meaning),
+                (Type::Gauge, None) => describe_gauge!(name, meaning),
+                (Type::Histogram, Some(unit)) => describe_histogram!(name, unit, meaning),
+                (Type::Histogram, None) => describe_histogram!(name, meaning),
+            }
+        }
+    }
+}
 
 /// What the library emits, each metric in one place: the call sites name an event, not a
 /// metric.
@@ -138,15 +319,6 @@ mod emit {
     use metrics::{counter, histogram};
 
     use super::{OUTCOME, RECORDS_SENT, REQUEST_DURATION, REQUESTS};
-    use crate::Timestamp;
-
-    /// A timestamp as the Unix seconds a gauge holds.
-    pub(crate) fn unix_seconds(at: Timestamp) -> f64 {
-        // Seconds since 1970 are exact in an f64 to the microsecond for millennia.
-        #[allow(clippy::cast_precision_loss, reason = "see above")]
-        let seconds = at.unix_nanos() as f64 / 1e9;
-        seconds
-    }
 
     /// One `BatchMeterUsage` call of `records` records, and how it ended: `ok`, `rejected`,
     /// `stopped`, `failed`.
@@ -167,7 +339,6 @@ mod meter {
 
     use metrics::{counter, gauge, histogram};
 
-    use super::emit::unix_seconds;
     use super::{
         BACKLOG, COMMIT_DURATION, COMMITS, DEADLINE_REMAINING, DIMENSION, FLUSHES, LAST_COMMIT,
         LAST_FLUSH, LEVEL, OLDEST_UNSENT_HOUR_AGE, OUTCOME, REASON, RECORDS, RECORDS_NEAR_DEADLINE,
@@ -179,6 +350,14 @@ mod meter {
         CommitReport, Delta, FlushReport, LedgerError, RecordState, Usage, Watched,
     };
     use crate::meter::MeterError;
+
+    /// A timestamp as the Unix seconds a gauge holds.
+    fn unix_seconds(at: Timestamp) -> f64 {
+        // Seconds since 1970 are exact in an f64 to the microsecond for millennia.
+        #[allow(clippy::cast_precision_loss, reason = "see above")]
+        let seconds = at.unix_nanos() as f64 / 1e9;
+        seconds
+    }
 
     /// An add refused: off the hot path, which only tests the result.
     #[cold]
@@ -322,6 +501,27 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[cfg(feature = "submit")]
+    #[test]
+    fn each_description_is_the_tables_meaning() {
+        let docs = include_str!("metrics.rs");
+        let rows: Vec<String> = docs
+            .lines()
+            .filter(|line| line.starts_with("//! | [`"))
+            .map(|row| row.split('|').nth(5).unwrap().trim().replace('`', ""))
+            .collect();
+        let meanings: Vec<&str> = super::describe::DESCRIPTIONS
+            .iter()
+            .map(|(.., meaning)| *meaning)
+            .collect();
+        assert_eq!(rows, meanings);
+        let names: Vec<&str> = super::describe::DESCRIPTIONS
+            .iter()
+            .map(|(name, ..)| *name)
+            .collect();
+        assert_eq!(names, ALL);
     }
 
     #[test]

@@ -206,6 +206,76 @@ async fn commits_racing_seals_lose_nothing() {
     assert!(ledger.set_aside().await.unwrap().is_empty());
 }
 
+/// Instances committing maxima, identifiers and levels of the same keys in other orders
+/// (each meter lists its keys in its own order) lock the rows in one order: no commit
+/// fails as a deadlock, and the maxima are billed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commits_of_every_kind_in_other_orders_never_deadlock() {
+    use metering_core::Quantity;
+    use metering_core::kind::Identifier;
+    use metering_core::ledger::conformance::{levels, usage_delta};
+    use metering_core::ledger::{Delta, Usage};
+
+    let Some(schema) = Schema::new() else { return };
+    let keys: Vec<_> = (0..24)
+        .map(|n| {
+            let buyer = customer(&format!("1111111111{n:02}"));
+            [
+                key(&buyer, "hosts", &[]),
+                key(&buyer, "users", &[]),
+                key(&buyer, "gb", &[]),
+            ]
+        })
+        .collect();
+    let (writers, commits) = (4_u64, 15_u64);
+    let mut tasks = Vec::new();
+    for writer in 0..writers {
+        let ledger = schema.ledger();
+        let mut keys = keys.clone();
+        if writer % 2 == 1 {
+            keys.reverse();
+        }
+        tasks.push(tokio::spawn(async move {
+            let instance = InstanceId::random();
+            for number in 1..=commits {
+                let level = format!("2026-11-26T10:{:02}:{writer:02}Z", number + 10);
+                let deltas: Vec<Delta> = keys
+                    .iter()
+                    .flat_map(|[hosts, users, gb]| {
+                        let max = Usage::Max(Quantity::new(number).unwrap());
+                        let ids = Usage::Distinct(vec![Identifier::from(number)]);
+                        [
+                            usage_delta(hosts, "2026-11-26T10:30:00Z", max),
+                            usage_delta(users, "2026-11-26T10:30:00Z", ids),
+                            usage_delta(gb, &level, levels(&[(&level, "1")])),
+                        ]
+                    })
+                    .collect();
+                let checkpoint = Checkpoint {
+                    instance,
+                    number,
+                    deltas,
+                };
+                let now = at("2026-11-26T10:50:00Z");
+                ledger.commit(&checkpoint, now).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let ledger = schema.ledger();
+    let end = at("2026-11-26T11:00:00Z");
+    ledger.seal(end, end).await.unwrap();
+    let records = ledger.records(None).await.unwrap();
+    let hosts: Vec<String> = records
+        .iter()
+        .filter(|stored| stored.record.dimension().as_str() == "hosts")
+        .map(|stored| stored.record.quantity().to_string())
+        .collect();
+    assert_eq!(hosts, vec![commits.to_string(); keys.len()]);
+}
+
 /// A seal that leaves the watermark where it is (a flush within the hour) takes no lock: it
 /// ends while a commit holds the watermark share-locked, which a seal that moves it waits for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

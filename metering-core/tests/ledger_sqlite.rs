@@ -48,6 +48,19 @@ fn open_existing_opens_only_a_ledger() {
     SqliteLedger::open_existing(file.dir.path().join("ledger.sqlite")).expect("a ledger opens");
 }
 
+/// A shared ledger, of any store, shows as one in the `Debug` of what holds it (a Flusher,
+/// a seller's state), however it was shared.
+#[test]
+fn a_shared_ledger_debugs_as_a_ledger() {
+    use metering_core::ledger::IntoSharedLedger;
+
+    let file = SqliteFile::new();
+    let owned = file.open().into_shared();
+    let from_arc = std::sync::Arc::new(file.open()).into_shared();
+    assert_eq!(format!("{owned:?}"), "dyn Ledger");
+    assert_eq!(format!("{:?}", from_arc.into_shared()), "dyn Ledger");
+}
+
 /// The child processes of [`processes_opening_one_new_file_at_once_all_open_it`]: the path
 /// to open, and the instant (Unix milliseconds) to open it at.
 const RACE_PATH: &str = "METERING_TEST_OPEN_RACE_PATH";

@@ -21,8 +21,9 @@ use metering_core::ledger::protocol::{
 };
 use metering_core::ledger::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, InstanceId, Ledger,
-    LedgerError, LedgerInspection, LedgerStatus, LevelChange, RecordId, RecordState, SealReport,
-    SetAside, SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey,
+    LedgerError, LedgerInspection, LedgerStatus, LevelChange, LevelHeld, RecordId, RecordState,
+    SealReport, SetAside, SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord,
+    UsageKey,
 };
 use metering_core::{Customer, Hour, Quantity, Timestamp};
 
@@ -630,5 +631,17 @@ impl LedgerInspection for MemoryLedger {
         now: Timestamp,
     ) -> BoxFuture<'_, Result<SetAsideRequeue, LedgerError>> {
         Box::pin(async move { Ok(self.with(|state| state.requeue_set_aside(id, now))) })
+    }
+
+    fn levels(&self) -> BoxFuture<'_, Result<Vec<LevelHeld>, LedgerError>> {
+        Box::pin(async move {
+            Ok(self.with(|state| {
+                let last = |(key, changes): (&UsageKey, &BTreeMap<Timestamp, Quantity>)| {
+                    let (&since, &level) = changes.last_key_value()?;
+                    (!level.is_zero()).then(|| LevelHeld::new(key.clone(), level, since))
+                };
+                state.levels.iter().filter_map(last).collect()
+            }))
+        })
     }
 }

@@ -106,6 +106,8 @@ pub(crate) fn prometheus() -> Result<PrometheusHandle, BoxError> {
     // Each render drains what the histograms took since the last: no upkeep task needed
     // while something scrapes.
     let handle = builder.install_recorder()?;
+    // Each series' unit and meaning, its `# HELP` line.
+    metrics::describe();
     *installed = Some(handle.clone());
     Ok(handle)
 }

@@ -24,10 +24,11 @@ const ALICE: &str = "111111111111";
 const ALICE_LICENSE: &str = "arn:aws:license-manager::111111111111:license:l-0123456789abcdef";
 
 /// One scrape of `/metrics`: each sample's value by its series as rendered
-/// (`name{label="value"}`), and each family's type.
+/// (`name{label="value"}`), and each family's type and help.
 struct Scrape {
     samples: BTreeMap<String, f64>,
     types: BTreeMap<String, String>,
+    helps: BTreeMap<String, String>,
 }
 
 impl Scrape {
@@ -36,16 +37,24 @@ impl Scrape {
         assert_eq!(status, StatusCode::OK, "{text}");
         let mut samples = BTreeMap::new();
         let mut types = BTreeMap::new();
+        let mut helps = BTreeMap::new();
         for line in text.lines().filter(|line| !line.is_empty()) {
             if let Some(declared) = line.strip_prefix("# TYPE ") {
                 let (name, kind) = declared.split_once(' ').unwrap();
                 types.insert(name.to_owned(), kind.to_owned());
+            } else if let Some(help) = line.strip_prefix("# HELP ") {
+                let (name, help) = help.split_once(' ').unwrap();
+                helps.insert(name.to_owned(), help.to_owned());
             } else if !line.starts_with('#') {
                 let (series, value) = line.rsplit_once(' ').unwrap();
                 samples.insert(series.to_owned(), value.parse().unwrap());
             }
         }
-        Self { samples, types }
+        Self {
+            samples,
+            types,
+            helps,
+        }
     }
 
     /// The value of `series`, 0 when it is not (yet) exported.
@@ -71,7 +80,7 @@ fn part(name: &str, suffix: &str) -> String {
 
 /// A whole-second time, as the exporter renders a timestamp gauge.
 fn unix_seconds(at: Timestamp) -> f64 {
-    f64::from(u32::try_from(at.unix_nanos() / 1_000_000_000).unwrap())
+    f64::from(u32::try_from(at.unix_seconds()).unwrap())
 }
 
 /// The example running on a manual clock at 10:05, AWS stood in for by the emulator, one
@@ -236,23 +245,27 @@ async fn the_documented_series_move_as_usage_is_recorded_sealed_and_sent() {
         "{body}"
     );
 
-    // Every family exported is in the README's table, with the type it documents.
-    let documented = documented_types();
+    // Every family exported is in the README's table, with the type and the meaning it
+    // documents (`metrics::describe`).
+    let documented = documented();
+    assert!(failing.types.len() >= 15, "{:?}", failing.types);
     for (name, kind) in &failing.types {
-        assert_eq!(documented.get(name.as_str()), Some(kind), "{name}");
+        let (documented_kind, meaning) = &documented[name.as_str()];
+        assert_eq!(kind, documented_kind, "{name}");
+        assert_eq!(failing.helps.get(name), Some(meaning), "{name}");
     }
     shop.saas.shutdown().await.unwrap();
 }
 
-/// The README's metrics table: each name and its type.
-fn documented_types() -> BTreeMap<&'static str, String> {
+/// The README's metrics table: each name, its type and its meaning (as plain text).
+fn documented() -> BTreeMap<&'static str, (String, String)> {
     include_str!("../../README.md")
         .lines()
         .filter(|line| line.starts_with("| `metering_"))
         .map(|line| {
-            let mut cells = line.split('|').map(str::trim).skip(1);
-            let name = cells.next().unwrap().trim_matches('`');
-            (name, cells.next().unwrap().to_owned())
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let name = cells[1].trim_matches('`');
+            (name, (cells[2].to_owned(), cells[5].replace('`', "")))
         })
         .collect()
 }

@@ -18,7 +18,8 @@ use crate::timestamp::Timestamp;
 
 use super::protocol::seal_record;
 use super::{
-    LedgerError, LevelChange, RecordId, RecordState, SetAside, SetAsideId, StoredRecord, UsageKey,
+    LedgerError, LevelChange, LevelHeld, RecordId, RecordState, SetAside, SetAsideId, StoredRecord,
+    UsageKey,
 };
 use crate::kind::{Identifier, Kind};
 
@@ -234,6 +235,17 @@ impl RecordRow {
     }
 }
 
+/// The usage key of a `usage_keys` row's columns.
+fn key_from_columns(
+    customer: CustomerColumns,
+    dimension: String,
+    tags: &str,
+) -> Result<UsageKey, String> {
+    let customer = customer_from_columns(customer).map_err(|e| e.to_string())?;
+    let dimension = DimensionKey::new(dimension).map_err(|e| e.to_string())?;
+    Ok(UsageKey::new(customer, dimension, tags_from_column(tags)?))
+}
+
 /// A `set_aside` row joined with its key, as read.
 pub(crate) struct SetAsideRow {
     pub id: i64,
@@ -250,16 +262,8 @@ pub(crate) struct SetAsideRow {
 impl SetAsideRow {
     pub(crate) fn into_set_aside(self) -> Result<SetAside, LedgerError> {
         let id = self.id;
-        let key = (|| {
-            let customer = customer_from_columns(self.customer).map_err(|e| e.to_string())?;
-            let dimension = DimensionKey::new(self.dimension).map_err(|e| e.to_string())?;
-            Ok(UsageKey::new(
-                customer,
-                dimension,
-                tags_from_column(&self.tags)?,
-            ))
-        })()
-        .map_err(corrupt("set_aside", id))?;
+        let key = key_from_columns(self.customer, self.dimension, &self.tags)
+            .map_err(corrupt("set_aside", id))?;
         Ok(SetAside {
             id: SetAsideId(id),
             key,
@@ -269,6 +273,26 @@ impl SetAsideRow {
             at: timestamp("set_aside", id, self.at)?,
             kind: kind_column("set_aside", id, &self.kind)?,
         })
+    }
+}
+
+/// A row of `LEVELS_HELD`: a level change joined with its key, as read.
+pub(crate) struct LevelRow {
+    pub key_id: i64,
+    pub customer: CustomerColumns,
+    pub dimension: String,
+    pub tags: String,
+    pub at: i64,
+    pub level: i64,
+}
+
+impl LevelRow {
+    pub(crate) fn into_held(self) -> Result<LevelHeld, LedgerError> {
+        let id = self.key_id;
+        let key = key_from_columns(self.customer, self.dimension, &self.tags)
+            .map_err(corrupt("usage_keys", id))?;
+        let change = level_change(id, self.at, self.level)?;
+        Ok(LevelHeld::new(key, change.level, change.at))
     }
 }
 
@@ -367,6 +391,16 @@ pub(crate) fn micros(quantity: Quantity) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two identifiers are one when both halves are: each half must be its own bits.
+    #[test]
+    fn an_identifier_is_stored_as_its_high_and_low_halves() {
+        let columns = |bits: u128| identifier_columns(Identifier::from_u128_bits(bits));
+        assert_eq!(columns(7), (0, 7));
+        assert_eq!(columns(2 << 64), (2, 0));
+        assert_eq!(columns((1 << 64) | 2), (1, 2));
+        assert_eq!(columns(u128::MAX), (-1, -1));
+    }
 
     #[test]
     fn customers_round_trip_through_their_columns() {

@@ -52,6 +52,10 @@
 //!   too, showing its level, so that a person sees what was not billed.
 //! - **A kind other than the key's** (a dimension's kind was changed) is set aside with a
 //!   reason naming both kinds.
+//! - **Tags**: each tag set is a key of its own, merged by its kind; the record's
+//!   allocations are the tag sets' quantities and its quantity their sum (the service's
+//!   rule): a tagged maximum bills the sum of the tag sets' maxima, and an identifier seen
+//!   under two tag sets counts in each.
 //!
 //! An entry set aside shows a quantity by kind: the sum, the maximum, the number of
 //! identifiers, or the level. Requeued ([`LedgerInspection::requeue_set_aside`]), it is
@@ -478,6 +482,39 @@ impl SetAside {
     }
 }
 
+/// A level a key holds now: its last change, when not 0. Every hour from `since` on bills
+/// it until it changes, with or without a process running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LevelHeld {
+    /// The level key.
+    pub key: UsageKey,
+    /// The level.
+    pub level: Quantity,
+    /// When it was set.
+    pub since: Timestamp,
+}
+
+impl LevelHeld {
+    /// `key` holds `level` since `since` (a store of one's own builds these).
+    ///
+    /// ```
+    /// use metering_core::ledger::{LevelHeld, UsageKey};
+    /// use metering_core::{Customer, DimensionKey, Quantity, Timestamp};
+    ///
+    /// let customer = Customer::Account { product: "prod-example123".parse()?, account: "123456789012".parse()? };
+    /// let key = UsageKey::new(customer, DimensionKey::new("gb_stored")?, None);
+    /// let since = Timestamp::parse_rfc3339("2026-05-12T10:30:00Z")?;
+    /// let held = LevelHeld::new(key, Quantity::new(10)?, since);
+    /// assert_eq!((held.level, held.since), (Quantity::new(10)?, since));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn new(key: UsageKey, level: Quantity, since: Timestamp) -> Self {
+        Self { key, level, since }
+    }
+}
+
 /// Counts per state and the oldest unsent hour.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -808,6 +845,10 @@ pub trait LedgerInspection: Ledger {
     /// without records are left out.
     fn hours(&self, since: Hour) -> BoxFuture<'_, Result<Vec<HourStatus>, LedgerError>>;
 
+    /// The levels held now (each level key's last change, when not 0), by key: what every
+    /// hour bills until they change.
+    fn levels(&self) -> BoxFuture<'_, Result<Vec<LevelHeld>, LedgerError>>;
+
     /// Puts usage set aside back, once a person has decided it is to be billed: its quantity
     /// is added, as late usage, to the hour `now` falls in (or to its customer's first open
     /// hour, when they were sealed ahead), and the entry is removed, in one step.
@@ -820,7 +861,7 @@ pub trait LedgerInspection: Ledger {
 
 #[cfg(test)]
 mod tests {
-    use super::{InstanceId, RecordId, RecordState, SetAsideId};
+    use super::{InstanceId, LedgerStatus, RecordId, RecordState, SetAsideId};
 
     #[test]
     fn an_instance_id_reads_back_as_the_value_it_was_stored_as() {
@@ -852,6 +893,22 @@ mod tests {
                 RecordState::Duplicate
             ]
         );
+    }
+
+    #[test]
+    fn a_status_counts_records_per_state_with_every_state_present() {
+        let mut status = LedgerStatus::new();
+        status.add(RecordState::Success, 40);
+        status.add(RecordState::Success, 2);
+        status.add(RecordState::Unsent, 5);
+        let counts = [
+            RecordState::Success,
+            RecordState::Unsent,
+            RecordState::Quarantined,
+        ]
+        .map(|state| status.count(state));
+        assert_eq!(counts, [42, 5, 0]);
+        assert_eq!(status.records.len(), RecordState::ALL.len());
     }
 
     #[test]

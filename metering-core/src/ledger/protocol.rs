@@ -102,7 +102,8 @@ pub enum Commit<'a> {
 /// changes came late (the changes, moved to the start of the oldest open hour, and an entry
 /// set aside for what the sealed hours could not bill).
 ///
-/// - A kind other than the key's is set aside ([`kind_mismatch_reason`]).
+/// - A kind other than the key's is set aside ([`kind_mismatch_reason`]; level changes
+///   listed in it, each level and instant).
 /// - Sum: as [`place`] (late usage moves to the oldest open hour of its month).
 /// - Max and Distinct of a sealed hour are set aside ([`late_reason`]): a maximum or an
 ///   identifier moved to another hour would mean something else there.
@@ -121,7 +122,16 @@ pub fn commit_usage(
         reason,
     };
     if usage.kind() != stored {
-        return vec![aside(kind_mismatch_reason(stored, usage.kind()))];
+        let mut reason = kind_mismatch_reason(stored, usage.kind());
+        if let Usage::Level(changes) = usage {
+            // The quantity shown is the last level: the changes are what bills by hand.
+            let set: Vec<String> = changes
+                .iter()
+                .map(|change| format!("{} at {}", change.level, change.at))
+                .collect();
+            reason = format!("{reason}; levels set: {}", set.join(", "));
+        }
+        return vec![aside(reason)];
     }
     let sealed = sealed_before.is_some_and(|open| hour < open);
     match usage {
@@ -393,13 +403,20 @@ pub fn kind_mismatch_reason(stored: Kind, given: Kind) -> String {
 /// Why a maximum or identifiers of a sealed hour are set aside.
 #[must_use]
 pub fn late_reason(usage: &Usage, hour: Hour) -> String {
-    let what = match usage {
-        Usage::Distinct(_) => "identifiers seen",
-        _ => "a maximum observed",
+    // The sealed hour's identifiers are not kept: whether these were counted is unknown.
+    let (what, billed) = match usage {
+        Usage::Distinct(_) => (
+            "identifiers seen",
+            "its record may count some of them already",
+        ),
+        _ => (
+            "a maximum observed",
+            "its record's maximum may be as high already",
+        ),
     };
     format!(
         "late: {what} in hour {hour}, which was sealed (moved to another hour it would \
-         mean something else there)"
+         mean something else there; {billed})"
     )
 }
 
@@ -758,8 +775,94 @@ mod tests {
     }
 
     #[test]
+    fn level_changes_of_another_kind_are_set_aside_every_one_named() {
+        let changes = Usage::Level(vec![
+            change("2026-11-26T10:20:00Z", "6"),
+            change("2026-11-26T10:40:00.5Z", "0"),
+        ]);
+        let noon = hour("2026-11-26T12:00:00Z");
+        let [
+            Commit::SetAside {
+                quantity: shown,
+                reason,
+            },
+        ] = &commit_usage(
+            &changes,
+            Kind::Sum,
+            hour("2026-11-26T10:00:00Z"),
+            Some(noon),
+        )[..]
+        else {
+            panic!("a kind other than the key's is set aside");
+        };
+        // The last level is the quantity shown; the reason keeps every change, so that a
+        // person can bill the integral by hand.
+        assert_eq!(*shown, quantity("0"));
+        assert!(
+            reason.contains("kind level")
+                && reason.contains("kind sum")
+                && reason.ends_with(
+                    "levels set: 6 at 2026-11-26T10:20:00Z, 0 at 2026-11-26T10:40:00.5Z"
+                ),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_level_held_to_the_second_bills_millionths_of_unit_hours_per_hour() {
+        // 1 unit from 10:20:17.25 to 12:40:43: 2382.75 s, 3600 s and 2443 s of the three hours.
+        let changes = [
+            change("2026-11-26T10:20:17.25Z", "1"),
+            change("2026-11-26T12:40:43Z", "0"),
+        ];
+        assert_eq!(
+            level_hours(&changes, None, hour("2026-11-26T13:00:00Z")),
+            [
+                (hour("2026-11-26T10:00:00Z"), quantity("0.661875")),
+                (hour("2026-11-26T11:00:00Z"), quantity("1")),
+                // 0.6786111.. rounded half-up once, in this hour alone.
+                (hour("2026-11-26T12:00:00Z"), quantity("0.678611")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_level_set_on_an_hours_boundary_bills_from_that_hour() {
+        let (eleven, noon) = (hour("2026-11-26T11:00:00Z"), hour("2026-11-26T12:00:00Z"));
+        let changes = [
+            change("2026-11-26T11:00:00Z", "3"),
+            change("2026-11-26T12:00:00Z", "0"),
+        ];
+        let before = hour("2026-11-26T14:00:00Z");
+        assert_eq!(
+            level_hours(&changes, None, before),
+            [(eleven, quantity("3"))]
+        );
+        assert_eq!(
+            level_hours(&changes, Some(eleven), before),
+            [(eleven, quantity("3"))]
+        );
+        assert!(level_hours(&changes, Some(noon), before).is_empty());
+        // A change at the oldest open hour's very start is not late.
+        let on_time = Usage::Level(vec![change("2026-11-26T12:00:00Z", "2")]);
+        assert!(matches!(
+            &commit_usage(&on_time, Kind::Level, noon, Some(noon))[..],
+            [Commit::Level {
+                integrate_from: None,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
     fn reasons_name_what_a_person_needs() {
         assert!(overflow_reason().contains(&Quantity::MAX.to_string()));
+        // Requeued, late identifiers or a late maximum may bill twice: the reason says so.
+        let ten = hour("2026-11-26T10:00:00Z");
+        let ids = late_reason(&Usage::Distinct(vec![Identifier::from(1_u64)]), ten);
+        assert!(ids.contains("may count some of them already"), "{ids}");
+        let max = late_reason(&Usage::Max(quantity("2")), ten);
+        assert!(max.contains("may be as high already"), "{max}");
         assert!(unsealable_reason(None).contains("sealed already"));
         assert!(unsealable_reason(Some("too many")).ends_with(": too many"));
         let reason = double_billing_reason("1111", "prod-a", "arn:l", hour("2026-11-26T10:00:00Z"));

@@ -198,6 +198,13 @@ pub(crate) const SET_ASIDE: &str = "SELECT s.id, k.product, k.customer_identifie
      k.license, k.dimension, k.tags, s.hour, s.micros, s.reason, s.at, k.kind \
      FROM set_aside s JOIN usage_keys k ON k.id = s.key_id ORDER BY s.id";
 
+/// Each level key's last change when not 0, with its key (see `LevelRow`).
+pub(crate) const LEVELS_HELD: &str = "SELECT k.id, k.product, k.customer_identifier, \
+     k.account, k.license, k.dimension, k.tags, l.at, l.level \
+     FROM level_changes l JOIN usage_keys k ON k.id = l.key_id WHERE l.level > 0 \
+     AND l.at = (SELECT MAX(m.at) FROM level_changes m WHERE m.key_id = l.key_id) \
+     ORDER BY k.id";
+
 /// Applies checkpoint `$2` of instance `$1` at `$3` (seconds): a row is returned only when
 /// the number is above the instance's last one. In `PostgreSQL` the row lock it takes makes
 /// a retry racing its first try wait, then find the number applied.

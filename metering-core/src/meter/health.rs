@@ -43,9 +43,9 @@ pub(super) fn flush_bound(config: &MeterConfig) -> Duration {
 }
 
 impl Health {
-    /// The facts, judged against `config`'s bounds.
+    /// The facts at `at`, judged against `config`'s bounds, for a meter started at `started`.
     pub(super) fn new(
-        at: Timestamp,
+        (started, at): (Timestamp, Timestamp),
         recording: bool,
         (last_commit, last_commit_error): (Option<Timestamp>, Option<String>),
         backlog: usize,
@@ -60,7 +60,7 @@ impl Health {
         stale(
             &mut problems,
             "committed",
-            at,
+            (started, at),
             last_commit,
             commit_bound(config),
             last_commit_error.as_deref(),
@@ -69,7 +69,7 @@ impl Health {
             stale(
                 &mut problems,
                 "flushed",
-                at,
+                (started, at),
                 flusher.last_flush,
                 flush_bound(config),
                 flusher.last_error.as_deref(),
@@ -107,24 +107,31 @@ impl Health {
     }
 }
 
-/// A problem when `last` is older than `bound` at `at`, or there is none yet.
+/// A problem when `last` is older than `bound` at `at`; with none yet, when one failed or
+/// the meter started longer ago than `bound` (a meter just started is ready: a readiness
+/// probe must not fail its first interval).
 fn stale(
     problems: &mut Vec<String>,
     what: &str,
-    at: Timestamp,
+    (started, at): (Timestamp, Timestamp),
     last: Option<Timestamp>,
     bound: Duration,
     error: Option<&str>,
 ) {
     let because = error.map_or_else(String::new, |error| format!(": {error}"));
     match last {
-        None => problems.push(format!("not {what} yet{because}")),
+        None if error.is_some() || at.duration_since(started) > bound => {
+            problems.push(format!(
+                "not {what} since the meter started {} ago{because}",
+                TimeLeft(at.duration_since(started).as_secs_f64())
+            ));
+        }
         Some(last) if at.duration_since(last) > bound => problems.push(format!(
             "last {what} {} ago, more than {}{because}",
             TimeLeft(at.duration_since(last).as_secs_f64()),
             TimeLeft(bound.as_secs_f64())
         )),
-        Some(_) => {}
+        None | Some(_) => {}
     }
 }
 
@@ -179,5 +186,56 @@ impl fmt::Display for Health {
             ),
             None => writeln!(f, "; nothing left to send"),
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn health(after: Duration, commit_error: Option<&str>, sends: bool) -> Health {
+        let started = Timestamp::from_unix_seconds(1_778_580_000).unwrap();
+        let at = Timestamp::from_unix_nanos(
+            started.unix_nanos() + i128::try_from(after.as_nanos()).unwrap(),
+        )
+        .unwrap();
+        Health::new(
+            (started, at),
+            true,
+            (None, commit_error.map(str::to_owned)),
+            0,
+            sends.then(FlusherHealth::default),
+            &MeterConfig::new(),
+        )
+    }
+
+    #[test]
+    fn a_meter_just_started_is_ready_until_its_first_commit_and_flush_are_due() {
+        let fresh = health(Duration::from_secs(30), None, true);
+        assert!(fresh.is_healthy(), "{fresh}");
+        assert!(fresh.to_string().contains("last commit never"), "{fresh}");
+
+        // A minute (ten commit intervals at least) with no commit: a problem; the flush is
+        // due later (ten flush intervals and a lease).
+        let late = health(Duration::from_secs(61), None, true);
+        assert_eq!(
+            late.problems,
+            ["not committed since the meter started 0h 1m 1s ago"]
+        );
+        let later = health(
+            flush_bound(&MeterConfig::new()) + Duration::from_secs(1),
+            None,
+            true,
+        );
+        assert_eq!(later.problems.len(), 2, "{later}");
+        assert!(later.problems[1].starts_with("not flushed since the meter started"));
+        assert!(health(Duration::from_secs(61), None, false).problems.len() == 1);
+
+        // A first commit that failed is a problem at once.
+        let failing = health(Duration::from_secs(2), Some("disk I/O error"), false);
+        assert_eq!(
+            failing.problems,
+            ["not committed since the meter started 0h 0m 2s ago: disk I/O error"]
+        );
     }
 }

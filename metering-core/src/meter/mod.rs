@@ -464,7 +464,7 @@ impl Meter {
         let shared = &self.shared;
         let progress = shared.progress.borrow().clone();
         Health::new(
-            shared.config.clock().now(),
+            (shared.started, shared.config.clock().now()),
             shared.refusing.load(Ordering::Relaxed) == 0,
             (progress.last_commit, progress.last_error),
             writer::backlog(shared),

@@ -38,6 +38,8 @@ pub(super) struct Shared {
     pub(super) aside: Mutex<Aside>,
     pub(super) config: MeterConfig,
     pub(super) instance: InstanceId,
+    /// When the meter was built (by its clock): a commit or flush is due only a bound after.
+    pub(super) started: Timestamp,
     /// The clock as last read (microseconds since the epoch), and its hour.
     pub(super) now: AtomicI64,
     pub(super) hour_now: AtomicHour,
@@ -64,6 +66,7 @@ impl Shared {
             table: Table::new(),
             aside: Mutex::default(),
             instance: InstanceId::random(),
+            started: now,
             now: AtomicI64::new(micros(now)),
             hour_now: AtomicHour::new(hour),
             center: AtomicHour::new(hour),

@@ -181,7 +181,15 @@ pub async fn level_integrates_across_hours_and_instances(harness: &impl Harness)
     );
     one.commit(&first, now).await.unwrap();
     assert!(!two.commit(&first, now).await.unwrap().applied);
+    let held = two.levels().await.unwrap();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(
+        (&held[0].key, held[0].level, held[0].since),
+        (&*stored, quantity("6"), at("2026-11-26T10:20:00Z"))
+    );
     one.seal(at("2026-11-26T11:00:00Z"), now).await.unwrap();
+    // Sealing keeps the level carried on.
+    assert_eq!(one.levels().await.unwrap(), held);
     // No process for two hours: the level still bills.
     two.seal(at("2026-11-26T13:00:00Z"), now).await.unwrap();
     let now = at("2026-11-26T13:50:00Z");
@@ -199,6 +207,7 @@ pub async fn level_integrates_across_hours_and_instances(harness: &impl Harness)
     );
     one.commit(&ours, now).await.unwrap();
     two.commit(&theirs, now).await.unwrap();
+    assert_eq!(one.levels().await.unwrap(), [], "set to 0: no level held");
     one.seal(at("2026-11-26T14:00:00Z"), now).await.unwrap();
     let now = at("2026-11-26T14:10:00Z");
     let late = set(
@@ -241,6 +250,48 @@ pub async fn level_integrates_across_hours_and_instances(harness: &impl Harness)
         (aside[0].kind, kinds(&two).await),
         (Kind::Level, vec![Kind::Level; 6])
     );
+}
+
+/// Each tag set is a key of its own, merged by its kind; the hour's record has an allocation
+/// per tag set and their sum as its quantity (the service's rule): the maxima of each tag
+/// set added up, an identifier seen under two tag sets counted in each.
+pub async fn tag_sets_of_every_kind_are_allocations_that_add_up(harness: &impl Harness) {
+    let ledger = harness.open();
+    let account = customer("111111111111");
+    let (search, ads) = (&[("team", "search")], &[("team", "ads")]);
+    let now = at("2026-11-26T10:50:00Z");
+    let max = |q| Usage::Max(quantity(q));
+    let deltas = [
+        ("hosts", search, "2026-11-26T10:05:00Z", max("3")),
+        ("hosts", search, "2026-11-26T10:35:00Z", max("2")),
+        ("hosts", ads, "2026-11-26T10:35:00Z", max("4")),
+        ("users", search, "2026-11-26T10:05:00Z", ids(&[1, 2])),
+        ("users", ads, "2026-11-26T10:06:00Z", ids(&[2, 3])),
+    ]
+    .map(|(dimension, tags, instant, usage)| {
+        usage_delta(&key(&account, dimension, tags), instant, usage)
+    });
+    let first = checkpoint(InstanceId::random(), 1, deltas.to_vec());
+    ledger.commit(&first, now).await.unwrap();
+    ledger.seal(at("2026-11-26T11:00:00Z"), now).await.unwrap();
+    // Per record: its dimension, quantity and allocations.
+    let mut records = Vec::new();
+    for stored in ledger.records(None).await.unwrap() {
+        let record = stored.record;
+        let allocated = record.allocations().unwrap_or_default();
+        let sum: u64 = allocated.iter().map(|a| a.quantity.micros()).sum();
+        assert_eq!(sum, record.quantity().micros(), "allocations add up");
+        let mut allocations: Vec<String> =
+            allocated.iter().map(|a| a.quantity.to_string()).collect();
+        allocations.sort();
+        records.push(format!(
+            "{} {} {allocations:?}",
+            record.dimension(),
+            record.quantity()
+        ));
+    }
+    records.sort();
+    assert_eq!(records, [r#"hosts 7 ["3", "4"]"#, r#"users 4 ["2", "2"]"#]);
 }
 
 /// Usage of a kind other than its key's (a dimension's kind changed) is set aside with a

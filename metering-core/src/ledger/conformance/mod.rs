@@ -60,7 +60,8 @@ use fixtures::{seal_hours, sealed};
 mod kinds;
 pub use kinds::{
     a_kind_other_than_the_keys_is_set_aside, distinct_counts_the_union,
-    level_integrates_across_hours_and_instances, levels, max_merges_by_maximum, usage_delta,
+    level_integrates_across_hours_and_instances, levels, max_merges_by_maximum,
+    tag_sets_of_every_kind_are_allocations_that_add_up, usage_delta,
 };
 pub use sending::{
     claims_are_oldest_first_by_scope_25_at_most, expired_leases_are_claimable_again,
@@ -92,7 +93,8 @@ macro_rules! ledger_conformance_tests {
             status_counts_every_state_and_hour, state_survives_reopening,
             usage_no_record_can_hold_is_set_aside, requeued_set_aside_usage_counts_in_an_open_hour,
             zero_usage_is_a_record_only_alone, max_merges_by_maximum, distinct_counts_the_union,
-            level_integrates_across_hours_and_instances, a_kind_other_than_the_keys_is_set_aside);
+            level_integrates_across_hours_and_instances, a_kind_other_than_the_keys_is_set_aside,
+            tag_sets_of_every_kind_are_allocations_that_add_up);
     };
     (@cases $harness:expr; $($case:ident),* $(,)?) => {$(
         #[::tokio::test]

@@ -7,9 +7,9 @@
 //! a connection):
 //! - **Commit** applies a checkpoint once: the instance's row is upserted only when the
 //!   number is above its last one, and that row lock makes a retried commit racing its
-//!   first try wait, then see it applied. Open usage rows are updated in one sorted
-//!   statement, so committers meeting on hot keys take row locks in one order and never
-//!   deadlock.
+//!   first try wait, then see it applied. Maxima, identifiers and levels are written in
+//!   key and hour order (identifiers sorted), then sums in one sorted statement, so
+//!   committers meeting on hot keys take row locks in one order and never deadlock.
 //! - **Commit against seal**: a commit reads the seal watermark `FOR SHARE`, a seal takes it
 //!   `FOR UPDATE`. Commits run side by side; a seal waits for the commits in flight and
 //!   they wait for it, then read the new watermark and move their late usage on. No delta
@@ -47,8 +47,8 @@ use tokio_postgres::types::ToSql;
 pub use self::config::PostgresLedgerBuilder;
 use self::migrate::migrate;
 use super::codec::{
-    CustomerColumns, RecordRow, SetAsideRow, at_micros, customer_columns, hour, hour_seconds,
-    identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
+    CustomerColumns, LevelRow, RecordRow, SetAsideRow, at_micros, customer_columns, hour,
+    hour_seconds, identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
 };
 use super::protocol::{
     CLAIM_SIZE, Commit, commit_usage, customer_seal, nothing_to_seal, overflow_reason,
@@ -57,9 +57,9 @@ use super::protocol::{
 use super::sql::{self, CLAIMABLE, Dialect, record_columns};
 use super::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
-    LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
-    SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
-    zero_counts,
+    LedgerInspection, LedgerStatus, LevelHeld, RecordId, RecordState, SealReport, SetAside,
+    SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count,
+    hour_statuses, zero_counts,
 };
 use crate::customer::Customer;
 use crate::hour::Hour;
@@ -291,6 +291,7 @@ impl PostgresLedger {
         let global = sealed_before(&tx, sql::WATERMARK_FOR_SHARE).await?;
         let own = customer_seals(&tx, checkpoint).await?;
         let mut placed: BTreeMap<(i64, i64), Placed> = BTreeMap::new();
+        let mut others = Vec::new();
         let mut asides = Asides::new();
         let max = micros(Quantity::MAX);
         for (delta, (key_id, kind)) in checkpoint.deltas.iter().zip(key_ids) {
@@ -320,7 +321,7 @@ impl PostgresLedger {
                     }
                     Commit::SetAside { quantity, reason } => (quantity, reason),
                     other => {
-                        apply(&tx, key_id, other).await?;
+                        others.push((key_id, other));
                         continue;
                     }
                 };
@@ -328,7 +329,9 @@ impl PostgresLedger {
                 report.set_aside += 1;
             }
         }
-        // One statement, rows in (key, hour) order: concurrent commits lock in one order.
+        // Then the sums in one statement, rows in (key, hour) order: concurrent commits
+        // lock in one order.
+        apply_in_key_order(&tx, others).await?;
         let key_ids: Vec<i64> = placed.keys().map(|k| k.0).collect();
         let hours: Vec<i64> = placed.keys().map(|k| k.1).collect();
         let amounts: Vec<i64> = placed.values().map(|p| p.micros).collect();
@@ -363,6 +366,22 @@ impl PostgresLedger {
 }
 
 /// Applies a maximum, identifiers or level changes of key `key_id`.
+/// Applies maxima, identifiers and levels in (key, hour) order: concurrent commits lock
+/// their rows in one order.
+async fn apply_in_key_order(
+    tx: &deadpool_postgres::Transaction<'_>,
+    mut steps: Vec<(i64, Commit<'_>)>,
+) -> Result<(), LedgerError> {
+    steps.sort_by_key(|(key_id, step)| match step {
+        Commit::Max { hour, .. } | Commit::Distinct { hour, .. } => (*key_id, Some(*hour)),
+        _ => (*key_id, None),
+    });
+    for (key_id, step) in steps {
+        apply(tx, key_id, step).await?;
+    }
+    Ok(())
+}
+
 async fn apply(
     tx: &deadpool_postgres::Transaction<'_>,
     key_id: i64,
@@ -384,8 +403,11 @@ async fn apply(
             let max = micros(Quantity::MAX);
             tx.execute(&add, &[&key_id, &hour, &0_i64, &0_i64, &max])
                 .await?;
-            let (high, low): (Vec<i64>, Vec<i64>) =
-                ids.iter().map(|&id| identifier_columns(id)).unzip();
+            // In one order, as every lock a commit takes.
+            let mut columns: Vec<(i64, i64)> =
+                ids.iter().map(|&id| identifier_columns(id)).collect();
+            columns.sort_unstable();
+            let (high, low): (Vec<i64>, Vec<i64>) = columns.into_iter().unzip();
             let insert = tx
                 .prepare_cached(
                     "INSERT INTO open_identifiers (key_id, hour, high, low) \
@@ -823,6 +845,26 @@ impl LedgerInspection for PostgresLedger {
             Ok(SetAsideRequeue::Requeued {
                 hour: hour("open_usage", key_id, target)?,
             })
+        })
+    }
+
+    fn levels(&self) -> BoxFuture<'_, Result<Vec<LevelHeld>, LedgerError>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let rows = client.query(sql::LEVELS_HELD, &[]).await?;
+            rows.iter()
+                .map(|row| {
+                    LevelRow {
+                        key_id: row.get(0),
+                        customer: [row.get(1), row.get(2), row.get(3), row.get(4)],
+                        dimension: row.get(5),
+                        tags: row.get(6),
+                        at: row.get(7),
+                        level: row.get(8),
+                    }
+                    .into_held()
+                })
+                .collect()
         })
     }
 }

@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use rustc_hash::FxHashMap;
 
 use super::codec::{
-    CustomerColumns, RecordRow, SetAsideRow, at_micros, customer_columns, hour, hour_seconds,
-    identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
+    CustomerColumns, LevelRow, RecordRow, SetAsideRow, at_micros, customer_columns, hour,
+    hour_seconds, identifier_columns, kind_column, micros, scope_column, seconds, tags_column,
 };
 use super::protocol::{
     CLAIM_SIZE, Commit, commit_usage, customer_seal, nothing_to_seal, overflow_reason,
@@ -18,9 +18,9 @@ use super::protocol::{
 use super::sql::{self, CLAIMABLE, Dialect, record_columns};
 use super::{
     BoxFuture, Checkpoint, Claim, ClaimedRecord, CommitReport, HourStatus, Ledger, LedgerError,
-    LedgerInspection, LedgerStatus, RecordId, RecordState, SealReport, SetAside, SetAsideId,
-    SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count, hour_statuses,
-    zero_counts,
+    LedgerInspection, LedgerStatus, LevelHeld, RecordId, RecordState, SealReport, SetAside,
+    SetAsideId, SetAsideRequeue, SettleReport, Settlement, StoredRecord, UsageKey, add_count,
+    hour_statuses, zero_counts,
 };
 use crate::customer::Customer;
 use crate::hour::Hour;
@@ -640,5 +640,27 @@ impl LedgerInspection for SqliteLedger {
         now: Timestamp,
     ) -> BoxFuture<'_, Result<SetAsideRequeue, LedgerError>> {
         Box::pin(self.transact(move |tx, _| Ok((requeue_set_aside(tx, id, now)?, Vec::new()))))
+    }
+
+    fn levels(&self) -> BoxFuture<'_, Result<Vec<LevelHeld>, LedgerError>> {
+        Box::pin(self.transact(|tx, _| {
+            let read = |row: &Row<'_>| -> rusqlite::Result<Result<LevelHeld, LedgerError>> {
+                let row = LevelRow {
+                    key_id: row.get(0)?,
+                    customer: [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?],
+                    dimension: row.get(5)?,
+                    tags: row.get(6)?,
+                    at: row.get(7)?,
+                    level: row.get(8)?,
+                };
+                Ok(row.into_held())
+            };
+            let held = tx
+                .prepare_cached(sql::LEVELS_HELD)?
+                .query_map([], read)?
+                .map(|row| row?)
+                .collect::<Result<_, _>>()?;
+            Ok((held, Vec::new()))
+        }))
     }
 }
