@@ -471,3 +471,34 @@ mod on_sqlite {
         );
     }
 }
+
+/// An account recorded under a product code and under a licence in one hour is billed twice
+/// by the service: whatever the kind, the second way is refused, naming the first.
+#[tokio::test]
+async fn an_account_is_recorded_one_way_in_an_hour_whatever_the_kind() {
+    let ledger = Arc::new(MemoryLedger::default());
+    let clock = ManualClock::new(at(NOW));
+    let meter = quiet_meter(&ledger, &clock);
+    let (by_product, by_licence) = (customer("111111111111"), licensed("111111111111"));
+    meter.usage(&by_product, Users).mark("alice").unwrap();
+    let two_ways = |refused: Result<(), MeterError>| {
+        matches!(
+            refused,
+            Err(MeterError::BilledTwoWays {
+                recorded: "under a product code",
+                ..
+            })
+        )
+    };
+    assert!(two_ways(meter.usage(&by_licence, Users).mark("bob")));
+    assert!(two_ways(meter.usage(&by_licence, Hosts).observe(q("3"))));
+    assert!(two_ways(meter.usage(&by_licence, Stored).set(q("5"))));
+    // The product code's own usage of every kind goes on.
+    meter.usage(&by_product, Hosts).observe(q("3")).unwrap();
+    meter.usage(&by_product, Stored).set(q("5")).unwrap();
+    meter.commit().await.unwrap();
+    let keys: std::collections::BTreeSet<String> =
+        ledger.deltas().into_iter().map(|(key, _, _)| key).collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert!(keys.iter().all(|key| !key.contains("license")), "{keys:?}");
+}

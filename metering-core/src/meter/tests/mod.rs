@@ -151,6 +151,17 @@ fn customer(account: &str) -> Customer {
     }
 }
 
+/// The account `account` billed under a licence, not a product code.
+fn licensed(account: &str) -> Customer {
+    Customer::Licensed {
+        account: CustomerAwsAccountId::new(account.to_owned()).unwrap(),
+        license: crate::LicenseArn::new(format!(
+            "arn:aws:license-manager::123456789012:license:l-{account}"
+        ))
+        .unwrap(),
+    }
+}
+
 fn q(text: &str) -> Quantity {
     text.parse().unwrap()
 }

@@ -3,16 +3,6 @@
 
 use super::*;
 
-fn licensed(account: &str) -> Customer {
-    Customer::Licensed {
-        account: CustomerAwsAccountId::new(account.to_owned()).unwrap(),
-        license: crate::LicenseArn::new(format!(
-            "arn:aws:license-manager::123456789012:license:l-{account}"
-        ))
-        .unwrap(),
-    }
-}
-
 /// The service bills an account recorded under a product code and under a licence in one
 /// hour twice: the second way is refused, naming the account, the hour and the first way,
 /// whatever the dimension, the path (record, handle, a late event) or how far back the hour,
