@@ -409,6 +409,44 @@ mod tests {
         assert_eq!(hashes.len(), 1001);
     }
 
+    /// A key of any kind holding usage not yet taken is kept; once taken (and its hours
+    /// past), forgotten.
+    #[test]
+    fn a_key_of_any_kind_holding_usage_is_kept() {
+        let (table, customer) = (Table::new(), customer(0));
+        let hour = Hour::from_number(0);
+        for kind in Kind::ALL {
+            let key = KeyRef::untagged(&customer, "usage", kind);
+            table.with(
+                key,
+                || opening(0),
+                |entry| match &entry.usage {
+                    KeyUsage::Sum(counters) => counters.add(hour, 1).unwrap(),
+                    KeyUsage::Max(counters) => counters.observe(hour, 1).unwrap(),
+                    KeyUsage::Distinct(ids) => ids.mark(hour, 1_u64.into(), || false).unwrap(),
+                    KeyUsage::Level(levels) => {
+                        let change = crate::ledger::LevelChange {
+                            at: hour.start(),
+                            level: crate::Quantity::ZERO,
+                        };
+                        levels.set(change, || false).unwrap();
+                    }
+                },
+            );
+        }
+        table.forget_idle();
+        assert_eq!(table.len(), 4);
+        table.for_each(|entry| match &entry.usage {
+            KeyUsage::Sum(counters) | KeyUsage::Max(counters) => {
+                counters.take(Hour::from_number(4), |_, _, _| {});
+            }
+            KeyUsage::Distinct(ids) => ids.take(Hour::from_number(4), |_, _| {}),
+            KeyUsage::Level(levels) => levels.take(|_, _| {}),
+        });
+        table.forget_idle();
+        assert_eq!(table.len(), 0);
+    }
+
     #[test]
     fn only_idle_keys_nothing_refers_to_are_forgotten() {
         let table = Table::new();
