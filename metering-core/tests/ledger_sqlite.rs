@@ -48,6 +48,16 @@ fn open_existing_opens_only_a_ledger() {
     SqliteLedger::open_existing(file.dir.path().join("ledger.sqlite")).expect("a ledger opens");
 }
 
+/// A ledger shows its file in a `Debug` (a seller's log of what the Meter was opened on).
+#[test]
+fn a_ledger_debugs_as_its_file() {
+    let shown = format!("{:?}", SqliteFile::new().open());
+    assert!(
+        shown.starts_with("SqliteLedger { path: ") && shown.contains("ledger.sqlite"),
+        "{shown}"
+    );
+}
+
 /// A shared ledger, of any store, shows as one in the `Debug` of what holds it (a Flusher,
 /// a seller's state), however it was shared.
 #[test]
