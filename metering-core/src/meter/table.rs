@@ -460,6 +460,8 @@ mod tests {
         entry(&table, 3); // idle, fresh
         table.forget_idle();
         assert_eq!(table.len(), 2);
+        // The keys kept stay published, where readers find them without the lock.
+        assert_eq!(table.published.load().len(), 2);
         assert!(Arc::ptr_eq(&held, &entry(&table, 1)));
         assert_eq!(total(&table), 5);
     }

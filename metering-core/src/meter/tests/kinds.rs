@@ -502,3 +502,42 @@ async fn an_account_is_recorded_one_way_in_an_hour_whatever_the_kind() {
     assert_eq!(keys.len(), 3, "{keys:?}");
     assert!(keys.iter().all(|key| !key.contains("license")), "{keys:?}");
 }
+
+/// The durable calls of a `Recording` (not a handle) record, and resolve once committed.
+#[tokio::test]
+async fn a_recordings_durable_calls_resolve_once_committed() {
+    let ledger = Arc::new(MemoryLedger::default());
+    let clock = ManualClock::new(at(NOW));
+    let meter = quiet_meter(&ledger, &clock);
+    let customer = customer("111111111111");
+    meter
+        .usage(&customer, Hosts)
+        .observe_durable(q("3"))
+        .await
+        .unwrap();
+    meter
+        .usage(&customer, Users)
+        .mark_durable("alice")
+        .await
+        .unwrap();
+    meter
+        .usage(&customer, Stored)
+        .at(at("2026-12-01T05:10:00Z"))
+        .set_durable(q("2"))
+        .await
+        .unwrap();
+    // No commit asked for: each call waited for its own.
+    let hour = ledger.of_hour("2026-12-01T05:00:00Z");
+    assert!(hour.contains(&Seen::Max(q("3"))), "{hour:?}");
+    assert!(
+        hour.contains(&ids(&[Identifier::from("alice")])),
+        "{hour:?}"
+    );
+    assert!(
+        hour.contains(&Seen::Level(vec![level("2026-12-01T05:10:00Z", "2")])),
+        "{hour:?}"
+    );
+    meter.close().await.unwrap();
+    let closed = meter.usage(&customer, Hosts).observe_durable(q("4")).await;
+    assert!(matches!(closed, Err(MeterError::Closed)), "{closed:?}");
+}
